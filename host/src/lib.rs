@@ -1,0 +1,1 @@
+//! The Cachet runtime. Filled by the "Host runtime and guest SDK" issue; empty until then.
