@@ -1,1 +1,185 @@
-//! The Cachet action SDK. Filled by the "Host runtime and guest SDK" issue; empty until then.
+//! The Cachet action SDK: write an identity-platform action as one typed Rust function.
+//!
+//! An action is a WebAssembly component built for `wasm32-wasip2`. This crate gives it typed
+//! events ([`PostLoginEvent`], [`CredentialsExchangeEvent`]), the trigger's API
+//! ([`PostLoginApi`], [`CredentialsExchangeApi`]) with the per-trigger [`Cache`], and a macro
+//! that exports the function — action crates need no `wit-bindgen` of their own.
+//!
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! cachet-guest = { version = "0.1", features = ["post-login"] }
+//! ```
+//!
+//! ```ignore
+//! use cachet_guest::{PostLoginApi, PostLoginEvent, SetOptions};
+//!
+//! fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_guest::Error> {
+//!     let plan = event.user.app_metadata.get("plan").cloned().unwrap_or_default();
+//!     api.id_token().set_custom_claim("https://example.com/plan", &plan)?;
+//!     api.cache().set("last-login", &event.user.user_id, SetOptions::ttl(60_000))?;
+//!     Ok(())
+//! }
+//!
+//! cachet_guest::post_login!(on_execute);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2`; the `.wasm` in
+//! `target/wasm32-wasip2/release/` is the component to load. Enable exactly one trigger
+//! feature per action crate, and build actions of different triggers in separate cargo
+//! invocations (a component exports one trigger's entry point).
+//!
+//! Inside an action there is no filesystem, no environment and no network except what the host
+//! allows; `std::time::SystemTime::now()` reads the host's clock (which tests can set), and
+//! `println!`/`eprintln!` go to the action's log.
+
+mod api;
+mod cache;
+mod error;
+mod event;
+
+pub use api::{
+    CredentialsAccess, CredentialsAccessToken, CredentialsExchangeApi, DenyCode, IdToken,
+    PostLoginAccess, PostLoginAccessToken, PostLoginApi, UserApi,
+};
+pub use cache::{Cache, CacheError, CacheRecord, SetOptions};
+pub use error::{ApiError, Error};
+pub use event::{
+    Authorization, Client, Connection, CredentialsExchangeEvent, CredentialsTransaction,
+    PostLoginEvent, Request, ResourceServer, Secrets, Stats, Tenant, User,
+};
+
+/// Milliseconds since the Unix epoch by the host's clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+// The imports of every trigger, from a world that exports nothing: linking it never obliges an
+// action to export another trigger's entry point, and imports an action does not call are
+// dropped from its component.
+#[allow(missing_docs, unsafe_code, clippy::all)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "sdk-imports",
+    });
+}
+
+#[cfg(all(
+    target_arch = "wasm32",
+    feature = "post-login",
+    feature = "credentials-exchange"
+))]
+compile_error!(
+    "cachet-guest: enable only one trigger feature per action; build post-login and \
+     credentials-exchange actions in separate cargo invocations so features do not unify"
+);
+
+#[cfg(feature = "post-login")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod post_login_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "post-login",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/post-login-api@0.1.0": crate::bindings::cachet::action::post_login_api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_post_login",
+        default_bindings_module: "cachet_guest::post_login_export",
+    });
+}
+
+#[cfg(feature = "credentials-exchange")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod credentials_exchange_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "credentials-exchange",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/credentials-exchange-api@0.1.0": crate::bindings::cachet::action::credentials_exchange_api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_credentials_exchange",
+        default_bindings_module: "cachet_guest::credentials_exchange_export",
+    });
+}
+
+/// Glue the export macros expand to. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use crate::{CredentialsExchangeApi, CredentialsExchangeEvent, Error, PostLoginApi, PostLoginEvent};
+
+    /// Parses the event and runs a post-login handler; the error string fails the action.
+    pub fn run_post_login(
+        event_json: &str,
+        handler: fn(&PostLoginEvent, &PostLoginApi) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: PostLoginEvent = serde_json::from_str(event_json)
+            .map_err(|e| format!("cachet-guest: the event is not a post-login event: {e}"))?;
+        handler(&event, &PostLoginApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a credentials-exchange handler.
+    pub fn run_credentials_exchange(
+        event_json: &str,
+        handler: fn(&CredentialsExchangeEvent, &CredentialsExchangeApi) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: CredentialsExchangeEvent = serde_json::from_str(event_json)
+            .map_err(|e| format!("cachet-guest: the event is not a credentials-exchange event: {e}"))?;
+        handler(&event, &CredentialsExchangeApi::new()).map_err(|e| e.to_string())
+    }
+}
+
+/// Exports a post-login action: `fn(&PostLoginEvent, &PostLoginApi) -> Result<(), Error>`.
+///
+/// Needs the `post-login` feature.
+#[cfg(feature = "post-login")]
+#[macro_export]
+macro_rules! post_login {
+    ($handler:path) => {
+        struct __CachetPostLoginAction;
+
+        impl $crate::post_login_export::Guest for __CachetPostLoginAction {
+            fn on_execute_post_login(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_post_login(&event, $handler)
+            }
+        }
+
+        $crate::post_login_export::__export_post_login!(__CachetPostLoginAction with_types_in $crate::post_login_export);
+    };
+}
+
+/// Exports a credentials-exchange action:
+/// `fn(&CredentialsExchangeEvent, &CredentialsExchangeApi) -> Result<(), Error>`.
+///
+/// Needs the `credentials-exchange` feature.
+#[cfg(feature = "credentials-exchange")]
+#[macro_export]
+macro_rules! credentials_exchange {
+    ($handler:path) => {
+        struct __CachetCredentialsExchangeAction;
+
+        impl $crate::credentials_exchange_export::Guest for __CachetCredentialsExchangeAction {
+            fn on_execute_credentials_exchange(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_credentials_exchange(&event, $handler)
+            }
+        }
+
+        $crate::credentials_exchange_export::__export_credentials_exchange!(
+            __CachetCredentialsExchangeAction with_types_in $crate::credentials_exchange_export
+        );
+    };
+}

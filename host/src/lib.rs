@@ -1,1 +1,45 @@
-//! The Cachet runtime. Filled by the "Host runtime and guest SDK" issue; empty until then.
+//! The Cachet runtime: runs identity-platform actions as WebAssembly components, each
+//! execution in a fresh sandbox, with a bounded cache per trigger that survives between
+//! executions.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use cachet_host::{Runtime, Trigger};
+//!
+//! let runtime = Runtime::builder().build()?;
+//! let wasm = std::fs::read("claims.wasm")?;
+//! let action = runtime.load_action("claims", Trigger::PostLogin, &wasm, Default::default())?;
+//! runtime.bind("tenant-1", Trigger::PostLogin, vec![action])?;
+//!
+//! let result = runtime
+//!     .execute("tenant-1", Trigger::PostLogin, r#"{"user": {"user_id": "auth0|1"}}"#)
+//!     .await?;
+//! println!("{}", serde_json::to_string_pretty(&result)?);
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces:
+//! - [`Runtime`] (built with [`RuntimeBuilder`]): compiles and pre-links actions, binds them
+//!   into flows, executes flows. Limits (deadline, memory, event, log, module, secrets, cache
+//!   writes) are enforced and reported as typed results; an action cannot crash the host.
+//! - [`CacheStore`]: where partitions live; [`MemoryStore`] is the embedded default.
+//! - [`Clock`]: injectable time; [`ManualClock`] plus [`EpochTicks::Manual`] make the runtime a
+//!   deterministic test harness for action authors.
+//! - [`FlowResult`]: the outcome, merged commands, and per-action logs, errors and timings.
+
+mod bindings;
+mod clock;
+mod error;
+mod exec;
+mod log;
+mod result;
+mod runtime;
+pub mod state_file;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{BuildError, ExecuteError, LoadError};
+pub use exec::EpochTicks;
+pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
+pub use runtime::{Action, Runtime, RuntimeBuilder};
+pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError, Trigger};

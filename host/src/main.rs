@@ -1,6 +1,158 @@
-//! The `cachet` command line. Its subcommands arrive with the host runtime.
+//! `cachet`: run identity-platform actions from the command line.
+//!
+//! `cachet run` executes a flow of actions once on an event file and prints the result as one
+//! JSON object. With `--cache-state`, the trigger's cache partition is loaded from a file before
+//! and saved after, so successive runs behave like successive logins.
+//!
+//! Exit status: 0 when the flow succeeded or denied, 1 when an action failed, 2 on bad usage
+//! or input.
 
-fn main() {
-    eprintln!("cachet: no subcommands yet; the runtime lands with the host issue");
-    std::process::exit(2);
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use cachet_host::{Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger, state_file};
+use cachet_limits::OverflowPolicy;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cachet", version, about = "Run identity-platform actions as WebAssembly components with a bounded per-trigger cache")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Execute actions once, in order, on an event file; print the result as JSON.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The trigger: post-login or credentials-exchange.
+    #[arg(long)]
+    trigger: Trigger,
+    /// The event, a JSON file in Auth0's shape.
+    #[arg(long, value_name = "EVENT.json")]
+    event: PathBuf,
+    /// Secrets for every action, a JSON object of names to string values.
+    #[arg(long, value_name = "S.json")]
+    secrets: Option<PathBuf>,
+    /// Load the trigger's cache partition from this file before the run and save it after
+    /// (created if missing; mode 0600, as it may hold tokens).
+    #[arg(long, value_name = "STATE.json")]
+    cache_state: Option<PathBuf>,
+    /// Run at this time (ms since the Unix epoch) instead of now.
+    #[arg(long, value_name = "MS")]
+    now: Option<u64>,
+    /// What a write into a full cache does: evict least recently used entries, or fail.
+    #[arg(long, default_value = "evict")]
+    policy: OverflowPolicy,
+    /// The tenant whose partition the actions use.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// Action components (.wasm built for wasm32-wasip2), run in this order.
+    #[arg(required = true, value_name = "ACTION.wasm")]
+    actions: Vec<PathBuf>,
+}
+
+/// A failure before any action ran: bad input, exit status 2.
+struct InputError(anyhow::Error);
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cachet: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => rt.block_on(run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(InputError(e)) => {
+            eprintln!("cachet: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
+    let (runtime, actions, partition) = prepare(&args).await.map_err(InputError)?;
+    let event = read(&args.event).map_err(InputError)?;
+    let result = runtime
+        .execute_actions(&args.tenant, args.trigger, &actions, &event)
+        .await
+        .map_err(|e| InputError(e.into()))?;
+    if let Some(path) = &args.cache_state {
+        let now = runtime.now_ms();
+        let entries = runtime
+            .store()
+            .snapshot(&partition, now)
+            .await
+            .map_err(|e| InputError(e.into()))?;
+        state_file::save(path, entries, now).map_err(|e| InputError(e.into()))?;
+    }
+    let json = serde_json::to_string_pretty(&result).map_err(|e| InputError(e.into()))?;
+    println!("{json}");
+    Ok(match result.outcome {
+        Outcome::Success | Outcome::Denied => ExitCode::SUCCESS,
+        Outcome::Failed => ExitCode::from(1),
+    })
+}
+
+async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, PartitionKey)> {
+    let clock: Arc<dyn Clock> = match args.now {
+        Some(ms) => Arc::new(ManualClock::new(ms)),
+        None => Arc::new(SystemClock),
+    };
+    let runtime = Runtime::builder()
+        .overflow_policy(args.policy)
+        .clock(clock)
+        .instance_pool_size(32)
+        .build()?;
+    let secrets: BTreeMap<String, String> = match &args.secrets {
+        Some(path) => serde_json::from_str(&read(path)?).with_context(|| {
+            format!("{}: secrets must be a JSON object of names to string values", path.display())
+        })?,
+        None => BTreeMap::new(),
+    };
+    let mut actions = Vec::with_capacity(args.actions.len());
+    for path in &args.actions {
+        let wasm = std::fs::read(path).with_context(|| format!("cannot read action {}", path.display()))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        actions.push(runtime.load_action(&name, args.trigger, &wasm, secrets.clone())?);
+    }
+    let partition = PartitionKey::new(args.tenant.clone(), args.trigger);
+    if let Some(path) = &args.cache_state {
+        let entries = state_file::load(path)?;
+        let report = runtime
+            .store()
+            .restore(&partition, entries, runtime.now_ms())
+            .await?;
+        if report.oversized + report.evicted + report.duplicates > 0 {
+            tracing::warn!(?report, "cache state had entries the current limits do not allow; they were dropped");
+        }
+    }
+    if actions.is_empty() {
+        bail!("no actions given");
+    }
+    Ok((runtime, actions, partition))
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }

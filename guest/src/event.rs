@@ -1,0 +1,244 @@
+//! Typed events, in Auth0's shape.
+//!
+//! The event crosses from the host as JSON. Every field is optional on the wire (missing ones
+//! take their default) and unknown fields are ignored, so an event from a newer host, or a
+//! hand-written one in a test, still parses.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The event of a post-login action: who is logging in, to what, from where.
+///
+/// ```
+/// let event: cachet_guest::PostLoginEvent = serde_json::from_str(r#"{
+///     "user": {"user_id": "auth0|1", "email": "ada@example.com", "app_metadata": {"plan": "pro"}},
+///     "client": {"client_id": "abc", "name": "Web"},
+///     "secrets": {"CLIENT_SECRET": "s3cr3t"},
+///     "something_new": true
+/// }"#).unwrap();
+/// assert_eq!(event.user.user_id, "auth0|1");
+/// assert_eq!(event.user.app_metadata["plan"], "pro");
+/// assert_eq!(event.secrets.get("CLIENT_SECRET"), Some("s3cr3t"));
+/// // Secrets never show in debug output.
+/// assert!(!format!("{event:?}").contains("s3cr3t"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostLoginEvent {
+    /// The user logging in.
+    pub user: User,
+    /// The application the user logs in to.
+    pub client: Client,
+    /// The connection the user authenticated with.
+    pub connection: Connection,
+    /// The HTTP request that started the login.
+    pub request: Request,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The action's secrets, configured on the host.
+    pub secrets: Secrets,
+    /// Details of the authentication (methods used).
+    pub authentication: Option<Value>,
+    /// The user's roles, when RBAC is on.
+    pub authorization: Option<Authorization>,
+    /// The organization logged in to, if any.
+    pub organization: Option<Value>,
+    /// The API the access token is for, if any.
+    pub resource_server: Option<ResourceServer>,
+    /// Login statistics.
+    pub stats: Stats,
+    /// The transaction (requested scopes, protocol, ...).
+    pub transaction: Option<Value>,
+}
+
+/// The event of a credentials-exchange (machine-to-machine) action.
+///
+/// ```
+/// let event: cachet_guest::CredentialsExchangeEvent = serde_json::from_str(r#"{
+///     "client": {"client_id": "m2m"},
+///     "resource_server": {"identifier": "https://api.example.com"},
+///     "transaction": {"requested_scopes": ["read:users"]}
+/// }"#).unwrap();
+/// assert_eq!(event.resource_server.identifier, "https://api.example.com");
+/// assert_eq!(event.transaction.requested_scopes, ["read:users"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CredentialsExchangeEvent {
+    /// The client asking for a token.
+    pub client: Client,
+    /// The HTTP request to the token endpoint.
+    pub request: Request,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The API the token is for.
+    pub resource_server: ResourceServer,
+    /// The token request.
+    pub transaction: CredentialsTransaction,
+    /// The access token being issued (its current claims and scope).
+    #[serde(rename = "accessToken")]
+    pub access_token: Option<Value>,
+    /// The action's secrets, configured on the host.
+    pub secrets: Secrets,
+}
+
+/// The user of a post-login event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct User {
+    /// Unique id, e.g. `auth0|64f...`.
+    pub user_id: String,
+    /// Email address.
+    pub email: Option<String>,
+    /// Whether the email was verified.
+    pub email_verified: bool,
+    /// Full name.
+    pub name: Option<String>,
+    /// Nickname.
+    pub nickname: Option<String>,
+    /// Username, for connections that have one.
+    pub username: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+    /// Metadata the application controls (read-only to the user).
+    pub app_metadata: Map<String, Value>,
+    /// Metadata the user controls.
+    pub user_metadata: Map<String, Value>,
+    /// Creation time, ISO 8601.
+    pub created_at: Option<String>,
+    /// Last update time, ISO 8601.
+    pub updated_at: Option<String>,
+    /// Identities linked to the user.
+    pub identities: Vec<Value>,
+}
+
+/// The application (OAuth client).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Client {
+    /// Client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Client metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The connection (identity provider).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Connection {
+    /// Connection id.
+    pub id: String,
+    /// Connection name.
+    pub name: String,
+    /// Strategy, e.g. `auth0`, `google-oauth2`.
+    pub strategy: String,
+    /// Connection metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The incoming HTTP request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Request {
+    /// Client IP address.
+    pub ip: String,
+    /// Host name the request was sent to.
+    pub hostname: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Query parameters.
+    pub query: Map<String, Value>,
+    /// Body parameters (secrets such as `client_secret` are removed by the platform).
+    pub body: Map<String, Value>,
+    /// Geolocation of the IP.
+    pub geoip: Option<Value>,
+}
+
+/// The tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tenant {
+    /// Tenant id.
+    pub id: String,
+}
+
+/// The user's roles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Authorization {
+    /// Role names.
+    pub roles: Vec<String>,
+}
+
+/// An API (resource server).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResourceServer {
+    /// The API's identifier (the token audience).
+    pub identifier: String,
+}
+
+/// Login statistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    /// How many times the user has logged in.
+    pub logins_count: u64,
+}
+
+/// A client-credentials token request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CredentialsTransaction {
+    /// Scopes the client asked for.
+    pub requested_scopes: Vec<String>,
+}
+
+/// An action's secrets by name. `Debug` shows the names only, so logging an event never
+/// leaks a secret.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secrets(BTreeMap<String, String>);
+
+impl Secrets {
+    /// The secret with this name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The secret with this name, or an error naming the missing secret.
+    pub fn require(&self, name: &str) -> Result<&str, crate::Error> {
+        self.get(name)
+            .ok_or_else(|| crate::Error::msg(format!("secret `{name}` is not configured for this action")))
+    }
+
+    /// Names of the configured secrets.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.keys().map(|k| (k, "<redacted>"))).finish()
+    }
+}
+
+impl FromIterator<(String, String)> for Secrets {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}

@@ -1,0 +1,113 @@
+//! Errors of the runtime's own operations: building it, loading actions, executing flows.
+//! (An action's own failure is not an error of `execute`: it is data in the result.)
+
+use cachet_limits::{ConfigError, LimitError};
+use thiserror::Error;
+
+use crate::Trigger;
+
+/// The runtime could not be built.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    /// A limit configuration is inconsistent.
+    #[error("invalid limits: {0}")]
+    Config(#[from] ConfigError),
+    /// wasmtime refused the engine configuration (e.g. the pooling allocator could not
+    /// reserve its address space).
+    #[error("could not create the wasm engine: {0}; lower instance_pool_size or max_memory_bytes")]
+    Engine(String),
+}
+
+/// An action could not be loaded. Every variant names the action.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The module is larger than the configured maximum.
+    #[error("action `{name}`: {source}")]
+    TooLarge {
+        /// The action.
+        name: String,
+        /// The limit exceeded.
+        source: LimitError,
+    },
+    /// The bytes are not WebAssembly at all.
+    #[error("action `{name}` is not a WebAssembly file (no `\\0asm` header); build it with `cargo build --target wasm32-wasip2`")]
+    NotWasm {
+        /// The action.
+        name: String,
+    },
+    /// The bytes are a core module, not a component.
+    #[error("action `{name}` is a core WebAssembly module, not a component; build it for `wasm32-wasip2` (not wasm32-unknown-unknown or wasip1), which produces a component")]
+    CoreModule {
+        /// The action.
+        name: String,
+    },
+    /// The component failed to validate or compile.
+    #[error("action `{name}` is not a valid component: {reason}")]
+    Invalid {
+        /// The action.
+        name: String,
+        /// What wasmtime reported.
+        reason: String,
+    },
+    /// The component is an action of the other trigger.
+    #[error("action `{name}` is a {actual} action (it exports `{}`), but was bound to {expected}", actual.export_name())]
+    WrongTrigger {
+        /// The action.
+        name: String,
+        /// The trigger it was loaded for.
+        expected: Trigger,
+        /// The trigger it implements.
+        actual: Trigger,
+    },
+    /// The component does not export the trigger's entry point.
+    #[error("action `{name}` does not export `{export}`; use `cachet_guest::{macro_name}!(your_fn)` (feature `{trigger}`) to export it", export = trigger.export_name(), macro_name = trigger.as_str().replace('-', "_"))]
+    MissingExport {
+        /// The action.
+        name: String,
+        /// The trigger it was loaded for.
+        trigger: Trigger,
+    },
+    /// The component imports something the trigger's world does not provide (filesystem,
+    /// sockets, another trigger's API, ...).
+    #[error("action `{name}` cannot run as a {trigger} action: {reason}")]
+    UnsatisfiedImports {
+        /// The action.
+        name: String,
+        /// The trigger it was loaded for.
+        trigger: Trigger,
+        /// What wasmtime reported as missing.
+        reason: String,
+    },
+    /// The action's secrets break a limit.
+    #[error("action `{name}`: {source}")]
+    Secrets {
+        /// The action.
+        name: String,
+        /// The limit broken.
+        source: LimitError,
+    },
+}
+
+/// A flow could not be executed at all (no action ran).
+#[derive(Debug, Error)]
+pub enum ExecuteError {
+    /// Too many actions, or an oversized event.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// The event is not valid JSON.
+    #[error("the event is not valid JSON: {0}")]
+    EventNotJson(String),
+    /// The event is JSON but not an object.
+    #[error("the event must be a JSON object")]
+    EventNotObject,
+    /// An action of another trigger was passed.
+    #[error("action `{name}` is a {actual} action and cannot run in a {expected} flow")]
+    TriggerMismatch {
+        /// The action.
+        name: String,
+        /// The flow's trigger.
+        expected: Trigger,
+        /// The action's trigger.
+        actual: Trigger,
+    },
+}

@@ -1,0 +1,137 @@
+//! [`MemoryStore`]: partitions in this process's memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use cachet_limits::{
+    BoundedCache, CacheError, CacheLimits, CacheRecord, OverflowPolicy, RestoreReport, SetOptions,
+    SnapshotEntry, Usage,
+};
+
+use super::{CacheStore, PartitionKey, StoreError};
+
+/// The embedded store: one [`BoundedCache`] per partition, each behind its own mutex.
+///
+/// The map of partitions is behind a read-write lock that is held only to find (or, once per
+/// partition, create) a partition; operations then lock just that partition, so executions on
+/// different partitions never wait for each other. Every operation is a few hundred
+/// nanoseconds of in-memory work, so a plain mutex beats anything cleverer, and no lock is ever
+/// held across an `.await`.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use cachet_host::{CacheStore, MemoryStore, PartitionKey, Trigger};
+/// use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
+///
+/// let store = MemoryStore::new(CacheLimits::default(), OverflowPolicy::Evict);
+/// let a = PartitionKey::new("tenant-a", Trigger::PostLogin);
+/// let b = PartitionKey::new("tenant-b", Trigger::PostLogin);
+/// store.set(&a, "k", "v", SetOptions::default(), 0).await.unwrap();
+/// assert!(store.get(&a, "k", 0).await.unwrap().is_some());
+/// assert!(store.get(&b, "k", 0).await.unwrap().is_none()); // partitions are separate
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    limits: CacheLimits,
+    policy: OverflowPolicy,
+    partitions: RwLock<HashMap<PartitionKey, Arc<Mutex<BoundedCache>>>>,
+}
+
+impl MemoryStore {
+    /// An empty store whose partitions have these limits and policy.
+    pub fn new(limits: CacheLimits, policy: OverflowPolicy) -> Self {
+        Self {
+            limits,
+            policy,
+            partitions: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The partition's cache, created empty on first use.
+    fn partition(&self, key: &PartitionKey) -> Arc<Mutex<BoundedCache>> {
+        // A panic while holding these locks cannot leave a BoundedCache half-updated in a way
+        // that matters more than losing the process, so poisoning is ignored.
+        if let Some(p) = self
+            .partitions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+        {
+            return Arc::clone(p);
+        }
+        let mut map = self
+            .partitions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            map.entry(key.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(BoundedCache::new(self.limits, self.policy)))),
+        )
+    }
+
+    fn with<R>(&self, key: &PartitionKey, f: impl FnOnce(&mut BoundedCache) -> R) -> R {
+        let partition = self.partition(key);
+        let mut cache = partition.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut cache)
+    }
+}
+
+#[async_trait]
+impl CacheStore for MemoryStore {
+    async fn get(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<Option<CacheRecord>, StoreError> {
+        Ok(self.with(partition, |c| c.get(key, now_ms)))
+    }
+
+    async fn set(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        value: &str,
+        options: SetOptions,
+        now_ms: u64,
+    ) -> Result<CacheRecord, CacheError> {
+        self.with(partition, |c| c.set(key, value, options, now_ms))
+    }
+
+    async fn delete(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<(), CacheError> {
+        self.with(partition, |c| c.delete(key, now_ms))
+    }
+
+    async fn usage(&self, partition: &PartitionKey) -> Result<Usage, StoreError> {
+        Ok(self.with(partition, |c| c.usage()))
+    }
+
+    async fn snapshot(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Vec<SnapshotEntry>, StoreError> {
+        Ok(self.with(partition, |c| c.snapshot(now_ms)))
+    }
+
+    async fn restore(
+        &self,
+        partition: &PartitionKey,
+        entries: Vec<SnapshotEntry>,
+        now_ms: u64,
+    ) -> Result<RestoreReport, StoreError> {
+        let (cache, report) = BoundedCache::restore(self.limits, self.policy, entries, now_ms);
+        self.with(partition, |c| *c = cache);
+        Ok(report)
+    }
+}

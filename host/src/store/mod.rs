@@ -1,0 +1,144 @@
+//! Cache stores: where partitions live.
+//!
+//! Every store enforces the same contract (DESIGN §2) through [`cachet_limits`]; what differs
+//! is where the bytes are and who shares them. The host calls a store once per cache operation
+//! an action makes, passing the partition explicitly: keys are never rewritten or prefixed by
+//! the guest, so no key string can reach another partition.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use cachet_limits::{CacheError, CacheRecord, RestoreReport, SetOptions, SnapshotEntry, Usage};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A trigger: the event an action runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// Every login.
+    PostLogin,
+    /// Every client-credentials (machine-to-machine) token exchange.
+    CredentialsExchange,
+}
+
+impl Trigger {
+    /// The trigger's name, e.g. `"post-login"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::PostLogin => "post-login",
+            Self::CredentialsExchange => "credentials-exchange",
+        }
+    }
+
+    /// The name of the function an action of this trigger exports.
+    pub fn export_name(&self) -> &'static str {
+        match self {
+            Self::PostLogin => "on-execute-post-login",
+            Self::CredentialsExchange => "on-execute-credentials-exchange",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Trigger {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "post-login" => Ok(Self::PostLogin),
+            "credentials-exchange" => Ok(Self::CredentialsExchange),
+            other => Err(format!(
+                "unknown trigger `{other}`; use `post-login` or `credentials-exchange`"
+            )),
+        }
+    }
+}
+
+/// One cache partition: one tenant's one trigger. All actions of that flow share it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartitionKey {
+    /// The tenant id.
+    pub tenant: String,
+    /// The trigger.
+    pub trigger: Trigger,
+}
+
+impl PartitionKey {
+    /// The partition of `tenant`'s `trigger`.
+    pub fn new(tenant: impl Into<String>, trigger: Trigger) -> Self {
+        Self {
+            tenant: tenant.into(),
+            trigger,
+        }
+    }
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tenant, self.trigger)
+    }
+}
+
+/// A store failed for a reason of its own (not a quota): unreachable, corrupt, ...
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("cache store unavailable: {0}")]
+pub struct StoreError(pub String);
+
+/// Where cache partitions live. Implementations enforce DESIGN §2 exactly and atomically per
+/// operation; the host adds the per-execution write budget on top.
+///
+/// `now_ms` is passed in by the host (from its [`Clock`](crate::Clock)) so every store agrees
+/// on time with the actions, and tests can move it.
+#[async_trait]
+pub trait CacheStore: Send + Sync + 'static {
+    /// A live entry, marking it most recently used. `Ok(None)` when absent or expired.
+    async fn get(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<Option<CacheRecord>, StoreError>;
+
+    /// Writes an entry (see [`cachet_limits::BoundedCache::set`]). Backend failures are
+    /// [`CacheError::FailedToSetCacheRecord`].
+    async fn set(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        value: &str,
+        options: SetOptions,
+        now_ms: u64,
+    ) -> Result<CacheRecord, CacheError>;
+
+    /// Deletes a live entry. Backend failures are [`CacheError::FailedToDeleteCacheRecord`].
+    async fn delete(&self, partition: &PartitionKey, key: &str, now_ms: u64)
+    -> Result<(), CacheError>;
+
+    /// The partition's usage.
+    async fn usage(&self, partition: &PartitionKey) -> Result<Usage, StoreError>;
+
+    /// The partition's live entries, least recently used first.
+    async fn snapshot(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Vec<SnapshotEntry>, StoreError>;
+
+    /// Replaces the partition with a snapshot, re-checked against the store's limits.
+    async fn restore(
+        &self,
+        partition: &PartitionKey,
+        entries: Vec<SnapshotEntry>,
+        now_ms: u64,
+    ) -> Result<RestoreReport, StoreError>;
+}
