@@ -9,7 +9,8 @@ use crate::bindings::cachet::action::{credentials_exchange_api as cx, post_login
 use crate::{ApiError, Cache};
 
 fn json(value: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError(format!("value is not serializable as JSON: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| ApiError(format!("value is not serializable as JSON: {e}")))
 }
 
 /// The post-login API, handed to a post-login action.

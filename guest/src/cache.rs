@@ -149,13 +149,20 @@ impl Cache {
     }
 
     /// Writes an entry; the returned record carries the real (possibly clamped) expiry.
-    pub fn set(&self, key: &str, value: &str, options: SetOptions) -> Result<CacheRecord, CacheError> {
+    pub fn set(
+        &self,
+        key: &str,
+        value: &str,
+        options: SetOptions,
+    ) -> Result<CacheRecord, CacheError> {
         let options = wit::SetOptions {
             ttl: options.ttl_ms,
             expires_at: options.expires_at_ms,
             if_absent: options.if_absent,
         };
-        wit::set(key, value, options).map(record).map_err(Into::into)
+        wit::set(key, value, options)
+            .map(record)
+            .map_err(Into::into)
     }
 
     /// Deletes a live entry ([`CacheError::CacheKeyDoesNotExist`] if absent or expired).

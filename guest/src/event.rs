@@ -221,8 +221,9 @@ impl Secrets {
 
     /// The secret with this name, or an error naming the missing secret.
     pub fn require(&self, name: &str) -> Result<&str, crate::Error> {
-        self.get(name)
-            .ok_or_else(|| crate::Error::msg(format!("secret `{name}` is not configured for this action")))
+        self.get(name).ok_or_else(|| {
+            crate::Error::msg(format!("secret `{name}` is not configured for this action"))
+        })
     }
 
     /// Names of the configured secrets.
@@ -233,7 +234,9 @@ impl Secrets {
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.keys().map(|k| (k, "<redacted>"))).finish()
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
     }
 }
 

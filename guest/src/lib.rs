@@ -69,6 +69,11 @@ mod bindings {
     });
 }
 
+/// The raw WIT bindings, for tests that must call the host in ways the typed API never would
+/// (e.g. with invalid JSON). Actions should use the typed API.
+#[doc(hidden)]
+pub use bindings::cachet::action as raw;
+
 #[cfg(all(
     target_arch = "wasm32",
     feature = "post-login",
@@ -116,7 +121,9 @@ pub mod credentials_exchange_export {
 /// Glue the export macros expand to. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    use crate::{CredentialsExchangeApi, CredentialsExchangeEvent, Error, PostLoginApi, PostLoginEvent};
+    use crate::{
+        CredentialsExchangeApi, CredentialsExchangeEvent, Error, PostLoginApi, PostLoginEvent,
+    };
 
     /// Parses the event and runs a post-login handler; the error string fails the action.
     pub fn run_post_login(
@@ -133,8 +140,9 @@ pub mod __private {
         event_json: &str,
         handler: fn(&CredentialsExchangeEvent, &CredentialsExchangeApi) -> Result<(), Error>,
     ) -> Result<(), String> {
-        let event: CredentialsExchangeEvent = serde_json::from_str(event_json)
-            .map_err(|e| format!("cachet-guest: the event is not a credentials-exchange event: {e}"))?;
+        let event: CredentialsExchangeEvent = serde_json::from_str(event_json).map_err(|e| {
+            format!("cachet-guest: the event is not a credentials-exchange event: {e}")
+        })?;
         handler(&event, &CredentialsExchangeApi::new()).map_err(|e| e.to_string())
     }
 }

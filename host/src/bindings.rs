@@ -37,9 +37,9 @@ pub(crate) mod credentials_exchange {
     });
 }
 
+use credentials_exchange::cachet::action::credentials_exchange_api;
 use post_login::cachet::action::cache as wit_cache;
 use post_login::cachet::action::post_login_api;
-use credentials_exchange::cachet::action::credentials_exchange_api;
 
 /// Most commands one action execution may record: far above any real action, low enough that
 /// a loop of API calls cannot make the host hold unbounded memory.
@@ -178,11 +178,16 @@ impl post_login_api::Host for ExecState {
     }
 
     fn set_id_token_claim(&mut self, name: String, value_json: String) -> Result<(), String> {
-        self.claim(name, &value_json, |name, value| Command::SetIdTokenClaim { name, value })
+        self.claim(name, &value_json, |name, value| Command::SetIdTokenClaim {
+            name,
+            value,
+        })
     }
 
     fn set_access_token_claim(&mut self, name: String, value_json: String) -> Result<(), String> {
-        self.claim(name, &value_json, |name, value| Command::SetAccessTokenClaim { name, value })
+        self.claim(name, &value_json, |name, value| {
+            Command::SetAccessTokenClaim { name, value }
+        })
     }
 
     fn add_access_token_scope(&mut self, scope: String) -> Result<(), String> {
@@ -235,6 +240,8 @@ impl credentials_exchange_api::Host for ExecState {
     }
 
     fn set_access_token_claim(&mut self, name: String, value_json: String) -> Result<(), String> {
-        self.claim(name, &value_json, |name, value| Command::SetAccessTokenClaim { name, value })
+        self.claim(name, &value_json, |name, value| {
+            Command::SetAccessTokenClaim { name, value }
+        })
     }
 }

@@ -30,13 +30,17 @@ pub enum LoadError {
         source: LimitError,
     },
     /// The bytes are not WebAssembly at all.
-    #[error("action `{name}` is not a WebAssembly file (no `\\0asm` header); build it with `cargo build --target wasm32-wasip2`")]
+    #[error(
+        "action `{name}` is not a WebAssembly file (no `\\0asm` header); build it with `cargo build --target wasm32-wasip2`"
+    )]
     NotWasm {
         /// The action.
         name: String,
     },
     /// The bytes are a core module, not a component.
-    #[error("action `{name}` is a core WebAssembly module, not a component; build it for `wasm32-wasip2` (not wasm32-unknown-unknown or wasip1), which produces a component")]
+    #[error(
+        "action `{name}` is a core WebAssembly module, not a component; build it for `wasm32-wasip2` (not wasm32-unknown-unknown or wasip1), which produces a component"
+    )]
     CoreModule {
         /// The action.
         name: String,

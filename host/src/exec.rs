@@ -170,7 +170,9 @@ impl Epochs {
     /// The epoch at which a flow starting now must stop. One extra tick, because the current
     /// tick may be about to end.
     pub(crate) fn deadline_after(&self, ms: u64) -> u64 {
-        let tick_ms = u64::try_from(self.tick.as_millis()).unwrap_or(u64::MAX).max(1);
+        let tick_ms = u64::try_from(self.tick.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.now() + ms.div_ceil(tick_ms) + 1
     }
 }

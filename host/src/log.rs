@@ -100,7 +100,11 @@ impl OutputStream for LogSink {
 }
 
 impl tokio::io::AsyncWrite for LogSink {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -125,7 +129,9 @@ mod tests {
         log.append(b"world");
         let (text, truncated) = log.finish();
         assert!(truncated);
-        assert!(text.starts_with("hello wo\n[cachet: log truncated at 8 bytes; 3 more bytes dropped]"));
+        assert!(
+            text.starts_with("hello wo\n[cachet: log truncated at 8 bytes; 3 more bytes dropped]")
+        );
     }
 
     #[test]

@@ -13,12 +13,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cachet_host::{Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger, state_file};
+use cachet_host::{
+    Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger, state_file,
+};
 use cachet_limits::OverflowPolicy;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cachet", version, about = "Run identity-platform actions as WebAssembly components with a bounded per-trigger cache")]
+#[command(
+    name = "cachet",
+    version,
+    about = "Run identity-platform actions as WebAssembly components with a bounded per-trigger cache"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,13 +129,17 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
         .build()?;
     let secrets: BTreeMap<String, String> = match &args.secrets {
         Some(path) => serde_json::from_str(&read(path)?).with_context(|| {
-            format!("{}: secrets must be a JSON object of names to string values", path.display())
+            format!(
+                "{}: secrets must be a JSON object of names to string values",
+                path.display()
+            )
         })?,
         None => BTreeMap::new(),
     };
     let mut actions = Vec::with_capacity(args.actions.len());
     for path in &args.actions {
-        let wasm = std::fs::read(path).with_context(|| format!("cannot read action {}", path.display()))?;
+        let wasm = std::fs::read(path)
+            .with_context(|| format!("cannot read action {}", path.display()))?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -144,7 +154,10 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
             .restore(&partition, entries, runtime.now_ms())
             .await?;
         if report.oversized + report.evicted + report.duplicates > 0 {
-            tracing::warn!(?report, "cache state had entries the current limits do not allow; they were dropped");
+            tracing::warn!(
+                ?report,
+                "cache state had entries the current limits do not allow; they were dropped"
+            );
         }
     }
     if actions.is_empty() {

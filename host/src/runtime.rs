@@ -5,15 +5,13 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use cachet_limits::{
-    ActionLimits, CacheLimits, ExecutionLimits, OverflowPolicy, Usage,
-};
+use cachet_limits::{ActionLimits, CacheLimits, ExecutionLimits, OverflowPolicy, Usage};
 use lru::LruCache;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
 };
 use wasmtime_wasi::WasiCtxBuilder;
@@ -24,8 +22,8 @@ use crate::exec::{Ctx, Epochs, ExecData, ExecState, MemoryLimiter};
 use crate::log::LogSink;
 use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
 use crate::{
-    BuildError, CacheStore, Clock, EpochTicks, ExecuteError, LoadError, MemoryStore,
-    PartitionKey, SystemClock, Trigger,
+    BuildError, CacheStore, Clock, EpochTicks, ExecuteError, LoadError, MemoryStore, PartitionKey,
+    SystemClock, Trigger,
 };
 
 /// Extra wall-clock time allowed past the flow deadline for host-side waits (a store call in
@@ -146,9 +144,15 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime, BuildError> {
         self.cache_limits.validate()?;
         self.execution_limits.validate()?;
-        let engine = self.engine().map_err(|e| BuildError::Engine(e.to_string()))?;
-        let linker = |trigger| linker(&engine, trigger).map_err(|e| BuildError::Engine(e.to_string()));
-        let linkers = [linker(Trigger::PostLogin)?, linker(Trigger::CredentialsExchange)?];
+        let engine = self
+            .engine()
+            .map_err(|e| BuildError::Engine(e.to_string()))?;
+        let linker =
+            |trigger| linker(&engine, trigger).map_err(|e| BuildError::Engine(e.to_string()));
+        let linkers = [
+            linker(Trigger::PostLogin)?,
+            linker(Trigger::CredentialsExchange)?,
+        ];
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(self.cache_limits, self.policy)));
@@ -203,12 +207,10 @@ fn linker(engine: &Engine, trigger: Trigger) -> wasmtime::Result<Linker<Ctx>> {
         Trigger::PostLogin => {
             post_login::PostLogin::add_to_linker::<Ctx, ExecData>(&mut linker, |c| &mut c.exec)?
         }
-        Trigger::CredentialsExchange => {
-            credentials_exchange::CredentialsExchange::add_to_linker::<Ctx, ExecData>(
-                &mut linker,
-                |c| &mut c.exec,
-            )?
-        }
+        Trigger::CredentialsExchange => credentials_exchange::CredentialsExchange::add_to_linker::<
+            Ctx,
+            ExecData,
+        >(&mut linker, |c| &mut c.exec)?,
     }
     Ok(linker)
 }
@@ -339,11 +341,17 @@ impl Runtime {
         inner
             .limits
             .check_module_bytes(wasm.len())
-            .map_err(|source| LoadError::TooLarge { name: named(), source })?;
+            .map_err(|source| LoadError::TooLarge {
+                name: named(),
+                source,
+            })?;
         inner
             .action_limits
             .check_secrets(secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(|source| LoadError::Secrets { name: named(), source })?;
+            .map_err(|source| LoadError::Secrets {
+                name: named(),
+                source,
+            })?;
         if wasm.get(..4) != Some(WASM_MAGIC.as_slice()) {
             return Err(LoadError::NotWasm { name: named() });
         }
@@ -352,10 +360,12 @@ impl Runtime {
         }
 
         let digest: [u8; 32] = Sha256::digest(wasm).into();
-        let component = self.compile(&digest, wasm).map_err(|e| LoadError::Invalid {
-            name: named(),
-            reason: format!("{e:#}"),
-        })?;
+        let component = self
+            .compile(&digest, wasm)
+            .map_err(|e| LoadError::Invalid {
+                name: named(),
+                reason: format!("{e:#}"),
+            })?;
 
         let exports = |t: Trigger| component.get_export_index(None, t.export_name()).is_some();
         if !exports(trigger) {
@@ -364,9 +374,16 @@ impl Runtime {
                 Trigger::CredentialsExchange => Trigger::PostLogin,
             };
             return Err(if exports(other) {
-                LoadError::WrongTrigger { name: named(), expected: trigger, actual: other }
+                LoadError::WrongTrigger {
+                    name: named(),
+                    expected: trigger,
+                    actual: other,
+                }
             } else {
-                LoadError::MissingExport { name: named(), trigger }
+                LoadError::MissingExport {
+                    name: named(),
+                    trigger,
+                }
             });
         }
 
@@ -383,11 +400,15 @@ impl Runtime {
                 post_login::PostLoginPre::new(instance_pre).map_err(unsatisfied)?,
             ),
             Trigger::CredentialsExchange => ActionPre::CredentialsExchange(
-                credentials_exchange::CredentialsExchangePre::new(instance_pre).map_err(unsatisfied)?,
+                credentials_exchange::CredentialsExchangePre::new(instance_pre)
+                    .map_err(unsatisfied)?,
             ),
         };
-        let secrets_json = serde_json::value::to_raw_value(&secrets)
-            .map_err(|e| LoadError::Invalid { name: named(), reason: e.to_string() })?;
+        let secrets_json =
+            serde_json::value::to_raw_value(&secrets).map_err(|e| LoadError::Invalid {
+                name: named(),
+                reason: e.to_string(),
+            })?;
         Ok(Action {
             inner: Arc::new(ActionInner {
                 name: named(),
@@ -401,7 +422,11 @@ impl Runtime {
 
     fn compile(&self, digest: &[u8; 32], wasm: &[u8]) -> wasmtime::Result<Component> {
         let cache = &self.inner.compiled;
-        if let Some(c) = cache.lock().unwrap_or_else(PoisonError::into_inner).get(digest) {
+        if let Some(c) = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+        {
             return Ok(c.clone());
         }
         // Compile outside the lock: two loads of the same new component may both compile, which
@@ -415,7 +440,12 @@ impl Runtime {
     }
 
     /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.
-    pub fn bind(&self, tenant: &str, trigger: Trigger, actions: Vec<Action>) -> Result<(), ExecuteError> {
+    pub fn bind(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        actions: Vec<Action>,
+    ) -> Result<(), ExecuteError> {
         self.check_flow(trigger, &actions)?;
         self.inner
             .flows
@@ -454,7 +484,8 @@ impl Runtime {
         event_json: &str,
     ) -> Result<FlowResult, ExecuteError> {
         self.check_flow(trigger, actions)?;
-        self.run_flow(PartitionKey::new(tenant, trigger), actions, event_json).await
+        self.run_flow(PartitionKey::new(tenant, trigger), actions, event_json)
+            .await
     }
 
     /// Usage of `tenant`'s `trigger` partition.
@@ -571,14 +602,20 @@ impl Runtime {
         let call = async {
             match &action.inner.pre {
                 ActionPre::PostLogin(pre) => {
-                    let instance = pre.instantiate_async(&mut store).await.map_err(Instantiation)?;
+                    let instance = pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(Instantiation)?;
                     instance
                         .call_on_execute_post_login(&mut store, event_json)
                         .await
                         .map_err(Call)
                 }
                 ActionPre::CredentialsExchange(pre) => {
-                    let instance = pre.instantiate_async(&mut store).await.map_err(Instantiation)?;
+                    let instance = pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(Instantiation)?;
                     instance
                         .call_on_execute_credentials_exchange(&mut store, event_json)
                         .await
@@ -596,11 +633,16 @@ impl Runtime {
                 kind: FailureKind::ActionError,
                 message,
             }),
-            Ok(Err(Instantiation(e))) => Some(ActionFailure {
+            // The deadline or memory limit can strike during instantiation too (start
+            // functions run wasm), so what the sandbox observed decides first.
+            Ok(Err(Instantiation(_) | Call(_))) if ctx.deadline_hit => {
+                Some(deadline_failure(&inner.limits))
+            }
+            Ok(Err(Instantiation(e))) if !ctx.limiter.exceeded => Some(ActionFailure {
                 kind: FailureKind::Instantiation,
                 message: format!("could not instantiate the action: {e:#}"),
             }),
-            Ok(Err(Call(e))) => Some(classify_trap(&e, ctx, &inner.limits)),
+            Ok(Err(Instantiation(e) | Call(e))) => Some(classify_trap(&e, ctx, &inner.limits)),
             // Only reachable when a host-side await (a remote store) outlives the deadline.
             Err(_elapsed) => Some(deadline_failure(&inner.limits)),
         };
@@ -665,6 +707,12 @@ fn classify_trap(e: &wasmtime::Error, ctx: &Ctx, limits: &ExecutionLimits) -> Ac
             kind: FailureKind::Trap,
             message: "the action panicked or aborted (wasm `unreachable`); its logs hold the panic message".into(),
         },
+        Some(Trap::MemoryOutOfBounds) => ActionFailure {
+            kind: FailureKind::Trap,
+            message: "the action accessed memory out of bounds (in Rust actions usually a shadow-stack \
+                      overflow: deep recursion with large locals)"
+                .into(),
+        },
         Some(trap) => ActionFailure {
             kind: FailureKind::Trap,
             message: format!("the action trapped: {trap}"),
@@ -701,8 +749,11 @@ impl EventFields {
     }
 
     fn with_secrets(&self, secrets: &RawValue) -> String {
-        let mut view: BTreeMap<&str, &RawValue> =
-            self.0.iter().map(|(k, v)| (k.as_str(), v.as_ref())).collect();
+        let mut view: BTreeMap<&str, &RawValue> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_ref()))
+            .collect();
         view.insert("secrets", secrets);
         // Serializing borrowed raw JSON cannot fail.
         serde_json::to_string(&view).unwrap_or_else(|_| "{}".into())

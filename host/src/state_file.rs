@@ -39,7 +39,9 @@ pub enum StateFileError {
         source: std::io::Error,
     },
     /// The file is not a state file of this schema.
-    #[error("cache state file {path} is not valid ({reason}); delete it or point --cache-state elsewhere")]
+    #[error(
+        "cache state file {path} is not valid ({reason}); delete it or point --cache-state elsewhere"
+    )]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -53,7 +55,12 @@ pub fn load(path: &Path) -> Result<Vec<SnapshotEntry>, StateFileError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(StateFileError::Io { path: path.into(), source }),
+        Err(source) => {
+            return Err(StateFileError::Io {
+                path: path.into(),
+                source,
+            });
+        }
     };
     let file: StateFile = serde_json::from_str(&text).map_err(|e| StateFileError::Invalid {
         path: path.into(),
@@ -62,7 +69,10 @@ pub fn load(path: &Path) -> Result<Vec<SnapshotEntry>, StateFileError> {
     if file.version != VERSION {
         return Err(StateFileError::Invalid {
             path: path.into(),
-            reason: format!("schema version {} (this build reads {VERSION})", file.version),
+            reason: format!(
+                "schema version {} (this build reads {VERSION})",
+                file.version
+            ),
         });
     }
     Ok(file.entries)
@@ -70,17 +80,32 @@ pub fn load(path: &Path) -> Result<Vec<SnapshotEntry>, StateFileError> {
 
 /// Writes a state file atomically with mode 0600.
 pub fn save(path: &Path, entries: Vec<SnapshotEntry>, now_ms: u64) -> Result<(), StateFileError> {
-    let io = |source| StateFileError::Io { path: path.into(), source };
-    let file = StateFile { version: VERSION, saved_at_ms: now_ms, entries };
+    let io = |source| StateFileError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = StateFile {
+        version: VERSION,
+        saved_at_ms: now_ms,
+        entries,
+    };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| io(e.into()))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut out = options.open(&tmp).map_err(io)?;
-    out.write_all(&json).and_then(|()| out.sync_all()).map_err(io)?;
+    out.write_all(&json)
+        .and_then(|()| out.sync_all())
+        .map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

@@ -1,1 +1,38 @@
-//! Integration tests live in `tests/tests/`; this library is empty on purpose.
+//! Shared helpers for the integration tests in `tests/integration/`: the paths of the action
+//! components that `build.rs` builds from source, and a runtime set up as a test harness
+//! (manual clock, manual epochs).
+
+use std::sync::Arc;
+
+use cachet_host::{Action, EpochTicks, ManualClock, Runtime, RuntimeBuilder, Trigger};
+
+/// Paths of the action components, built from source by `build.rs`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// A fixed start time for tests: 2023-11-14T22:13:20Z.
+pub const T0: u64 = 1_700_000_000_000;
+
+/// A runtime builder for tests: manual clock at [`T0`], manual epochs, a pool big enough for
+/// the concurrency tests.
+pub fn harness() -> (RuntimeBuilder, ManualClock) {
+    let clock = ManualClock::new(T0);
+    let builder = Runtime::builder()
+        .clock(Arc::new(clock.clone()))
+        .epoch_ticks(EpochTicks::Manual)
+        .instance_pool_size(80);
+    (builder, clock)
+}
+
+/// Loads the component at `path` as `trigger`, with no secrets.
+pub fn load(runtime: &Runtime, path: &str, trigger: Trigger) -> Action {
+    let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let name = std::path::Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace('_', "-"))
+        .unwrap_or_default();
+    runtime
+        .load_action(&name, trigger, &wasm, Default::default())
+        .unwrap_or_else(|e| panic!("cannot load {name}: {e}"))
+}

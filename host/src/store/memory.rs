@@ -69,8 +69,9 @@ impl MemoryStore {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         Arc::clone(
-            map.entry(key.clone())
-                .or_insert_with(|| Arc::new(Mutex::new(BoundedCache::new(self.limits, self.policy)))),
+            map.entry(key.clone()).or_insert_with(|| {
+                Arc::new(Mutex::new(BoundedCache::new(self.limits, self.policy)))
+            }),
         )
     }
 

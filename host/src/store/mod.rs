@@ -121,8 +121,12 @@ pub trait CacheStore: Send + Sync + 'static {
     ) -> Result<CacheRecord, CacheError>;
 
     /// Deletes a live entry. Backend failures are [`CacheError::FailedToDeleteCacheRecord`].
-    async fn delete(&self, partition: &PartitionKey, key: &str, now_ms: u64)
-    -> Result<(), CacheError>;
+    async fn delete(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<(), CacheError>;
 
     /// The partition's usage.
     async fn usage(&self, partition: &PartitionKey) -> Result<Usage, StoreError>;

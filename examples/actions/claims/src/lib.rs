@@ -19,7 +19,13 @@ pub fn compute_claims(event: &PostLoginEvent) -> Value {
     let meta = &event.user.app_metadata;
     let plan = meta.get("plan").and_then(Value::as_str).unwrap_or("free");
     let mut entitlements: Vec<&str> = match plan {
-        "enterprise" => vec!["sso", "audit-log", "support:priority", "api:write", "api:read"],
+        "enterprise" => vec![
+            "sso",
+            "audit-log",
+            "support:priority",
+            "api:write",
+            "api:read",
+        ],
         "pro" => vec!["api:write", "api:read"],
         _ => vec!["api:read"],
     };
@@ -56,8 +62,10 @@ fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_g
             computed
         }
     };
-    api.id_token().set_custom_claim(&format!("{NS}plan"), &claims["plan"])?;
-    api.access_token().set_custom_claim(&format!("{NS}entitlements"), &claims["entitlements"])?;
+    api.id_token()
+        .set_custom_claim(&format!("{NS}plan"), &claims["plan"])?;
+    api.access_token()
+        .set_custom_claim(&format!("{NS}entitlements"), &claims["entitlements"])?;
     Ok(())
 }
 

@@ -1,0 +1,328 @@
+//! Every API call of both triggers, flows, secrets, and the cache through a real sandbox.
+
+use std::collections::BTreeMap;
+
+use cachet_host::{Command, Outcome, Trigger};
+use cachet_tests::{T0, guests, harness, load};
+use serde_json::json;
+
+use crate::{cache_ops, claim};
+
+fn login_event(deny: bool) -> String {
+    json!({
+        "user": { "user_id": "auth0|42", "name": "Ada" },
+        "tenant": { "id": "acme" },
+        "request": { "ip": "203.0.113.7", "query": { "deny": deny } },
+        "stats": { "logins_count": 9 },
+        "secrets": { "FROM_CALLER": "must-not-reach-the-action" }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn every_post_login_api_call_becomes_a_command_in_call_order() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let tour = load(&rt, guests::API_TOUR, Trigger::PostLogin);
+    let r = rt
+        .execute_actions("acme", Trigger::PostLogin, &[tour], &login_event(false))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Success);
+    let kinds: Vec<&str> = r
+        .commands
+        .iter()
+        .map(|c| match c {
+            Command::SetIdTokenClaim { .. } => "id-claim",
+            Command::SetAccessTokenClaim { .. } => "access-claim",
+            Command::AddAccessTokenScope { .. } => "add-scope",
+            Command::RemoveAccessTokenScope { .. } => "remove-scope",
+            Command::SetAppMetadata { .. } => "app-metadata",
+            Command::SetUserMetadata { .. } => "user-metadata",
+            Command::Deny { .. } => "deny",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "id-claim",
+            "access-claim",
+            "add-scope",
+            "remove-scope",
+            "app-metadata",
+            "user-metadata",
+            "id-claim",
+            "id-claim"
+        ]
+    );
+    assert_eq!(
+        r.commands[0],
+        Command::SetIdTokenClaim {
+            name: "https://tour/name".into(),
+            value: json!("Ada")
+        }
+    );
+    assert_eq!(
+        r.commands[2],
+        Command::AddAccessTokenScope {
+            scope: "read:profile".into()
+        }
+    );
+    assert_eq!(
+        r.commands[5],
+        Command::SetUserMetadata {
+            key: "visits".into(),
+            value: json!(10)
+        }
+    );
+    // The cache round trip inside the sandbox: set returns the real expiry, get reads it,
+    // delete removes it.
+    assert_eq!(
+        claim(&r, "https://tour/cache"),
+        &json!({ "expires_at": T0 + 60_000, "read": "value", "gone": true })
+    );
+    assert_eq!(r.actions[0].logs, "tour for auth0|42\n");
+    assert_eq!(r.actions[0].cache_writes, 2);
+}
+
+#[tokio::test]
+async fn a_deny_stops_the_flow_and_is_the_last_command() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let tour = load(&rt, guests::API_TOUR, Trigger::PostLogin);
+    let claims = load(&rt, guests::CLAIMS, Trigger::PostLogin);
+    let r = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            &[tour, claims],
+            &login_event(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Denied);
+    assert_eq!(
+        r.actions.len(),
+        1,
+        "the action after the denial did not run"
+    );
+    assert_eq!(
+        r.commands.last(),
+        Some(&Command::Deny {
+            code: None,
+            reason: "denied by the tour".into()
+        })
+    );
+}
+
+#[tokio::test]
+async fn each_action_sees_its_own_secrets_and_never_the_callers() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let wasm = std::fs::read(guests::API_TOUR).unwrap();
+    let secrets = BTreeMap::from([("CLIENT_SECRET".to_string(), "s3cr3t".to_string())]);
+    let tour = rt
+        .load_action("tour", Trigger::PostLogin, &wasm, secrets)
+        .unwrap();
+    let r = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            std::slice::from_ref(&tour),
+            &login_event(false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(&r, "https://tour/secret-names"),
+        &json!(["CLIENT_SECRET"])
+    );
+    assert!(
+        !format!("{tour:?}").contains("s3cr3t"),
+        "Debug of an action never shows secrets"
+    );
+}
+
+#[tokio::test]
+async fn credentials_exchange_claims_count_tokens_per_client_in_the_cache() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let m2m = load(&rt, guests::M2M_CLAIMS, Trigger::CredentialsExchange);
+    let event =
+        json!({ "client": { "client_id": "svc-1" }, "tenant": { "id": "acme" } }).to_string();
+    for expected in 1..=3 {
+        let r = rt
+            .execute_actions(
+                "acme",
+                Trigger::CredentialsExchange,
+                std::slice::from_ref(&m2m),
+                &event,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+        assert_eq!(
+            claim(&r, "https://cachet.example/issued_this_hour"),
+            &json!(expected)
+        );
+        assert_eq!(claim(&r, "https://cachet.example/tenant"), &json!("acme"));
+    }
+}
+
+#[tokio::test]
+async fn credentials_exchange_deny_carries_the_oauth_error_code() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let m2m = load(&rt, guests::M2M_CLAIMS, Trigger::CredentialsExchange);
+    let event = json!({
+        "client": { "client_id": "svc-1" },
+        "transaction": { "requested_scopes": ["read:users", "admin:all"] }
+    })
+    .to_string();
+    let r = rt
+        .execute_actions("acme", Trigger::CredentialsExchange, &[m2m], &event)
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Denied);
+    assert_eq!(
+        r.commands,
+        [Command::Deny {
+            code: Some("invalid_scope".into()),
+            reason: "client svc-1 may not request admin:all".into()
+        }]
+    );
+}
+
+#[tokio::test]
+async fn the_claims_example_computes_once_then_serves_from_the_cache() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let claims = load(&rt, guests::CLAIMS, Trigger::PostLogin);
+    let event =
+        json!({ "user": { "user_id": "auth0|7", "app_metadata": { "plan": "pro" } } }).to_string();
+    let first = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            std::slice::from_ref(&claims),
+            &event,
+        )
+        .await
+        .unwrap();
+    let second = rt
+        .execute_actions("acme", Trigger::PostLogin, &[claims], &event)
+        .await
+        .unwrap();
+    assert_eq!(first.actions[0].cache_writes, 1);
+    assert_eq!(
+        second.actions[0].cache_writes, 0,
+        "second login is a cache hit"
+    );
+    assert_eq!(first.commands, second.commands);
+    assert_eq!(claim(&second, "https://cachet.example/plan"), &json!("pro"));
+    assert_eq!(second.cache.entries, 1);
+}
+
+#[tokio::test]
+async fn a_manual_clock_makes_entries_expire_exactly_at_their_ttl() {
+    let (builder, clock) = harness();
+    let rt = builder.build().unwrap();
+    let set = json!([{ "op": "set", "key": "k", "value": "v", "ttl": 1000 }]);
+    assert_eq!(
+        cache_ops(&rt, "acme", set).await[0]["expires_at"],
+        json!(T0 + 1000)
+    );
+    clock.advance(999);
+    let get = json!([{ "op": "get", "key": "k" }]);
+    assert_eq!(
+        cache_ops(&rt, "acme", get.clone()).await[0]["value"],
+        json!("v")
+    );
+    clock.advance(1);
+    assert_eq!(cache_ops(&rt, "acme", get).await[0], json!(null));
+}
+
+#[tokio::test]
+async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
+    let (builder, _) = harness();
+    let rt = builder
+        .overflow_policy(cachet_limits::OverflowPolicy::Strict)
+        .build()
+        .unwrap();
+    let probe = load(&rt, guests::QUOTA_PROBE, Trigger::PostLogin);
+    let r = rt
+        .execute_actions("acme", Trigger::PostLogin, &[probe], "{}")
+        .await
+        .unwrap();
+    let quota = claim(&r, "https://cachet.example/quota");
+    assert_eq!(
+        quota["written_before_overflow"],
+        json!(16),
+        "16 x 508 bytes fit in 8192"
+    );
+    assert_eq!(quota["first_key_evicted"], json!(false));
+    assert_eq!(
+        quota["codes"],
+        json!({
+            "fill": "CacheSizeExceeded",
+            "key_65_bytes": "CacheKeySizeExceeded",
+            "value_4097_bytes": "CacheValueSizeExceeded",
+            "ttl_0": "ItemAlreadyExpired",
+            "ttl_overflow": "InvalidExpiry",
+            "delete_missing": "CacheKeyDoesNotExist",
+            "claim_taken": "CacheKeyExists",
+            "budget": "MaxSideEffectsExceeded",
+        })
+    );
+    assert!(r.cache.entries <= 20 && r.cache.bytes <= 8192);
+}
+
+#[tokio::test]
+async fn the_quota_probe_sees_lru_eviction_under_the_evict_policy() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let probe = load(&rt, guests::QUOTA_PROBE, Trigger::PostLogin);
+    let r = rt
+        .execute_actions("acme", Trigger::PostLogin, &[probe], "{}")
+        .await
+        .unwrap();
+    let quota = claim(&r, "https://cachet.example/quota");
+    assert_eq!(
+        quota["written_before_overflow"],
+        json!(40),
+        "evict never refuses"
+    );
+    assert_eq!(quota["first_key_evicted"], json!(true));
+    assert!(quota["codes"].get("fill").is_none());
+    assert!(r.cache.entries <= 20 && r.cache.bytes <= 8192);
+}
+
+#[tokio::test]
+async fn actions_of_a_bound_flow_run_in_order_and_share_the_partition() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let claims = load(&rt, guests::CLAIMS, Trigger::PostLogin);
+    let ops = load(&rt, guests::CACHE_OPS, Trigger::PostLogin);
+    rt.bind("acme", Trigger::PostLogin, vec![claims, ops])
+        .unwrap();
+    // cache-ops reads what claims wrote in the same flow.
+    let event = json!({
+        "user": { "user_id": "auth0|9" },
+        "request": { "body": { "ops": [{ "op": "get", "key": "claims:auth0|9" }] } }
+    })
+    .to_string();
+    let r = rt
+        .execute("acme", Trigger::PostLogin, &event)
+        .await
+        .unwrap();
+    let names: Vec<&str> = r.actions.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["claims", "cache-ops"]);
+    let results = claim(&r, "results");
+    assert!(results[0]["value"].as_str().unwrap().contains("api:read"));
+    // A tenant with nothing bound succeeds with no commands.
+    let empty = rt
+        .execute("nobody", Trigger::PostLogin, "{}")
+        .await
+        .unwrap();
+    assert_eq!((empty.outcome, empty.commands.len()), (Outcome::Success, 0));
+}

@@ -1,0 +1,191 @@
+//! Hostile actions, each its own guest: each ends in its typed failure while the host keeps
+//! serving and the partition keeps every invariant.
+
+use cachet_host::{FailureKind, FlowResult, Outcome, Runtime, Trigger};
+use cachet_limits::ExecutionLimits;
+use cachet_tests::{guests, harness, load};
+use serde_json::json;
+
+use crate::claim;
+
+async fn run(rt: &Runtime, path: &str) -> FlowResult {
+    let action = load(rt, path, Trigger::PostLogin);
+    rt.execute_actions(
+        "acme",
+        Trigger::PostLogin,
+        &[action],
+        r#"{"user":{"user_id":"auth0|1"}}"#,
+    )
+    .await
+    .unwrap()
+}
+
+/// After a hostile action: the same runtime still runs a well-behaved action, and the
+/// partition is within its quotas.
+async fn assert_host_keeps_serving(rt: &Runtime) {
+    let r = run(rt, guests::CLAIMS).await;
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert!(
+        r.cache.entries <= 20 && r.cache.bytes <= 8192,
+        "{:?}",
+        r.cache
+    );
+}
+
+fn failure(r: &FlowResult) -> (FailureKind, &str) {
+    assert_eq!(r.outcome, Outcome::Failed, "{r:#?}");
+    let e = r.actions[0]
+        .error
+        .as_ref()
+        .expect("a failed action has an error");
+    (e.kind, e.message.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_ends_at_the_deadline_and_the_host_keeps_serving() {
+    let (builder, _) = harness();
+    let limits = ExecutionLimits {
+        flow_deadline_ms: 1_000,
+        ..ExecutionLimits::default()
+    };
+    let rt = builder.execution_limits(limits).build().unwrap();
+    let looping = load(&rt, guests::LOOP_FOREVER, Trigger::PostLogin);
+    let task = tokio::spawn({
+        let rt = rt.clone();
+        async move {
+            rt.execute_actions("acme", Trigger::PostLogin, &[looping], "{}")
+                .await
+        }
+    });
+    // Drive the deadline by hand (no sleeping): a tick is 10 ms of deadline. The bound only
+    // keeps a broken build from spinning forever.
+    for _ in 0..10_000_000 {
+        if task.is_finished() {
+            break;
+        }
+        rt.advance_epochs(1);
+        tokio::task::yield_now().await;
+    }
+    let r = task.await.unwrap().unwrap();
+    let (kind, message) = failure(&r);
+    assert_eq!(kind, FailureKind::DeadlineExceeded);
+    assert!(message.contains("1000 ms"), "{message}");
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_at_the_memory_limit() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::MEMORY_BOMB).await;
+    let (kind, message) = failure(&r);
+    assert_eq!(kind, FailureKind::MemoryLimitExceeded);
+    assert!(
+        message.contains(&(64 * 1024 * 1024).to_string()),
+        "{message}"
+    );
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn unbounded_recursion_is_reported_as_a_stack_overflow() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::DEEP_RECURSION).await;
+    assert_eq!(failure(&r).0, FailureKind::StackOverflow);
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn a_panic_is_a_trap_with_the_panic_message_in_the_logs() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::PANICS).await;
+    assert_eq!(failure(&r).0, FailureKind::Trap);
+    assert!(
+        r.actions[0]
+            .logs
+            .contains("deliberate panic for user auth0|1"),
+        "{}",
+        r.actions[0].logs
+    );
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn a_log_flood_is_cut_at_the_cap_with_a_marker_and_the_action_still_succeeds() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::LOG_FLOOD).await;
+    assert_eq!(r.outcome, Outcome::Success);
+    let logs = &r.actions[0].logs;
+    let (kept, marker) = logs
+        .split_once("\n[cachet: log truncated")
+        .expect("marker present");
+    assert_eq!(kept.len(), 256 * 1024);
+    assert!(marker.contains("more bytes dropped"));
+    assert!(!logs.contains("done"), "output after the cap is dropped");
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn thousands_of_cache_writes_stop_at_the_write_budget_within_the_quotas() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::CACHE_SPAM).await;
+    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(
+        claim(&r, "spam"),
+        &json!({ "ok": 100, "codes": { "MaxSideEffectsExceeded": 4900 } })
+    );
+    assert_eq!(r.actions[0].cache_writes, 100);
+    assert!(
+        r.cache.entries <= 20 && r.cache.bytes <= 8192,
+        "{:?}",
+        r.cache
+    );
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn invalid_claim_json_is_refused_and_the_action_sees_the_error() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::BAD_CLAIM_JSON).await;
+    let (kind, message) = failure(&r);
+    assert_eq!(kind, FailureKind::ActionError);
+    assert!(
+        message.contains("claim value is not valid JSON"),
+        "{message}"
+    );
+    assert!(r.commands.is_empty());
+    assert_host_keeps_serving(&rt).await;
+}
+
+#[tokio::test]
+async fn a_failing_action_stops_the_flow_and_keeps_earlier_commands() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let claims = load(&rt, guests::CLAIMS, Trigger::PostLogin);
+    let panics = load(&rt, guests::PANICS, Trigger::PostLogin);
+    let r = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            &[claims.clone(), panics, claims],
+            "{}",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(
+        r.actions.len(),
+        2,
+        "the action after the failure did not run"
+    );
+    assert_eq!(
+        r.commands.len(),
+        2,
+        "the first action's two claims are kept"
+    );
+}

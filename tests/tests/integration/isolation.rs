@@ -1,0 +1,90 @@
+//! No key string lets an action reach another tenant's or trigger's partition.
+
+use cachet_host::{PartitionKey, Trigger};
+use cachet_tests::{T0, guests, harness, load};
+use serde_json::{Value, json};
+
+use crate::{cache_ops, claim};
+
+const TRICKY_KEYS: &[&str] = &[
+    "k",
+    "",
+    "other/post-login",
+    "other/post-login:k",
+    "{other}:k",
+    "cachet:{other}:post-login:k",
+    "../other/k",
+    "k\u{0}other",
+    "*",
+    "issued:svc-1",
+];
+
+#[tokio::test]
+async fn no_key_string_reaches_another_tenants_partition() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let sets: Vec<Value> = TRICKY_KEYS
+        .iter()
+        .map(|k| json!({ "op": "set", "key": k, "value": "secret-of-acme" }))
+        .collect();
+    for r in cache_ops(&rt, "acme", Value::Array(sets)).await {
+        assert_eq!(r["value"], json!("secret-of-acme"));
+    }
+    let gets: Vec<Value> = TRICKY_KEYS
+        .iter()
+        .map(|k| json!({ "op": "get", "key": k }))
+        .collect();
+    for tenant in ["other", "acme/post-login", "", "{acme}"] {
+        for r in cache_ops(&rt, tenant, Value::Array(gets.clone())).await {
+            assert_eq!(r, Value::Null, "tenant {tenant:?} read acme's entry");
+        }
+    }
+    // And the writes landed only in acme's partition.
+    assert_eq!(
+        rt.partition_usage("acme", Trigger::PostLogin).await.entries,
+        TRICKY_KEYS.len()
+    );
+}
+
+#[tokio::test]
+async fn the_same_key_in_another_trigger_of_the_same_tenant_is_a_different_entry() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    // post-login writes the exact key m2m-claims counts with.
+    cache_ops(
+        &rt,
+        "acme",
+        json!([{ "op": "set", "key": "issued:svc-1", "value": "41" }]),
+    )
+    .await;
+    let m2m = load(&rt, guests::M2M_CLAIMS, Trigger::CredentialsExchange);
+    let event = json!({ "client": { "client_id": "svc-1" } }).to_string();
+    let r = rt
+        .execute_actions("acme", Trigger::CredentialsExchange, &[m2m], &event)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(&r, "https://cachet.example/issued_this_hour"),
+        &json!(1)
+    );
+    let cx = PartitionKey::new("acme", Trigger::CredentialsExchange);
+    assert_eq!(
+        rt.store()
+            .get(&cx, "issued:svc-1", T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "1"
+    );
+    let pl = PartitionKey::new("acme", Trigger::PostLogin);
+    assert_eq!(
+        rt.store()
+            .get(&pl, "issued:svc-1", T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "41"
+    );
+}

@@ -1,0 +1,47 @@
+//! Integration tests: real action components, built from source by `build.rs`, run by the real
+//! runtime. One binary, so the guests are built and the test harness compiled once.
+
+// A panic is how a test fails; helpers outside #[test] functions unwrap on purpose.
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod concurrency;
+mod hostile;
+mod isolation;
+mod load;
+
+use cachet_host::{FlowResult, Runtime, Trigger};
+use serde_json::{Value, json};
+
+/// An event whose `request.body.ops` the `cache-ops` action runs.
+pub fn ops_event(ops: Value) -> String {
+    json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } }).to_string()
+}
+
+/// The value of the first command setting claim `name`.
+pub fn claim<'a>(result: &'a FlowResult, name: &str) -> &'a Value {
+    result
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            cachet_host::Command::SetIdTokenClaim { name: n, value }
+            | cachet_host::Command::SetAccessTokenClaim { name: n, value }
+                if n == name =>
+            {
+                Some(value)
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no claim {name} in {:#?}", result.commands))
+}
+
+/// Runs the `cache-ops` action once on `tenant`'s post-login partition; returns its results.
+pub async fn cache_ops(runtime: &Runtime, tenant: &str, ops: Value) -> Vec<Value> {
+    let action = cachet_tests::load(runtime, cachet_tests::guests::CACHE_OPS, Trigger::PostLogin);
+    let result = runtime
+        .execute_actions(tenant, Trigger::PostLogin, &[action], &ops_event(ops))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, cachet_host::Outcome::Success, "{result:#?}");
+    claim(&result, "results").as_array().unwrap().clone()
+}
