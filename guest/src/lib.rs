@@ -39,6 +39,9 @@ mod api;
 mod cache;
 mod error;
 mod event;
+pub mod http;
+pub mod jwt;
+mod token;
 
 pub use api::{
     CredentialsAccess, CredentialsAccessToken, CredentialsExchangeApi, DenyCode, IdToken,
@@ -50,6 +53,7 @@ pub use event::{
     Authorization, Client, Connection, CredentialsExchangeEvent, CredentialsTransaction,
     PostLoginEvent, Request, ResourceServer, Secrets, Stats, Tenant, User,
 };
+pub use token::{ManagementToken, TokenError, TokenSource};
 
 /// Milliseconds since the Unix epoch by the host's clock.
 pub fn now_ms() -> u64 {

@@ -23,12 +23,24 @@ const EVENT: &str = include_str!("../../examples/events/post-login.json");
 const TENANT: &str = "bench";
 
 fn build_claims() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
     let target = root.join("target").join("guests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Process::new(cargo)
         .current_dir(root)
-        .args(["build", "--locked", "--target", "wasm32-wasip2", "--profile", "guest", "-p", "claims", "--target-dir"])
+        .args([
+            "build",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "guest",
+            "-p",
+            "claims",
+            "--target-dir",
+        ])
         .arg(&target)
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
@@ -45,7 +57,8 @@ fn runtime(wasm: &[u8], concurrency_support: bool) -> Runtime {
     let action = rt
         .load_action("claims", Trigger::PostLogin, wasm, Default::default())
         .expect("load claims");
-    rt.bind(TENANT, Trigger::PostLogin, vec![action]).expect("bind");
+    rt.bind(TENANT, Trigger::PostLogin, vec![action])
+        .expect("bind");
     rt
 }
 
@@ -67,7 +80,15 @@ fn native_floor(cache: &Mutex<BoundedCache>, event_json: &str, now: u64) -> Vec<
         Some(r) => serde_json::from_str(&r.value).expect("cached claims"),
         None => {
             let c = claims::compute_claims(&event);
-            let _ = cache.lock().expect("lock").set(&key, &c.to_string(), SetOptions { ttl_ms: Some(600_000), ..SetOptions::default() }, now);
+            let _ = cache.lock().expect("lock").set(
+                &key,
+                &c.to_string(),
+                SetOptions {
+                    ttl_ms: Some(600_000),
+                    ..SetOptions::default()
+                },
+                now,
+            );
             c
         }
     };
@@ -75,7 +96,10 @@ fn native_floor(cache: &Mutex<BoundedCache>, event_json: &str, now: u64) -> Vec<
         serde_json::from_str(&serde_json::to_string(v).expect("ser")).expect("de")
     };
     vec![
-        Command::SetIdTokenClaim { name: "https://cachet.example/plan".into(), value: through_json(&claims["plan"]) },
+        Command::SetIdTokenClaim {
+            name: "https://cachet.example/plan".into(),
+            value: through_json(&claims["plan"]),
+        },
         Command::SetAccessTokenClaim {
             name: "https://cachet.example/entitlements".into(),
             value: through_json(&claims["entitlements"]),
@@ -89,7 +113,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn latency(rt: &Runtime, n: usize) -> (Duration, Duration) {
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     let mut samples: Vec<Duration> = (0..n)
         .map(|_| {
             let t = Instant::now();
@@ -106,7 +133,10 @@ fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+                let tokio = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio");
                 for _ in 0..per_thread {
                     execute(&tokio, rt);
                 }
@@ -119,15 +149,23 @@ fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
 fn main() {
     let wasm = build_claims();
     let rt = runtime(&wasm, false);
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
 
     let now = 1_700_000_000_000;
-    let cache = Mutex::new(BoundedCache::new(CacheLimits::default(), OverflowPolicy::Evict));
+    let cache = Mutex::new(BoundedCache::new(
+        CacheLimits::default(),
+        OverflowPolicy::Evict,
+    ));
     native_floor(&cache, EVENT, now);
 
     let mut c = Criterion::default().configure_from_args();
-    c.bench_function("execute/claims_cache_hit", |b| b.iter(|| execute(&tokio, &rt)));
+    c.bench_function("execute/claims_cache_hit", |b| {
+        b.iter(|| execute(&tokio, &rt))
+    });
     c.bench_function("native_floor/claims_cache_hit", |b| {
         b.iter(|| black_box(native_floor(&cache, black_box(EVENT), now)))
     });
@@ -147,7 +185,10 @@ fn main() {
     };
     let rt_cm = runtime(&wasm, true);
     execute(&tokio, &rt_cm);
-    for (label, rt) in [("concurrency_support(false)", &rt), ("concurrency_support(true)", &rt_cm)] {
+    for (label, rt) in [
+        ("concurrency_support(false)", &rt),
+        ("concurrency_support(true)", &rt_cm),
+    ] {
         let (p50, p99) = latency(rt, 20_000);
         let t1 = throughput(rt, 1, 20_000);
         let t2 = throughput(rt, 2, 20_000);

@@ -20,6 +20,8 @@ pub(crate) mod post_login {
             // The store may be remote (Redis), so cache calls are async on the host; to the
             // action they block like any call.
             "cachet:action/cache": async,
+            // verify may fetch a JWKS.
+            "cachet:action/jwt": async,
         },
         exports: { default: async },
     });
@@ -33,6 +35,7 @@ pub(crate) mod credentials_exchange {
         exports: { default: async },
         with: {
             "cachet:action/cache": super::post_login::cachet::action::cache,
+            "cachet:action/jwt": super::post_login::cachet::action::jwt,
         },
     });
 }

@@ -9,6 +9,10 @@ use cachet_limits::WriteBudget;
 use wasmtime::component::{HasData, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::egress::{AllowList, Egress};
+use crate::jwt::JwksCache;
 
 use crate::result::Command;
 use crate::{CacheStore, Clock, PartitionKey};
@@ -18,6 +22,8 @@ use crate::{CacheStore, Clock, PartitionKey};
 pub(crate) struct Ctx {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) egress: Egress,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) exec: ExecState,
     /// Set by the epoch callback when it interrupts the action, so the resulting trap can be
@@ -34,11 +40,24 @@ impl WasiView for Ctx {
     }
 }
 
-/// What the trigger API and cache imports operate on.
+impl WasiHttpView for Ctx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.egress,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
+    }
+}
+
+/// What the trigger API, cache and jwt imports operate on.
 pub(crate) struct ExecState {
     pub(crate) partition: PartitionKey,
     pub(crate) store: Arc<dyn CacheStore>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The action's allow-list, for host-side fetches made on its behalf (JWKS).
+    pub(crate) egress: AllowList,
+    pub(crate) jwks: Arc<JwksCache>,
     pub(crate) budget: WriteBudget,
     pub(crate) cache_writes: u32,
     pub(crate) commands: Vec<Command>,

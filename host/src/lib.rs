@@ -29,8 +29,11 @@
 
 mod bindings;
 mod clock;
+mod egress;
 mod error;
 mod exec;
+pub mod idp;
+mod jwt;
 mod log;
 mod result;
 mod runtime;
@@ -38,8 +41,9 @@ pub mod state_file;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use egress::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};
 pub use exec::EpochTicks;
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
-pub use runtime::{Action, Runtime, RuntimeBuilder};
+pub use runtime::{Action, ActionConfig, Runtime, RuntimeBuilder};
 pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError, Trigger};

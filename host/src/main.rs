@@ -1,5 +1,7 @@
 //! `cachet`: run identity-platform actions from the command line.
 //!
+//! - `cachet demo`: the Management-API token story against an in-process dev IdP.
+//! - `cachet dev-idp`: a local OAuth 2 authorization server for trying actions by hand.
 //! `cachet run` executes a flow of actions once on an event file and prints the result as one
 //! JSON object. With `--cache-state`, the trigger's cache partition is loaded from a file before
 //! and saved after, so successive runs behave like successive logins.
@@ -12,9 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod demo;
+
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail};
+use cachet_host::idp::{DevIdp, DevIdpConfig};
 use cachet_host::{
-    Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger, state_file,
+    ActionConfig, Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger,
+    state_file,
 };
 use cachet_limits::OverflowPolicy;
 use clap::{Parser, Subcommand};
@@ -34,6 +42,42 @@ struct Cli {
 enum Command {
     /// Execute actions once, in order, on an event file; print the result as JSON.
     Run(RunArgs),
+    /// The Management-API token story: first login, reuse, expiry, revocation, quotas.
+    Demo(DemoArgs),
+    /// A local OAuth 2 server: client-credentials JWTs, JWKS, a protected management endpoint.
+    DevIdp(DevIdpArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Print one JSON object (progress goes to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Logins in the reuse phase, the burst included.
+    #[arg(long, default_value_t = 1000)]
+    logins: usize,
+    /// How many of them arrive at once.
+    #[arg(long, default_value_t = 200)]
+    burst: usize,
+    /// Lifetime of the dev IdP's tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl: u64,
+}
+
+#[derive(clap::Args)]
+struct DevIdpArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8484")]
+    listen: std::net::SocketAddr,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    token_ttl: u64,
+    /// The client id to accept.
+    #[arg(long, default_value = "cachet-dev-client")]
+    client_id: String,
+    /// The client secret to accept.
+    #[arg(long, default_value = "cachet-dev-secret")]
+    client_secret: String,
 }
 
 #[derive(clap::Args)]
@@ -57,6 +101,10 @@ struct RunArgs {
     /// What a write into a full cache does: evict least recently used entries, or fail.
     #[arg(long, default_value = "evict")]
     policy: OverflowPolicy,
+    /// Let the actions make HTTP requests to HOST or HOST:PORT (repeatable). Without it they
+    /// have no network at all.
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    allow_hosts: Vec<String>,
     /// The tenant whose partition the actions use.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -83,6 +131,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => rt.block_on(run(args)),
+        Command::Demo(args) => rt.block_on(demo(args)),
+        Command::DevIdp(args) => rt.block_on(dev_idp(args)),
     };
     match result {
         Ok(code) => code,
@@ -144,7 +194,11 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        actions.push(runtime.load_action(&name, args.trigger, &wasm, secrets.clone())?);
+        let config = ActionConfig {
+            secrets: secrets.clone(),
+            allowed_hosts: args.allow_hosts.clone(),
+        };
+        actions.push(runtime.load_action(&name, args.trigger, &wasm, config)?);
     }
     let partition = PartitionKey::new(args.tenant.clone(), args.trigger);
     if let Some(path) = &args.cache_state {
@@ -168,4 +222,60 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
 
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+async fn demo(args: DemoArgs) -> Result<ExitCode, InputError> {
+    let options = demo::DemoOptions {
+        json: args.json,
+        logins: args.logins,
+        burst: args.burst,
+        token_ttl: Duration::from_secs(args.token_ttl),
+    };
+    match demo::run(options).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("cachet demo: {e:#}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn dev_idp(args: DevIdpArgs) -> Result<ExitCode, InputError> {
+    let idp = DevIdp::start(DevIdpConfig {
+        listen: args.listen,
+        token_ttl: Duration::from_secs(args.token_ttl),
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        clock: std::sync::Arc::new(SystemClock),
+    })
+    .await
+    .map_err(|e| {
+        InputError(anyhow::anyhow!(
+            "cannot start the dev IdP on {}: {e}",
+            args.listen
+        ))
+    })?;
+    let info = serde_json::json!({
+        "token_url": idp.token_url(),
+        "jwks_url": idp.jwks_url(),
+        "issuer": idp.issuer(),
+        "audience": idp.audience(),
+        "management_endpoint": format!("{}users/{{id}}", idp.audience()),
+        "revoke_url": format!("http://{}/oauth/revoke", idp.addr()),
+        "stats_url": format!("http://{}/stats", idp.addr()),
+        "client_id": idp.client_id(),
+        "client_secret": idp.client_secret(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&info).map_err(|e| InputError(e.into()))?
+    );
+    eprintln!(
+        "cachet dev-idp: listening on {}; Ctrl-C to stop",
+        idp.addr()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| InputError(e.into()))?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,9 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::{credentials_exchange, post_login};
 use crate::clock::WasiWallClock;
+use crate::egress::{AllowList, Egress};
 use crate::exec::{Ctx, Epochs, ExecData, ExecState, MemoryLimiter};
+use crate::jwt::JwksCache;
 use crate::log::LogSink;
 use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
 use crate::{
@@ -168,6 +170,7 @@ impl RuntimeBuilder {
                 limits: self.execution_limits,
                 action_limits: self.action_limits,
                 flows: RwLock::new(HashMap::new()),
+                jwks: Arc::default(),
             }),
         })
     }
@@ -203,6 +206,7 @@ impl RuntimeBuilder {
 fn linker(engine: &Engine, trigger: Trigger) -> wasmtime::Result<Linker<Ctx>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     match trigger {
         Trigger::PostLogin => {
             post_login::PostLogin::add_to_linker::<Ctx, ExecData>(&mut linker, |c| &mut c.exec)?
@@ -236,6 +240,7 @@ struct Inner {
     action_limits: ActionLimits,
     flows: RwLock<HashMap<PartitionKey, Arc<[Action]>>>,
     epochs: Arc<Epochs>,
+    jwks: Arc<JwksCache>,
 }
 
 fn trigger_index(t: Trigger) -> usize {
@@ -259,6 +264,48 @@ struct ActionInner {
     pre: ActionPre,
     /// The secrets as the JSON object the event carries, serialized once at load.
     secrets_json: Box<RawValue>,
+    allow: AllowList,
+}
+
+/// How an action is configured: its secrets and the hosts it may reach.
+///
+/// ```
+/// use cachet_host::ActionConfig;
+/// let config = ActionConfig::default()
+///     .secret("client_id", "abc")
+///     .allow_host("tenant.example.com");
+/// assert_eq!(config.secrets["client_id"], "abc");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionConfig {
+    /// Secrets by name; the action reads them as `event.secrets`.
+    pub secrets: BTreeMap<String, String>,
+    /// `HOST` or `HOST:PORT` entries the action may reach over HTTP (and fetch JWKS from).
+    /// Empty: no outbound HTTP at all.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl ActionConfig {
+    /// Adds a secret.
+    pub fn secret(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secrets.insert(name.into(), value.into());
+        self
+    }
+
+    /// Allows outbound HTTP to `host` (any port) or `host:port`.
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+}
+
+impl From<BTreeMap<String, String>> for ActionConfig {
+    fn from(secrets: BTreeMap<String, String>) -> Self {
+        Self {
+            secrets,
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 enum ActionPre {
@@ -326,6 +373,7 @@ impl Runtime {
 
     /// Loads an action: checks its size and secrets, compiles it (or reuses the compiled
     /// component with the same content hash), and links it against `trigger`'s world.
+    /// `config` is its secrets and outbound allow-list (a plain secrets map converts into one).
     ///
     /// Compiling takes milliseconds to seconds of CPU; from async code call this inside
     /// `tokio::task::spawn_blocking`.
@@ -334,8 +382,12 @@ impl Runtime {
         name: &str,
         trigger: Trigger,
         wasm: &[u8],
-        secrets: BTreeMap<String, String>,
+        config: impl Into<ActionConfig>,
     ) -> Result<Action, LoadError> {
+        let ActionConfig {
+            secrets,
+            allowed_hosts,
+        } = config.into();
         let inner = &self.inner;
         let named = || name.to_string();
         inner
@@ -416,6 +468,7 @@ impl Runtime {
                 digest: hex::encode(digest),
                 pre,
                 secrets_json,
+                allow: AllowList::new(&allowed_hosts),
             }),
         })
     }
@@ -571,11 +624,18 @@ impl Runtime {
         let ctx = Ctx {
             wasi,
             table: ResourceTable::new(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            egress: Egress {
+                allow: action.inner.allow.clone(),
+                deadline,
+            },
             limiter: MemoryLimiter::new(inner.limits.max_memory_bytes),
             exec: ExecState {
                 partition: partition.clone(),
                 store: Arc::clone(&inner.store),
                 clock: Arc::clone(&inner.clock),
+                egress: action.inner.allow.clone(),
+                jwks: Arc::clone(&inner.jwks),
                 budget: inner.limits.write_budget(),
                 cache_writes: 0,
                 commands: Vec::new(),

@@ -1,0 +1,498 @@
+//! A local OAuth 2 authorization server for development, tests and the demo.
+//!
+//! It issues client-credentials access tokens as RS256 JWTs (RFC 6749 §4.4), publishes its key
+//! as a JWKS, protects a management endpoint `GET /api/v2/users/{id}` with those tokens, revokes
+//! tokens, and counts every request in `GET /stats` — the counts are how tests and the demo
+//! prove how many tokens were minted. It listens on loopback only.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use cachet_host::idp::{DevIdp, DevIdpConfig};
+//! let idp = DevIdp::start(DevIdpConfig::default()).await?; // 127.0.0.1, a free port
+//! println!("token endpoint: {}", idp.token_url());
+//! assert_eq!(idp.stats().token_requests, 0);
+//! # Ok(()) }
+//! ```
+//!
+//! Time comes from a [`Clock`], so a test that moves a [`ManualClock`](crate::ManualClock)
+//! moves token expiry for the IdP and the runtime alike.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rsa::RsaPrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{Clock, SystemClock};
+
+/// How the token endpoint behaves: normally, or one of the failures a client must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenMode {
+    /// Issue tokens.
+    #[default]
+    Normal,
+    /// Answer 200 with a body that is not a token response.
+    Garbage,
+    /// Answer with this HTTP status (e.g. 503) and an OAuth error body.
+    Status(u16),
+    /// Wait this long before answering normally.
+    Slow(Duration),
+}
+
+/// Settings of a [`DevIdp`].
+#[derive(Clone)]
+pub struct DevIdpConfig {
+    /// Where to listen; must be a loopback address. Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Lifetime of issued tokens.
+    pub token_ttl: Duration,
+    /// The one registered client.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// The clock for `iat`/`exp` and for checking tokens at the management endpoint.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for DevIdpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token_ttl: Duration::from_secs(24 * 60 * 60),
+            client_id: "cachet-dev-client".into(),
+            client_secret: "cachet-dev-secret".into(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Request counts since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpStats {
+    /// Requests the token endpoint received (successful or not).
+    pub token_requests: u64,
+    /// Tokens issued.
+    pub tokens_issued: u64,
+    /// Requests for the JWKS.
+    pub jwks_requests: u64,
+    /// Requests to the management endpoint.
+    pub management_requests: u64,
+    /// Management requests refused with 401 (missing, invalid, expired or revoked token).
+    pub management_unauthorized: u64,
+    /// Tokens revoked.
+    pub revocations: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    token_requests: AtomicU64,
+    tokens_issued: AtomicU64,
+    jwks_requests: AtomicU64,
+    management_requests: AtomicU64,
+    management_unauthorized: AtomicU64,
+    revocations: AtomicU64,
+}
+
+struct Idp {
+    config: DevIdpConfig,
+    issuer: String,
+    audience: String,
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwks: Value,
+    next_jti: AtomicU64,
+    /// Every token with a jti below this is revoked ("revoke all").
+    revoked_below: AtomicU64,
+    revoked: Mutex<HashSet<u64>>,
+    mode: Mutex<TokenMode>,
+    counts: Counters,
+}
+
+/// A running dev IdP. Stops when dropped.
+pub struct DevIdp {
+    addr: SocketAddr,
+    idp: Arc<Idp>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DevIdp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// One RSA key per process: generating 2048-bit keys is slow, and dev tokens need no more.
+fn signing_key() -> &'static RsaPrivateKey {
+    static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("RSA key generation")
+    })
+}
+
+impl DevIdp {
+    /// Starts the server on the configured loopback address.
+    pub async fn start(config: DevIdpConfig) -> std::io::Result<Self> {
+        if !config.listen.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "the dev IdP listens on loopback only; {} is not",
+                    config.listen
+                ),
+            ));
+        }
+        // A deep accept queue: a burst of logins opens hundreds of connections at once, and a
+        // dropped SYN costs the client a one-second retransmit.
+        let socket = if config.listen.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(config.listen)?;
+        let listener = socket.listen(4096)?;
+        let addr = listener.local_addr()?;
+        let key = signing_key();
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(std::io::Error::other)?;
+        let public = key.to_public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
+        let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
+        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(std::io::Error::other)?;
+        let kid = format!("cachet-dev-{}", &n[..12]);
+        let jwks = json!({ "keys": [{ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e }] });
+        let idp = Arc::new(Idp {
+            issuer: format!("http://{addr}/"),
+            audience: format!("http://{addr}/api/v2/"),
+            config,
+            kid,
+            encoding,
+            decoding,
+            jwks,
+            next_jti: AtomicU64::new(1),
+            revoked_below: AtomicU64::new(0),
+            revoked: Mutex::default(),
+            mode: Mutex::default(),
+            counts: Counters::default(),
+        });
+        let app = Router::new()
+            .route("/oauth/token", post(token))
+            .route("/oauth/revoke", post(revoke))
+            .route("/.well-known/jwks.json", get(jwks_handler))
+            .route("/api/v2/users/{id}", get(user))
+            .route("/stats", get(stats))
+            .with_state(Arc::clone(&idp));
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "dev IdP stopped");
+            }
+        });
+        Ok(Self { addr, idp, server })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port`, as an action's allow-list entry.
+    pub fn host_port(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("http://{}/oauth/token", self.addr)
+    }
+
+    /// The JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        format!("http://{}/.well-known/jwks.json", self.addr)
+    }
+
+    /// The issuer (`iss`) of its tokens.
+    pub fn issuer(&self) -> &str {
+        &self.idp.issuer
+    }
+
+    /// The management API's audience, which is also its base URL.
+    pub fn audience(&self) -> &str {
+        &self.idp.audience
+    }
+
+    /// The registered client id.
+    pub fn client_id(&self) -> &str {
+        &self.idp.config.client_id
+    }
+
+    /// The registered client secret.
+    pub fn client_secret(&self) -> &str {
+        &self.idp.config.client_secret
+    }
+
+    /// Request counts so far.
+    pub fn stats(&self) -> IdpStats {
+        self.idp.stats()
+    }
+
+    /// Revokes every token issued so far.
+    pub fn revoke_all(&self) {
+        let next = self.idp.next_jti.load(Ordering::SeqCst);
+        let before = self.idp.revoked_below.swap(next, Ordering::SeqCst);
+        self.idp
+            .counts
+            .revocations
+            .fetch_add(next.saturating_sub(before), Ordering::SeqCst);
+    }
+
+    /// Changes how the token endpoint answers.
+    pub fn set_mode(&self, mode: TokenMode) {
+        *self.idp.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
+    }
+}
+
+impl Idp {
+    fn stats(&self) -> IdpStats {
+        let c = &self.counts;
+        let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
+        IdpStats {
+            token_requests: get(&c.token_requests),
+            tokens_issued: get(&c.tokens_issued),
+            jwks_requests: get(&c.jwks_requests),
+            management_requests: get(&c.management_requests),
+            management_unauthorized: get(&c.management_unauthorized),
+            revocations: get(&c.revocations),
+        }
+    }
+
+    fn is_revoked(&self, jti: u64) -> bool {
+        jti < self.revoked_below.load(Ordering::SeqCst)
+            || self
+                .revoked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&jti)
+    }
+
+    /// The jti of a token this IdP issued that is valid now, or why not.
+    fn check(&self, token: &str) -> Result<u64, &'static str> {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[&self.audience]);
+        validation.set_issuer(&[&self.issuer]);
+        // Time is checked against the IdP's clock below, not the system's.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<Value>(token, &self.decoding, &validation)
+            .map_err(|_| "invalid token")?
+            .claims;
+        let now_s = self.config.clock.now_ms() / 1000;
+        if claims["exp"].as_u64().is_none_or(|exp| exp <= now_s) {
+            return Err("token expired");
+        }
+        let jti = claims["jti"]
+            .as_str()
+            .and_then(|j| j.parse().ok())
+            .ok_or("invalid token")?;
+        if self.is_revoked(jti) {
+            return Err("token revoked");
+        }
+        Ok(jti)
+    }
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TokenRequest {
+    grant_type: String,
+    client_id: String,
+    client_secret: String,
+    audience: Option<String>,
+    scope: Option<String>,
+}
+
+/// Parses a form or JSON body, as Auth0's token endpoint accepts both.
+fn parse_body<T: for<'de> Deserialize<'de> + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<T> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        serde_json::from_slice(body).ok()
+    } else {
+        serde_urlencoded::from_bytes(body).ok()
+    }
+}
+
+async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
+    idp.counts.token_requests.fetch_add(1, Ordering::SeqCst);
+    let mode = *idp.mode.lock().unwrap_or_else(PoisonError::into_inner);
+    match mode {
+        TokenMode::Normal => {}
+        TokenMode::Garbage => return (StatusCode::OK, "<html>surprise</html>").into_response(),
+        TokenMode::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return oauth_error(
+                status,
+                "temporarily_unavailable",
+                "the dev IdP was told to fail",
+            );
+        }
+        TokenMode::Slow(delay) => tokio::time::sleep(delay).await,
+    }
+    let Some(req) = parse_body::<TokenRequest>(&headers, &body) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "body is neither form nor JSON",
+        );
+    };
+    if req.grant_type != "client_credentials" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only client_credentials",
+        );
+    }
+    if req.client_id != idp.config.client_id || req.client_secret != idp.config.client_secret {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        );
+    }
+    if req.audience.as_deref().is_some_and(|a| a != idp.audience) {
+        return oauth_error(StatusCode::FORBIDDEN, "access_denied", "unknown audience");
+    }
+    let now_s = idp.config.clock.now_ms() / 1000;
+    let ttl = idp.config.token_ttl.as_secs();
+    let jti = idp.next_jti.fetch_add(1, Ordering::SeqCst);
+    let scope = req.scope.unwrap_or_else(|| "read:users".into());
+    let claims = json!({
+        "iss": idp.issuer,
+        "sub": format!("{}@clients", req.client_id),
+        "aud": idp.audience,
+        "iat": now_s,
+        "exp": now_s + ttl,
+        "jti": jti.to_string(),
+        "scope": scope,
+        "gty": "client-credentials",
+    });
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(idp.kid.clone());
+    match jsonwebtoken::encode(&header, &claims, &idp.encoding) {
+        Ok(access_token) => {
+            idp.counts.tokens_issued.fetch_add(1, Ordering::SeqCst);
+            axum::Json(json!({
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": ttl,
+                "scope": scope,
+            }))
+            .into_response()
+        }
+        Err(e) => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &e.to_string(),
+        ),
+    }
+}
+
+async fn jwks_handler(State(idp): State<Arc<Idp>>) -> Response {
+    idp.counts.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    axum::Json(idp.jwks.clone()).into_response()
+}
+
+async fn user(State(idp): State<Arc<Idp>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let n = idp
+        .counts
+        .management_requests
+        .fetch_add(1, Ordering::SeqCst)
+        + 1;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let verdict = bearer
+        .ok_or("missing bearer token")
+        .and_then(|t| idp.check(t));
+    if let Err(why) = verdict {
+        idp.counts
+            .management_unauthorized
+            .fetch_add(1, Ordering::SeqCst);
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", why);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+        return response;
+    }
+    let local = id.split('|').next_back().unwrap_or(&id).to_string();
+    axum::Json(json!({
+        "user_id": id,
+        "email": format!("{local}@example.com"),
+        "email_verified": true,
+        "logins_count": n,
+        "app_metadata": { "plan": "pro" },
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RevokeRequest {
+    token: String,
+}
+
+/// RFC 7009: revokes a token this IdP issued; always 200, as the RFC asks.
+async fn revoke(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let req = parse_body::<RevokeRequest>(&headers, &body).unwrap_or_default();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    if let Ok(data) = jsonwebtoken::decode::<Value>(&req.token, &idp.decoding, &validation) {
+        if let Some(jti) = data.claims["jti"].as_str().and_then(|j| j.parse().ok()) {
+            if idp
+                .revoked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(jti)
+            {
+                idp.counts.revocations.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn stats(State(idp): State<Arc<Idp>>) -> Response {
+    axum::Json(idp.stats()).into_response()
+}
