@@ -27,6 +27,8 @@ const POST_LOGIN: &[&str] = &[
     "log-flood",
     "cache-spam",
     "bad-claim-json",
+    "mgmt-token",
+    "token-only",
 ];
 
 /// Credentials-exchange actions.

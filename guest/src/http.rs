@@ -216,20 +216,30 @@ impl Request {
         let pending =
             outgoing_handler::handle(request, Some(options)).map_err(|e| map_error(e, &host))?;
 
-        {
+        let written = (|| {
             let stream = body
                 .write()
-                .map_err(|()| connection("request body unavailable".into()))?;
+                .map_err(|()| "request body unavailable".to_string())?;
             // wasi:io streams take at most 4096 bytes per blocking write.
             for chunk in self.body.chunks(4096) {
                 stream
                     .blocking_write_and_flush(chunk)
-                    .map_err(|e| connection(format!("writing the body: {e:?}")))?;
+                    .map_err(|e| format!("writing the body: {e:?}"))?;
             }
-        }
-        OutgoingBody::finish(body, None).map_err(|e| map_error(e, &host))?;
+            Ok::<(), String>(())
+        })();
+        let finished =
+            written.and_then(|()| OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}")));
 
         pending.subscribe().block();
+        // A request the host refused (e.g. denied egress) closes its body early: report the
+        // request's own error rather than the write that noticed it.
+        if let Err(write_error) = finished {
+            return Err(match pending.get() {
+                Some(Ok(Err(e))) => map_error(e, &host),
+                _ => connection(write_error),
+            });
+        }
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
             Some(Ok(Err(e))) => return Err(map_error(e, &host)),

@@ -55,7 +55,12 @@ fn runtime(wasm: &[u8], concurrency_support: bool) -> Runtime {
         .build()
         .expect("runtime");
     let action = rt
-        .load_action("claims", Trigger::PostLogin, wasm, Default::default())
+        .load_action(
+            "claims",
+            Trigger::PostLogin,
+            wasm,
+            cachet_host::ActionConfig::default(),
+        )
         .expect("load claims");
     rt.bind(TENANT, Trigger::PostLogin, vec![action])
         .expect("bind");

@@ -8,7 +8,7 @@
 //!
 //! let runtime = Runtime::builder().build()?;
 //! let wasm = std::fs::read("claims.wasm")?;
-//! let action = runtime.load_action("claims", Trigger::PostLogin, &wasm, Default::default())?;
+//! let action = runtime.load_action("claims", Trigger::PostLogin, &wasm, cachet_host::ActionConfig::default())?;
 //! runtime.bind("tenant-1", Trigger::PostLogin, vec![action])?;
 //!
 //! let result = runtime

@@ -33,6 +33,6 @@ pub fn load(runtime: &Runtime, path: &str, trigger: Trigger) -> Action {
         .map(|s| s.to_string_lossy().replace('_', "-"))
         .unwrap_or_default();
     runtime
-        .load_action(&name, trigger, &wasm, Default::default())
+        .load_action(&name, trigger, &wasm, cachet_host::ActionConfig::default())
         .unwrap_or_else(|e| panic!("cannot load {name}: {e}"))
 }

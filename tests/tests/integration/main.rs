@@ -9,6 +9,7 @@ mod concurrency;
 mod hostile;
 mod isolation;
 mod load;
+mod token;
 
 use cachet_host::{FlowResult, Runtime, Trigger};
 use serde_json::{Value, json};
