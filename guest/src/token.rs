@@ -251,10 +251,10 @@ impl ManagementToken {
                 let until = Instant::now() + self.wait;
                 while Instant::now() < until {
                     std::thread::sleep(self.poll);
-                    if let Some(hit) = cache.get(&self.key) {
-                        if self.usable(&hit.value, now_ms()).is_ok() {
-                            return Ok((hit.value, TokenSource::Waited));
-                        }
+                    if let Some(hit) = cache.get(&self.key)
+                        && self.usable(&hit.value, now_ms()).is_ok()
+                    {
+                        return Ok((hit.value, TokenSource::Waited));
                     }
                     if cache.get(&self.claim_key).is_none() {
                         break; // the refresher finished without a token, or gave up
@@ -276,10 +276,10 @@ impl ManagementToken {
             .saturating_sub(self.leeway_ms)
             .saturating_sub(now_ms())
             .min(DAY_MS);
-        if ttl > 0 {
-            if let Err(e) = cache.set(&self.key, &token, SetOptions::ttl(ttl)) {
-                eprintln!("cachet-guest: management token not cached ({})", e.code());
-            }
+        if ttl > 0
+            && let Err(e) = cache.set(&self.key, &token, SetOptions::ttl(ttl))
+        {
+            eprintln!("cachet-guest: management token not cached ({})", e.code());
         }
         Ok(token)
     }

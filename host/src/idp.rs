@@ -478,17 +478,21 @@ async fn revoke(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) ->
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_exp = false;
     validation.validate_aud = false;
-    if let Ok(data) = jsonwebtoken::decode::<Value>(&req.token, &idp.decoding, &validation) {
-        if let Some(jti) = data.claims["jti"].as_str().and_then(|j| j.parse().ok()) {
-            if idp
-                .revoked
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(jti)
-            {
-                idp.counts.revocations.fetch_add(1, Ordering::SeqCst);
-            }
-        }
+    let jti = jsonwebtoken::decode::<Value>(&req.token, &idp.decoding, &validation)
+        .ok()
+        .and_then(|data| {
+            data.claims["jti"]
+                .as_str()
+                .and_then(|j| j.parse::<u64>().ok())
+        });
+    if let Some(jti) = jti
+        && idp
+            .revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(jti)
+    {
+        idp.counts.revocations.fetch_add(1, Ordering::SeqCst);
     }
     StatusCode::OK.into_response()
 }

@@ -192,20 +192,20 @@ impl ExecState {
             Some(_) => return Err(JwtError::Expired),
             None => return Err(JwtError::Malformed("no numeric `exp` claim".into())),
         }
-        if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64) {
-            if nbf > now_s.saturating_add(leeway) {
-                return Err(JwtError::NotYetValid);
-            }
+        if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64)
+            && nbf > now_s.saturating_add(leeway)
+        {
+            return Err(JwtError::NotYetValid);
         }
-        if let Some(issuer) = &options.issuer {
-            if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
-                return Err(JwtError::WrongIssuer);
-            }
+        if let Some(issuer) = &options.issuer
+            && claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
+        {
+            return Err(JwtError::WrongIssuer);
         }
-        if let Some(audience) = &options.audience {
-            if !audience_matches(claims.get("aud"), audience) {
-                return Err(JwtError::WrongAudience);
-            }
+        if let Some(audience) = &options.audience
+            && !audience_matches(claims.get("aud"), audience)
+        {
+            return Err(JwtError::WrongAudience);
         }
         Ok(claims)
     }

@@ -2,11 +2,11 @@
 //!
 //! - `cachet demo`: the Management-API token story against an in-process dev IdP.
 //! - `cachet dev-idp`: a local OAuth 2 authorization server for trying actions by hand.
-//! `cachet run` executes a flow of actions once on an event file and prints the result as one
-//! JSON object. With `--cache-state`, the trigger's cache partition is loaded from a file before
-//! and saved after, so successive runs behave like successive logins.
+//! - `cachet run` executes a flow of actions once on an event file and prints the result as one
+//!   JSON object. With `--cache-state`, the trigger's cache partition is loaded from a file
+//!   before and saved after, so successive runs behave like successive logins.
 //!
-//! Exit status: 0 when the flow succeeded or denied, 1 when an action failed, 2 on bad usage
+//! Exit status of `run`: 0 when the flow succeeded or denied, 1 when an action failed, 2 on bad usage
 //! or input.
 
 use std::collections::BTreeMap;
