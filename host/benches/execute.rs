@@ -1,5 +1,8 @@
-//! Fresh-instance execution of the `claims` example action on a cache hit, beside the native
-//! floor of the same logic.
+//! Fresh-instance execution on a cache hit, beside the native floor of the same logic:
+//! - the `claims` example (event parse, cache get, claims);
+//! - the token helper (`token-only` test action: `ManagementToken::get` on a cached token, a
+//!   native `jwt.decode` host call, `exp`/audience checks, claims). This is `mgmt-token` with
+//!   the management call excluded: a dev IdP serves only the first fetch.
 //!
 //! Run: `cargo bench -p cachet-host --bench execute`
 //!
@@ -22,7 +25,7 @@ use serde_json::Value;
 const EVENT: &str = include_str!("../../examples/events/post-login.json");
 const TENANT: &str = "bench";
 
-fn build_claims() -> Vec<u8> {
+fn build_guest(package: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root");
@@ -45,8 +48,9 @@ fn build_claims() -> Vec<u8> {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
         .expect("run cargo");
-    assert!(status.success(), "building the claims action failed");
-    std::fs::read(target.join("wasm32-wasip2/guest/claims.wasm")).expect("claims.wasm")
+    assert!(status.success(), "building the {package} action failed");
+    let file = format!("wasm32-wasip2/guest/{}.wasm", package.replace('-', "_"));
+    std::fs::read(target.join(file)).expect("built action")
 }
 
 fn runtime(wasm: &[u8], concurrency_support: bool) -> Runtime {
@@ -112,6 +116,40 @@ fn native_floor(cache: &Mutex<BoundedCache>, event_json: &str, now: u64) -> Vec<
     ]
 }
 
+/// The token helper's cache-hit path natively: cache get, decode the JWT's claims, check
+/// `exp` against now + leeway and the audience, build the claims commands.
+fn native_token_floor(
+    cache: &Mutex<BoundedCache>,
+    key: &str,
+    audience: &str,
+    now: u64,
+) -> Vec<Command> {
+    use base64::Engine as _;
+    let token = cache
+        .lock()
+        .expect("lock")
+        .get(key, now)
+        .expect("cached")
+        .value;
+    let payload = token.split('.').nth(1).expect("claims part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64");
+    let claims: Value = serde_json::from_slice(&bytes).expect("json");
+    let exp_ms = claims["exp"].as_u64().expect("exp") * 1000;
+    assert!(exp_ms > now + 30_000 && claims["aud"] == audience);
+    vec![
+        Command::SetIdTokenClaim {
+            name: "source".into(),
+            value: Value::from("cache"),
+        },
+        Command::SetIdTokenClaim {
+            name: "exp".into(),
+            value: claims["exp"].clone(),
+        },
+    ]
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
@@ -152,7 +190,7 @@ fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
 }
 
 fn main() {
-    let wasm = build_claims();
+    let wasm = build_guest("claims");
     let rt = runtime(&wasm, false);
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -173,6 +211,72 @@ fn main() {
     });
     c.bench_function("native_floor/claims_cache_hit", |b| {
         b.iter(|| black_box(native_floor(&cache, black_box(EVENT), now)))
+    });
+
+    // The token helper on a cache hit. The IdP runs on its own runtime for the first fetch.
+    let idp_rt = tokio::runtime::Runtime::new().expect("tokio");
+    let idp = idp_rt
+        .block_on(cachet_host::idp::DevIdp::start(
+            cachet_host::idp::DevIdpConfig::default(),
+        ))
+        .expect("dev IdP");
+    let token_rt = Runtime::builder().build().expect("runtime");
+    let config = cachet_host::ActionConfig::default()
+        .secret("token_url", idp.token_url())
+        .secret("client_id", idp.client_id())
+        .secret("client_secret", idp.client_secret())
+        .secret("audience", idp.audience())
+        .allow_host(idp.host_port());
+    let token_action = token_rt
+        .load_action(
+            "token-only",
+            Trigger::PostLogin,
+            &build_guest("token-only"),
+            config,
+        )
+        .expect("load token-only");
+    token_rt
+        .bind(TENANT, Trigger::PostLogin, vec![token_action])
+        .expect("bind");
+    execute(&tokio, &token_rt); // fetches once
+    c.bench_function("execute/token_helper_cache_hit", |b| {
+        b.iter(|| execute(&tokio, &token_rt))
+    });
+    assert_eq!(
+        idp.stats().token_requests,
+        1,
+        "every benched execution was a cache hit"
+    );
+
+    let token = tokio
+        .block_on(token_rt.store().snapshot(
+            &cachet_host::PartitionKey::new(TENANT, Trigger::PostLogin),
+            token_rt.now_ms(),
+        ))
+        .expect("snapshot")
+        .into_iter()
+        .find(|e| e.key.starts_with("cachet:mgmt-token:"))
+        .expect("cached token");
+    let token_cache = Mutex::new(BoundedCache::new(
+        CacheLimits::default(),
+        OverflowPolicy::Evict,
+    ));
+    let real_now = token_rt.now_ms();
+    token_cache
+        .lock()
+        .expect("lock")
+        .set(&token.key, &token.value, SetOptions::default(), real_now)
+        .expect("set");
+    let audience = idp.audience().to_string();
+    c.bench_function("native_floor/token_helper_cache_hit", |b| {
+        b.iter(|| {
+            black_box(native_token_floor(
+                &token_cache,
+                &token.key,
+                &audience,
+                real_now,
+            ))
+        })
     });
     c.final_summary();
 

@@ -158,57 +158,73 @@ impl ExecState {
         let now = self.clock.now_ms();
         let kid = header.kid.clone().unwrap_or_default();
         let set = self.jwks.keys(self, &options.jwks_url, &kid, now).await?;
-        let jwk = match (header.kid.as_deref(), set.keys.as_slice()) {
-            (Some(kid), _) => set.find(kid),
-            // No kid: acceptable only when the set has exactly one key.
-            (None, [only]) => Some(only),
-            (None, _) => None,
-        }
-        .ok_or_else(|| JwtError::UnknownKey(kid.clone()))?;
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| JwtError::KeysUnavailable(format!("key {kid}: {e}")))?;
+        verify_with_keys(token, &set, options, now)
+    }
+}
 
-        // Signature only: time, issuer and audience are checked below against the runtime clock.
-        let mut validation = Validation::new(header.alg);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| match e
-            .kind()
-        {
+/// Checks a token against a key set: the signature with the key the header names, then
+/// `exp`/`nbf` (with leeway) against `now_ms`, then issuer and audience.
+fn verify_with_keys(
+    token: &str,
+    set: &JwkSet,
+    options: &VerifyOptions,
+    now_ms: u64,
+) -> Result<Value, JwtError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
+    if !ACCEPTED.contains(&header.alg) {
+        return Err(JwtError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
+    }
+    let kid = header.kid.clone().unwrap_or_default();
+    let jwk = match (header.kid.as_deref(), set.keys.as_slice()) {
+        (Some(kid), _) => set.find(kid),
+        // No kid: acceptable only when the set has exactly one key.
+        (None, [only]) => Some(only),
+        (None, _) => None,
+    }
+    .ok_or_else(|| JwtError::UnknownKey(kid.clone()))?;
+    let key = DecodingKey::from_jwk(jwk)
+        .map_err(|e| JwtError::KeysUnavailable(format!("key {kid}: {e}")))?;
+
+    // Signature only: time, issuer and audience are checked below against the runtime clock.
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = HashSet::new();
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature => JwtError::BadSignature,
             ErrorKind::InvalidAlgorithm => {
                 JwtError::UnsupportedAlgorithm(format!("{:?}", header.alg))
             }
             _ => JwtError::Malformed(e.to_string()),
-        })?;
-        let claims = data.claims;
+        })?
+        .claims;
 
-        let now_s = now / 1000;
-        let leeway = options.leeway_secs;
-        match claims.get("exp").and_then(Value::as_u64) {
-            Some(exp) if exp.saturating_add(leeway) > now_s => {}
-            Some(_) => return Err(JwtError::Expired),
-            None => return Err(JwtError::Malformed("no numeric `exp` claim".into())),
-        }
-        if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64)
-            && nbf > now_s.saturating_add(leeway)
-        {
-            return Err(JwtError::NotYetValid);
-        }
-        if let Some(issuer) = &options.issuer
-            && claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
-        {
-            return Err(JwtError::WrongIssuer);
-        }
-        if let Some(audience) = &options.audience
-            && !audience_matches(claims.get("aud"), audience)
-        {
-            return Err(JwtError::WrongAudience);
-        }
-        Ok(claims)
+    let now_s = now_ms / 1000;
+    let leeway = options.leeway_secs;
+    match claims.get("exp").and_then(Value::as_u64) {
+        Some(exp) if exp.saturating_add(leeway) > now_s => {}
+        Some(_) => return Err(JwtError::Expired),
+        None => return Err(JwtError::Malformed("no numeric `exp` claim".into())),
     }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_u64)
+        && nbf > now_s.saturating_add(leeway)
+    {
+        return Err(JwtError::NotYetValid);
+    }
+    if let Some(issuer) = &options.issuer
+        && claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
+    {
+        return Err(JwtError::WrongIssuer);
+    }
+    if let Some(audience) = &options.audience
+        && !audience_matches(claims.get("aud"), audience)
+    {
+        return Err(JwtError::WrongAudience);
+    }
+    Ok(claims)
 }
 
 impl wit::Host for ExecState {
@@ -244,6 +260,138 @@ mod tests {
         assert!(matches!(decode("abc"), Err(JwtError::Malformed(_))));
         assert!(matches!(decode("a.b.c.d"), Err(JwtError::Malformed(_))));
         assert!(matches!(decode("!!.e30.x"), Err(JwtError::Malformed(_))));
+    }
+
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    const ES256_A: &str = include_str!("../testdata/es256-a.pem");
+    const ES256_B: &str = include_str!("../testdata/es256-b.pem");
+    const RS256: &str = include_str!("../testdata/rs256.pem");
+    const NOW_MS: u64 = 1_700_000_000_000;
+
+    fn key(pem: &str, alg: Algorithm) -> EncodingKey {
+        match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+            _ => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        }
+    }
+
+    /// A key set publishing `pem`'s public key under `kid`.
+    fn jwks(pem: &str, alg: Algorithm, kid: &str) -> JwkSet {
+        let mut jwk = Jwk::from_encoding_key(&key(pem, alg), alg).unwrap();
+        jwk.common.key_id = Some(kid.into());
+        JwkSet { keys: vec![jwk] }
+    }
+
+    fn sign(pem: &str, alg: Algorithm, kid: &str, claims: Value) -> String {
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, &claims, &key(pem, alg)).unwrap()
+    }
+
+    fn options() -> VerifyOptions {
+        VerifyOptions {
+            jwks_url: "unused".into(),
+            issuer: Some("https://issuer/".into()),
+            audience: Some("https://api/".into()),
+            leeway_secs: 30,
+        }
+    }
+
+    fn claims(exp_s: u64) -> Value {
+        json!({ "iss": "https://issuer/", "aud": "https://api/", "exp": exp_s, "sub": "svc" })
+    }
+
+    #[test]
+    fn es256_and_rs256_tokens_verify_against_their_published_keys() {
+        for (pem, alg) in [(ES256_A, Algorithm::ES256), (RS256, Algorithm::RS256)] {
+            let token = sign(pem, alg, "k1", claims(NOW_MS / 1000 + 60));
+            let verified =
+                verify_with_keys(&token, &jwks(pem, alg, "k1"), &options(), NOW_MS).unwrap();
+            assert_eq!(verified["sub"], "svc", "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn a_signature_by_another_key_is_a_bad_signature() {
+        let token = sign(ES256_A, Algorithm::ES256, "k1", claims(NOW_MS / 1000 + 60));
+        let other = jwks(ES256_B, Algorithm::ES256, "k1");
+        assert!(matches!(
+            verify_with_keys(&token, &other, &options(), NOW_MS),
+            Err(JwtError::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn an_unknown_kid_is_reported_with_the_kid() {
+        let token = sign(
+            ES256_A,
+            Algorithm::ES256,
+            "rotated",
+            claims(NOW_MS / 1000 + 60),
+        );
+        let set = jwks(ES256_A, Algorithm::ES256, "k1");
+        assert!(matches!(
+            verify_with_keys(&token, &set, &options(), NOW_MS),
+            Err(JwtError::UnknownKey(ref k)) if k == "rotated"
+        ));
+    }
+
+    #[test]
+    fn expiry_is_checked_against_the_given_clock_with_leeway() {
+        let set = jwks(ES256_A, Algorithm::ES256, "k1");
+        let now_s = NOW_MS / 1000;
+        // Expired 10 s ago: within the 30 s leeway.
+        let recent = sign(ES256_A, Algorithm::ES256, "k1", claims(now_s - 10));
+        assert!(verify_with_keys(&recent, &set, &options(), NOW_MS).is_ok());
+        // Expired 31 s ago: beyond it.
+        let old = sign(ES256_A, Algorithm::ES256, "k1", claims(now_s - 31));
+        assert!(matches!(
+            verify_with_keys(&old, &set, &options(), NOW_MS),
+            Err(JwtError::Expired)
+        ));
+        let mut future = claims(now_s + 600);
+        future["nbf"] = json!(now_s + 60);
+        let early = sign(ES256_A, Algorithm::ES256, "k1", future);
+        assert!(matches!(
+            verify_with_keys(&early, &set, &options(), NOW_MS),
+            Err(JwtError::NotYetValid)
+        ));
+    }
+
+    #[test]
+    fn issuer_and_audience_must_match() {
+        let set = jwks(ES256_A, Algorithm::ES256, "k1");
+        let mut c = claims(NOW_MS / 1000 + 60);
+        c["iss"] = json!("https://evil/");
+        let token = sign(ES256_A, Algorithm::ES256, "k1", c);
+        assert!(matches!(
+            verify_with_keys(&token, &set, &options(), NOW_MS),
+            Err(JwtError::WrongIssuer)
+        ));
+        let mut c = claims(NOW_MS / 1000 + 60);
+        c["aud"] = json!(["https://other/"]);
+        let token = sign(ES256_A, Algorithm::ES256, "k1", c);
+        assert!(matches!(
+            verify_with_keys(&token, &set, &options(), NOW_MS),
+            Err(JwtError::WrongAudience)
+        ));
+    }
+
+    #[test]
+    fn symmetric_algorithms_are_not_accepted() {
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims(NOW_MS / 1000 + 60),
+            &EncodingKey::from_secret(b"guessable"),
+        )
+        .unwrap();
+        let set = jwks(ES256_A, Algorithm::ES256, "k1");
+        assert!(matches!(
+            verify_with_keys(&token, &set, &options(), NOW_MS),
+            Err(JwtError::UnsupportedAlgorithm(ref k)) if k == "HS256"
+        ));
     }
 
     #[test]
