@@ -45,5 +45,5 @@ pub use egress::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};
 pub use exec::EpochTicks;
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
-pub use runtime::{Action, ActionConfig, Runtime, RuntimeBuilder};
+pub use runtime::{Action, ActionConfig, CompileStats, Runtime, RuntimeBuilder};
 pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError, Trigger};

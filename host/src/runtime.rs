@@ -1,7 +1,10 @@
 //! [`Runtime`]: loads actions, binds them into flows, and executes flows in fresh sandboxes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -58,6 +61,7 @@ pub struct RuntimeBuilder {
     epoch_ticks: EpochTicks,
     instance_pool_size: u32,
     compiled_cache_capacity: usize,
+    compiled_cache_dir: Option<PathBuf>,
     concurrency_support: bool,
 }
 
@@ -73,6 +77,7 @@ impl Default for RuntimeBuilder {
             epoch_ticks: EpochTicks::default(),
             instance_pool_size: 128,
             compiled_cache_capacity: 64,
+            compiled_cache_dir: None,
             concurrency_support: false,
         }
     }
@@ -135,6 +140,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Also keep compiled components on disk, in `dir` (created if missing), so a restarted host
+    /// does not compile its actions again. Files are named by content hash and engine
+    /// configuration, written atomically with mode 0600, and loaded as native code: point this
+    /// only at a directory that nobody else can write.
+    pub fn compiled_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.compiled_cache_dir = Some(dir.into());
+        self
+    }
+
     /// wasmtime's component-model concurrency support. Off by default: actions do not use
     /// component-model async, and off halves the cost of each host call (see BENCHMARKS.md).
     pub fn concurrency_support(mut self, enable: bool) -> Self {
@@ -159,12 +173,29 @@ impl RuntimeBuilder {
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(self.cache_limits, self.policy)));
         let capacity = NonZeroUsize::new(self.compiled_cache_capacity).unwrap_or(NonZeroUsize::MIN);
+        let disk_cache = match self.compiled_cache_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    BuildError::Engine(format!(
+                        "cannot create the compiled cache directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                // Components compiled by another wasmtime or configuration must not match.
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                engine.precompile_compatibility_hash().hash(&mut hasher);
+                Some((dir, format!("{:016x}", hasher.finish())))
+            }
+            None => None,
+        };
         Ok(Runtime {
             inner: Arc::new(Inner {
                 epochs: Epochs::start(engine.clone(), self.epoch_ticks),
                 engine,
                 linkers,
                 compiled: Mutex::new(LruCache::new(capacity)),
+                disk_cache,
+                compile_stats: CompileCounters::default(),
                 store,
                 clock: self.clock,
                 limits: self.execution_limits,
@@ -234,6 +265,9 @@ struct Inner {
     /// Indexed by [`trigger_index`].
     linkers: [Linker<Ctx>; 2],
     compiled: Mutex<LruCache<[u8; 32], Component>>,
+    /// Directory and engine-compatibility tag of the on-disk compiled cache, if enabled.
+    disk_cache: Option<(PathBuf, String)>,
+    compile_stats: CompileCounters,
     store: Arc<dyn CacheStore>,
     clock: Arc<dyn Clock>,
     limits: ExecutionLimits,
@@ -241,6 +275,24 @@ struct Inner {
     flows: RwLock<HashMap<PartitionKey, Arc<[Action]>>>,
     epochs: Arc<Epochs>,
     jwks: Arc<JwksCache>,
+}
+
+#[derive(Default)]
+struct CompileCounters {
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    compiled: AtomicU64,
+}
+
+/// Where loaded components came from, since the runtime started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompileStats {
+    /// Loads served by the in-memory cache of compiled components.
+    pub memory_hits: u64,
+    /// Loads served by the on-disk cache.
+    pub disk_hits: u64,
+    /// Loads that compiled the component.
+    pub compiled: u64,
 }
 
 fn trigger_index(t: Trigger) -> usize {
@@ -474,22 +526,67 @@ impl Runtime {
     }
 
     fn compile(&self, digest: &[u8; 32], wasm: &[u8]) -> wasmtime::Result<Component> {
-        let cache = &self.inner.compiled;
-        if let Some(c) = cache
+        let inner = &self.inner;
+        let stats = &inner.compile_stats;
+        if let Some(c) = inner
+            .compiled
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(digest)
         {
+            stats.memory_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(c.clone());
         }
         // Compile outside the lock: two loads of the same new component may both compile, which
         // is wasted work but never wrong, and other loads are not held up behind a compile.
-        let component = Component::new(&self.inner.engine, wasm)?;
-        cache
+        let disk_path = inner.disk_cache.as_ref().map(|(dir, engine_tag)| {
+            dir.join(format!("{}-{engine_tag}.cwasm", hex::encode(digest)))
+        });
+        let from_disk = disk_path.as_deref().filter(|p| p.exists()).and_then(|path| {
+            match load_precompiled(&inner.engine, path) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable precompiled component; compiling instead");
+                    None
+                }
+            }
+        });
+        let component = match from_disk {
+            Some(c) => {
+                stats.disk_hits.fetch_add(1, Ordering::Relaxed);
+                c
+            }
+            None => {
+                let c = Component::new(&inner.engine, wasm)?;
+                stats.compiled.fetch_add(1, Ordering::Relaxed);
+                if let Some(path) = &disk_path {
+                    let written = c
+                        .serialize()
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .and_then(|bytes| crate::state_file::write_private(path, &bytes));
+                    if let Err(e) = written {
+                        tracing::warn!(path = %path.display(), error = %e, "could not save a compiled component");
+                    }
+                }
+                c
+            }
+        };
+        inner
+            .compiled
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .put(*digest, component.clone());
         Ok(component)
+    }
+
+    /// Where loaded components came from since the runtime started.
+    pub fn compile_stats(&self) -> CompileStats {
+        let s = &self.inner.compile_stats;
+        CompileStats {
+            memory_hits: s.memory_hits.load(Ordering::Relaxed),
+            disk_hits: s.disk_hits.load(Ordering::Relaxed),
+            compiled: s.compiled.load(Ordering::Relaxed),
+        }
     }
 
     /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.
@@ -723,6 +820,21 @@ impl Runtime {
             duration_us,
         }
     }
+}
+
+/// Loads a component this runtime compiled and saved earlier.
+///
+/// The file is read into memory rather than mapped (`deserialize_file`): a mapped file that
+/// someone truncates or rewrites in place would crash the host with SIGBUS.
+#[allow(unsafe_code)]
+fn load_precompiled(engine: &Engine, path: &std::path::Path) -> wasmtime::Result<Component> {
+    let bytes = std::fs::read(path).map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+    // SAFETY: deserializing runs native code from the file, so it must be a file wasmtime
+    // produced. It is: the directory is the operator's (documented on `compiled_cache_dir`), the
+    // files are written by `compile` with mode 0600, and the name binds the content hash and
+    // this engine's compatibility hash; wasmtime itself rejects bytes from another version or
+    // configuration, and anything not starting as a compiled artifact, with an error.
+    unsafe { Component::deserialize(engine, &bytes) }
 }
 
 /// Where an execution failed: getting an instance, or running it.

@@ -90,6 +90,13 @@ pub fn save(path: &Path, entries: Vec<SnapshotEntry>, now_ms: u64) -> Result<(),
         entries,
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| io(e.into()))?;
+    write_private(path, &json).map_err(io)
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file in the same directory, synced, then
+/// renamed over it) and readable by the owner only: readers never see a half-written file, and
+/// files that may hold tokens or code are not left world-readable.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -103,9 +110,7 @@ pub fn save(path: &Path, entries: Vec<SnapshotEntry>, now_ms: u64) -> Result<(),
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options.open(&tmp).map_err(io)?;
-    out.write_all(&json)
-        .and_then(|()| out.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let mut out = options.open(&tmp)?;
+    out.write_all(bytes).and_then(|()| out.sync_all())?;
+    std::fs::rename(&tmp, path)
 }

@@ -180,3 +180,41 @@ fn loading_the_same_component_twice_gives_the_same_digest() {
     assert_eq!(a.digest(), b.digest());
     assert_eq!(a.digest().len(), 64);
 }
+
+#[test]
+fn components_are_compiled_once_per_runtime_and_reused_from_disk_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("cachet-compiled-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = harness().0.compiled_cache_dir(&dir).build().unwrap();
+    load(&first, guests::CLAIMS, Trigger::PostLogin);
+    load(&first, guests::CLAIMS, Trigger::PostLogin);
+    let stats = first.compile_stats();
+    assert_eq!(
+        (stats.compiled, stats.memory_hits, stats.disk_hits),
+        (1, 1, 0)
+    );
+    let saved: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&saved[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // A "restarted" host: a new runtime with the same directory loads without compiling.
+    let restarted = harness().0.compiled_cache_dir(&dir).build().unwrap();
+    load(&restarted, guests::CLAIMS, Trigger::PostLogin);
+    assert_eq!(restarted.compile_stats().compiled, 0);
+    assert_eq!(restarted.compile_stats().disk_hits, 1);
+
+    // A corrupt file is ignored (with a warning) and replaced by a fresh compile.
+    std::fs::write(&saved[0], b"not a compiled component").unwrap();
+    let third = harness().0.compiled_cache_dir(&dir).build().unwrap();
+    load(&third, guests::CLAIMS, Trigger::PostLogin);
+    assert_eq!(third.compile_stats().compiled, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
