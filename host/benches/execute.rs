@@ -11,8 +11,6 @@
 //! default engine and with component-model concurrency support on.
 
 use std::hint::black_box;
-use std::path::Path;
-use std::process::Command as Process;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -26,31 +24,9 @@ const EVENT: &str = include_str!("../../examples/events/post-login.json");
 const TENANT: &str = "bench";
 
 fn build_guest(package: &str) -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root");
-    let target = root.join("target").join("guests");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Process::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "guest",
-            "-p",
-            "claims",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the {package} action failed");
-    let file = format!("wasm32-wasip2/guest/{}.wasm", package.replace('-', "_"));
-    std::fs::read(target.join(file)).expect("built action")
+    let root = cachet_build::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    let path = cachet_build::build(&root, &[package]).remove(0);
+    std::fs::read(path).expect("built action")
 }
 
 fn runtime(wasm: &[u8], concurrency_support: bool) -> Runtime {
