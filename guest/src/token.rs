@@ -68,7 +68,18 @@ impl fmt::Display for TokenError {
 
 impl std::error::Error for TokenError {}
 
-/// Where the token came from on the last [`ManagementToken::get`].
+/// A valid token with what the helper learned checking it, so callers need not decode it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The access token.
+    pub value: String,
+    /// Its `exp`, in milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+    /// Where it came from.
+    pub source: TokenSource,
+}
+
+/// Where a token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenSource {
     /// A valid cached token.
@@ -195,14 +206,20 @@ impl ManagementToken {
 
     /// A valid token, from the cache when possible.
     pub fn get(&self, cache: &Cache) -> Result<String, TokenError> {
-        self.get_with_source(cache).map(|(token, _)| token)
+        self.token(cache).map(|t| t.value)
     }
 
-    /// A valid token and where it came from.
-    pub fn get_with_source(&self, cache: &Cache) -> Result<(String, TokenSource), TokenError> {
+    /// A valid token, its expiry, and where it came from.
+    pub fn token(&self, cache: &Cache) -> Result<Token, TokenError> {
         if let Some(hit) = cache.get(&self.key) {
             match self.usable(&hit.value, now_ms()) {
-                Ok(_) => return Ok((hit.value, TokenSource::Cache)),
+                Ok(expires_at_ms) => {
+                    return Ok(Token {
+                        value: hit.value,
+                        expires_at_ms,
+                        source: TokenSource::Cache,
+                    });
+                }
                 Err(why) => {
                     // Never use it; replace it.
                     eprintln!(
@@ -235,7 +252,7 @@ impl ManagementToken {
         send(&fresh).map_err(TokenError::Api)
     }
 
-    fn refresh(&self, cache: &Cache) -> Result<(String, TokenSource), TokenError> {
+    fn refresh(&self, cache: &Cache) -> Result<Token, TokenError> {
         match cache.set(
             &self.claim_key,
             "refreshing",
@@ -244,7 +261,7 @@ impl ManagementToken {
             Ok(_) => {
                 let fetched = self.fetch_and_store(cache);
                 let _ = cache.delete(&self.claim_key);
-                fetched.map(|t| (t, TokenSource::Fetched))
+                fetched
             }
             Err(CacheError::CacheKeyExists) => {
                 // Another execution is refreshing: wait for its token, within bounds.
@@ -252,36 +269,41 @@ impl ManagementToken {
                 while Instant::now() < until {
                     std::thread::sleep(self.poll);
                     if let Some(hit) = cache.get(&self.key)
-                        && self.usable(&hit.value, now_ms()).is_ok()
+                        && let Ok(expires_at_ms) = self.usable(&hit.value, now_ms())
                     {
-                        return Ok((hit.value, TokenSource::Waited));
+                        return Ok(Token {
+                            value: hit.value,
+                            expires_at_ms,
+                            source: TokenSource::Waited,
+                        });
                     }
                     if cache.get(&self.claim_key).is_none() {
                         break; // the refresher finished without a token, or gave up
                     }
                 }
                 self.fetch_and_store(cache)
-                    .map(|t| (t, TokenSource::Fetched))
             }
             // The cache cannot take the claim (write budget, store down): still get a token.
-            Err(_) => self
-                .fetch_and_store(cache)
-                .map(|t| (t, TokenSource::Fetched)),
+            Err(_) => self.fetch_and_store(cache),
         }
     }
 
-    fn fetch_and_store(&self, cache: &Cache) -> Result<String, TokenError> {
-        let (token, exp_ms) = self.fetch()?;
-        let ttl = exp_ms
+    fn fetch_and_store(&self, cache: &Cache) -> Result<Token, TokenError> {
+        let (value, expires_at_ms) = self.fetch()?;
+        let ttl = expires_at_ms
             .saturating_sub(self.leeway_ms)
             .saturating_sub(now_ms())
             .min(DAY_MS);
         if ttl > 0
-            && let Err(e) = cache.set(&self.key, &token, SetOptions::ttl(ttl))
+            && let Err(e) = cache.set(&self.key, &value, SetOptions::ttl(ttl))
         {
             eprintln!("cachet-guest: management token not cached ({})", e.code());
         }
-        Ok(token)
+        Ok(Token {
+            value,
+            expires_at_ms,
+            source: TokenSource::Fetched,
+        })
     }
 
     /// RFC 6749 §4.4: the client-credentials grant.

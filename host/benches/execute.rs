@@ -270,6 +270,30 @@ fn main() {
     };
     let rt_cm = runtime(&wasm, true);
     execute(&tokio, &rt_cm);
+    let token_floor = {
+        let mut samples: Vec<Duration> = (0..20_000)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(native_token_floor(
+                    &token_cache,
+                    &token.key,
+                    &audience,
+                    real_now,
+                ));
+                t.elapsed()
+            })
+            .collect();
+        samples.sort_unstable();
+        percentile(&samples, 0.5)
+    };
+    let (p50, p99) = latency(&token_rt, 20_000);
+    println!(
+        "token helper, cache hit: p50 {:.1} µs, p99 {:.1} µs; native floor p50 {:.2} µs (ratio {:.0}x)",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        token_floor.as_secs_f64() * 1e6,
+        p50.as_secs_f64() / token_floor.as_secs_f64(),
+    );
     for (label, rt) in [
         ("concurrency_support(false)", &rt),
         ("concurrency_support(true)", &rt_cm),

@@ -18,13 +18,13 @@ fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_g
             leeway_secs: 30,
         });
     }
-    let (token, source) = mgmt.get_with_source(&api.cache())?;
-    let source = match source {
+    let token = mgmt.token(&api.cache())?;
+    let source = match token.source {
         TokenSource::Cache => "cache",
         TokenSource::Waited => "waited",
         TokenSource::Fetched => "fetched",
     };
-    let exp = cachet_guest::jwt::decode(&token)?.claims["exp"].clone();
+    let exp = token.expires_at_ms / 1000;
     api.id_token().set_custom_claim("source", &source)?;
     api.id_token().set_custom_claim("exp", &exp)?;
     Ok(())
