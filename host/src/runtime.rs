@@ -804,19 +804,21 @@ impl Runtime {
             Err(_elapsed) => Some(deadline_failure(&inner.limits)),
         };
         let (logs, _truncated) = logs.finish();
-        let exec = &ctx.exec;
-        let outcome = match (&failure, exec.denied) {
+        let outcome = match (&failure, ctx.exec.denied) {
             (Some(_), _) => Outcome::Failed,
             (None, true) => Outcome::Denied,
             (None, false) => Outcome::Success,
         };
+        let cache_writes = ctx.exec.cache_writes;
+        // The store is finished with: move the commands out rather than copy them.
+        let commands = std::mem::take(&mut store.data_mut().exec.commands);
         ActionResult {
             name: action.name().to_string(),
             outcome,
             error: failure,
             logs,
-            commands: exec.commands.clone(),
-            cache_writes: exec.cache_writes,
+            commands,
+            cache_writes,
             duration_us,
         }
     }
