@@ -161,8 +161,21 @@ impl Epochs {
             std::thread::Builder::new()
                 .name("cachet-epoch".into())
                 .spawn(move || {
+                    // Tick against absolute times: sleeping `tick` in a loop overshoots a little
+                    // every time, which over a 2 000-tick deadline adds up to ~100 ms.
+                    let mut start = std::time::Instant::now();
+                    let mut ticks: u32 = 0;
                     loop {
-                        std::thread::sleep(tick);
+                        if ticks == 1_000_000 {
+                            // Re-base well before the multiplier could overflow.
+                            start += tick * ticks;
+                            ticks = 0;
+                        }
+                        ticks += 1;
+                        let due = start + tick * ticks;
+                        std::thread::sleep(
+                            due.saturating_duration_since(std::time::Instant::now()),
+                        );
                         match weak.upgrade() {
                             Some(e) => e.advance(1),
                             None => break,
