@@ -1,0 +1,235 @@
+//! The `cachet run` contract: the JSON it prints, `--cache-state` carrying a partition across
+//! runs, and its exit codes (0 success or denied, 1 an action failed, 2 bad usage or input).
+//! The actions are the ones `build.rs` builds from source for the demo.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test fails
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    cachet_build::workspace_root(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn event() -> String {
+    root()
+        .join("examples/events/post-login.json")
+        .display()
+        .to_string()
+}
+
+fn action(name: &str) -> String {
+    cachet_build::component_path(&root(), name)
+        .display()
+        .to_string()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("cachet-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn run_prints_one_json_object_with_outcome_commands_actions_and_cache() {
+    let out = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        &event(),
+        "--now",
+        "1700000000000",
+        "--policy",
+        "strict",
+        &action("quota-probe"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["outcome"], "success");
+    assert_eq!(v["commands"][0]["type"], "set-id-token-claim");
+    assert_eq!(
+        v["commands"][0]["value"]["codes"]["fill"],
+        "CacheSizeExceeded"
+    );
+    let a = &v["actions"][0];
+    assert_eq!(
+        (a["name"].as_str(), a["outcome"].as_str()),
+        (Some("quota_probe"), Some("success"))
+    );
+    assert!(a["duration_us"].is_u64() && a["logs"].is_string() && a.get("error").is_none());
+    assert_eq!(
+        (v["cache"]["entries"].as_u64(), v["cache"]["bytes"].as_u64()),
+        (Some(18), Some(8157))
+    );
+}
+
+#[test]
+fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
+    let state = temp("state.json");
+    // A partition another login left behind: 16 entries of 508 bytes (8128 of 8192 bytes).
+    let entries: Vec<Value> = (0..16)
+        .map(|i| serde_json::json!({ "key": format!("other:{i:02}"), "value": "o".repeat(500), "expires_at": 1_800_000_000_000u64 }))
+        .collect();
+    let file = serde_json::json!({ "version": 1, "saved_at_ms": 0, "entries": entries });
+    std::fs::write(&state, file.to_string()).unwrap();
+
+    let out = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        &event(),
+        "--now",
+        "1700000000000",
+        "--policy",
+        "strict",
+        "--cache-state",
+        &state.display().to_string(),
+        &action("quota-probe"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Loaded: the probe's very first 508-byte write no longer fits.
+    assert_eq!(
+        json(&out)["commands"][0]["value"]["written_before_overflow"],
+        0
+    );
+
+    // Saved: the old entries plus what the probe could still write, with the run's time.
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["saved_at_ms"], 1_700_000_000_000u64);
+    let keys: Vec<&str> = saved["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"other:00") && keys.contains(&"other:15"),
+        "{keys:?}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the state file may hold tokens");
+    }
+
+    // A state file of another schema is refused, not misread.
+    std::fs::write(
+        &state,
+        r#"{"version": 99, "saved_at_ms": 0, "entries": []}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        &event(),
+        "--cache-state",
+        &state.display().to_string(),
+        &action("quota-probe"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schema version 99"));
+    std::fs::remove_file(&state).unwrap();
+}
+
+#[test]
+fn a_failed_action_exits_1_and_still_prints_the_result() {
+    // mgmt-token without its secrets fails inside the action.
+    let out = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        &event(),
+        &action("mgmt-token"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["outcome"], "failed");
+    assert_eq!(v["actions"][0]["error"]["kind"], "action-error");
+    assert!(
+        v["actions"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("secret `token_url`")
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_message_and_no_json() {
+    let not_wasm = temp("not.wasm");
+    std::fs::write(&not_wasm, "hello").unwrap();
+    let out = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        &event(),
+        &not_wasm.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a WebAssembly file"));
+    assert!(out.stdout.is_empty());
+
+    let wrong_trigger = run(&[
+        "run",
+        "--trigger",
+        "credentials-exchange",
+        "--event",
+        &event(),
+        &action("quota-probe"),
+    ]);
+    assert_eq!(wrong_trigger.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_trigger.stderr).contains("is a post-login action"));
+
+    let missing_event = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        "/nonexistent.json",
+        &action("quota-probe"),
+    ]);
+    assert_eq!(missing_event.status.code(), Some(2));
+
+    let usage = run(&["run", &action("quota-probe")]);
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "clap reports missing --trigger"
+    );
+    std::fs::remove_file(&not_wasm).unwrap();
+}
