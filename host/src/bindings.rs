@@ -97,7 +97,6 @@ impl wit_cache::Host for ExecState {
         options: wit_cache::SetOptions,
     ) -> Result<wit_cache::CacheRecord, wit_cache::CacheError> {
         self.budget.charge().map_err(|e| wit_error(&e))?;
-        self.cache_writes += 1;
         let options = SetOptions {
             ttl_ms: options.ttl,
             expires_at_ms: options.expires_at,
@@ -113,7 +112,6 @@ impl wit_cache::Host for ExecState {
 
     async fn delete(&mut self, key: String) -> Result<(), wit_cache::CacheError> {
         self.budget.charge().map_err(|e| wit_error(&e))?;
-        self.cache_writes += 1;
         let now = self.clock.now_ms();
         self.store
             .delete(&self.partition, &key, now)
@@ -154,9 +152,6 @@ impl ExecState {
             ));
         }
         self.command_bytes += payload_bytes;
-        if matches!(command, Command::Deny { .. }) {
-            self.denied = true;
-        }
         self.commands.push(command);
         Ok(())
     }

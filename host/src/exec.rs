@@ -59,10 +59,8 @@ pub(crate) struct ExecState {
     pub(crate) egress: AllowList,
     pub(crate) jwks: Arc<JwksCache>,
     pub(crate) budget: WriteBudget,
-    pub(crate) cache_writes: u32,
     pub(crate) commands: Vec<Command>,
     pub(crate) command_bytes: usize,
-    pub(crate) denied: bool,
 }
 
 /// Lets the generated `add_to_linker` functions reach [`ExecState`] inside [`Ctx`].

@@ -25,7 +25,7 @@ use crate::egress::{AllowList, Egress};
 use crate::exec::{Ctx, Epochs, ExecData, ExecState, MemoryLimiter};
 use crate::jwt::JwksCache;
 use crate::log::LogSink;
-use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
+use crate::result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
 use crate::{
     BuildError, CacheStore, Clock, EpochTicks, ExecuteError, LoadError, MemoryStore, PartitionKey,
     SystemClock, Trigger,
@@ -734,10 +734,8 @@ impl Runtime {
                 egress: action.inner.allow.clone(),
                 jwks: Arc::clone(&inner.jwks),
                 budget: inner.limits.write_budget(),
-                cache_writes: 0,
                 commands: Vec::new(),
                 command_bytes: 0,
-                denied: false,
             },
             deadline_hit: false,
         };
@@ -804,12 +802,17 @@ impl Runtime {
             Err(_elapsed) => Some(deadline_failure(&inner.limits)),
         };
         let (logs, _truncated) = logs.finish();
-        let outcome = match (&failure, ctx.exec.denied) {
+        let denied = ctx
+            .exec
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Deny { .. }));
+        let outcome = match (&failure, denied) {
             (Some(_), _) => Outcome::Failed,
             (None, true) => Outcome::Denied,
             (None, false) => Outcome::Success,
         };
-        let cache_writes = ctx.exec.cache_writes;
+        let cache_writes = ctx.exec.budget.used();
         // The store is finished with: move the commands out rather than copy them.
         let commands = std::mem::take(&mut store.data_mut().exec.commands);
         ActionResult {

@@ -20,6 +20,14 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `cachet run --trigger post-login --event examples/events/post-login.json ARGS...`
+fn run_post_login(args: &[&str]) -> Output {
+    let event = event();
+    let mut all = vec!["run", "--trigger", "post-login", "--event", event.as_str()];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -50,12 +58,7 @@ fn temp(name: &str) -> PathBuf {
 
 #[test]
 fn run_prints_one_json_object_with_outcome_commands_actions_and_cache() {
-    let out = run(&[
-        "run",
-        "--trigger",
-        "post-login",
-        "--event",
-        &event(),
+    let out = run_post_login(&[
         "--now",
         "1700000000000",
         "--policy",
@@ -97,12 +100,7 @@ fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
     let file = serde_json::json!({ "version": 1, "saved_at_ms": 0, "entries": entries });
     std::fs::write(&state, file.to_string()).unwrap();
 
-    let out = run(&[
-        "run",
-        "--trigger",
-        "post-login",
-        "--event",
-        &event(),
+    let out = run_post_login(&[
         "--now",
         "1700000000000",
         "--policy",
@@ -150,12 +148,7 @@ fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
         r#"{"version": 99, "saved_at_ms": 0, "entries": []}"#,
     )
     .unwrap();
-    let out = run(&[
-        "run",
-        "--trigger",
-        "post-login",
-        "--event",
-        &event(),
+    let out = run_post_login(&[
         "--cache-state",
         &state.display().to_string(),
         &action("quota-probe"),
@@ -168,14 +161,7 @@ fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
 #[test]
 fn a_failed_action_exits_1_and_still_prints_the_result() {
     // mgmt-token without its secrets fails inside the action.
-    let out = run(&[
-        "run",
-        "--trigger",
-        "post-login",
-        "--event",
-        &event(),
-        &action("mgmt-token"),
-    ]);
+    let out = run_post_login(&[&action("mgmt-token")]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["outcome"], "failed");
@@ -192,14 +178,7 @@ fn a_failed_action_exits_1_and_still_prints_the_result() {
 fn bad_input_exits_2_with_a_message_and_no_json() {
     let not_wasm = temp("not.wasm");
     std::fs::write(&not_wasm, "hello").unwrap();
-    let out = run(&[
-        "run",
-        "--trigger",
-        "post-login",
-        "--event",
-        &event(),
-        &not_wasm.display().to_string(),
-    ]);
+    let out = run_post_login(&[&not_wasm.display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a WebAssembly file"));
     assert!(out.stdout.is_empty());

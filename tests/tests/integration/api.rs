@@ -242,19 +242,27 @@ async fn a_manual_clock_makes_entries_expire_exactly_at_their_ttl() {
     assert_eq!(cache_ops(&rt, "acme", get).await[0], json!(null));
 }
 
-#[tokio::test]
-async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
+/// Runs the quota probe once under `policy`, checks the partition kept its quotas, and returns
+/// the probe's report claim.
+async fn quota_probe(policy: cachet_limits::OverflowPolicy) -> serde_json::Value {
     let (builder, _) = harness();
-    let rt = builder
-        .overflow_policy(cachet_limits::OverflowPolicy::Strict)
-        .build()
-        .unwrap();
+    let rt = builder.overflow_policy(policy).build().unwrap();
     let probe = load(&rt, guests::QUOTA_PROBE, Trigger::PostLogin);
     let r = rt
         .execute_actions("acme", Trigger::PostLogin, &[probe], "{}")
         .await
         .unwrap();
-    let quota = claim(&r, "https://cachet.example/quota");
+    assert!(
+        r.cache.entries <= 20 && r.cache.bytes <= 8192,
+        "{:?}",
+        r.cache
+    );
+    claim(&r, "https://cachet.example/quota").clone()
+}
+
+#[tokio::test]
+async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
+    let quota = quota_probe(cachet_limits::OverflowPolicy::Strict).await;
     assert_eq!(
         quota["written_before_overflow"],
         json!(16),
@@ -274,19 +282,11 @@ async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
             "budget": "MaxSideEffectsExceeded",
         })
     );
-    assert!(r.cache.entries <= 20 && r.cache.bytes <= 8192);
 }
 
 #[tokio::test]
 async fn the_quota_probe_sees_lru_eviction_under_the_evict_policy() {
-    let (builder, _) = harness();
-    let rt = builder.build().unwrap();
-    let probe = load(&rt, guests::QUOTA_PROBE, Trigger::PostLogin);
-    let r = rt
-        .execute_actions("acme", Trigger::PostLogin, &[probe], "{}")
-        .await
-        .unwrap();
-    let quota = claim(&r, "https://cachet.example/quota");
+    let quota = quota_probe(cachet_limits::OverflowPolicy::Evict).await;
     assert_eq!(
         quota["written_before_overflow"],
         json!(40),
@@ -294,7 +294,6 @@ async fn the_quota_probe_sees_lru_eviction_under_the_evict_policy() {
     );
     assert_eq!(quota["first_key_evicted"], json!(true));
     assert!(quota["codes"].get("fill").is_none());
-    assert!(r.cache.entries <= 20 && r.cache.bytes <= 8192);
 }
 
 #[tokio::test]
