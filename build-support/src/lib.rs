@@ -16,12 +16,66 @@ pub fn under_clippy() -> bool {
         || std::env::var("RUSTC_WORKSPACE_WRAPPER").is_ok_and(|w| w.contains("clippy"))
 }
 
-/// The workspace root, from a member's `CARGO_MANIFEST_DIR`.
+/// The workspace root, from a member's `CARGO_MANIFEST_DIR`: the nearest ancestor whose
+/// `Cargo.toml` declares `[workspace]` (members live at different depths, e.g. `tests/` and
+/// `host/cli/`).
 pub fn workspace_root(manifest_dir: &str) -> PathBuf {
     Path::new(manifest_dir)
-        .parent()
-        .expect("workspace members live one level below the root")
+        .ancestors()
+        .skip(1)
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|toml| toml.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .expect("a workspace member lives below a Cargo.toml with [workspace]")
         .to_path_buf()
+}
+
+/// The target every action is built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the toolchain can build for [`TARGET`]: when its standard library is missing and
+/// rustup is present, runs `rustup target add wasm32-wasip2` (saying so on stderr), so a fresh
+/// machine needs no extra step. `rust-toolchain.toml` lists the target, but not every rustup
+/// installs listed targets on first use.
+///
+/// Returns an error message saying what to do when the target is missing and cannot be added.
+pub fn ensure_target(root: &Path) -> Result<(), String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .current_dir(root)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run {rustc}: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "cachet-build: the {TARGET} standard library is not installed in {}; running `rustup target add {TARGET}`",
+        sysroot.display()
+    );
+    // Inside a build script RUSTUP_TOOLCHAIN names the toolchain being used: add the target
+    // to that one, whatever rustup's default is.
+    let status = Command::new("rustup")
+        .current_dir(root)
+        .args(["target", "add", TARGET])
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!(
+            "`rustup target add {TARGET}` failed ({s}); run it by hand, then build again"
+        )),
+        Err(e) => Err(format!(
+            "the {TARGET} target is not installed and rustup cannot be run ({e}); install the \
+             target for {rustc} (e.g. `rustup target add {TARGET}`), then build again"
+        )),
+    }
 }
 
 /// Where the component of `package` is after [`build`].
@@ -40,6 +94,9 @@ pub fn component_path(root: &Path, package: &str) -> PathBuf {
 /// Panics with a message saying what to do if the build fails: this runs in build scripts and
 /// benches, where a panic is how failure is reported.
 pub fn build(root: &Path, packages: &[&str]) -> Vec<PathBuf> {
+    if let Err(why) = ensure_target(root) {
+        panic!("cannot build action components: {why}");
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -47,7 +104,7 @@ pub fn build(root: &Path, packages: &[&str]) -> Vec<PathBuf> {
             "build",
             "--locked",
             "--target",
-            "wasm32-wasip2",
+            TARGET,
             "--profile",
             "guest",
         ])
@@ -70,8 +127,7 @@ pub fn build(root: &Path, packages: &[&str]) -> Vec<PathBuf> {
         .expect("cannot run cargo to build action components");
     assert!(
         status.success(),
-        "building {packages:?} for wasm32-wasip2 failed ({status}); is the target installed? \
-         (`rustup target add wasm32-wasip2`)"
+        "building {packages:?} for {TARGET} failed ({status}); the compiler's messages are above"
     );
     packages
         .iter()

@@ -7,69 +7,142 @@ use thiserror::Error;
 
 use crate::{CacheError, ConfigError};
 
-const MIB: usize = 1024 * 1024;
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
 
-/// Limits on one execution of a flow (all actions bound to one tenant's trigger).
-///
-/// ```
-/// use cachet_limits::{ExecutionLimits, LimitError};
-///
-/// let limits = ExecutionLimits::default();
-/// assert_eq!(limits.flow_deadline_ms, 20_000);
-/// assert!(limits.check_actions(20).is_ok());
-/// assert_eq!(
-///     limits.check_actions(21),
-///     Err(LimitError::TooManyActions { count: 21, max: 20 })
-/// );
-/// assert!(limits.check_event_bytes(1024 * 1024).is_ok());
-/// assert!(limits.check_event_bytes(1024 * 1024 + 1).is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawExecutionLimits")]
-pub struct ExecutionLimits {
-    /// Wall-clock budget for the whole flow, in milliseconds.
-    pub flow_deadline_ms: u64,
-    /// Most actions bound to one trigger.
-    pub max_actions_per_flow: usize,
-    /// Most cache writes (set + delete) one action execution may make.
-    pub max_cache_writes: u32,
-    /// Most linear memory one action instance may grow to, in bytes.
-    pub max_memory_bytes: usize,
-    /// Largest event JSON accepted, in bytes.
-    pub max_event_bytes: usize,
-    /// Most stdout + stderr kept per action execution, in bytes; the rest is cut with a marker.
-    pub max_log_bytes: usize,
-    /// Largest action module accepted, in bytes.
-    pub max_module_bytes: usize,
+/// Declares [`ExecutionLimits`] once: the struct, its defaults, the list validation walks, and
+/// the deserializer (unknown fields refused, missing ones defaulted, zeros refused). One list,
+/// so a new limit cannot be added to one of them and forgotten in another.
+macro_rules! execution_limits {
+    ($( $(#[doc = $doc:literal])* $field:ident : $ty:ty = $default:expr; )*) => {
+        /// Limits on one execution of a flow (all actions bound to one tenant's trigger), on
+        /// what one action may make the host hold while it runs, and on the shape of each
+        /// instance. Every field must be positive. Guest-controlled input is checked against
+        /// these before the host parses or buffers it.
+        ///
+        /// ```
+        /// use cachet_limits::{ExecutionLimits, LimitError};
+        ///
+        /// let limits = ExecutionLimits::default();
+        /// assert_eq!(limits.flow_deadline_ms, 20_000);
+        /// assert!(limits.check_actions(20).is_ok());
+        /// assert_eq!(
+        ///     limits.check_actions(21),
+        ///     Err(LimitError::TooManyActions { count: 21, max: 20 })
+        /// );
+        /// assert!(limits.check_event_bytes(1024 * 1024).is_ok());
+        /// assert!(limits.check_event_bytes(1024 * 1024 + 1).is_err());
+        /// // Overrides come from configuration files; zeros and unknown names are refused.
+        /// let custom: ExecutionLimits = serde_json::from_str(r#"{"max_token_bytes": 4096}"#).unwrap();
+        /// assert_eq!(custom.max_token_bytes, 4096);
+        /// assert!(serde_json::from_str::<ExecutionLimits>(r#"{"max_token_bytes": 0}"#).is_err());
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "RawExecutionLimits")]
+        pub struct ExecutionLimits {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl Default for ExecutionLimits {
+            fn default() -> Self {
+                Self { $( $field: $default, )* }
+            }
+        }
+
+        impl ExecutionLimits {
+            /// Every limit with its name, for validation and messages.
+            fn named(&self) -> Vec<(&'static str, u64)> {
+                vec![$( (stringify!($field), self.$field as u64), )*]
+            }
+        }
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        struct RawExecutionLimits {
+            $( $field: $ty, )*
+        }
+
+        impl Default for RawExecutionLimits {
+            fn default() -> Self {
+                let d = ExecutionLimits::default();
+                Self { $( $field: d.$field, )* }
+            }
+        }
+
+        impl TryFrom<RawExecutionLimits> for ExecutionLimits {
+            type Error = ConfigError;
+
+            fn try_from(r: RawExecutionLimits) -> Result<Self, ConfigError> {
+                let limits = ExecutionLimits { $( $field: r.$field, )* };
+                limits.validate()?;
+                Ok(limits)
+            }
+        }
+    };
 }
 
-impl Default for ExecutionLimits {
-    fn default() -> Self {
-        Self {
-            flow_deadline_ms: 20_000,
-            max_actions_per_flow: 20,
-            max_cache_writes: 100,
-            max_memory_bytes: 64 * MIB,
-            max_event_bytes: MIB,
-            max_log_bytes: 256 * 1024,
-            max_module_bytes: 16 * MIB,
-        }
-    }
+execution_limits! {
+    /// Wall-clock budget for the whole flow, in milliseconds.
+    flow_deadline_ms: u64 = 20_000;
+    /// Most actions bound to one trigger.
+    max_actions_per_flow: usize = 20;
+    /// Most cache writes (set + delete) one action execution may make.
+    max_cache_writes: u32 = 100;
+    /// Most linear memory one action instance may grow to, in bytes.
+    max_memory_bytes: usize = 64 * MIB;
+    /// Largest event JSON accepted, in bytes.
+    max_event_bytes: usize = MIB;
+    /// Most stdout + stderr kept per action execution, in bytes; the rest is cut with a marker.
+    max_log_bytes: usize = 256 * KIB;
+    /// Largest action module accepted, in bytes.
+    max_module_bytes: usize = 16 * MIB;
+    /// Most trigger-API calls (commands) one action execution may record.
+    max_commands: usize = 1_000;
+    /// Most bytes of command payload (names, reasons, JSON) one action execution may record.
+    /// A call's size is checked against what is left before its JSON is parsed.
+    max_command_bytes: usize = MIB;
+    /// Longest claim name, metadata key or scope, in bytes.
+    max_name_bytes: usize = 256;
+    /// Longest token `jwt.decode` and `jwt.verify` accept, in bytes (checked before parsing).
+    max_token_bytes: usize = 16 * KIB;
+    /// Most host resources (streams, requests, header fields, pollables) one instance may hold
+    /// at once.
+    max_resources: usize = 1_000;
+    /// Most elements a table of one instance may grow to.
+    max_table_elements: usize = 20_000;
+    /// Most core module instances one action component may create (a Rust component needs a
+    /// few; a JavaScript engine more).
+    max_core_instances_per_component: u32 = 16;
+    /// Most tables one action component may define.
+    max_tables_per_component: u32 = 8;
+    /// Most linear memories one action component may define.
+    max_memories_per_component: u32 = 1;
+    /// Most outbound HTTP requests one action execution may start (allowed or not).
+    max_outbound_requests: u32 = 50;
+    /// Most outbound HTTP requests of one action execution in flight at once.
+    max_concurrent_outbound_requests: u32 = 8;
+    /// Largest outbound request body, in bytes; a longer body fails the request.
+    max_request_body_bytes: usize = MIB;
+    /// Most bytes of one header `fields` resource an action builds (names + values, plus a
+    /// fixed overhead per field, so it also bounds the number of fields). Response headers are
+    /// bounded by the HTTP client: 100 fields, 64 KiB.
+    max_header_bytes: usize = 64 * KIB;
+    /// Most bytes the host copies out of an action's memory in one call (strings and lists
+    /// passed to a host function). Calls within it that break a narrower limit get a typed
+    /// error; beyond it the action traps.
+    max_host_call_bytes: usize = 16 * MIB;
+    /// Largest JWKS document the host fetches for `jwt.verify`, in bytes.
+    max_jwks_bytes: usize = 256 * KIB;
+    /// Most key sets the runtime keeps (least recently used dropped first).
+    jwks_cache_entries: usize = 64;
+    /// Most bytes of fetched JWKS documents the runtime keeps.
+    jwks_cache_bytes: usize = 4 * MIB;
 }
 
 impl ExecutionLimits {
     /// Checks that every limit is positive.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
-            ("flow_deadline_ms", self.flow_deadline_ms),
-            ("max_actions_per_flow", self.max_actions_per_flow as u64),
-            ("max_cache_writes", u64::from(self.max_cache_writes)),
-            ("max_memory_bytes", self.max_memory_bytes as u64),
-            ("max_event_bytes", self.max_event_bytes as u64),
-            ("max_log_bytes", self.max_log_bytes as u64),
-            ("max_module_bytes", self.max_module_bytes as u64),
-        ];
-        match positive.iter().find(|(_, v)| *v == 0) {
+        match self.named().into_iter().find(|(_, v)| *v == 0) {
             Some((field, _)) => Err(ConfigError::Zero { field }),
             None => Ok(()),
         }
@@ -111,51 +184,6 @@ impl ExecutionLimits {
     /// A fresh write budget for one action execution.
     pub fn write_budget(&self) -> WriteBudget {
         WriteBudget::new(self.max_cache_writes)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawExecutionLimits {
-    flow_deadline_ms: u64,
-    max_actions_per_flow: usize,
-    max_cache_writes: u32,
-    max_memory_bytes: usize,
-    max_event_bytes: usize,
-    max_log_bytes: usize,
-    max_module_bytes: usize,
-}
-
-impl Default for RawExecutionLimits {
-    fn default() -> Self {
-        let d = ExecutionLimits::default();
-        Self {
-            flow_deadline_ms: d.flow_deadline_ms,
-            max_actions_per_flow: d.max_actions_per_flow,
-            max_cache_writes: d.max_cache_writes,
-            max_memory_bytes: d.max_memory_bytes,
-            max_event_bytes: d.max_event_bytes,
-            max_log_bytes: d.max_log_bytes,
-            max_module_bytes: d.max_module_bytes,
-        }
-    }
-}
-
-impl TryFrom<RawExecutionLimits> for ExecutionLimits {
-    type Error = ConfigError;
-
-    fn try_from(r: RawExecutionLimits) -> Result<Self, ConfigError> {
-        let limits = ExecutionLimits {
-            flow_deadline_ms: r.flow_deadline_ms,
-            max_actions_per_flow: r.max_actions_per_flow,
-            max_cache_writes: r.max_cache_writes,
-            max_memory_bytes: r.max_memory_bytes,
-            max_event_bytes: r.max_event_bytes,
-            max_log_bytes: r.max_log_bytes,
-            max_module_bytes: r.max_module_bytes,
-        };
-        limits.validate()?;
-        Ok(limits)
     }
 }
 

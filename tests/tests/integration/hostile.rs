@@ -154,10 +154,7 @@ async fn invalid_claim_json_is_refused_and_the_action_sees_the_error() {
     let r = run(&rt, guests::BAD_CLAIM_JSON).await;
     let (kind, message) = failure(&r);
     assert_eq!(kind, FailureKind::ActionError);
-    assert!(
-        message.contains("claim value is not valid JSON"),
-        "{message}"
-    );
+    assert!(message.contains("is not valid JSON"), "{message}");
     assert!(r.commands.is_empty());
     assert_host_keeps_serving(&rt).await;
 }

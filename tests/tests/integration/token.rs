@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cachet_host::idp::{DevIdp, DevIdpConfig, TokenMode};
+use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenMode};
 use cachet_host::{
     Action, ActionConfig, FailureKind, FlowResult, ManualClock, Outcome, PartitionKey, Runtime,
     Trigger,

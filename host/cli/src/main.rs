@@ -19,7 +19,7 @@ mod demo;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cachet_host::idp::{DevIdp, DevIdpConfig};
+use cachet_dev_idp::{DevIdp, DevIdpConfig};
 use cachet_host::{
     ActionConfig, Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger,
     state_file,
@@ -105,6 +105,10 @@ struct RunArgs {
     /// have no network at all.
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
     allow_hosts: Vec<String>,
+    /// Like --allow-host, for a name that resolves to a loopback, private or link-local address
+    /// (an internal service). Without it such names are refused; IP literals need no flag.
+    #[arg(long = "allow-private-host", value_name = "HOST[:PORT]")]
+    allow_private_hosts: Vec<String>,
     /// The tenant whose partition the actions use.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -196,7 +200,13 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
             .unwrap_or_else(|| path.display().to_string());
         let config = ActionConfig {
             secrets: secrets.clone(),
-            allowed_hosts: args.allow_hosts.clone(),
+            allowed_hosts: args
+                .allow_hosts
+                .iter()
+                .chain(&args.allow_private_hosts)
+                .cloned()
+                .collect(),
+            allowed_private_hosts: args.allow_private_hosts.clone(),
         };
         actions.push(runtime.load_action(&name, args.trigger, &wasm, config)?);
     }

@@ -20,30 +20,41 @@
 //!
 //! The pieces:
 //! - [`Runtime`] (built with [`RuntimeBuilder`]): compiles and pre-links actions, binds them
-//!   into flows, executes flows. Limits (deadline, memory, event, log, module, secrets, cache
-//!   writes) are enforced and reported as typed results; an action cannot crash the host.
+//!   into flows, executes flows. Limits ([`cachet_limits::ExecutionLimits`]: deadline, memory,
+//!   event, log, module, commands, tokens, host resources, outbound requests and bodies,
+//!   secrets, cache writes) are enforced and reported as typed results; an action cannot crash
+//!   the host or make it allocate without bound.
 //! - [`CacheStore`]: where partitions live; [`MemoryStore`] is the embedded default.
 //! - [`Clock`]: injectable time; [`ManualClock`] plus [`EpochTicks::Manual`] make the runtime a
 //!   deterministic test harness for action authors.
 //! - [`FlowResult`]: the outcome, merged commands, and per-action logs, errors and timings.
+//!
+//! Inside, modules point one way: `runtime` (engine, builder) and `action` (loading) and
+//! `flow` (execution) use `trigger` (the per-trigger table), which uses `sandbox` (one
+//! execution's store data, linker, epochs), which uses `interfaces/` (one file per WIT
+//! interface, each with its own per-execution state and `add_to_linker`), which use only
+//! `bindings` (generated), `store`, `clock` and `result`.
 
+mod action;
 mod bindings;
 mod clock;
-mod egress;
 mod error;
-mod exec;
-pub mod idp;
-mod jwt;
+mod flow;
+mod interfaces;
 mod log;
 mod result;
 mod runtime;
+mod sandbox;
 pub mod state_file;
 mod store;
+mod trigger;
 
+pub use action::{Action, ActionConfig};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use egress::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};
-pub use exec::EpochTicks;
+pub use interfaces::http::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
-pub use runtime::{Action, ActionConfig, CompileStats, Runtime, RuntimeBuilder};
-pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError, Trigger};
+pub use runtime::{CompileStats, Runtime, RuntimeBuilder};
+pub use sandbox::EpochTicks;
+pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError};
+pub use trigger::Trigger;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use cachet_host::idp::{DevIdp, DevIdpConfig, IdpStats};
+use cachet_dev_idp::{DevIdp, DevIdpConfig, IdpStats};
 use cachet_host::{
     ActionConfig, Clock, Command, FlowResult, ManualClock, Outcome, Runtime, SystemClock, Trigger,
 };

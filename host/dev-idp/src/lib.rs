@@ -7,14 +7,14 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use cachet_host::idp::{DevIdp, DevIdpConfig};
+//! use cachet_dev_idp::{DevIdp, DevIdpConfig};
 //! let idp = DevIdp::start(DevIdpConfig::default()).await?; // 127.0.0.1, a free port
 //! println!("token endpoint: {}", idp.token_url());
 //! assert_eq!(idp.stats().token_requests, 0);
 //! # Ok(()) }
 //! ```
 //!
-//! Time comes from a [`Clock`], so a test that moves a [`ManualClock`](crate::ManualClock)
+//! Time comes from a [`Clock`], so a test that moves a [`ManualClock`](cachet_host::ManualClock)
 //! moves token expiry for the IdP and the runtime alike.
 
 use std::collections::HashSet;
@@ -38,7 +38,7 @@ use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{Clock, SystemClock};
+use cachet_host::{Clock, SystemClock};
 
 /// How the token endpoint behaves: normally, or one of the failures a client must survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

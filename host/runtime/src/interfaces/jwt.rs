@@ -1,34 +1,40 @@
-//! The `jwt` host interface: decode and verify JSON Web Tokens natively with `jsonwebtoken`.
+//! The `jwt` interface: decode and verify JSON Web Tokens natively with `jsonwebtoken`.
 //!
 //! Verification is native because it is the expensive part of the token pattern (RS256: ~160 µs
-//! natively, ~1 ms inside a sandbox). Signing keys come from a JWKS the host fetches and caches
-//! per URL; the fetch obeys the action's allow-list, so an action cannot use `verify` to reach
-//! hosts it could not reach itself. Expiry is checked against the runtime's clock, not the
-//! system's, so tests can move time.
+//! natively, ~1 ms inside a sandbox). Signing keys come from a JWKS the host fetches on the
+//! action's behalf, so the fetch obeys the action's allow-list and outbound-request budget: an
+//! action cannot use `verify` to reach hosts it could not reach itself, and the allow-list is
+//! checked before the cache, so one tenant cannot verify against keys another tenant's action
+//! fetched from a host it may not reach. Fetched sets live in a runtime-wide LRU bounded by
+//! entries and bytes, keyed on the normalised URL, with one fetch in flight per URL. Expiry is
+//! checked against the runtime's clock, not the system's, so tests can move time.
+//!
+//! Guest-controlled tokens and URLs enter here; a token is measured before it is parsed.
 
 use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use cachet_limits::ExecutionLimits;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use lru::LruCache;
 use serde_json::{Value, json};
+use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::post_login::cachet::action::jwt::{self as wit, JwtError, VerifyOptions};
-use crate::exec::ExecState;
+use crate::Clock;
+use crate::bindings::jwt::{self as wit, JwtError, VerifyOptions};
+use crate::interfaces::http::{self, AllowList, OutboundBudget, Target};
 
 /// How long fetched keys are trusted before they are fetched again.
 const JWKS_TTL_MS: u64 = 10 * 60 * 1000;
 /// Least time between two fetches of the same JWKS when a token names an unknown key: key
 /// rotation is rare, and an attacker must not turn unknown kids into a fetch storm.
 const JWKS_REFETCH_MS: u64 = 30 * 1000;
-/// Largest JWKS document accepted.
-const JWKS_MAX_BYTES: usize = 256 * 1024;
 
 const ACCEPTED: [Algorithm; 5] = [
     Algorithm::RS256,
@@ -38,86 +44,176 @@ const ACCEPTED: [Algorithm; 5] = [
     Algorithm::ES384,
 ];
 
-/// Fetched key sets by URL, shared by every execution of a runtime.
-#[derive(Default)]
+/// One execution's view of `jwt`.
+pub(crate) struct JwtCtx {
+    pub(crate) allow: AllowList,
+    pub(crate) jwks: Arc<JwksCache>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) outbound: Arc<OutboundBudget>,
+    pub(crate) max_token_bytes: usize,
+    /// The flow's deadline: a JWKS fetch never outlasts it.
+    pub(crate) deadline: Instant,
+}
+
+struct HasJwt;
+
+impl HasData for HasJwt {
+    type Data<'a> = &'a mut JwtCtx;
+}
+
+/// Adds `cachet:action/jwt` to `linker`, reaching the context through `get`.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut JwtCtx,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasJwt>(linker, get)
+}
+
+struct CachedSet {
+    set: Arc<JwkSet>,
+    fetched_ms: u64,
+    bytes: usize,
+}
+
+struct Sets {
+    lru: LruCache<String, CachedSet>,
+    bytes: usize,
+}
+
+/// Fetched key sets by normalised URL, shared by every execution of a runtime and bounded by
+/// entries and bytes (least recently used dropped first).
 pub(crate) struct JwksCache {
-    sets: Mutex<HashMap<String, (Arc<JwkSet>, u64)>>,
+    sets: Mutex<Sets>,
+    /// One async lock per URL being fetched, so concurrent verifications of tokens from one
+    /// issuer make one request. Entries live only while a fetch is in flight.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    max_bytes: usize,
+    max_doc_bytes: usize,
 }
 
 impl JwksCache {
-    fn cached(&self, url: &str) -> Option<(Arc<JwkSet>, u64)> {
-        self.sets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(url)
-            .cloned()
+    pub(crate) fn new(limits: &ExecutionLimits) -> Self {
+        let entries = NonZeroUsize::new(limits.jwks_cache_entries).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            sets: Mutex::new(Sets {
+                lru: LruCache::new(entries),
+                bytes: 0,
+            }),
+            inflight: Mutex::default(),
+            max_bytes: limits.jwks_cache_bytes,
+            max_doc_bytes: limits.max_jwks_bytes,
+        }
     }
 
-    async fn keys(
-        &self,
-        state: &ExecState,
-        url: &str,
-        kid: &str,
-        now: u64,
-    ) -> Result<Arc<JwkSet>, JwtError> {
-        if let Some((set, fetched)) = self.cached(url) {
-            let fresh = now < fetched + JWKS_TTL_MS;
-            let knows_kid = set.find(kid).is_some();
-            if fresh && (knows_kid || now < fetched + JWKS_REFETCH_MS) {
-                return Ok(set);
+    /// Entries and bytes held, for tests and metrics.
+    #[cfg(test)]
+    fn usage(&self) -> (usize, usize) {
+        let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        (sets.lru.len(), sets.bytes)
+    }
+
+    /// A usable cached set for `kid`, if there is one.
+    fn lookup(&self, key: &str, kid: &str, now: u64) -> Option<Arc<JwkSet>> {
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = sets.lru.get(key)?;
+        let fresh = now < cached.fetched_ms.saturating_add(JWKS_TTL_MS);
+        let knows_kid = cached.set.find(kid).is_some();
+        let recently = now < cached.fetched_ms.saturating_add(JWKS_REFETCH_MS);
+        (fresh && (knows_kid || recently)).then(|| Arc::clone(&cached.set))
+    }
+
+    fn insert(&self, key: String, set: Arc<JwkSet>, bytes: usize, now: u64) {
+        let bytes = bytes.saturating_add(key.len());
+        if bytes > self.max_bytes {
+            return; // larger than the whole cache: used once, not kept
+        }
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = sets.lru.pop(&key) {
+            sets.bytes -= old.bytes;
+        }
+        while sets.bytes + bytes > self.max_bytes {
+            match sets.lru.pop_lru() {
+                Some((_, old)) => sets.bytes -= old.bytes,
+                None => break,
             }
         }
-        let set = Arc::new(
-            fetch_jwks(state, url)
-                .await
-                .map_err(JwtError::KeysUnavailable)?,
+        if let Some((_, old)) = sets.lru.push(
+            key,
+            CachedSet {
+                set,
+                fetched_ms: now,
+                bytes,
+            },
+        ) {
+            // The entry limit pushed out the least recently used set.
+            sets.bytes -= old.bytes;
+        }
+        sets.bytes += bytes;
+    }
+
+    /// The key set at `target` for a token naming `kid`: from the cache when fresh, else
+    /// fetched (one fetch per URL at a time; waiters use its result). The caller has checked
+    /// the allow-list.
+    async fn keys(
+        &self,
+        target: &Target,
+        kid: &str,
+        ctx: &JwtCtx,
+    ) -> Result<Arc<JwkSet>, JwtError> {
+        let key = target.normalised_url();
+        let now = ctx.clock.now_ms();
+        if let Some(set) = self.lookup(&key, kid, now) {
+            return Ok(set);
+        }
+        let lock = Arc::clone(
+            self.inflight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key.clone())
+                .or_default(),
         );
-        self.sets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(url.to_string(), (Arc::clone(&set), now));
+        let fetched = {
+            let _turn = lock.lock().await;
+            // Another execution may have fetched it while this one waited.
+            match self.lookup(&key, kid, ctx.clock.now_ms()) {
+                Some(set) => Ok(set),
+                None => self.fetch(target, &key, ctx).await,
+            }
+        };
+        let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+        // Drop the URL's lock once nobody else holds it (the map holds one reference).
+        if Arc::strong_count(&lock) == 2 {
+            inflight.remove(&key);
+        }
+        fetched
+    }
+
+    async fn fetch(
+        &self,
+        target: &Target,
+        key: &str,
+        ctx: &JwtCtx,
+    ) -> Result<Arc<JwkSet>, JwtError> {
+        // A fetch on the action's behalf counts against its outbound requests: URL churn
+        // cannot turn one execution into many fetches.
+        let slot = ctx
+            .outbound
+            .start()
+            .map_err(|e| JwtError::KeysUnavailable(format!("fetching the JWKS: {e}")))?;
+        let body = http::get(target, &ctx.allow, self.max_doc_bytes, ctx.deadline, slot)
+            .await
+            .map_err(JwtError::KeysUnavailable)?;
+        let set: JwkSet = serde_json::from_slice(&body)
+            .map_err(|e| JwtError::KeysUnavailable(format!("{key} is not a JWKS: {e}")))?;
+        let set = Arc::new(set);
+        self.insert(
+            key.to_string(),
+            Arc::clone(&set),
+            body.len(),
+            ctx.clock.now_ms(),
+        );
         Ok(set)
     }
-}
-
-async fn fetch_jwks(state: &ExecState, url: &str) -> Result<JwkSet, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("invalid JWKS URL: {e}"))?;
-    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-    let authority = uri.authority().ok_or("JWKS URL has no host")?;
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    if !state.egress.allows(authority.host(), port) {
-        return Err(format!(
-            "JWKS host {}:{port} is not on the action's allow-list",
-            authority.host()
-        ));
-    }
-    let request = http::Request::get(uri.clone())
-        .header(http::header::HOST, authority.as_str())
-        .body(Empty::<Bytes>::new().map_err(|never| match never {}))
-        .map_err(|e| e.to_string())?;
-    let options = wasmtime_wasi_http::RequestOptions {
-        connect_timeout: Some(crate::egress::MAX_CONNECT_TIMEOUT),
-        first_byte_timeout: Some(crate::egress::MAX_READ_TIMEOUT),
-        between_bytes_timeout: Some(crate::egress::MAX_READ_TIMEOUT),
-    };
-    let fetch = async {
-        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options))
-            .await
-            .map_err(|e| format!("fetching {url}: {e}"))?;
-        tokio::spawn(io);
-        if !response.status().is_success() {
-            return Err(format!("fetching {url}: HTTP {}", response.status()));
-        }
-        let body = Limited::new(response.into_body(), JWKS_MAX_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("reading {url}: {e}"))?
-            .to_bytes();
-        serde_json::from_slice::<JwkSet>(&body).map_err(|e| format!("{url} is not a JWKS: {e}"))
-    };
-    tokio::time::timeout(Duration::from_secs(15), fetch)
-        .await
-        .map_err(|_| format!("fetching {url} timed out"))?
 }
 
 fn b64_json(part: &str) -> Result<Value, JwtError> {
@@ -148,17 +244,39 @@ fn audience_matches(aud: Option<&Value>, expected: &str) -> bool {
     }
 }
 
-impl ExecState {
+impl JwtCtx {
+    /// Refuses a token longer than the limit before anything parses it.
+    fn check_size(&self, token: &str) -> Result<(), JwtError> {
+        if token.len() > self.max_token_bytes {
+            return Err(JwtError::Malformed(format!(
+                "the token is {} bytes; at most {} are accepted",
+                token.len(),
+                self.max_token_bytes
+            )));
+        }
+        Ok(())
+    }
+
     async fn verify_token(&self, token: &str, options: &VerifyOptions) -> Result<Value, JwtError> {
+        self.check_size(token)?;
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
         if !ACCEPTED.contains(&header.alg) {
             return Err(JwtError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
         }
-        let now = self.clock.now_ms();
+        // The allow-list first, before any cached keys are looked at.
+        let target = Target::parse(&options.jwks_url)
+            .and_then(|t| t.require_https_unless_loopback("JWKS URL").map(|()| t))
+            .map_err(JwtError::KeysUnavailable)?;
+        if !self.allow.allows(&target.host, target.port) {
+            return Err(JwtError::KeysUnavailable(format!(
+                "JWKS host {} is not on the action's allow-list",
+                target.authority()
+            )));
+        }
         let kid = header.kid.clone().unwrap_or_default();
-        let set = self.jwks.keys(self, &options.jwks_url, &kid, now).await?;
-        verify_with_keys(token, &set, options, now)
+        let set = self.jwks.keys(&target, &kid, self).await?;
+        verify_with_keys(token, &set, options, self.clock.now_ms())
     }
 }
 
@@ -227,8 +345,9 @@ fn verify_with_keys(
     Ok(claims)
 }
 
-impl wit::Host for ExecState {
+impl wit::Host for JwtCtx {
     async fn decode(&mut self, token: String) -> Result<String, JwtError> {
+        self.check_size(&token)?;
         decode(&token).map(|v| v.to_string())
     }
 
@@ -265,9 +384,9 @@ mod tests {
     use jsonwebtoken::jwk::Jwk;
     use jsonwebtoken::{EncodingKey, Header};
 
-    const ES256_A: &str = include_str!("../testdata/es256-a.pem");
-    const ES256_B: &str = include_str!("../testdata/es256-b.pem");
-    const RS256: &str = include_str!("../testdata/rs256.pem");
+    const ES256_A: &str = include_str!("../../testdata/es256-a.pem");
+    const ES256_B: &str = include_str!("../../testdata/es256-b.pem");
+    const RS256: &str = include_str!("../../testdata/rs256.pem");
     const NOW_MS: u64 = 1_700_000_000_000;
 
     fn key(pem: &str, alg: Algorithm) -> EncodingKey {
@@ -392,6 +511,37 @@ mod tests {
             verify_with_keys(&token, &set, &options(), NOW_MS),
             Err(JwtError::UnsupportedAlgorithm(ref k)) if k == "HS256"
         ));
+    }
+
+    #[test]
+    fn the_jwks_cache_is_bounded_by_entries_and_bytes() {
+        let limits = ExecutionLimits {
+            jwks_cache_entries: 4,
+            jwks_cache_bytes: 1_000,
+            ..ExecutionLimits::default()
+        };
+        let cache = JwksCache::new(&limits);
+        let set = Arc::new(jwks(ES256_A, Algorithm::ES256, "k1"));
+        // URL churn: every URL distinct, as `?n=i` would make them.
+        for i in 0..100 {
+            cache.insert(
+                format!("https://a.example:443/j?n={i}"),
+                Arc::clone(&set),
+                100,
+                0,
+            );
+            let (entries, bytes) = cache.usage();
+            assert!(
+                entries <= 4 && bytes <= 1_000,
+                "{entries} entries, {bytes} bytes"
+            );
+        }
+        // Large documents push out others by bytes, and one larger than the cache is not kept.
+        cache.insert("https://b.example:443/j".into(), Arc::clone(&set), 900, 0);
+        assert_eq!(cache.usage().0, 1);
+        cache.insert("https://c.example:443/j".into(), Arc::clone(&set), 5_000, 0);
+        assert!(cache.lookup("https://c.example:443/j", "k1", 0).is_none());
+        assert!(cache.lookup("https://b.example:443/j", "k1", 0).is_some());
     }
 
     #[test]

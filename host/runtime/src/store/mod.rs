@@ -1,6 +1,7 @@
 //! Cache stores: where partitions live.
 //!
-//! Every store enforces the same contract (DESIGN §2) through [`cachet_limits`]; what differs
+//! Every store enforces the same contract (the README's "The cache contract", implemented by
+//! [`cachet_limits::BoundedCache`]); what differs
 //! is where the bytes are and who shares them. The host calls a store once per cache operation
 //! an action makes, passing the partition explicitly: keys are never rewritten or prefixed by
 //! the guest, so no key string can reach another partition.
@@ -11,58 +12,12 @@ pub use memory::MemoryStore;
 
 use std::fmt;
 
+use crate::Trigger;
+
 use async_trait::async_trait;
 use cachet_limits::{CacheError, CacheRecord, RestoreReport, SetOptions, SnapshotEntry, Usage};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-/// A trigger: the event an action runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    /// Every login.
-    PostLogin,
-    /// Every client-credentials (machine-to-machine) token exchange.
-    CredentialsExchange,
-}
-
-impl Trigger {
-    /// The trigger's name, e.g. `"post-login"`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::PostLogin => "post-login",
-            Self::CredentialsExchange => "credentials-exchange",
-        }
-    }
-
-    /// The name of the function an action of this trigger exports.
-    pub fn export_name(&self) -> &'static str {
-        match self {
-            Self::PostLogin => "on-execute-post-login",
-            Self::CredentialsExchange => "on-execute-credentials-exchange",
-        }
-    }
-}
-
-impl fmt::Display for Trigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Trigger {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "post-login" => Ok(Self::PostLogin),
-            "credentials-exchange" => Ok(Self::CredentialsExchange),
-            other => Err(format!(
-                "unknown trigger `{other}`; use `post-login` or `credentials-exchange`"
-            )),
-        }
-    }
-}
 
 /// One cache partition: one tenant's one trigger. All actions of that flow share it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -94,7 +49,7 @@ impl fmt::Display for PartitionKey {
 #[error("cache store unavailable: {0}")]
 pub struct StoreError(pub String);
 
-/// Where cache partitions live. Implementations enforce DESIGN §2 exactly and atomically per
+/// Where cache partitions live. Implementations enforce the cache contract of [`cachet_limits::BoundedCache`] exactly and atomically per
 /// operation; the host adds the per-execution write budget on top.
 ///
 /// `now_ms` is passed in by the host (from its [`Clock`](crate::Clock)) so every store agrees

@@ -1,31 +1,36 @@
-//! Per-execution state: what one action's sandbox holds while it runs, and the epoch clock
-//! that enforces the flow deadline.
+//! The sandbox of one action execution: its store data ([`Ctx`]: WASI without filesystem,
+//! environment or sockets, the memory limiter, and each interface's per-execution state), the
+//! linker that gives an action its trigger's world, the epoch clock that enforces the flow
+//! deadline, and how a trap is turned into a failure an action author can act on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use cachet_limits::WriteBudget;
-use wasmtime::component::{HasData, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter};
+use cachet_limits::ExecutionLimits;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::egress::{AllowList, Egress};
-use crate::jwt::JwksCache;
+use crate::interfaces::cache::{self, CacheCtx};
+use crate::interfaces::commands::Commands;
+use crate::interfaces::http::Egress;
+use crate::interfaces::jwt::{self, JwtCtx};
+use crate::result::{ActionFailure, FailureKind};
 
-use crate::result::Command;
-use crate::{CacheStore, Clock, PartitionKey};
-
-/// The data of one action's `Store`: WASI (no filesystem, environment or network), the
-/// memory limiter, and the action's view of its trigger API and cache.
+/// The data of one action's `Store`.
 pub(crate) struct Ctx {
     pub(crate) wasi: WasiCtx,
+    /// Host resources the action holds (streams, requests, fields), capped at
+    /// [`ExecutionLimits::max_resources`].
     pub(crate) table: ResourceTable,
     pub(crate) http: WasiHttpCtx,
     pub(crate) egress: Egress,
     pub(crate) limiter: MemoryLimiter,
-    pub(crate) exec: ExecState,
+    pub(crate) cache: CacheCtx,
+    pub(crate) jwt: JwtCtx,
+    pub(crate) commands: Commands,
     /// Set by the epoch callback when it interrupts the action, so the resulting trap can be
     /// reported as a deadline rather than a generic interrupt.
     pub(crate) deadline_hit: bool,
@@ -50,40 +55,36 @@ impl WasiHttpView for Ctx {
     }
 }
 
-/// What the trigger API, cache and jwt imports operate on.
-pub(crate) struct ExecState {
-    pub(crate) partition: PartitionKey,
-    pub(crate) store: Arc<dyn CacheStore>,
-    pub(crate) clock: Arc<dyn Clock>,
-    /// The action's allow-list, for host-side fetches made on its behalf (JWKS).
-    pub(crate) egress: AllowList,
-    pub(crate) jwks: Arc<JwksCache>,
-    pub(crate) budget: WriteBudget,
-    pub(crate) commands: Vec<Command>,
-    pub(crate) command_bytes: usize,
+/// The linker of one trigger's world: WASI (whose filesystem, environment and sockets the
+/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and the trigger's API,
+/// which `add_api` adds (from the trigger table).
+pub(crate) fn linker(
+    engine: &Engine,
+    add_api: fn(&mut Linker<Ctx>, fn(&mut Ctx) -> &mut Commands) -> wasmtime::Result<()>,
+) -> wasmtime::Result<Linker<Ctx>> {
+    let mut linker = Linker::<Ctx>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    cache::add_to_linker(&mut linker, |c| &mut c.cache)?;
+    jwt::add_to_linker(&mut linker, |c| &mut c.jwt)?;
+    add_api(&mut linker, |c| &mut c.commands)?;
+    Ok(linker)
 }
 
-/// Lets the generated `add_to_linker` functions reach [`ExecState`] inside [`Ctx`].
-pub(crate) struct ExecData;
-
-impl HasData for ExecData {
-    type Data<'a> = &'a mut ExecState;
-}
-
-/// Caps an instance's linear memory and remembers that it did, so the trap that follows a
-/// refused `memory.grow` (Rust aborts on allocation failure) is reported as what it is.
+/// Caps an instance's linear memory and tables and remembers that it refused memory, so the
+/// trap that follows a refused `memory.grow` (most languages abort on allocation failure) is
+/// reported as what it is.
 pub(crate) struct MemoryLimiter {
     max_memory_bytes: usize,
+    max_table_elements: usize,
     pub(crate) exceeded: bool,
 }
 
-/// Table elements an instance may have; Rust actions use a few hundred.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-
 impl MemoryLimiter {
-    pub(crate) fn new(max_memory_bytes: usize) -> Self {
+    pub(crate) fn new(limits: &ExecutionLimits) -> Self {
         Self {
-            max_memory_bytes,
+            max_memory_bytes: limits.max_memory_bytes,
+            max_table_elements: limits.max_table_elements,
             exceeded: false,
         }
     }
@@ -109,7 +110,7 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        Ok(desired <= self.max_table_elements)
     }
 }
 
@@ -205,4 +206,58 @@ impl Epochs {
             .max(1);
         self.now() + ms.div_ceil(tick_ms) + 1
     }
+}
+
+pub(crate) fn deadline_failure(limits: &ExecutionLimits) -> ActionFailure {
+    ActionFailure {
+        kind: FailureKind::DeadlineExceeded,
+        message: format!(
+            "the flow deadline of {} ms passed while the action ran; make it finish sooner \
+             (look for loops, or slow calls without a timeout)",
+            limits.flow_deadline_ms
+        ),
+    }
+}
+
+/// Turns a trap into a failure an action author can act on, using what the sandbox observed
+/// (deadline, memory limit) before what the trap itself says. The hints name what the trap
+/// means in the languages actions are written in, not only Rust.
+pub(crate) fn classify_trap(
+    e: &wasmtime::Error,
+    ctx: &Ctx,
+    limits: &ExecutionLimits,
+) -> ActionFailure {
+    if ctx.deadline_hit {
+        return deadline_failure(limits);
+    }
+    if ctx.limiter.exceeded {
+        return ActionFailure {
+            kind: FailureKind::MemoryLimitExceeded,
+            message: format!(
+                "the action tried to grow its memory past {} bytes; keep less in memory",
+                limits.max_memory_bytes
+            ),
+        };
+    }
+    let (kind, message) = match e.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => (
+            FailureKind::StackOverflow,
+            "the action overflowed its stack (unbounded recursion?)".to_string(),
+        ),
+        Some(Trap::UnreachableCodeReached) => (
+            FailureKind::Trap,
+            "the action aborted (wasm `unreachable`: a Rust panic, or a fatal error in the \
+             language runtime); its logs usually say why"
+                .to_string(),
+        ),
+        Some(Trap::MemoryOutOfBounds) => (
+            FailureKind::Trap,
+            "the action accessed memory out of bounds (often a stack overflow inside the \
+             language runtime: deep recursion with large locals)"
+                .to_string(),
+        ),
+        Some(trap) => (FailureKind::Trap, format!("the action trapped: {trap}")),
+        None => (FailureKind::Trap, format!("the action failed: {e:#}")),
+    };
+    ActionFailure { kind, message }
 }

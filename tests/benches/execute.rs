@@ -4,9 +4,9 @@
 //!   native `jwt.decode` host call, `exp`/audience checks, claims). This is `mgmt-token` with
 //!   the management call excluded: a dev IdP serves only the first fetch.
 //!
-//! Run: `cargo bench -p cachet-host --bench execute`
+//! Run: `cargo bench -p cachet-tests --bench execute`
 //!
-//! The bench builds the action from source first (`--profile guest`, as the tests do). After
+//! The actions are the ones `tests/build.rs` builds from source (`--profile guest`). After
 //! criterion's figures it prints p50/p99 latency and executions/s on 1 and 2 threads, for the
 //! default engine and with component-model concurrency support on.
 
@@ -23,9 +23,8 @@ use serde_json::Value;
 const EVENT: &str = include_str!("../../examples/events/post-login.json");
 const TENANT: &str = "bench";
 
-fn build_guest(package: &str) -> Vec<u8> {
-    let root = cachet_build::workspace_root(env!("CARGO_MANIFEST_DIR"));
-    let path = cachet_build::build(&root, &[package]).remove(0);
+/// An action component `build.rs` built from source.
+fn guest(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("built action")
 }
 
@@ -166,7 +165,7 @@ fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
 }
 
 fn main() {
-    let wasm = build_guest("claims");
+    let wasm = guest(cachet_tests::guests::CLAIMS);
     let rt = runtime(&wasm, false);
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -192,8 +191,8 @@ fn main() {
     // The token helper on a cache hit. The IdP runs on its own runtime for the first fetch.
     let idp_rt = tokio::runtime::Runtime::new().expect("tokio");
     let idp = idp_rt
-        .block_on(cachet_host::idp::DevIdp::start(
-            cachet_host::idp::DevIdpConfig::default(),
+        .block_on(cachet_dev_idp::DevIdp::start(
+            cachet_dev_idp::DevIdpConfig::default(),
         ))
         .expect("dev IdP");
     let token_rt = Runtime::builder().build().expect("runtime");
@@ -207,7 +206,7 @@ fn main() {
         .load_action(
             "token-only",
             Trigger::PostLogin,
-            &build_guest("token-only"),
+            &guest(cachet_tests::guests::TOKEN_ONLY),
             config,
         )
         .expect("load token-only");

@@ -31,7 +31,7 @@ pub enum LoadError {
     },
     /// The bytes are not WebAssembly at all.
     #[error(
-        "action `{name}` is not a WebAssembly file (no `\\0asm` header); build it with `cargo build --target wasm32-wasip2`"
+        "action `{name}` is not a WebAssembly file (no `\\0asm` header); give the component an action's build produced (Rust: `cargo build --target wasm32-wasip2`)"
     )]
     NotWasm {
         /// The action.
@@ -39,7 +39,7 @@ pub enum LoadError {
     },
     /// The bytes are a core module, not a component.
     #[error(
-        "action `{name}` is a core WebAssembly module, not a component; build it for `wasm32-wasip2` (not wasm32-unknown-unknown or wasip1), which produces a component"
+        "action `{name}` is a core WebAssembly module, not a component; build a component against `wit/action.wit` (Rust: target `wasm32-wasip2`, not wasm32-unknown-unknown or wasip1)"
     )]
     CoreModule {
         /// The action.
@@ -64,12 +64,14 @@ pub enum LoadError {
         actual: Trigger,
     },
     /// The component does not export the trigger's entry point.
-    #[error("action `{name}` does not export `{export}`; use `cachet_guest::{macro_name}!(your_fn)` (feature `{trigger}`) to export it", export = trigger.export_name(), macro_name = trigger.as_str().replace('-', "_"))]
+    #[error("action `{name}` does not export `{export}` (world `{world}` of wit/action.wit); export it: {how}", export = trigger.export_name(), world = trigger.world())]
     MissingExport {
         /// The action.
         name: String,
         /// The trigger it was loaded for.
         trigger: Trigger,
+        /// How each SDK exports the entry point.
+        how: &'static str,
     },
     /// The component imports something the trigger's world does not provide (filesystem,
     /// sockets, another trigger's API, ...).
@@ -80,6 +82,14 @@ pub enum LoadError {
         /// The trigger it was loaded for.
         trigger: Trigger,
         /// What wasmtime reported as missing.
+        reason: String,
+    },
+    /// An allow-list entry is malformed (e.g. a port out of range, or a URL instead of a host).
+    #[error("action `{name}`: {reason}")]
+    AllowList {
+        /// The action.
+        name: String,
+        /// Which entry and what is wrong with it.
         reason: String,
     },
     /// The action's secrets break a limit.

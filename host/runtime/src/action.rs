@@ -1,0 +1,302 @@
+//! Actions: loading (size, secrets and allow-list checks, compilation with an in-memory LRU
+//! and an optional on-disk cache of compiled components, linking against the trigger's world)
+//! and what a loaded [`Action`] carries.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
+
+use crate::interfaces::http::AllowList;
+use crate::sandbox::Ctx;
+use crate::{LoadError, Runtime, Trigger};
+
+/// A loaded action: compiled, linked against its trigger's world, with its secrets. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Action {
+    pub(crate) inner: Arc<ActionInner>,
+}
+
+pub(crate) struct ActionInner {
+    pub(crate) name: String,
+    pub(crate) trigger: Trigger,
+    pub(crate) digest: String,
+    pub(crate) pre: InstancePre<Ctx>,
+    /// The trigger's entry point, looked up once at load.
+    pub(crate) export: ComponentExportIndex,
+    /// The secrets as the JSON object the event carries, serialized once at load.
+    pub(crate) secrets_json: Box<RawValue>,
+    pub(crate) allow: AllowList,
+}
+
+/// How an action is configured: its secrets and the hosts it may reach.
+///
+/// ```
+/// use cachet_host::ActionConfig;
+/// let config = ActionConfig::default()
+///     .secret("client_id", "abc")
+///     .allow_host("tenant.example.com");
+/// assert_eq!(config.secrets["client_id"], "abc");
+/// assert!(!format!("{config:?}").contains("abc")); // Debug never shows secret values
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ActionConfig {
+    /// Secrets by name; the action reads them as `event.secrets`.
+    pub secrets: BTreeMap<String, String>,
+    /// `HOST`, `HOST:PORT` or `[IPv6]:PORT` entries the action may reach over HTTP (and fetch
+    /// JWKS from), checked when the action is loaded. Empty: no outbound HTTP at all. A name
+    /// that resolves to a loopback, private or link-local address is refused at connect time
+    /// unless it is listed in [`ActionConfig::allowed_private_hosts`] too; an IP literal entry
+    /// allows exactly that address.
+    pub allowed_hosts: Vec<String>,
+    /// Entries of [`ActionConfig::allowed_hosts`] whose names may resolve to loopback, private
+    /// or link-local addresses (an internal service the operator vouches for).
+    pub allowed_private_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for ActionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secret names only: values are credentials.
+        f.debug_struct("ActionConfig")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_private_hosts", &self.allowed_private_hosts)
+            .finish()
+    }
+}
+
+impl ActionConfig {
+    /// Adds a secret.
+    pub fn secret(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secrets.insert(name.into(), value.into());
+        self
+    }
+
+    /// Allows outbound HTTP to `host` (any port) or `host:port`.
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Allows outbound HTTP to `host` (any port) or `host:port` even when the name resolves to
+    /// a loopback, private or link-local address.
+    pub fn allow_private_host(mut self, host: impl Into<String>) -> Self {
+        let host = host.into();
+        self.allowed_hosts.push(host.clone());
+        self.allowed_private_hosts.push(host);
+        self
+    }
+}
+
+impl From<BTreeMap<String, String>> for ActionConfig {
+    fn from(secrets: BTreeMap<String, String>) -> Self {
+        Self {
+            secrets,
+            ..Self::default()
+        }
+    }
+}
+
+impl Action {
+    /// The action's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The trigger it runs on.
+    pub fn trigger(&self) -> Trigger {
+        self.inner.trigger
+    }
+
+    /// SHA-256 of the component, hex.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets deliberately left out.
+        f.debug_struct("Action")
+            .field("name", &self.inner.name)
+            .field("trigger", &self.inner.trigger)
+            .field("digest", &self.inner.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+impl Runtime {
+    /// Loads an action: checks its size and secrets, compiles it (or reuses the compiled
+    /// component with the same content hash), and links it against `trigger`'s world.
+    /// `config` is its secrets and outbound allow-list (a plain secrets map converts into one).
+    ///
+    /// Compiling takes milliseconds to seconds of CPU; from async code call this inside
+    /// `tokio::task::spawn_blocking`.
+    pub fn load_action(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        wasm: &[u8],
+        config: impl Into<ActionConfig>,
+    ) -> Result<Action, LoadError> {
+        let ActionConfig {
+            secrets,
+            allowed_hosts,
+            allowed_private_hosts,
+        } = config.into();
+        let inner = &self.inner;
+        let named = || name.to_string();
+        inner
+            .limits
+            .check_module_bytes(wasm.len())
+            .map_err(|source| LoadError::TooLarge {
+                name: named(),
+                source,
+            })?;
+        inner
+            .action_limits
+            .check_secrets(secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|source| LoadError::Secrets {
+                name: named(),
+                source,
+            })?;
+        let allow = AllowList::parse(&allowed_hosts, &allowed_private_hosts).map_err(|reason| {
+            LoadError::AllowList {
+                name: named(),
+                reason,
+            }
+        })?;
+        if wasm.get(..4) != Some(WASM_MAGIC.as_slice()) {
+            return Err(LoadError::NotWasm { name: named() });
+        }
+        if wasm.get(4..8) == Some(CORE_VERSION.as_slice()) {
+            return Err(LoadError::CoreModule { name: named() });
+        }
+
+        let digest: [u8; 32] = Sha256::digest(wasm).into();
+        let component = self
+            .compile(&digest, wasm)
+            .map_err(|e| LoadError::Invalid {
+                name: named(),
+                reason: format!("{e:#}"),
+            })?;
+
+        let export = |t: Trigger| component.get_export_index(None, t.export_name());
+        let Some(export_index) = export(trigger) else {
+            return Err(
+                match Trigger::ALL.into_iter().find(|t| export(*t).is_some()) {
+                    Some(actual) => LoadError::WrongTrigger {
+                        name: named(),
+                        expected: trigger,
+                        actual,
+                    },
+                    None => LoadError::MissingExport {
+                        name: named(),
+                        trigger,
+                        how: trigger.spec().how_to_export,
+                    },
+                },
+            );
+        };
+        let pre = inner.linkers[trigger.index()]
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::UnsatisfiedImports {
+                name: named(),
+                trigger,
+                reason: format!("{e:#}"),
+            })?;
+        let secrets_json =
+            serde_json::value::to_raw_value(&secrets).map_err(|e| LoadError::Invalid {
+                name: named(),
+                reason: e.to_string(),
+            })?;
+        Ok(Action {
+            inner: Arc::new(ActionInner {
+                name: named(),
+                trigger,
+                digest: hex::encode(digest),
+                pre,
+                export: export_index,
+                secrets_json,
+                allow,
+            }),
+        })
+    }
+
+    fn compile(&self, digest: &[u8; 32], wasm: &[u8]) -> wasmtime::Result<Component> {
+        let inner = &self.inner;
+        let stats = &inner.compile_stats;
+        if let Some(c) = inner
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+        {
+            stats.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(c.clone());
+        }
+        // Compile outside the lock: two loads of the same new component may both compile, which
+        // is wasted work but never wrong, and other loads are not held up behind a compile.
+        let disk_path = inner.disk_cache.as_ref().map(|(dir, engine_tag)| {
+            dir.join(format!("{}-{engine_tag}.cwasm", hex::encode(digest)))
+        });
+        let from_disk = disk_path.as_deref().filter(|p| p.exists()).and_then(|path| {
+            match load_precompiled(&inner.engine, path) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable precompiled component; compiling instead");
+                    None
+                }
+            }
+        });
+        let component = match from_disk {
+            Some(c) => {
+                stats.disk_hits.fetch_add(1, Ordering::Relaxed);
+                c
+            }
+            None => {
+                let c = Component::new(&inner.engine, wasm)?;
+                stats.compiled.fetch_add(1, Ordering::Relaxed);
+                if let Some(path) = &disk_path {
+                    let written = c
+                        .serialize()
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .and_then(|bytes| crate::state_file::write_private(path, &bytes));
+                    if let Err(e) = written {
+                        tracing::warn!(path = %path.display(), error = %e, "could not save a compiled component");
+                    }
+                }
+                c
+            }
+        };
+        inner
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(*digest, component.clone());
+        Ok(component)
+    }
+}
+
+/// Loads a component this runtime compiled and saved earlier.
+///
+/// The file is read into memory rather than mapped (`deserialize_file`): a mapped file that
+/// someone truncates or rewrites in place would crash the host with SIGBUS.
+#[allow(unsafe_code)]
+fn load_precompiled(engine: &Engine, path: &std::path::Path) -> wasmtime::Result<Component> {
+    let bytes = std::fs::read(path).map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+    // SAFETY: deserializing runs native code from the file, so it must be a file wasmtime
+    // produced. It is: the directory is the operator's (documented on `compiled_cache_dir`), the
+    // files are written by `compile` with mode 0600, and the name binds the content hash and
+    // this engine's compatibility hash; wasmtime itself rejects bytes from another version or
+    // configuration, and anything not starting as a compiled artifact, with an error.
+    unsafe { Component::deserialize(engine, &bytes) }
+}

@@ -1,0 +1,19 @@
+//! Host bindings generated from `wit/action.wit`: the host-side traits of every interface an
+//! action may import, and their `add_to_linker` functions. Generated from the exports-free
+//! `sdk-imports` world, which imports all of them; each trigger world links the subset it
+//! declares (see `trigger.rs`). The host implementations live in `interfaces/`, one file per
+//! interface; this module holds only generated code.
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "sdk-imports",
+    imports: {
+        // The store may be remote (Redis), so cache calls are async on the host; to the
+        // action they block like any call.
+        "cachet:action/cache": async,
+        // verify may fetch a JWKS.
+        "cachet:action/jwt": async,
+    },
+});
+
+pub(crate) use cachet::action::{cache, credentials_exchange_api, jwt, post_login_api};

@@ -1,0 +1,325 @@
+//! Flows: binding actions to a tenant's trigger, and executing them in order, each in a fresh
+//! sandbox, merging their commands.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use cachet_limits::Usage;
+use serde_json::value::RawValue;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::clock::WasiWallClock;
+use crate::interfaces::cache::CacheCtx;
+use crate::interfaces::commands::Commands;
+use crate::interfaces::http::{Egress, OutboundBudget};
+use crate::interfaces::jwt::JwtCtx;
+use crate::log::LogSink;
+use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
+use crate::sandbox::{Ctx, MemoryLimiter, classify_trap, deadline_failure};
+use crate::{Action, ExecuteError, PartitionKey, Runtime, Trigger};
+
+/// Extra wall-clock time allowed past the flow deadline for host-side waits (a store call in
+/// flight) before the execution is abandoned. Wasm code itself is stopped by epochs, and host
+/// calls that can wait (HTTP, JWKS) are bounded by the deadline itself.
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
+
+/// Most bytes one `wasi:random` call may ask for.
+const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+
+/// The flows bound to each partition.
+pub(crate) type Flows = HashMap<PartitionKey, Arc<[Action]>>;
+
+impl Runtime {
+    /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.
+    pub fn bind(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        actions: Vec<Action>,
+    ) -> Result<(), ExecuteError> {
+        self.check_flow(trigger, &actions)?;
+        self.inner
+            .flows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(PartitionKey::new(tenant, trigger), actions.into());
+        Ok(())
+    }
+
+    /// Runs the flow bound to `tenant`'s `trigger` on `event_json`. A tenant with no flow bound
+    /// succeeds with no commands.
+    pub async fn execute(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        event_json: &str,
+    ) -> Result<FlowResult, ExecuteError> {
+        let partition = PartitionKey::new(tenant, trigger);
+        let flow = self
+            .inner
+            .flows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&partition)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        self.run_flow(partition, &flow, event_json).await
+    }
+
+    /// Runs `actions` as `tenant`'s `trigger` flow on `event_json`, without binding them.
+    pub async fn execute_actions(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        actions: &[Action],
+        event_json: &str,
+    ) -> Result<FlowResult, ExecuteError> {
+        self.check_flow(trigger, actions)?;
+        self.run_flow(PartitionKey::new(tenant, trigger), actions, event_json)
+            .await
+    }
+
+    /// Usage of `tenant`'s `trigger` partition.
+    pub async fn partition_usage(&self, tenant: &str, trigger: Trigger) -> Usage {
+        self.inner
+            .store
+            .usage(&PartitionKey::new(tenant, trigger))
+            .await
+            .unwrap_or_default()
+    }
+
+    fn check_flow(&self, trigger: Trigger, actions: &[Action]) -> Result<(), ExecuteError> {
+        self.inner.limits.check_actions(actions.len())?;
+        match actions.iter().find(|a| a.trigger() != trigger) {
+            Some(a) => Err(ExecuteError::TriggerMismatch {
+                name: a.name().to_string(),
+                expected: trigger,
+                actual: a.trigger(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn run_flow(
+        &self,
+        partition: PartitionKey,
+        actions: &[Action],
+        event_json: &str,
+    ) -> Result<FlowResult, ExecuteError> {
+        let started = Instant::now();
+        let limits = &self.inner.limits;
+        limits.check_event_bytes(event_json.len())?;
+        let event = EventFields::parse(event_json)?;
+        let deadline_epoch = self.inner.epochs.deadline_after(limits.flow_deadline_ms);
+        let deadline = started + Duration::from_millis(limits.flow_deadline_ms) + DEADLINE_GRACE;
+
+        let mut outcome = Outcome::Success;
+        let mut commands = Vec::new();
+        let mut results = Vec::with_capacity(actions.len());
+        for action in actions {
+            let event_json = event.with_secrets(&action.inner.secrets_json);
+            let result = self
+                .run_action(action, &partition, &event_json, deadline_epoch, deadline)
+                .await;
+            let stop = result.outcome != Outcome::Success;
+            if result.outcome != Outcome::Failed {
+                commands.extend(result.commands.iter().cloned());
+            }
+            outcome = result.outcome;
+            results.push(result);
+            if stop {
+                break;
+            }
+        }
+        let cache = self.inner.store.usage(&partition).await.unwrap_or_default();
+        Ok(FlowResult {
+            outcome,
+            commands,
+            actions: results,
+            cache,
+            duration_us: micros(started.elapsed()),
+        })
+    }
+
+    async fn run_action(
+        &self,
+        action: &Action,
+        partition: &PartitionKey,
+        event_json: &str,
+        deadline_epoch: u64,
+        deadline: Instant,
+    ) -> ActionResult {
+        let inner = &self.inner;
+        let limits = &inner.limits;
+        let logs = LogSink::new(limits.max_log_bytes);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(logs.clone())
+            .stderr(logs.clone())
+            .wall_clock(WasiWallClock(Arc::clone(&inner.clock)))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            // wasi:random allocates what is asked before the guest sees it.
+            .max_random_size(MAX_RANDOM_BYTES)
+            .build();
+        let mut http = wasmtime_wasi_http::WasiHttpCtx::new();
+        http.set_field_size_limit(limits.max_header_bytes);
+        let outbound = Arc::new(OutboundBudget::new(limits));
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.max_resources);
+        let ctx = Ctx {
+            wasi,
+            table,
+            http,
+            egress: Egress::new(
+                action.inner.allow.clone(),
+                Arc::clone(&outbound),
+                limits,
+                deadline,
+            ),
+            limiter: MemoryLimiter::new(limits),
+            cache: CacheCtx {
+                partition: partition.clone(),
+                store: Arc::clone(&inner.store),
+                clock: Arc::clone(&inner.clock),
+                budget: limits.write_budget(),
+            },
+            jwt: JwtCtx {
+                allow: action.inner.allow.clone(),
+                jwks: Arc::clone(&inner.jwks),
+                clock: Arc::clone(&inner.clock),
+                outbound,
+                max_token_bytes: limits.max_token_bytes,
+                deadline: deadline - DEADLINE_GRACE,
+            },
+            commands: Commands::new(limits),
+            deadline_hit: false,
+        };
+        let mut store = Store::new(&inner.engine, ctx);
+        store.limiter(|c| &mut c.limiter);
+        // Guest handles to host resources (a second cap beside the resource table's), and the
+        // bytes one host call may copy out of the guest (a list can alias its own memory, so
+        // the guest's memory limit alone does not bound it).
+        store.set_max_component_handles(limits.max_resources);
+        store.set_hostcall_fuel(limits.max_host_call_bytes);
+        // Wake on every epoch tick: yield to the executor (so a looping action cannot hog a
+        // worker thread) until the flow's deadline epoch, then interrupt.
+        store.set_epoch_deadline(1);
+        let epochs = Arc::clone(&inner.epochs);
+        store.epoch_deadline_callback(move |mut store| {
+            if epochs.now() >= deadline_epoch {
+                store.data_mut().deadline_hit = true;
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+
+        let started = Instant::now();
+        let call = async {
+            let instance = action
+                .inner
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(Instantiation)?;
+            // Every trigger's entry point has the same shape: `func(event: string) ->
+            // result<_, string>` (see `trigger.rs`).
+            let entry = instance
+                .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, &action.inner.export)
+                .map_err(Instantiation)?;
+            let (returned,) = entry
+                .call_async(&mut store, (event_json,))
+                .await
+                .map_err(Call)?;
+            Ok(returned)
+        };
+        let returned = tokio::time::timeout_at(deadline.into(), call).await;
+        let duration_us = micros(started.elapsed());
+
+        let ctx = store.data();
+        let failure = match returned {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(message))) => Some(ActionFailure {
+                kind: FailureKind::ActionError,
+                message,
+            }),
+            // The deadline or memory limit can strike during instantiation too (start
+            // functions run wasm), so what the sandbox observed decides first.
+            Ok(Err(Instantiation(_) | Call(_))) if ctx.deadline_hit => {
+                Some(deadline_failure(&inner.limits))
+            }
+            Ok(Err(Instantiation(e))) if !ctx.limiter.exceeded => Some(ActionFailure {
+                kind: FailureKind::Instantiation,
+                message: format!("could not instantiate the action: {e:#}"),
+            }),
+            Ok(Err(Instantiation(e) | Call(e))) => Some(classify_trap(&e, ctx, &inner.limits)),
+            // Only reachable when a host-side await (a remote store) outlives the deadline.
+            Err(_elapsed) => Some(deadline_failure(&inner.limits)),
+        };
+        let (logs, _truncated) = logs.finish();
+        let denied = ctx.commands.denied();
+        let outcome = match (&failure, denied) {
+            (Some(_), _) => Outcome::Failed,
+            (None, true) => Outcome::Denied,
+            (None, false) => Outcome::Success,
+        };
+        let cache_writes = ctx.cache.budget.used();
+        // The store is finished with: move the commands out rather than copy them.
+        let commands = std::mem::take(&mut store.data_mut().commands.list);
+        ActionResult {
+            name: action.name().to_string(),
+            outcome,
+            error: failure,
+            logs,
+            commands,
+            cache_writes,
+            duration_us,
+        }
+    }
+}
+
+/// Where an execution failed: getting an instance, or running it.
+enum CallError {
+    Instantiation(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+use CallError::{Call, Instantiation};
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The event's top-level fields, parsed once per flow without building a DOM, so that each
+/// action's copy (with its own `secrets`) is a cheap splice.
+struct EventFields(BTreeMap<String, Box<RawValue>>);
+
+impl EventFields {
+    fn parse(json: &str) -> Result<Self, ExecuteError> {
+        match serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(json) {
+            Ok(mut fields) => {
+                // The caller's `secrets`, if any, never reach an action: each action gets its
+                // own configured secrets.
+                fields.remove("secrets");
+                Ok(Self(fields))
+            }
+            Err(e) => match serde_json::from_str::<serde::de::IgnoredAny>(json) {
+                Ok(_) => Err(ExecuteError::EventNotObject),
+                Err(_) => Err(ExecuteError::EventNotJson(e.to_string())),
+            },
+        }
+    }
+
+    fn with_secrets(&self, secrets: &RawValue) -> String {
+        let mut view: BTreeMap<&str, &RawValue> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_ref()))
+            .collect();
+        view.insert("secrets", secrets);
+        // Serializing borrowed raw JSON cannot fail.
+        serde_json::to_string(&view).unwrap_or_else(|_| "{}".into())
+    }
+}

@@ -1,0 +1,103 @@
+//! The `cache` interface: an action's view of its trigger's partition.
+//!
+//! Guest-controlled keys and values enter here. Every call goes to the [`CacheStore`] with the
+//! partition fixed by the host, so no key string can reach another partition; the store
+//! enforces the quotas, this module adds the per-execution write budget.
+
+use std::sync::Arc;
+
+use cachet_limits::{CacheError, CacheRecord, SetOptions, WriteBudget};
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::cache as wit;
+use crate::{CacheStore, Clock, PartitionKey};
+
+/// One execution's cache: its partition, the store, the clock, and its write budget.
+pub(crate) struct CacheCtx {
+    pub(crate) partition: PartitionKey,
+    pub(crate) store: Arc<dyn CacheStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) budget: WriteBudget,
+}
+
+struct HasCache;
+
+impl HasData for HasCache {
+    type Data<'a> = &'a mut CacheCtx;
+}
+
+/// Adds `cachet:action/cache` to `linker`, reaching the context through `get`.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut CacheCtx,
+) -> wasmtime::Result<()> {
+    wit::add_to_linker::<T, HasCache>(linker, get)
+}
+
+fn wit_error(e: &CacheError) -> wit::CacheError {
+    use wit::CacheError as W;
+    match e {
+        CacheError::CacheKeySizeExceeded { .. } => W::CacheKeySizeExceeded,
+        CacheError::CacheValueSizeExceeded { .. } => W::CacheValueSizeExceeded,
+        CacheError::CacheSizeExceeded { .. } => W::CacheSizeExceeded,
+        CacheError::ItemAlreadyExpired => W::ItemAlreadyExpired,
+        CacheError::InvalidExpiry => W::InvalidExpiry,
+        CacheError::MaxSideEffectsExceeded { .. } => W::MaxSideEffectsExceeded,
+        CacheError::FailedToSetCacheRecord { .. } => W::FailedToSetCacheRecord,
+        CacheError::FailedToDeleteCacheRecord { .. } => W::FailedToDeleteCacheRecord,
+        CacheError::CacheKeyDoesNotExist => W::CacheKeyDoesNotExist,
+        CacheError::CacheKeyExists => W::CacheKeyExists,
+    }
+}
+
+fn wit_record(r: CacheRecord) -> wit::CacheRecord {
+    wit::CacheRecord {
+        value: r.value,
+        expires_at: r.expires_at,
+    }
+}
+
+impl wit::Host for CacheCtx {
+    async fn get(&mut self, key: String) -> Option<wit::CacheRecord> {
+        let now = self.clock.now_ms();
+        match self.store.get(&self.partition, &key, now).await {
+            Ok(hit) => hit.map(wit_record),
+            Err(e) => {
+                // A read that cannot reach the store behaves as a miss: the action falls back
+                // to its slow path, which is always correct. Never log the key: it may embed
+                // user data.
+                tracing::warn!(partition = %self.partition, error = %e, "cache get failed; treated as a miss");
+                None
+            }
+        }
+    }
+
+    async fn set(
+        &mut self,
+        key: String,
+        value: String,
+        options: wit::SetOptions,
+    ) -> Result<wit::CacheRecord, wit::CacheError> {
+        self.budget.charge().map_err(|e| wit_error(&e))?;
+        let options = SetOptions {
+            ttl_ms: options.ttl,
+            expires_at_ms: options.expires_at,
+            if_absent: options.if_absent,
+        };
+        let now = self.clock.now_ms();
+        self.store
+            .set(&self.partition, &key, &value, options, now)
+            .await
+            .map(wit_record)
+            .map_err(|e| wit_error(&e))
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), wit::CacheError> {
+        self.budget.charge().map_err(|e| wit_error(&e))?;
+        let now = self.clock.now_ms();
+        self.store
+            .delete(&self.partition, &key, now)
+            .await
+            .map_err(|e| wit_error(&e))
+    }
+}

@@ -1,0 +1,145 @@
+//! What the trigger APIs record: one execution's commands, within its command budget.
+//!
+//! Guest-controlled names and JSON enter here. Sizes are checked against what is left of the
+//! budget *before* any JSON is parsed, so an action cannot make the host build a large value
+//! only to refuse it (an 8 MB JSON array would otherwise cost the host ~150 MB to parse).
+
+use cachet_limits::ExecutionLimits;
+use serde_json::Value;
+
+use crate::result::Command;
+
+/// One execution's recorded commands and what is left of its budget.
+pub(crate) struct Commands {
+    pub(crate) list: Vec<Command>,
+    bytes: usize,
+    max_commands: usize,
+    max_bytes: usize,
+    max_name_bytes: usize,
+}
+
+impl Commands {
+    pub(crate) fn new(limits: &ExecutionLimits) -> Self {
+        Self {
+            list: Vec::new(),
+            bytes: 0,
+            max_commands: limits.max_commands,
+            max_bytes: limits.max_command_bytes,
+            max_name_bytes: limits.max_name_bytes,
+        }
+    }
+
+    /// Reserves room for one command of `payload_bytes`, or says why there is none.
+    fn reserve(&mut self, payload_bytes: usize) -> Result<(), String> {
+        if self.list.len() >= self.max_commands {
+            return Err(format!(
+                "more than {} API calls in one execution; the call was refused",
+                self.max_commands
+            ));
+        }
+        if self.bytes.saturating_add(payload_bytes) > self.max_bytes {
+            return Err(format!(
+                "this call's {payload_bytes} bytes would take the execution's API call payloads \
+                 past {} bytes; the call was refused (keep claims and metadata small)",
+                self.max_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records `command`, whose payload is `payload_bytes`, if the budget allows it.
+    pub(crate) fn record(&mut self, command: Command, payload_bytes: usize) -> Result<(), String> {
+        self.reserve(payload_bytes)?;
+        self.bytes += payload_bytes;
+        self.list.push(command);
+        Ok(())
+    }
+
+    /// Checks a claim name, metadata key or scope.
+    pub(crate) fn check_name(&self, what: &str, name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err(format!("{what} must not be empty"));
+        }
+        if name.len() > self.max_name_bytes {
+            return Err(format!(
+                "{what} is {} bytes; at most {} are allowed",
+                name.len(),
+                self.max_name_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records a command carrying a name and a JSON value: checks the name and the size, then
+    /// parses the JSON (never echoing it in errors), then records.
+    pub(crate) fn record_json(
+        &mut self,
+        what: &str,
+        name: String,
+        json: &str,
+        make: impl FnOnce(String, Value) -> Command,
+    ) -> Result<(), String> {
+        self.check_name(what, &name)?;
+        let bytes = name.len().saturating_add(json.len());
+        self.reserve(bytes)?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| format!("the value for {what} `{name}` is not valid JSON: {e}"))?;
+        self.record(make(name, value), bytes)
+    }
+
+    /// Whether a denial was recorded.
+    pub(crate) fn denied(&self) -> bool {
+        self.list.iter().any(|c| matches!(c, Command::Deny { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ExecutionLimits {
+        ExecutionLimits {
+            max_commands: 3,
+            max_command_bytes: 32,
+            max_name_bytes: 8,
+            ..ExecutionLimits::default()
+        }
+    }
+
+    #[test]
+    fn an_oversized_json_value_is_refused_before_it_is_parsed() {
+        let mut c = Commands::new(&limits());
+        // Not valid JSON either: a parse would have reported that instead.
+        let err = c
+            .record_json("claim", "n".into(), &"[".repeat(64), |name, value| {
+                Command::SetIdTokenClaim { name, value }
+            })
+            .unwrap_err();
+        assert!(err.contains("past 32 bytes"), "{err}");
+        assert!(c.list.is_empty());
+    }
+
+    #[test]
+    fn the_command_count_and_name_length_are_bounded() {
+        let mut c = Commands::new(&limits());
+        for _ in 0..3 {
+            c.record_json("claim", "n".into(), "1", |name, value| {
+                Command::SetIdTokenClaim { name, value }
+            })
+            .unwrap();
+        }
+        assert!(
+            c.record(
+                Command::Deny {
+                    code: None,
+                    reason: String::new()
+                },
+                0
+            )
+            .is_err()
+        );
+        assert!(c.check_name("claim name", "123456789").is_err());
+        assert!(c.check_name("claim name", "").is_err());
+        assert!(!c.denied());
+    }
+}

@@ -1,0 +1,15 @@
+//! The host side of each interface an action imports, one file each. Every module owns the
+//! per-execution state its interface needs and adds itself to a linker, so no interface reaches
+//! into another or into the flow engine.
+//!
+//! - [`cache`]: the trigger's partition, with the per-execution write budget.
+//! - [`jwt`]: native decode and verify, with a bounded cache of fetched key sets.
+//! - [`http`]: `wasi:http` egress, limited to the action's allow-list and budgets.
+//! - [`post_login`], [`credentials_exchange`]: the trigger APIs, recording [`commands`].
+
+pub(crate) mod cache;
+pub(crate) mod commands;
+pub(crate) mod credentials_exchange;
+pub(crate) mod http;
+pub(crate) mod jwt;
+pub(crate) mod post_login;

@@ -1,0 +1,301 @@
+//! [`Runtime`]: loads actions, binds them into flows, and executes flows in fresh sandboxes.
+
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use cachet_limits::{ActionLimits, CacheLimits, ExecutionLimits, OverflowPolicy};
+use lru::LruCache;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::flow::Flows;
+use crate::interfaces::jwt::JwksCache;
+use crate::sandbox::{Ctx, Epochs};
+use crate::{BuildError, CacheStore, Clock, EpochTicks, MemoryStore, SystemClock, Trigger};
+
+/// Builds a [`Runtime`]. Every setting has a production default.
+///
+/// ```
+/// use cachet_host::{ManualClock, Runtime};
+/// use cachet_limits::OverflowPolicy;
+/// use std::sync::Arc;
+///
+/// let clock = ManualClock::new(1_700_000_000_000);
+/// let runtime = Runtime::builder()
+///     .overflow_policy(OverflowPolicy::Strict)
+///     .clock(Arc::new(clock.clone()))
+///     .instance_pool_size(16)
+///     .build()
+///     .unwrap();
+/// assert_eq!(runtime.now_ms(), 1_700_000_000_000);
+/// ```
+pub struct RuntimeBuilder {
+    store: Option<Arc<dyn CacheStore>>,
+    cache_limits: CacheLimits,
+    policy: OverflowPolicy,
+    execution_limits: ExecutionLimits,
+    action_limits: ActionLimits,
+    clock: Arc<dyn Clock>,
+    epoch_ticks: EpochTicks,
+    instance_pool_size: u32,
+    compiled_cache_capacity: usize,
+    compiled_cache_dir: Option<PathBuf>,
+    concurrency_support: bool,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        Self {
+            store: None,
+            cache_limits: CacheLimits::default(),
+            policy: OverflowPolicy::default(),
+            execution_limits: ExecutionLimits::default(),
+            action_limits: ActionLimits::default(),
+            clock: Arc::new(SystemClock),
+            epoch_ticks: EpochTicks::default(),
+            instance_pool_size: 128,
+            compiled_cache_capacity: 64,
+            compiled_cache_dir: None,
+            concurrency_support: false,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// The cache store. Default: a [`MemoryStore`] with the configured cache limits and
+    /// overflow policy (which a custom store brings its own of).
+    pub fn store(mut self, store: Arc<dyn CacheStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Quotas of each partition of the default store.
+    pub fn cache_limits(mut self, limits: CacheLimits) -> Self {
+        self.cache_limits = limits;
+        self
+    }
+
+    /// What a write into a full partition of the default store does.
+    pub fn overflow_policy(mut self, policy: OverflowPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Deadline, memory, event, log and module limits.
+    pub fn execution_limits(mut self, limits: ExecutionLimits) -> Self {
+        self.execution_limits = limits;
+        self
+    }
+
+    /// Secret limits of each action.
+    pub fn action_limits(mut self, limits: ActionLimits) -> Self {
+        self.action_limits = limits;
+        self
+    }
+
+    /// The clock for cache expiry and for the actions' wall clock. Default: the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How the deadline epoch advances. Default: every 10 ms on a background thread.
+    pub fn epoch_ticks(mut self, ticks: EpochTicks) -> Self {
+        self.epoch_ticks = ticks;
+        self
+    }
+
+    /// How many actions may run at once (the pooling allocator's slots). Each slot reserves
+    /// address space, not memory. Default 128.
+    pub fn instance_pool_size(mut self, slots: u32) -> Self {
+        self.instance_pool_size = slots.max(1);
+        self
+    }
+
+    /// How many compiled components to keep, by content hash. Default 64.
+    pub fn compiled_cache_capacity(mut self, components: usize) -> Self {
+        self.compiled_cache_capacity = components;
+        self
+    }
+
+    /// Also keep compiled components on disk, in `dir` (created if missing), so a restarted host
+    /// does not compile its actions again. Files are named by content hash and engine
+    /// configuration, written atomically with mode 0600, and loaded as native code: point this
+    /// only at a directory that nobody else can write.
+    pub fn compiled_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.compiled_cache_dir = Some(dir.into());
+        self
+    }
+
+    /// wasmtime's component-model concurrency support. Off by default: actions do not use
+    /// component-model async, and off halves the cost of each host call (see BENCHMARKS.md).
+    pub fn concurrency_support(mut self, enable: bool) -> Self {
+        self.concurrency_support = enable;
+        self
+    }
+
+    /// Builds the runtime: validates the limits and creates the engine and its instance pool.
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        self.cache_limits.validate()?;
+        self.execution_limits.validate()?;
+        let engine = self
+            .engine()
+            .map_err(|e| BuildError::Engine(e.to_string()))?;
+        let linker = |trigger: Trigger| {
+            crate::sandbox::linker(&engine, trigger.spec().add_api_to_linker)
+                .map_err(|e| BuildError::Engine(e.to_string()))
+        };
+        let linkers = [linker(Trigger::ALL[0])?, linker(Trigger::ALL[1])?];
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new(self.cache_limits, self.policy)));
+        let capacity = NonZeroUsize::new(self.compiled_cache_capacity).unwrap_or(NonZeroUsize::MIN);
+        let disk_cache = match self.compiled_cache_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    BuildError::Engine(format!(
+                        "cannot create the compiled cache directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                // Components compiled by another wasmtime or configuration must not match.
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                engine.precompile_compatibility_hash().hash(&mut hasher);
+                Some((dir, format!("{:016x}", hasher.finish())))
+            }
+            None => None,
+        };
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                epochs: Epochs::start(engine.clone(), self.epoch_ticks),
+                engine,
+                linkers,
+                compiled: Mutex::new(LruCache::new(capacity)),
+                disk_cache,
+                compile_stats: CompileCounters::default(),
+                store,
+                clock: self.clock,
+                limits: self.execution_limits,
+                action_limits: self.action_limits,
+                flows: RwLock::default(),
+                jwks: Arc::new(JwksCache::new(&self.execution_limits)),
+            }),
+        })
+    }
+
+    fn engine(&self) -> wasmtime::Result<Engine> {
+        let slots = self.instance_pool_size;
+        let limits = &self.execution_limits;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .max_core_instances_per_component(limits.max_core_instances_per_component)
+            .total_core_instances(slots.saturating_mul(limits.max_core_instances_per_component))
+            .max_memories_per_component(limits.max_memories_per_component)
+            .total_memories(slots.saturating_mul(limits.max_memories_per_component))
+            .max_tables_per_component(limits.max_tables_per_component)
+            .total_tables(slots.saturating_mul(limits.max_tables_per_component))
+            .table_elements(limits.max_table_elements)
+            .total_stacks(slots)
+            .max_memory_size(limits.max_memory_bytes)
+            // Reuse a slot's pages instead of returning them to the kernel after every
+            // execution, and reset only the dirty ones: the measured difference between
+            // ~40 µs and ~15 µs per fresh instance.
+            .linear_memory_keep_resident(2 * 1024 * 1024)
+            .table_keep_resident(64 * 1024)
+            .pagemap_scan(Enabled::Auto);
+
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .concurrency_support(self.concurrency_support)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        Engine::new(&config)
+    }
+}
+
+/// The Cachet runtime. Cheap to clone; clones share everything.
+///
+/// Actions are loaded once ([`Runtime::load_action`]: validated, compiled, pre-linked) and
+/// executed many times, each execution in a fresh instance, so nothing leaks from one login to
+/// the next except what an action deliberately puts in its trigger's cache.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    /// One per trigger, indexed by [`Trigger::index`].
+    pub(crate) linkers: [Linker<Ctx>; 2],
+    pub(crate) compiled: Mutex<LruCache<[u8; 32], Component>>,
+    /// Directory and engine-compatibility tag of the on-disk compiled cache, if enabled.
+    pub(crate) disk_cache: Option<(PathBuf, String)>,
+    pub(crate) compile_stats: CompileCounters,
+    pub(crate) store: Arc<dyn CacheStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: ExecutionLimits,
+    pub(crate) action_limits: ActionLimits,
+    pub(crate) flows: RwLock<Flows>,
+    pub(crate) epochs: Arc<Epochs>,
+    pub(crate) jwks: Arc<JwksCache>,
+}
+
+#[derive(Default)]
+pub(crate) struct CompileCounters {
+    pub(crate) memory_hits: AtomicU64,
+    pub(crate) disk_hits: AtomicU64,
+    pub(crate) compiled: AtomicU64,
+}
+
+/// Where loaded components came from, since the runtime started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompileStats {
+    /// Loads served by the in-memory cache of compiled components.
+    pub memory_hits: u64,
+    /// Loads served by the on-disk cache.
+    pub disk_hits: u64,
+    /// Loads that compiled the component.
+    pub compiled: u64,
+}
+
+impl Runtime {
+    /// A builder with production defaults.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The runtime's clock reading, ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The cache store.
+    pub fn store(&self) -> &Arc<dyn CacheStore> {
+        &self.inner.store
+    }
+
+    /// The execution limits in force.
+    pub fn execution_limits(&self) -> &ExecutionLimits {
+        &self.inner.limits
+    }
+
+    /// Advances the deadline epoch by `ticks` (one tick is 10 ms of deadline under
+    /// [`EpochTicks::Manual`]). With a ticker thread this only makes deadlines come sooner.
+    pub fn advance_epochs(&self, ticks: u64) {
+        self.inner.epochs.advance(ticks);
+    }
+
+    /// Where loaded components came from since the runtime started.
+    pub fn compile_stats(&self) -> CompileStats {
+        let s = &self.inner.compile_stats;
+        CompileStats {
+            memory_hits: s.memory_hits.load(Ordering::Relaxed),
+            disk_hits: s.disk_hits.load(Ordering::Relaxed),
+            compiled: s.compiled.load(Ordering::Relaxed),
+        }
+    }
+}
