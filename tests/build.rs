@@ -27,6 +27,7 @@ const POST_LOGIN: &[&str] = &[
     "bad-claim-json",
     "mgmt-token",
     "token-only",
+    "abuse",
 ];
 
 /// Credentials-exchange actions.

@@ -22,14 +22,47 @@ use wasi::io::streams::StreamError;
 /// Largest response body read; the rest is refused rather than buffered.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
-/// An HTTP request under construction.
-#[derive(Debug, Clone)]
+/// An HTTP request under construction. `Debug` shows the method, URL without its query, and
+/// header names, but not header values that carry credentials or the body (a token request's
+/// body holds the client secret).
+#[derive(Clone)]
 pub struct Request {
     method: &'static str,
     url: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     timeout: Duration,
+}
+
+/// Headers whose values are credentials.
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                (
+                    name.as_str(),
+                    if secret { "<redacted>" } else { value.as_str() },
+                )
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url.split('?').next().unwrap_or(""))
+            .field("headers", &headers)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A response: status and the whole body.
@@ -357,5 +390,21 @@ mod tests {
         assert!(parse_url("ftp://h/").is_err());
         assert!(parse_url("https:///x").is_err());
         assert!(parse_url("https://user@h/").is_err());
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_credentials_and_the_body() {
+        let request = Request::post("https://t.example/oauth/token?code=abc")
+            .header("Authorization", "Bearer tok-123")
+            .header("accept", "application/json")
+            .body("client_secret=s3cr3t");
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("tok-123") && !shown.contains("s3cr3t") && !shown.contains("abc"));
+        assert!(shown.contains("application/json"), "{shown}");
     }
 }

@@ -4,15 +4,21 @@
 //! per login is slow, billed, and rate limited. The helper keeps one token in the trigger's
 //! cache and:
 //!
-//! - uses the cached token while its `exp` is beyond now + leeway (30 s by default) and its
-//!   audience is the configured one (with [`ManagementToken::verify_with`], also its signature);
-//!   anything else in the cache entry (expired, foreign, poisoned) is dropped, never used;
-//! - otherwise claims the refresh with an `if_absent` write, so that of many concurrent logins
-//!   one fetches (RFC 6749 §4.4) while the others wait briefly for its token, and fetch
-//!   themselves only if it does not come;
-//! - caches a new token with ttl = min(exp − leeway − now, 24 h);
+//! - treats access tokens as RFC 6749 does: opaque strings with an `expires_in`. When a token
+//!   is a JWT its `exp` is honoured too (the earlier expiry wins), and its `aud` must be the
+//!   configured audience when it has one (Auth0 sets it; many servers do not);
+//! - uses the cached token while it lives beyond now + leeway (30 s by default; with
+//!   [`ManagementToken::verify_with`], also its signature); anything else in the cache entry
+//!   (expired, foreign, poisoned) is dropped, never used;
+//! - otherwise claims the refresh with an `if_absent` write holding a value unique to this
+//!   execution, so that of many concurrent logins one fetches (RFC 6749 §4.4) while the others
+//!   wait for its token as long as the fetch may take, and only the owner releases the claim;
+//! - caches a new token with ttl = min(expiry − leeway − now, 24 h); a token that already
+//!   expires within the leeway, or is too large for a cache value, is used for this login and
+//!   not cached, and [`Token::not_cached`] says why;
 //! - on a 401 from the API, drops the token, fetches a new one and retries once
-//!   ([`ManagementToken::call`]).
+//!   ([`ManagementToken::call`]); an API that keeps answering 401 gets at most one new token
+//!   per second per partition, not one per login.
 //!
 //! A token endpoint that is down, slow, or answers garbage is a [`TokenError`]; nothing bad is
 //! cached.
@@ -27,8 +33,13 @@ use crate::jwt::{self, VerifyOptions};
 use crate::{Cache, CacheError, Secrets, SetOptions, now_ms};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-/// How long a refresh claim holds if its owner never releases it (a crashed execution).
-const CLAIM_TTL_MS: u64 = 10_000;
+/// Time beyond the token request's timeout that a refresh claim holds and waiters wait: the
+/// owner's own work around the request.
+const CLAIM_MARGIN: Duration = Duration::from_secs(1);
+/// After a 401 made this partition fetch a new token, further 401s within this time do not.
+const UNAUTHORIZED_REFETCH_MS: u64 = 1_000;
+/// The largest value the default cache limits accept.
+const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 
 /// Why no token could be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +57,9 @@ pub enum TokenError {
     BadTokenResponse(String),
     /// The API call made with the token failed.
     Api(HttpError),
+    /// The token URL is plain `http` to a host that is not loopback: the client secret would
+    /// cross the network in clear text.
+    InsecureTokenUrl(String),
 }
 
 impl fmt::Display for TokenError {
@@ -62,6 +76,10 @@ impl fmt::Display for TokenError {
                 write!(f, "management token: unusable token response: {why}")
             }
             Self::Api(e) => write!(f, "management API call failed: {e}"),
+            Self::InsecureTokenUrl(url) => write!(
+                f,
+                "management token: token URL {url} must use https (plain http only for loopback hosts)"
+            ),
         }
     }
 }
@@ -69,14 +87,58 @@ impl fmt::Display for TokenError {
 impl std::error::Error for TokenError {}
 
 /// A valid token with what the helper learned checking it, so callers need not decode it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` does not show the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     /// The access token.
     pub value: String,
-    /// Its `exp`, in milliseconds since the Unix epoch.
+    /// When it expires, in milliseconds since the Unix epoch.
     pub expires_at_ms: u64,
     /// Where it came from.
     pub source: TokenSource,
+    /// Why a fetched token was not cached (the next login fetches again), if it was not.
+    pub not_cached: Option<NotCached>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field(
+                "value",
+                &format_args!("<{} bytes redacted>", self.value.len()),
+            )
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("source", &self.source)
+            .field("not_cached", &self.not_cached)
+            .finish()
+    }
+}
+
+/// Why a fetched token was used for this login but not cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCached {
+    /// It expires within the leeway: caching it would hand later logins a token about to die.
+    ExpiresWithinLeeway,
+    /// It is larger than a cache value may be.
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+    },
+    /// The cache refused it (quota, write budget, store down): the error code.
+    Refused(&'static str),
+}
+
+impl fmt::Display for NotCached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ExpiresWithinLeeway => f.write_str("the token expires within the leeway"),
+            Self::TooLarge { bytes } => write!(
+                f,
+                "the token is {bytes} bytes, more than a cache value may hold ({MAX_CACHED_TOKEN_BYTES})"
+            ),
+            Self::Refused(code) => write!(f, "the cache refused it ({code})"),
+        }
+    }
 }
 
 /// Where a token came from.
@@ -94,8 +156,9 @@ pub enum TokenSource {
 ///
 /// Configured from the action's secrets: `token_url` (or `domain`, meaning
 /// `https://{domain}/oauth/token`), `client_id`, `client_secret`, and `audience` (default with
-/// `domain`: `https://{domain}/api/v2/`); optionally `token_timeout_ms`.
-#[derive(Debug, Clone)]
+/// `domain`: `https://{domain}/api/v2/`); optionally `token_timeout_ms`. `Debug` shows neither
+/// the client secret nor any token.
+#[derive(Clone)]
 pub struct ManagementToken {
     token_url: String,
     client_id: String,
@@ -106,8 +169,25 @@ pub struct ManagementToken {
     poll: Duration,
     verify: Option<VerifyOptions>,
     timeout: Duration,
+    require_audience: bool,
     key: String,
     claim_key: String,
+    unauthorized_key: String,
+}
+
+impl fmt::Debug for ManagementToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagementToken")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("audience", &self.audience)
+            .field("leeway_ms", &self.leeway_ms)
+            .field("timeout", &self.timeout)
+            .field("require_audience", &self.require_audience)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// FNV-1a, to fit any client id and audience into a 64-byte cache key.
@@ -144,8 +224,12 @@ impl ManagementToken {
             &audience,
         );
         if let Some(ms) = secrets.get("token_timeout_ms").and_then(|v| v.parse().ok()) {
-            helper.timeout = Duration::from_millis(ms);
+            helper = helper.timeout(Duration::from_millis(ms));
         }
+        if secrets.get("require_audience") == Some("true") {
+            helper.require_audience = true;
+        }
+        check_token_url(&helper.token_url)?;
         Ok(helper)
     }
 
@@ -154,9 +238,19 @@ impl ManagementToken {
         &self.audience
     }
 
-    /// How long a token request may take (default 5 s; secret `token_timeout_ms`).
+    /// How long a token request may take (default 5 s; secret `token_timeout_ms`). Waiters for
+    /// another execution's refresh wait this long plus a second, unless [`Self::wait`] says
+    /// otherwise afterwards.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self.wait = timeout + CLAIM_MARGIN;
+        self
+    }
+
+    /// Refuse JWTs that carry no `aud` claim (default: a JWT without `aud` is accepted, as
+    /// servers other than Auth0 issue them; one whose `aud` differs is always refused).
+    pub fn require_audience(mut self, require: bool) -> Self {
+        self.require_audience = require;
         self
     }
 
@@ -172,12 +266,14 @@ impl ManagementToken {
             client_secret: client_secret.to_string(),
             audience: audience.to_string(),
             leeway_ms: 30_000,
-            wait: Duration::from_secs(3),
+            wait: Duration::from_secs(5) + CLAIM_MARGIN,
             poll: Duration::from_millis(10),
             verify: None,
             timeout: Duration::from_secs(5),
+            require_audience: false,
             key: format!("cachet:mgmt-token:{id}"),
             claim_key: format!("cachet:mgmt-token:{id}:refresh"),
+            unauthorized_key: format!("cachet:mgmt-token:{id}:401"),
         }
     }
 
@@ -187,7 +283,8 @@ impl ManagementToken {
         self
     }
 
-    /// How long to wait for another execution's refresh before fetching (default 3 s).
+    /// How long to wait for another execution's refresh before fetching (default: the token
+    /// request's timeout plus a second, so a slow endpoint still gets one request).
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
         self
@@ -212,12 +309,13 @@ impl ManagementToken {
     /// A valid token, its expiry, and where it came from.
     pub fn token(&self, cache: &Cache) -> Result<Token, TokenError> {
         if let Some(hit) = cache.get(&self.key) {
-            match self.usable(&hit.value, now_ms()) {
-                Ok(expires_at_ms) => {
+            match self.cached(&hit, now_ms()) {
+                Ok((value, expires_at_ms)) => {
                     return Ok(Token {
-                        value: hit.value,
+                        value,
                         expires_at_ms,
                         source: TokenSource::Cache,
+                        not_cached: None,
                     });
                 }
                 Err(why) => {
@@ -244,8 +342,21 @@ impl ManagementToken {
         if response.status != 401 {
             return Ok(response);
         }
+        // At most one 401-driven refresh per second per partition: an API that refuses every
+        // token must not turn every login into a token request.
+        let first = cache.set(
+            &self.unauthorized_key,
+            "1",
+            SetOptions::ttl(UNAUTHORIZED_REFETCH_MS).if_absent(),
+        );
+        if first.is_err() {
+            return Ok(response);
+        }
         // Drop it unless another execution has already replaced it.
-        if cache.get(&self.key).is_some_and(|r| r.value == token) {
+        if cache
+            .get(&self.key)
+            .is_some_and(|r| unwrap_entry(&r.value).is_some_and(|(t, _)| t == token))
+        {
             let _ = cache.delete(&self.key);
         }
         let fresh = self.get(cache)?;
@@ -253,14 +364,21 @@ impl ManagementToken {
     }
 
     fn refresh(&self, cache: &Cache) -> Result<Token, TokenError> {
+        let owner = claim_value();
+        let claim_ttl =
+            u64::try_from((self.timeout + CLAIM_MARGIN).as_millis()).unwrap_or(u64::MAX);
         match cache.set(
             &self.claim_key,
-            "refreshing",
-            SetOptions::ttl(CLAIM_TTL_MS).if_absent(),
+            &owner,
+            SetOptions::ttl(claim_ttl).if_absent(),
         ) {
             Ok(_) => {
                 let fetched = self.fetch_and_store(cache);
-                let _ = cache.delete(&self.claim_key);
+                // Release the claim only if it is still ours: if it expired and another
+                // execution took it, deleting it would let a third one fetch too.
+                if cache.get(&self.claim_key).is_some_and(|c| c.value == owner) {
+                    let _ = cache.delete(&self.claim_key);
+                }
                 fetched
             }
             Err(CacheError::CacheKeyExists) => {
@@ -269,12 +387,13 @@ impl ManagementToken {
                 while Instant::now() < until {
                     std::thread::sleep(self.poll);
                     if let Some(hit) = cache.get(&self.key)
-                        && let Ok(expires_at_ms) = self.usable(&hit.value, now_ms())
+                        && let Ok((value, expires_at_ms)) = self.cached(&hit, now_ms())
                     {
                         return Ok(Token {
-                            value: hit.value,
+                            value,
                             expires_at_ms,
                             source: TokenSource::Waited,
+                            not_cached: None,
                         });
                     }
                     if cache.get(&self.claim_key).is_none() {
@@ -290,24 +409,37 @@ impl ManagementToken {
 
     fn fetch_and_store(&self, cache: &Cache) -> Result<Token, TokenError> {
         let (value, expires_at_ms) = self.fetch()?;
+        let now = now_ms();
         let ttl = expires_at_ms
             .saturating_sub(self.leeway_ms)
-            .saturating_sub(now_ms())
+            .saturating_sub(now)
             .min(DAY_MS);
-        if ttl > 0
-            && let Err(e) = cache.set(&self.key, &value, SetOptions::ttl(ttl))
-        {
-            eprintln!("cachet-guest: management token not cached ({})", e.code());
-        }
+        let entry = wrap_entry(&value, expires_at_ms);
+        let not_cached = if ttl == 0 {
+            Some(NotCached::ExpiresWithinLeeway)
+        } else if entry.len() > MAX_CACHED_TOKEN_BYTES {
+            Some(NotCached::TooLarge { bytes: value.len() })
+        } else {
+            match cache.set(&self.key, &entry, SetOptions::ttl(ttl)) {
+                Ok(_) => None,
+                Err(CacheError::CacheValueSizeExceeded) => {
+                    Some(NotCached::TooLarge { bytes: value.len() })
+                }
+                Err(e) => Some(NotCached::Refused(e.code())),
+            }
+        };
         Ok(Token {
             value,
             expires_at_ms,
             source: TokenSource::Fetched,
+            not_cached,
         })
     }
 
-    /// RFC 6749 §4.4: the client-credentials grant.
+    /// RFC 6749 §4.4: the client-credentials grant. Returns the token and when it expires:
+    /// the earlier of `expires_in` and, for a JWT, its `exp`.
     fn fetch(&self) -> Result<(String, u64), TokenError> {
+        check_token_url(&self.token_url)?;
         let body = http::form_encode(&[
             ("grant_type", "client_credentials"),
             ("client_id", &self.client_id),
@@ -332,34 +464,161 @@ impl ManagementToken {
             .as_str()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| TokenError::BadTokenResponse("no access_token".into()))?;
-        let exp_ms = self
-            .usable(token, now_ms())
+        let now = now_ms();
+        let expires_in = json["expires_in"]
+            .as_u64()
+            .or_else(|| json["expires_in"].as_str().and_then(|s| s.parse().ok()))
+            .map(|secs| now.saturating_add(secs.saturating_mul(1000)));
+        let exp = self
+            .checked_claims(token, expires_in.is_none())
             .map_err(TokenError::BadTokenResponse)?;
-        Ok((token.to_string(), exp_ms))
+        let expires_at_ms = match (exp, expires_in) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => {
+                return Err(TokenError::BadTokenResponse(
+                    "neither expires_in nor an exp claim says when it expires".into(),
+                ));
+            }
+        };
+        if expires_at_ms <= now {
+            return Err(TokenError::BadTokenResponse("already expired".into()));
+        }
+        Ok((token.to_string(), expires_at_ms))
     }
 
-    /// Whether a token may be used now: decodes (or verifies), checks `exp` against now +
-    /// leeway and the audience. Returns its expiry in ms.
-    fn usable(&self, token: &str, now: u64) -> Result<u64, String> {
+    /// What a token's own claims say, if it is a JWT: its `exp` in ms, after checking its
+    /// audience (and, with [`Self::verify_with`], its signature). An opaque token has no
+    /// claims: `Ok(None)`, unless signatures must be verified or `need_exp` (nothing else
+    /// says when it expires).
+    fn checked_claims(&self, token: &str, need_exp: bool) -> Result<Option<u64>, String> {
         let claims = match &self.verify {
             Some(options) => jwt::verify(token, options).map_err(|e| e.to_string())?,
-            None => jwt::decode(token).map_err(|e| e.to_string())?.claims,
+            None => match jwt::decode(token) {
+                Ok(decoded) => decoded.claims,
+                Err(_) if !need_exp => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            },
         };
-        let exp_ms = claims["exp"]
-            .as_u64()
-            .ok_or("no exp claim")?
-            .saturating_mul(1000);
-        if exp_ms <= now.saturating_add(self.leeway_ms) {
+        match &claims["aud"] {
+            Value::Null if self.require_audience => return Err("no aud claim".into()),
+            Value::Null => {}
+            Value::String(a) if *a == self.audience => {}
+            Value::Array(list) if list.iter().any(|a| a.as_str() == Some(&self.audience)) => {}
+            _ => return Err("issued for another audience".into()),
+        }
+        match claims["exp"].as_u64() {
+            Some(exp) => Ok(Some(exp.saturating_mul(1000))),
+            None if need_exp => Err("no exp claim".into()),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a cached token may be used now; returns it and when it expires. The entry must
+    /// be one the helper wrote; its recorded expiry and the cache entry's own expiry bound an
+    /// opaque token; a JWT's `exp` and audience are checked again, so a poisoned or foreign
+    /// entry is never used.
+    fn cached(&self, hit: &crate::CacheRecord, now: u64) -> Result<(String, u64), String> {
+        let (token, recorded) = unwrap_entry(&hit.value).ok_or("not a token entry")?;
+        let from_entry = hit.expires_at.saturating_add(self.leeway_ms);
+        let mut expires_at_ms = recorded.min(from_entry);
+        if let Some(exp) = self.checked_claims(token, false)? {
+            expires_at_ms = expires_at_ms.min(exp);
+        }
+        if expires_at_ms <= now.saturating_add(self.leeway_ms) {
             return Err("expires within the leeway".into());
         }
-        let aud_ok = match &claims["aud"] {
-            Value::String(a) => *a == self.audience,
-            Value::Array(list) => list.iter().any(|a| a.as_str() == Some(&self.audience)),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err("issued for another audience".into());
+        Ok((token.to_string(), expires_at_ms))
+    }
+}
+
+/// The cache entry for a token: a version tag, its expiry in ms, then the token. The helper
+/// reads only entries it wrote this way, so a foreign value under its key (an opaque token
+/// cannot be told from garbage) is never sent as a token.
+fn wrap_entry(token: &str, expires_at_ms: u64) -> String {
+    format!("t1.{expires_at_ms}.{token}")
+}
+
+/// The token and its recorded expiry, if `entry` is one [`wrap_entry`] made.
+fn unwrap_entry(entry: &str) -> Option<(&str, u64)> {
+    let (expiry, token) = entry.strip_prefix("t1.")?.split_once('.')?;
+    let expires_at_ms = expiry.parse().ok()?;
+    (!token.is_empty()).then_some((token, expires_at_ms))
+}
+
+/// Plain `http` only for loopback hosts (a local dev server): the client secret is in the body.
+fn check_token_url(url: &str) -> Result<(), TokenError> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Ok(()); // https, or a URL the request itself will refuse
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(TokenError::InsecureTokenUrl(url.to_string()))
+    }
+}
+
+/// A value no other execution's claim holds: the time and a per-process random seed.
+fn claim_value() -> String {
+    use std::hash::BuildHasher;
+    // RandomState draws its keys from wasi:random.
+    let random = std::collections::hash_map::RandomState::new().hash_one(now_ms());
+    format!("{}-{random:016x}", now_ms())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_entries_round_trip_and_foreign_values_are_not_tokens() {
+        let entry = wrap_entry("eyJ.a.b", 42);
+        assert_eq!(unwrap_entry(&entry), Some(("eyJ.a.b", 42)));
+        for foreign in ["garbage", "eyJ.a.b", "t1.x.tok", "t1.5.", "t1.5"] {
+            assert_eq!(unwrap_entry(foreign), None, "{foreign}");
         }
-        Ok(exp_ms)
+    }
+
+    #[test]
+    fn token_urls_must_be_https_unless_loopback() {
+        assert!(check_token_url("https://tenant.example/oauth/token").is_ok());
+        for local in [
+            "http://127.0.0.1:8484/oauth/token",
+            "http://localhost/oauth/token",
+            "http://[::1]:80/t",
+        ] {
+            assert!(check_token_url(local).is_ok(), "{local}");
+        }
+        assert!(matches!(
+            check_token_url("http://tenant.example/oauth/token"),
+            Err(TokenError::InsecureTokenUrl(_))
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_client_secret_or_a_token() {
+        let helper = ManagementToken::new(
+            "https://t.example/oauth/token",
+            "id",
+            "s3cr3t-value",
+            "https://t.example/api/v2/",
+        );
+        assert!(!format!("{helper:?}").contains("s3cr3t-value"));
+        let token = Token {
+            value: "eyJ.secret-token.sig".into(),
+            expires_at_ms: 1,
+            source: TokenSource::Fetched,
+            not_cached: None,
+        };
+        assert!(!format!("{token:?}").contains("secret-token"));
     }
 }

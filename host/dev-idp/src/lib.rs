@@ -54,6 +54,21 @@ pub enum TokenMode {
     Slow(Duration),
 }
 
+/// What the token endpoint issues: Auth0-style JWTs, or what other OAuth 2 servers issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenFormat {
+    /// RS256 JWTs with `aud` set to the management API (Auth0's shape).
+    #[default]
+    Jwt,
+    /// RS256 JWTs without an `aud` claim, ignoring the `audience` parameter (servers that do
+    /// not implement Auth0's extension).
+    JwtWithoutAudience,
+    /// Opaque random strings; only `expires_in` says how long they live (RFC 6749 §5.1).
+    Opaque,
+    /// RS256 JWTs padded with a claim to about 6 KB: larger than a cache value may be.
+    LargeJwt,
+}
+
 /// Settings of a [`DevIdp`].
 #[derive(Clone)]
 pub struct DevIdpConfig {
@@ -121,6 +136,11 @@ struct Idp {
     revoked_below: AtomicU64,
     revoked: Mutex<HashSet<u64>>,
     mode: Mutex<TokenMode>,
+    format: Mutex<TokenFormat>,
+    /// Opaque tokens issued: token -> (jti, exp in seconds).
+    opaque: Mutex<std::collections::HashMap<String, (u64, u64)>>,
+    /// Answer every management request with 401, whatever the token.
+    management_refuses: std::sync::atomic::AtomicBool,
     counts: Counters,
 }
 
@@ -191,6 +211,9 @@ impl DevIdp {
             revoked_below: AtomicU64::new(0),
             revoked: Mutex::default(),
             mode: Mutex::default(),
+            format: Mutex::default(),
+            opaque: Mutex::default(),
+            management_refuses: std::sync::atomic::AtomicBool::new(false),
             counts: Counters::default(),
         });
         let app = Router::new()
@@ -267,6 +290,30 @@ impl DevIdp {
     pub fn set_mode(&self, mode: TokenMode) {
         *self.idp.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
     }
+
+    /// Changes what the token endpoint issues.
+    pub fn set_token_format(&self, format: TokenFormat) {
+        *self
+            .idp
+            .format
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = format;
+    }
+
+    /// Makes the management endpoint answer 401 to every request (`true`), or check tokens
+    /// again (`false`): an API that keeps refusing whatever token it gets.
+    pub fn set_management_refuses(&self, refuse: bool) {
+        self.idp.management_refuses.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Issues a token for the registered client directly (not counted as a token request),
+    /// in the current [`TokenFormat`]: for tests that need a token the IdP signed.
+    pub fn issue_token(&self) -> String {
+        self.idp
+            .issue(&self.idp.config.client_id, "read:users")
+            .map(|(token, _)| token)
+            .unwrap_or_default()
+    }
 }
 
 impl Idp {
@@ -294,15 +341,37 @@ impl Idp {
 
     /// The jti of a token this IdP issued that is valid now, or why not.
     fn check(&self, token: &str) -> Result<u64, &'static str> {
+        let now_s = self.config.clock.now_ms() / 1000;
+        let opaque = self
+            .opaque
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .copied();
+        if let Some((jti, exp)) = opaque {
+            if exp <= now_s {
+                return Err("token expired");
+            }
+            if self.is_revoked(jti) {
+                return Err("token revoked");
+            }
+            return Ok(jti);
+        }
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&[&self.audience]);
+        // Tokens issued without `aud` are accepted too (TokenFormat::JwtWithoutAudience).
+        validation.validate_aud = false;
         validation.set_issuer(&[&self.issuer]);
         // Time is checked against the IdP's clock below, not the system's.
         validation.validate_exp = false;
         let claims = jsonwebtoken::decode::<Value>(token, &self.decoding, &validation)
             .map_err(|_| "invalid token")?
             .claims;
-        let now_s = self.config.clock.now_ms() / 1000;
+        if claims
+            .get("aud")
+            .is_some_and(|aud| aud != &json!(self.audience))
+        {
+            return Err("invalid token");
+        }
         if claims["exp"].as_u64().is_none_or(|exp| exp <= now_s) {
             return Err("token expired");
         }
@@ -388,27 +457,14 @@ async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> 
             "unknown client or wrong secret",
         );
     }
-    if req.audience.as_deref().is_some_and(|a| a != idp.audience) {
+    let format = *idp.format.lock().unwrap_or_else(PoisonError::into_inner);
+    let checks_audience = matches!(format, TokenFormat::Jwt | TokenFormat::LargeJwt);
+    if checks_audience && req.audience.as_deref().is_some_and(|a| a != idp.audience) {
         return oauth_error(StatusCode::FORBIDDEN, "access_denied", "unknown audience");
     }
-    let now_s = idp.config.clock.now_ms() / 1000;
-    let ttl = idp.config.token_ttl.as_secs();
-    let jti = idp.next_jti.fetch_add(1, Ordering::SeqCst);
     let scope = req.scope.unwrap_or_else(|| "read:users".into());
-    let claims = json!({
-        "iss": idp.issuer,
-        "sub": format!("{}@clients", req.client_id),
-        "aud": idp.audience,
-        "iat": now_s,
-        "exp": now_s + ttl,
-        "jti": jti.to_string(),
-        "scope": scope,
-        "gty": "client-credentials",
-    });
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(idp.kid.clone());
-    match jsonwebtoken::encode(&header, &claims, &idp.encoding) {
-        Ok(access_token) => {
+    match idp.issue(&req.client_id, &scope) {
+        Ok((access_token, ttl)) => {
             idp.counts.tokens_issued.fetch_add(1, Ordering::SeqCst);
             axum::Json(json!({
                 "access_token": access_token,
@@ -418,11 +474,53 @@ async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> 
             }))
             .into_response()
         }
-        Err(e) => oauth_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            &e.to_string(),
-        ),
+        Err(e) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+    }
+}
+
+impl Idp {
+    /// A new access token in the current format, and its lifetime in seconds.
+    fn issue(&self, client_id: &str, scope: &str) -> Result<(String, u64), String> {
+        let now_s = self.config.clock.now_ms() / 1000;
+        let ttl = self.config.token_ttl.as_secs();
+        let jti = self.next_jti.fetch_add(1, Ordering::SeqCst);
+        let format = *self.format.lock().unwrap_or_else(PoisonError::into_inner);
+        if format == TokenFormat::Opaque {
+            let mut bytes = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+            let token = URL_SAFE_NO_PAD.encode(bytes);
+            self.opaque
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(token.clone(), (jti, now_s + ttl));
+            return Ok((token, ttl));
+        }
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": format!("{client_id}@clients"),
+            "aud": self.audience,
+            "iat": now_s,
+            "exp": now_s + ttl,
+            "jti": jti.to_string(),
+            "scope": scope,
+            "gty": "client-credentials",
+        });
+        if let Some(map) = claims.as_object_mut() {
+            match format {
+                TokenFormat::JwtWithoutAudience => {
+                    map.remove("aud");
+                }
+                TokenFormat::LargeJwt => {
+                    map.insert("padding".into(), json!("p".repeat(4_500)));
+                }
+                TokenFormat::Jwt | TokenFormat::Opaque => {}
+            }
+        }
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map(|token| (token, ttl))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -441,9 +539,13 @@ async fn user(State(idp): State<Arc<Idp>>, Path(id): Path<String>, headers: Head
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let verdict = bearer
-        .ok_or("missing bearer token")
-        .and_then(|t| idp.check(t));
+    let verdict = if idp.management_refuses.load(Ordering::SeqCst) {
+        Err("the dev IdP was told to refuse every token")
+    } else {
+        bearer
+            .ok_or("missing bearer token")
+            .and_then(|t| idp.check(t))
+    };
     if let Err(why) = verdict {
         idp.counts
             .management_unauthorized

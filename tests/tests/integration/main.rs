@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod bounds;
 mod concurrency;
 mod hostile;
 mod isolation;

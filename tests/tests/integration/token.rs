@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenMode};
+use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenFormat, TokenMode};
 use cachet_host::{
     Action, ActionConfig, FailureKind, FlowResult, ManualClock, Outcome, PartitionKey, Runtime,
     Trigger,
@@ -370,4 +370,124 @@ async fn with_verification_a_forged_token_for_the_right_audience_is_replaced() {
         &json!("cache")
     );
     assert_eq!(s.token_requests(), 2);
+}
+
+// --- OAuth servers that are not Auth0 -------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwts_without_aud_are_cached_and_reused() {
+    let s = setup().await;
+    s.idp.set_token_format(TokenFormat::JwtWithoutAudience);
+    let mgmt = s.action(guests::MGMT_TOKEN, s.config());
+    for i in 0..500 {
+        s.login_ok(&mgmt, i).await;
+    }
+    assert_eq!(s.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_are_cached_for_their_expires_in_and_reused() {
+    let s = setup().await;
+    s.idp.set_token_format(TokenFormat::Opaque);
+    let mgmt = s.action(guests::MGMT_TOKEN, s.config());
+    for i in 0..500 {
+        s.login_ok(&mgmt, i).await;
+    }
+    assert_eq!(s.token_requests(), 1);
+    // expires_in is an hour: past it (less the leeway), one more request.
+    s.clock.advance(3_600_000);
+    s.login_ok(&mgmt, 500).await;
+    s.login_ok(&mgmt, 501).await;
+    assert_eq!(s.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn with_require_audience_a_jwt_without_aud_is_refused() {
+    let s = setup().await;
+    s.idp.set_token_format(TokenFormat::JwtWithoutAudience);
+    let mgmt = s.action(
+        guests::MGMT_TOKEN,
+        s.config().secret("require_audience", "true"),
+    );
+    let (_, message) = failure(&s.login(&mgmt, 0).await);
+    assert!(message.contains("no aud claim"), "{message}");
+}
+
+#[tokio::test]
+async fn a_token_whose_lifetime_is_within_the_leeway_is_used_but_not_cached() {
+    let (builder, clock) = harness();
+    let idp = DevIdp::start(DevIdpConfig {
+        token_ttl: Duration::from_secs(20), // less than the 30 s leeway
+        clock: Arc::new(clock.clone()),
+        ..DevIdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let s = Setup {
+        idp,
+        rt: builder.build().unwrap(),
+        clock,
+    };
+    let only = s.action(guests::TOKEN_ONLY, s.config());
+    for i in 0..3 {
+        let r = s.login_ok(&only, i).await;
+        assert_eq!(claim(&r, "source"), "fetched");
+        assert_eq!(
+            claim(&r, "not_cached"),
+            "the token expires within the leeway"
+        );
+    }
+    assert_eq!(s.token_requests(), 3, "each login fetched: nothing cached");
+    let mgmt = s.action(guests::MGMT_TOKEN, s.config());
+    s.login_ok(&mgmt, 3).await;
+}
+
+#[tokio::test]
+async fn a_token_too_large_for_a_cache_value_is_used_and_the_result_says_why() {
+    let s = setup().await;
+    s.idp.set_token_format(TokenFormat::LargeJwt);
+    let only = s.action(guests::TOKEN_ONLY, s.config());
+    let r = s.login_ok(&only, 0).await;
+    let why = claim(&r, "not_cached").as_str().unwrap();
+    assert!(why.contains("more than a cache value may hold"), "{why}");
+    let mgmt = s.action(guests::MGMT_TOKEN, s.config());
+    s.login_ok(&mgmt, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_slower_than_the_old_patience_still_gets_one_request_for_50_logins() {
+    let s = Arc::new(setup().await);
+    // Slower than the 3 s waiters used to wait; within the 5 s token timeout.
+    s.idp
+        .set_mode(TokenMode::Slow(Duration::from_millis(3_500)));
+    let only = s.action(guests::TOKEN_ONLY, s.config());
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            let only = only.clone();
+            tokio::spawn(async move { s.login_ok(&only, i).await.outcome })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.await.unwrap(), Outcome::Success);
+    }
+    assert_eq!(s.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn an_api_that_keeps_answering_401_gets_at_most_one_new_token_per_second() {
+    let s = setup().await;
+    s.idp.set_management_refuses(true);
+    let mgmt = s.action(guests::MGMT_TOKEN, s.config());
+    for i in 0..20 {
+        let (_, message) = failure(&s.login(&mgmt, i).await);
+        assert!(message.contains("HTTP 401"), "{message}");
+    }
+    // The first login's fetch, and one 401-driven refetch in this second.
+    assert_eq!(s.token_requests(), 2);
+    s.clock.advance(1_001);
+    for i in 20..40 {
+        failure(&s.login(&mgmt, i).await);
+    }
+    assert_eq!(s.token_requests(), 3);
 }

@@ -473,6 +473,21 @@ impl WasiHttpHooks for Egress {
         }
         let allow_private = self.allow.private_allowed(&target.host, target.port);
         let max = self.max_body_bytes;
+        // A declared length past the limit is refused before connecting; an undeclared one is
+        // cut off at the limit as it streams.
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > max as u64) {
+            drop(slot);
+            return refuse(
+                &authority,
+                "the request body is larger than the limit",
+                Error::HttpRequestBodySize(Some(max as u64)),
+            );
+        }
         let request = request.map(|body| {
             Limited::new(body, max)
                 .map_err(move |e| match e.downcast::<Error>() {

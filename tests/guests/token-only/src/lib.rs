@@ -1,5 +1,5 @@
 //! Test action: gets a management token through the helper and reports where it came from
-//! (`cache`, `waited`, `fetched`) and its `exp` as claims; makes no management call. Used by
+//! (`cache`, `waited`, `fetched`), its expiry and, when it was not cached, why, as claims; makes no management call. Used by
 //! the token-count tests and the token bench. With a `jwks_url` secret (and optionally
 //! `issuer`) it verifies signatures as well.
 
@@ -27,6 +27,10 @@ fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_g
     let exp = token.expires_at_ms / 1000;
     api.id_token().set_custom_claim("source", &source)?;
     api.id_token().set_custom_claim("exp", &exp)?;
+    if let Some(why) = &token.not_cached {
+        api.id_token()
+            .set_custom_claim("not_cached", &why.to_string())?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,163 @@
+//! Host memory stays bounded whatever an action does: each attack of the `abuse` action fails
+//! alone with a typed error naming the limit, and the host keeps serving. (The peak-RSS check
+//! of the same attacks through `cachet run` is in `host/cli/tests/memory.rs`.)
+
+use cachet_dev_idp::{DevIdp, DevIdpConfig};
+use cachet_host::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
+use cachet_tests::{guests, harness, load};
+use serde_json::json;
+
+fn event(attack: &str, url: &str) -> String {
+    json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "attack": attack, "url": url } } })
+        .to_string()
+}
+
+async fn attack(rt: &Runtime, idp: &DevIdp, attack: &str, url: &str) -> FlowResult {
+    let wasm = std::fs::read(guests::ABUSE).unwrap();
+    let config = ActionConfig::default().allow_host(idp.host_port());
+    let action = rt
+        .load_action("abuse", Trigger::PostLogin, &wasm, config)
+        .unwrap();
+    rt.execute_actions("acme", Trigger::PostLogin, &[action], &event(attack, url))
+        .await
+        .unwrap()
+}
+
+/// The action failed with its own error (not a trap), whose message contains `needle`; then
+/// the host still runs a well-behaved action.
+async fn assert_refused(rt: &Runtime, r: &FlowResult, needle: &str) {
+    assert_fails(rt, r, FailureKind::ActionError, needle).await;
+}
+
+/// The action failed with a failure of `kind` whose message contains `needle`; then the host
+/// still runs a well-behaved action.
+async fn assert_fails(rt: &Runtime, r: &FlowResult, kind: FailureKind, needle: &str) {
+    assert_eq!(r.outcome, Outcome::Failed, "the attack got through: {r:#?}");
+    let error = r.actions[0].error.as_ref().unwrap();
+    assert_eq!(error.kind, kind, "{error:?}");
+    assert!(
+        error.message.contains(needle),
+        "{needle:?} not in {:?}",
+        error.message
+    );
+    assert!(r.commands.is_empty());
+    let claims = load(rt, guests::CLAIMS, Trigger::PostLogin);
+    let ok = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            &[claims],
+            r#"{"user":{"user_id":"auth0|1"}}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.outcome, Outcome::Success, "{ok:#?}");
+}
+
+async fn setup() -> (Runtime, DevIdp) {
+    let (builder, _) = harness();
+    let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
+    (builder.build().unwrap(), idp)
+}
+
+#[tokio::test]
+async fn an_8_mb_claim_is_refused_by_size_before_it_is_parsed() {
+    let (rt, idp) = setup().await;
+    let r = attack(&rt, &idp, "huge-claim", "").await;
+    assert_refused(&rt, &r, "past 1048576 bytes").await;
+}
+
+#[tokio::test]
+async fn an_8_mb_token_is_refused_by_its_length() {
+    let (rt, idp) = setup().await;
+    let r = attack(&rt, &idp, "huge-token", "").await;
+    assert_refused(&rt, &r, "at most 16384 are accepted").await;
+}
+
+#[tokio::test]
+async fn a_request_body_past_the_limit_fails_the_request() {
+    let (rt, idp) = setup().await;
+    let url = format!("http://{}/oauth/token", idp.host_port());
+    let r = attack(&rt, &idp, "body-flood", &url).await;
+    assert_refused(&rt, &r, "HttpRequestBodySize").await;
+}
+
+#[tokio::test]
+async fn a_header_flood_traps_at_the_field_size_limit() {
+    let (rt, idp) = setup().await;
+    let url = format!("http://{}/stats", idp.host_port());
+    let r = attack(&rt, &idp, "header-flood", &url).await;
+    // wasi:http's `fields.from-list` has no error case for size: wasmtime traps.
+    assert_fails(
+        &rt,
+        &r,
+        FailureKind::Trap,
+        "total size of fields exceeds limit",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ten_thousand_requests_stop_at_the_per_execution_budget() {
+    let (rt, idp) = setup().await;
+    let url = format!("http://{}/stats", idp.host_port());
+    let r = attack(&rt, &idp, "request-flood", &url).await;
+    // 50 requests made it; the 51st was refused by the budget.
+    assert_refused(&rt, &r, "request 50: ").await;
+    assert!(
+        r.actions[0]
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("ConnectionLimitReached"),
+        "{r:#?}"
+    );
+}
+
+#[tokio::test]
+async fn jwks_url_churn_is_bounded_by_the_outbound_budget() {
+    let (rt, idp) = setup().await;
+    let r = attack(&rt, &idp, "jwks-churn", &idp.jwks_url()).await;
+    assert_refused(
+        &rt,
+        &r,
+        "verification 50: fetching the JWKS: more than 50 outbound",
+    )
+    .await;
+    assert_eq!(idp.stats().jwks_requests, 50);
+}
+
+#[tokio::test]
+async fn a_tenant_without_the_host_on_its_allow_list_cannot_use_keys_another_tenant_fetched() {
+    let (rt, idp) = setup().await;
+    let wasm = std::fs::read(guests::ABUSE).unwrap();
+    let verify = |config: ActionConfig| {
+        rt.load_action("verify", Trigger::PostLogin, &wasm, config)
+            .unwrap()
+    };
+    let body = json!({ "user": { "user_id": "auth0|1" }, "request": { "body": {
+        "attack": "verify", "url": idp.jwks_url(), "token": idp.issue_token() } } })
+    .to_string();
+    // Tenant A may reach the IdP: its verification fetches and caches the keys.
+    let a = verify(ActionConfig::default().allow_host(idp.host_port()));
+    let r = rt
+        .execute_actions("a", Trigger::PostLogin, &[a], &body)
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert_eq!(idp.stats().jwks_requests, 1);
+    // Tenant B may not: the cached keys are not used, and nothing is fetched.
+    let b = verify(ActionConfig::default());
+    let r = rt
+        .execute_actions("b", Trigger::PostLogin, &[b], &body)
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Failed);
+    let message = &r.actions[0].error.as_ref().unwrap().message;
+    assert!(
+        message.contains("not on the action's allow-list"),
+        "{message}"
+    );
+    assert_eq!(idp.stats().jwks_requests, 1);
+}
