@@ -148,23 +148,35 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
+    // Held from load to save: concurrent runs on one state file take turns, so none of their
+    // writes is lost.
+    let _lock = match &args.cache_state {
+        Some(path) => Some(state_file::lock(path).map_err(|e| InputError(e.into()))?),
+        None => None,
+    };
     let (runtime, actions, partition) = prepare(&args).await.map_err(InputError)?;
     let event = read(&args.event).map_err(InputError)?;
     let result = runtime
         .execute_actions(&args.tenant, args.trigger, &actions, &event)
         .await
         .map_err(|e| InputError(e.into()))?;
-    if let Some(path) = &args.cache_state {
-        let now = runtime.now_ms();
-        let entries = runtime
-            .store()
-            .snapshot(&partition, now)
-            .await
-            .map_err(|e| InputError(e.into()))?;
-        state_file::save(path, entries, now).map_err(|e| InputError(e.into()))?;
-    }
+    // The result is printed whatever happens to the save: the run happened.
     let json = serde_json::to_string_pretty(&result).map_err(|e| InputError(e.into()))?;
     println!("{json}");
+    if let Some(path) = &args.cache_state {
+        let now = runtime.now_ms();
+        let saved = match runtime.store().snapshot(&partition, now).await {
+            Ok(entries) => state_file::save(path, entries, now).map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = saved {
+            eprintln!(
+                "cachet: the run finished but its cache state was not saved to {}: {e:#}",
+                path.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
     Ok(match result.outcome {
         Outcome::Success | Outcome::Denied => ExitCode::SUCCESS,
         Outcome::Failed => ExitCode::from(1),

@@ -212,3 +212,82 @@ fn bad_input_exits_2_with_a_message_and_no_json() {
     );
     std::fs::remove_file(&not_wasm).unwrap();
 }
+
+/// Test actions the CLI's own build does not embed, built from source once per test binary.
+fn test_action(name: &str) -> String {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        cachet_build::build(&root(), &["cache-ops"]);
+    });
+    action(name)
+}
+
+/// An event file whose `request.body.ops` the `cache-ops` action runs.
+fn ops_event(name: &str, ops: serde_json::Value) -> PathBuf {
+    let path = temp(name);
+    let event = serde_json::json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } });
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn concurrent_runs_on_one_state_file_lose_no_write() {
+    let state = temp("concurrent-state.json");
+    let cache_ops = test_action("cache-ops");
+    let runs: Vec<_> = (0..10)
+        .map(|i| {
+            let event = ops_event(
+                &format!("concurrent-{i}.json"),
+                serde_json::json!([{ "op": "set", "key": format!("k{i}"), "value": "v" }]),
+            );
+            Command::new(env!("CARGO_BIN_EXE_cachet"))
+                .args(["run", "--trigger", "post-login", "--event"])
+                .arg(&event)
+                .arg("--cache-state")
+                .arg(&state)
+                .arg(&cache_ops)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in runs {
+        assert!(child.wait().unwrap().success());
+    }
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let mut keys: Vec<&str> = saved["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    let expected: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+    assert_eq!(keys, expected.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failed_save_exits_1_with_the_result_printed_and_the_file_named() {
+    // A 240-byte file name: loading finds no file and the lock file fits, but the save's
+    // temporary file (the name plus a random suffix) is longer than a file name may be, so
+    // the save fails, whoever runs the test (root ignores permissions, not name lengths).
+    let mut state = temp("unsavable-state");
+    let long = format!("{}{}", state.file_name().unwrap().to_string_lossy(), "x".repeat(240));
+    state.set_file_name(&long[..240]);
+    let event = ops_event(
+        "unsavable.json",
+        serde_json::json!([{ "op": "set", "key": "k", "value": "v" }]),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["run", "--trigger", "post-login", "--event"])
+        .arg(&event)
+        .arg("--cache-state")
+        .arg(&state)
+        .arg(test_action("cache-ops"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(json(&out)["outcome"], "success");
+    assert!(stderr.contains("was not saved") && stderr.contains("unsavable-state"), "{stderr}");
+    assert!(!state.exists());
+}
