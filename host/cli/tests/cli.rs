@@ -262,7 +262,10 @@ fn concurrent_runs_on_one_state_file_lose_no_write() {
         .collect();
     keys.sort_unstable();
     let expected: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
-    assert_eq!(keys, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        keys,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -271,7 +274,11 @@ fn a_failed_save_exits_1_with_the_result_printed_and_the_file_named() {
     // temporary file (the name plus a random suffix) is longer than a file name may be, so
     // the save fails, whoever runs the test (root ignores permissions, not name lengths).
     let mut state = temp("unsavable-state");
-    let long = format!("{}{}", state.file_name().unwrap().to_string_lossy(), "x".repeat(240));
+    let long = format!(
+        "{}{}",
+        state.file_name().unwrap().to_string_lossy(),
+        "x".repeat(240)
+    );
     state.set_file_name(&long[..240]);
     let event = ops_event(
         "unsavable.json",
@@ -288,6 +295,9 @@ fn a_failed_save_exits_1_with_the_result_printed_and_the_file_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(json(&out)["outcome"], "success");
-    assert!(stderr.contains("was not saved") && stderr.contains("unsavable-state"), "{stderr}");
+    assert!(
+        stderr.contains("was not saved") && stderr.contains("unsavable-state"),
+        "{stderr}"
+    );
     assert!(!state.exists());
 }

@@ -114,7 +114,7 @@ impl Runtime {
         limits.check_event_bytes(event_json.len())?;
         let event = EventFields::parse(event_json)?;
         let deadline_epoch = self.inner.epochs.deadline_after(limits.flow_deadline_ms);
-        let deadline = started + Duration::from_millis(limits.flow_deadline_ms) + DEADLINE_GRACE;
+        let deadline = started + Duration::from_millis(limits.flow_deadline_ms);
 
         let mut outcome = Outcome::Success;
         let mut commands = Vec::new();
@@ -193,7 +193,7 @@ impl Runtime {
                 clock: Arc::clone(&inner.clock),
                 outbound,
                 max_token_bytes: limits.max_token_bytes,
-                deadline: deadline - DEADLINE_GRACE,
+                deadline,
             },
             commands: Commands::new(limits),
             deadline_hit: false,
@@ -236,7 +236,7 @@ impl Runtime {
                 .map_err(Call)?;
             Ok(returned)
         };
-        let returned = tokio::time::timeout_at(deadline.into(), call).await;
+        let returned = tokio::time::timeout_at((deadline + DEADLINE_GRACE).into(), call).await;
         let duration_us = micros(started.elapsed());
 
         let ctx = store.data();
@@ -258,6 +258,13 @@ impl Runtime {
             Ok(Err(Instantiation(e) | Call(e))) => Some(classify_trap(&e, ctx, &inner.limits)),
             // Only reachable when a host-side await (a remote store) outlives the deadline.
             Err(_elapsed) => Some(deadline_failure(&inner.limits)),
+        };
+        // A host call cut short by the deadline (an HTTP request or JWKS fetch that never
+        // answered) returns an error the action may pass on before the next epoch check
+        // stops it: past the deadline, any failure is the deadline's.
+        let failure = match failure {
+            Some(_) if Instant::now() >= deadline => Some(deadline_failure(limits)),
+            other => other,
         };
         let (logs, _truncated) = logs.finish();
         let denied = ctx.commands.denied();

@@ -55,13 +55,14 @@ impl WasiHttpView for Ctx {
     }
 }
 
+/// Adds a trigger API to a linker, given where the execution's commands are.
+pub(crate) type AddApi =
+    fn(&mut Linker<Ctx>, fn(&mut Ctx) -> &mut Commands) -> wasmtime::Result<()>;
+
 /// The linker of one trigger's world: WASI (whose filesystem, environment and sockets the
 /// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and the trigger's API,
 /// which `add_api` adds (from the trigger table).
-pub(crate) fn linker(
-    engine: &Engine,
-    add_api: fn(&mut Linker<Ctx>, fn(&mut Ctx) -> &mut Commands) -> wasmtime::Result<()>,
-) -> wasmtime::Result<Linker<Ctx>> {
+pub(crate) fn linker(engine: &Engine, add_api: AddApi) -> wasmtime::Result<Linker<Ctx>> {
     let mut linker = Linker::<Ctx>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;

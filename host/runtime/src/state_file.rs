@@ -181,7 +181,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("cachet-state-{tag}-{}", unpredictable_suffix()));
+        let dir =
+            std::env::temp_dir().join(format!("cachet-state-{tag}-{}", unpredictable_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

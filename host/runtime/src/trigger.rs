@@ -6,11 +6,9 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::Linker;
 
-use crate::interfaces::commands::Commands;
 use crate::interfaces::{credentials_exchange, post_login};
-use crate::sandbox::Ctx;
+use crate::sandbox::{AddApi, Ctx};
 
 /// A trigger: the event an action runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -21,10 +19,6 @@ pub enum Trigger {
     /// Every client-credentials (machine-to-machine) token exchange.
     CredentialsExchange,
 }
-
-/// Adds a trigger API to a linker, given where the execution's commands are.
-pub(crate) type AddApi =
-    fn(&mut Linker<Ctx>, fn(&mut Ctx) -> &mut Commands) -> wasmtime::Result<()>;
 
 /// What the runtime needs to know about one trigger.
 pub(crate) struct TriggerSpec {

@@ -7,6 +7,7 @@
 mod api;
 mod bounds;
 mod concurrency;
+mod deadlines;
 mod hostile;
 mod isolation;
 mod load;
