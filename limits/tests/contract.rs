@@ -1,4 +1,4 @@
-//! The cache contract of DESIGN §2, row by row: every limit at its boundary and one past it,
+//! The cache contract (README, "The cache contract"; `cachet_limits::BoundedCache`), row by row: every limit at its boundary and one past it,
 //! every error code, lifetimes, replacement, eviction order and the strict policy.
 
 use cachet_limits::{

@@ -1,7 +1,7 @@
 //! Property test: `BoundedCache` against a reference model written for clarity, not speed.
 //!
 //! The model keeps only live entries in a `Vec`, least recently used first, and implements
-//! DESIGN §2 line by line. Random sequences of get/set/delete/time jumps run against both; after
+//! the cache contract (README, "The cache contract") line by line. Random sequences of get/set/delete/time jumps run against both; after
 //! every step the results must agree and the invariants must hold:
 //! entries <= max, bytes <= max, nothing returned past its expiry, no expiry beyond write time +
 //! max lifetime, and a failed operation changed nothing.

@@ -3,17 +3,21 @@
 //! and what a loaded [`Action`] carries.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use cachet_limits::{ActionLimits, ExecutionLimits};
+use lru::LruCache;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
+use crate::error::LoadError;
 use crate::interfaces::http::AllowList;
 use crate::sandbox::Ctx;
-use crate::{LoadError, Runtime, Trigger};
+use crate::trigger::Trigger;
 
 /// A loaded action: compiled, linked against its trigger's world, with its secrets. Cheap to
 /// clone.
@@ -133,14 +137,51 @@ impl std::fmt::Debug for Action {
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
 const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
-impl Runtime {
-    /// Loads an action: checks its size and secrets, compiles it (or reuses the compiled
-    /// component with the same content hash), and links it against `trigger`'s world.
-    /// `config` is its secrets and outbound allow-list (a plain secrets map converts into one).
-    ///
-    /// Compiling takes milliseconds to seconds of CPU; from async code call this inside
-    /// `tokio::task::spawn_blocking`.
-    pub fn load_action(
+/// Loads actions for one engine: validates, compiles (with an in-memory LRU and an optional
+/// on-disk cache of compiled components) and pre-links them against their trigger's world.
+pub(crate) struct Loader {
+    pub(crate) engine: Engine,
+    /// One per trigger, indexed by [`Trigger::index`].
+    pub(crate) linkers: [Linker<Ctx>; 2],
+    pub(crate) compiled: Mutex<LruCache<[u8; 32], Component>>,
+    /// Directory and engine-compatibility tag of the on-disk compiled cache, if enabled.
+    pub(crate) disk_cache: Option<(PathBuf, String)>,
+    pub(crate) compile_stats: CompileCounters,
+    pub(crate) limits: ExecutionLimits,
+    pub(crate) action_limits: ActionLimits,
+}
+
+#[derive(Default)]
+pub(crate) struct CompileCounters {
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    compiled: AtomicU64,
+}
+
+/// Where loaded components came from, since the runtime started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CompileStats {
+    /// Loads served by the in-memory cache of compiled components.
+    pub memory_hits: u64,
+    /// Loads served by the on-disk cache.
+    pub disk_hits: u64,
+    /// Loads that compiled the component.
+    pub compiled: u64,
+}
+
+impl Loader {
+    /// Where loaded components came from so far.
+    pub(crate) fn stats(&self) -> CompileStats {
+        let s = &self.compile_stats;
+        CompileStats {
+            memory_hits: s.memory_hits.load(Ordering::Relaxed),
+            disk_hits: s.disk_hits.load(Ordering::Relaxed),
+            compiled: s.compiled.load(Ordering::Relaxed),
+        }
+    }
+
+    /// See [`Runtime::load_action`](crate::Runtime::load_action).
+    pub(crate) fn load(
         &self,
         name: &str,
         trigger: Trigger,
@@ -152,7 +193,7 @@ impl Runtime {
             allowed_hosts,
             allowed_private_hosts,
         } = config.into();
-        let inner = &self.inner;
+        let inner = self;
         let named = || name.to_string();
         inner
             .limits
@@ -232,7 +273,7 @@ impl Runtime {
     }
 
     fn compile(&self, digest: &[u8; 32], wasm: &[u8]) -> wasmtime::Result<Component> {
-        let inner = &self.inner;
+        let inner = self;
         let stats = &inner.compile_stats;
         if let Some(c) = inner
             .compiled

@@ -1,25 +1,29 @@
 //! Flows: binding actions to a tenant's trigger, and executing them in order, each in a fresh
 //! sandbox, merging their commands.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cachet_limits::Usage;
+use cachet_limits::ExecutionLimits;
 use serde_json::value::RawValue;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
+use crate::action::Action;
+use crate::clock::Clock;
 use crate::clock::WasiWallClock;
+use crate::error::ExecuteError;
 use crate::interfaces::cache::CacheCtx;
 use crate::interfaces::commands::Commands;
 use crate::interfaces::http::{Egress, OutboundBudget};
-use crate::interfaces::jwt::JwtCtx;
+use crate::interfaces::jwt::{JwksCache, JwtCtx};
 use crate::log::LogSink;
 use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
-use crate::sandbox::{Ctx, MemoryLimiter, classify_trap, deadline_failure};
-use crate::{Action, ExecuteError, PartitionKey, Runtime, Trigger};
+use crate::sandbox::{Ctx, Epochs, MemoryLimiter, classify_trap, deadline_failure};
+use crate::store::{CacheStore, PartitionKey};
+use crate::trigger::Trigger;
 
 /// Extra wall-clock time allowed past the flow deadline for host-side waits (a store call in
 /// flight) before the execution is abandoned. Wasm code itself is stopped by epochs, and host
@@ -29,70 +33,25 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 /// Most bytes one `wasi:random` call may ask for.
 const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 
-/// The flows bound to each partition.
-pub(crate) type Flows = HashMap<PartitionKey, Arc<[Action]>>;
+/// Executes flows: everything an execution needs from the runtime, and nothing about loading
+/// or binding.
+pub(crate) struct Executor {
+    pub(crate) engine: Engine,
+    pub(crate) store: Arc<dyn CacheStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: ExecutionLimits,
+    pub(crate) epochs: Arc<Epochs>,
+    pub(crate) jwks: Arc<JwksCache>,
+}
 
-impl Runtime {
-    /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.
-    pub fn bind(
+impl Executor {
+    /// Checks that `actions` may run as one `trigger` flow.
+    pub(crate) fn check_flow(
         &self,
-        tenant: &str,
-        trigger: Trigger,
-        actions: Vec<Action>,
-    ) -> Result<(), ExecuteError> {
-        self.check_flow(trigger, &actions)?;
-        self.inner
-            .flows
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(PartitionKey::new(tenant, trigger), actions.into());
-        Ok(())
-    }
-
-    /// Runs the flow bound to `tenant`'s `trigger` on `event_json`. A tenant with no flow bound
-    /// succeeds with no commands.
-    pub async fn execute(
-        &self,
-        tenant: &str,
-        trigger: Trigger,
-        event_json: &str,
-    ) -> Result<FlowResult, ExecuteError> {
-        let partition = PartitionKey::new(tenant, trigger);
-        let flow = self
-            .inner
-            .flows
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&partition)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(Vec::new()));
-        self.run_flow(partition, &flow, event_json).await
-    }
-
-    /// Runs `actions` as `tenant`'s `trigger` flow on `event_json`, without binding them.
-    pub async fn execute_actions(
-        &self,
-        tenant: &str,
         trigger: Trigger,
         actions: &[Action],
-        event_json: &str,
-    ) -> Result<FlowResult, ExecuteError> {
-        self.check_flow(trigger, actions)?;
-        self.run_flow(PartitionKey::new(tenant, trigger), actions, event_json)
-            .await
-    }
-
-    /// Usage of `tenant`'s `trigger` partition.
-    pub async fn partition_usage(&self, tenant: &str, trigger: Trigger) -> Usage {
-        self.inner
-            .store
-            .usage(&PartitionKey::new(tenant, trigger))
-            .await
-            .unwrap_or_default()
-    }
-
-    fn check_flow(&self, trigger: Trigger, actions: &[Action]) -> Result<(), ExecuteError> {
-        self.inner.limits.check_actions(actions.len())?;
+    ) -> Result<(), ExecuteError> {
+        self.limits.check_actions(actions.len())?;
         match actions.iter().find(|a| a.trigger() != trigger) {
             Some(a) => Err(ExecuteError::TriggerMismatch {
                 name: a.name().to_string(),
@@ -103,17 +62,18 @@ impl Runtime {
         }
     }
 
-    async fn run_flow(
+    /// Runs `actions` in order on `event_json` in `partition`.
+    pub(crate) async fn run_flow(
         &self,
         partition: PartitionKey,
         actions: &[Action],
         event_json: &str,
     ) -> Result<FlowResult, ExecuteError> {
         let started = Instant::now();
-        let limits = &self.inner.limits;
+        let limits = &self.limits;
         limits.check_event_bytes(event_json.len())?;
         let event = EventFields::parse(event_json)?;
-        let deadline_epoch = self.inner.epochs.deadline_after(limits.flow_deadline_ms);
+        let deadline_epoch = self.epochs.deadline_after(limits.flow_deadline_ms);
         let deadline = started + Duration::from_millis(limits.flow_deadline_ms);
 
         let mut outcome = Outcome::Success;
@@ -134,7 +94,7 @@ impl Runtime {
                 break;
             }
         }
-        let cache = self.inner.store.usage(&partition).await.unwrap_or_default();
+        let cache = self.store.usage(&partition).await.unwrap_or_default();
         Ok(FlowResult {
             outcome,
             commands,
@@ -152,7 +112,7 @@ impl Runtime {
         deadline_epoch: u64,
         deadline: Instant,
     ) -> ActionResult {
-        let inner = &self.inner;
+        let inner = self;
         let limits = &inner.limits;
         let logs = LogSink::new(limits.max_log_bytes);
         let wasi = WasiCtxBuilder::new()

@@ -49,12 +49,12 @@ pub mod state_file;
 mod store;
 mod trigger;
 
-pub use action::{Action, ActionConfig};
+pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BuildError, ExecuteError, LoadError};
 pub use interfaces::http::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
-pub use runtime::{CompileStats, Runtime, RuntimeBuilder};
+pub use runtime::{Runtime, RuntimeBuilder};
 pub use sandbox::EpochTicks;
 pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError};
 pub use trigger::Trigger;

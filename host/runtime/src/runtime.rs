@@ -1,20 +1,24 @@
 //! [`Runtime`]: loads actions, binds them into flows, and executes flows in fresh sandboxes.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use cachet_limits::{ActionLimits, CacheLimits, ExecutionLimits, OverflowPolicy};
+use cachet_limits::{ActionLimits, CacheLimits, ExecutionLimits, OverflowPolicy, Usage};
 use lru::LruCache;
-use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::flow::Flows;
+use crate::action::{Action, ActionConfig, CompileCounters, CompileStats, Loader};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{BuildError, ExecuteError, LoadError};
+use crate::flow::Executor;
 use crate::interfaces::jwt::JwksCache;
-use crate::sandbox::{Ctx, Epochs};
-use crate::{BuildError, CacheStore, Clock, EpochTicks, MemoryStore, SystemClock, Trigger};
+use crate::result::FlowResult;
+use crate::sandbox::{EpochTicks, Epochs};
+use crate::store::{CacheStore, MemoryStore, PartitionKey};
+use crate::trigger::Trigger;
 
 /// Builds a [`Runtime`]. Every setting has a production default.
 ///
@@ -145,8 +149,7 @@ impl RuntimeBuilder {
             .engine()
             .map_err(|e| BuildError::Engine(e.to_string()))?;
         let linker = |trigger: Trigger| {
-            crate::sandbox::linker(&engine, trigger.spec().add_api_to_linker)
-                .map_err(|e| BuildError::Engine(e.to_string()))
+            crate::sandbox::linker(&engine, trigger).map_err(|e| BuildError::Engine(e.to_string()))
         };
         let linkers = [linker(Trigger::ALL[0])?, linker(Trigger::ALL[1])?];
         let store = self
@@ -170,18 +173,24 @@ impl RuntimeBuilder {
         };
         Ok(Runtime {
             inner: Arc::new(Inner {
-                epochs: Epochs::start(engine.clone(), self.epoch_ticks),
-                engine,
-                linkers,
-                compiled: Mutex::new(LruCache::new(capacity)),
-                disk_cache,
-                compile_stats: CompileCounters::default(),
-                store,
-                clock: self.clock,
-                limits: self.execution_limits,
-                action_limits: self.action_limits,
+                executor: Executor {
+                    epochs: Epochs::start(engine.clone(), self.epoch_ticks),
+                    engine: engine.clone(),
+                    store,
+                    clock: self.clock,
+                    limits: self.execution_limits,
+                    jwks: Arc::new(JwksCache::new(&self.execution_limits)),
+                },
+                loader: Loader {
+                    engine,
+                    linkers,
+                    compiled: Mutex::new(LruCache::new(capacity)),
+                    disk_cache,
+                    compile_stats: CompileCounters::default(),
+                    limits: self.execution_limits,
+                    action_limits: self.action_limits,
+                },
                 flows: RwLock::default(),
-                jwks: Arc::new(JwksCache::new(&self.execution_limits)),
             }),
         })
     }
@@ -224,42 +233,14 @@ impl RuntimeBuilder {
 /// the next except what an action deliberately puts in its trigger's cache.
 #[derive(Clone)]
 pub struct Runtime {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) engine: Engine,
-    /// One per trigger, indexed by [`Trigger::index`].
-    pub(crate) linkers: [Linker<Ctx>; 2],
-    pub(crate) compiled: Mutex<LruCache<[u8; 32], Component>>,
-    /// Directory and engine-compatibility tag of the on-disk compiled cache, if enabled.
-    pub(crate) disk_cache: Option<(PathBuf, String)>,
-    pub(crate) compile_stats: CompileCounters,
-    pub(crate) store: Arc<dyn CacheStore>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) limits: ExecutionLimits,
-    pub(crate) action_limits: ActionLimits,
-    pub(crate) flows: RwLock<Flows>,
-    pub(crate) epochs: Arc<Epochs>,
-    pub(crate) jwks: Arc<JwksCache>,
-}
-
-#[derive(Default)]
-pub(crate) struct CompileCounters {
-    pub(crate) memory_hits: AtomicU64,
-    pub(crate) disk_hits: AtomicU64,
-    pub(crate) compiled: AtomicU64,
-}
-
-/// Where loaded components came from, since the runtime started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CompileStats {
-    /// Loads served by the in-memory cache of compiled components.
-    pub memory_hits: u64,
-    /// Loads served by the on-disk cache.
-    pub disk_hits: u64,
-    /// Loads that compiled the component.
-    pub compiled: u64,
+struct Inner {
+    loader: Loader,
+    executor: Executor,
+    /// The flows bound to each partition.
+    flows: RwLock<HashMap<PartitionKey, Arc<[Action]>>>,
 }
 
 impl Runtime {
@@ -270,32 +251,105 @@ impl Runtime {
 
     /// The runtime's clock reading, ms since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
-        self.inner.clock.now_ms()
+        self.inner.executor.clock.now_ms()
     }
 
     /// The cache store.
     pub fn store(&self) -> &Arc<dyn CacheStore> {
-        &self.inner.store
+        &self.inner.executor.store
     }
 
     /// The execution limits in force.
     pub fn execution_limits(&self) -> &ExecutionLimits {
-        &self.inner.limits
+        &self.inner.executor.limits
     }
 
     /// Advances the deadline epoch by `ticks` (one tick is 10 ms of deadline under
     /// [`EpochTicks::Manual`]). With a ticker thread this only makes deadlines come sooner.
     pub fn advance_epochs(&self, ticks: u64) {
-        self.inner.epochs.advance(ticks);
+        self.inner.executor.epochs.advance(ticks);
     }
 
     /// Where loaded components came from since the runtime started.
     pub fn compile_stats(&self) -> CompileStats {
-        let s = &self.inner.compile_stats;
-        CompileStats {
-            memory_hits: s.memory_hits.load(Ordering::Relaxed),
-            disk_hits: s.disk_hits.load(Ordering::Relaxed),
-            compiled: s.compiled.load(Ordering::Relaxed),
-        }
+        self.inner.loader.stats()
+    }
+
+    /// Loads an action: checks its size, secrets and allow-list, compiles it (or reuses the
+    /// compiled component with the same content hash), and links it against `trigger`'s world.
+    /// `config` is its secrets and outbound allow-list (a plain secrets map converts into one).
+    ///
+    /// Compiling takes milliseconds to seconds of CPU; from async code call this inside
+    /// `tokio::task::spawn_blocking`.
+    pub fn load_action(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        wasm: &[u8],
+        config: impl Into<ActionConfig>,
+    ) -> Result<Action, LoadError> {
+        self.inner.loader.load(name, trigger, wasm, config.into())
+    }
+
+    /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.
+    pub fn bind(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        actions: Vec<Action>,
+    ) -> Result<(), ExecuteError> {
+        self.inner.executor.check_flow(trigger, &actions)?;
+        self.inner
+            .flows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(PartitionKey::new(tenant, trigger), actions.into());
+        Ok(())
+    }
+
+    /// Runs the flow bound to `tenant`'s `trigger` on `event_json`. A tenant with no flow bound
+    /// succeeds with no commands.
+    pub async fn execute(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        event_json: &str,
+    ) -> Result<FlowResult, ExecuteError> {
+        let partition = PartitionKey::new(tenant, trigger);
+        let flow = self
+            .inner
+            .flows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&partition)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        self.inner
+            .executor
+            .run_flow(partition, &flow, event_json)
+            .await
+    }
+
+    /// Runs `actions` as `tenant`'s `trigger` flow on `event_json`, without binding them.
+    pub async fn execute_actions(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        actions: &[Action],
+        event_json: &str,
+    ) -> Result<FlowResult, ExecuteError> {
+        let executor = &self.inner.executor;
+        executor.check_flow(trigger, actions)?;
+        executor
+            .run_flow(PartitionKey::new(tenant, trigger), actions, event_json)
+            .await
+    }
+
+    /// Usage of `tenant`'s `trigger` partition.
+    pub async fn partition_usage(&self, tenant: &str, trigger: Trigger) -> Usage {
+        self.store()
+            .usage(&PartitionKey::new(tenant, trigger))
+            .await
+            .unwrap_or_default()
     }
 }

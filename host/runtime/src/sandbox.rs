@@ -18,6 +18,7 @@ use crate::interfaces::commands::Commands;
 use crate::interfaces::http::Egress;
 use crate::interfaces::jwt::{self, JwtCtx};
 use crate::result::{ActionFailure, FailureKind};
+use crate::trigger::Trigger;
 
 /// The data of one action's `Store`.
 pub(crate) struct Ctx {
@@ -55,20 +56,15 @@ impl WasiHttpView for Ctx {
     }
 }
 
-/// Adds a trigger API to a linker, given where the execution's commands are.
-pub(crate) type AddApi =
-    fn(&mut Linker<Ctx>, fn(&mut Ctx) -> &mut Commands) -> wasmtime::Result<()>;
-
 /// The linker of one trigger's world: WASI (whose filesystem, environment and sockets the
-/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and the trigger's API,
-/// which `add_api` adds (from the trigger table).
-pub(crate) fn linker(engine: &Engine, add_api: AddApi) -> wasmtime::Result<Linker<Ctx>> {
+/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and the trigger's API.
+pub(crate) fn linker(engine: &Engine, trigger: Trigger) -> wasmtime::Result<Linker<Ctx>> {
     let mut linker = Linker::<Ctx>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     cache::add_to_linker(&mut linker, |c| &mut c.cache)?;
     jwt::add_to_linker(&mut linker, |c| &mut c.jwt)?;
-    add_api(&mut linker, |c| &mut c.commands)?;
+    (trigger.add_api_to_linker::<Ctx>())(&mut linker, |c| &mut c.commands)?;
     Ok(linker)
 }
 

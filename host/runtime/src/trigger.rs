@@ -1,5 +1,6 @@
 //! Triggers, and the one table that says what each trigger means to the runtime: the function
-//! its actions export, the WIT world they are built against, and the trigger API linked in.
+//! its actions export, the WIT world they are built against, how each SDK exports it, and (in
+//! [`Trigger::add_api_to_linker`]) the trigger API linked in.
 //! Everything trigger-specific in the runtime reads this table; adding a trigger is a new row
 //! (and its API module in `interfaces/`), not a `match` in every file.
 
@@ -8,7 +9,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::interfaces::{credentials_exchange, post_login};
-use crate::sandbox::{AddApi, Ctx};
+use wasmtime::component::Linker;
+
+use crate::interfaces::commands::Commands;
 
 /// A trigger: the event an action runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -19,6 +22,9 @@ pub enum Trigger {
     /// Every client-credentials (machine-to-machine) token exchange.
     CredentialsExchange,
 }
+
+/// Adds a trigger API to a linker for store data `T`, given where the execution's commands are.
+pub(crate) type AddApi<T> = fn(&mut Linker<T>, fn(&mut T) -> &mut Commands) -> wasmtime::Result<()>;
 
 /// What the runtime needs to know about one trigger.
 pub(crate) struct TriggerSpec {
@@ -32,8 +38,6 @@ pub(crate) struct TriggerSpec {
     pub(crate) export: &'static str,
     /// How an action exports it in each SDK, for load errors.
     pub(crate) how_to_export: &'static str,
-    /// Links the trigger's API interface, which records into the execution's commands.
-    pub(crate) add_api_to_linker: AddApi,
 }
 
 /// The table, in [`Trigger::ALL`] order.
@@ -45,7 +49,6 @@ static TRIGGERS: [TriggerSpec; 2] = [
         export: "on-execute-post-login",
         how_to_export: "in Rust `cachet_guest::post_login!(your_fn)` (feature `post-login`); \
                         in JavaScript `exports.onExecutePostLogin`",
-        add_api_to_linker: post_login::add_to_linker::<Ctx>,
     },
     TriggerSpec {
         trigger: Trigger::CredentialsExchange,
@@ -54,7 +57,6 @@ static TRIGGERS: [TriggerSpec; 2] = [
         export: "on-execute-credentials-exchange",
         how_to_export: "in Rust `cachet_guest::credentials_exchange!(your_fn)` (feature \
                         `credentials-exchange`); in JavaScript `exports.onExecuteCredentialsExchange`",
-        add_api_to_linker: credentials_exchange::add_to_linker::<Ctx>,
     },
 ];
 
@@ -67,6 +69,16 @@ impl Trigger {
         let spec = &TRIGGERS[self.index()];
         debug_assert_eq!(spec.trigger, self);
         spec
+    }
+
+    /// The function that links this trigger's API interface into a linker for store data `T`,
+    /// recording into the commands `get` finds. The table's last column: a function, generic
+    /// over the store data so this module need not know the sandbox.
+    pub(crate) fn add_api_to_linker<T: Send + 'static>(self) -> AddApi<T> {
+        match self {
+            Self::PostLogin => post_login::add_to_linker::<T>,
+            Self::CredentialsExchange => credentials_exchange::add_to_linker::<T>,
+        }
     }
 
     /// Position in [`Trigger::ALL`], for per-trigger arrays.

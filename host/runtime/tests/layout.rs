@@ -1,0 +1,185 @@
+//! The library's layout, checked: no module imports another that imports it back (directly or
+//! round a longer circle), and the library depends on no server, CLI or dev-tool crate and has
+//! no build script. Read from the sources, so a change that breaks either fails here.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test fails
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Module path of a source file: `flow.rs` -> `flow`, `interfaces/http.rs` -> `interfaces::http`,
+/// `store/mod.rs` -> `store`.
+fn module_of(rel: &Path) -> String {
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+fn sources(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, root, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let rel = path.strip_prefix(root).unwrap();
+            out.push((module_of(rel), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+}
+
+/// The code of a file without comments (doc links are not imports).
+fn code(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Items `lib.rs` re-exports, by name, with the module that defines them.
+fn reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for line in lib.lines().filter(|l| l.starts_with("pub use ")) {
+        let rest = line.trim_start_matches("pub use ").trim_end_matches(';');
+        let (module, items) = match rest.split_once("::{") {
+            Some((m, items)) => (m, items.trim_end_matches('}').to_string()),
+            None => rest
+                .rsplit_once("::")
+                .map(|(m, i)| (m, i.to_string()))
+                .unwrap(),
+        };
+        for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            map.insert(item.to_string(), module.to_string());
+        }
+    }
+    map
+}
+
+/// The node a path inside the crate names: a module (top level, or an `interfaces` file).
+fn node(path: &[&str], reexported: &BTreeMap<String, String>) -> Option<String> {
+    let first = *path.first()?;
+    if first.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return reexported.get(first).map(|m| node_of_module(m));
+    }
+    Some(match (first, path.get(1)) {
+        ("interfaces", Some(sub)) if sub.starts_with(|c: char| c.is_ascii_lowercase()) => {
+            format!("interfaces::{sub}")
+        }
+        _ => first.to_string(),
+    })
+}
+
+fn node_of_module(module: &str) -> String {
+    let parts: Vec<&str> = module.split("::").collect();
+    match parts.as_slice() {
+        ["interfaces", sub, ..] => format!("interfaces::{sub}"),
+        [first, ..] => first.to_string(),
+        [] => String::new(),
+    }
+}
+
+/// Every `crate::...` path in `code`, split into segments (groups expanded one level).
+fn crate_paths(code: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let segs: Vec<String> = item
+                    .split("::")
+                    .map(|s| s.trim().trim_start_matches('{').to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if !segs.is_empty() {
+                    out.push(segs);
+                }
+            }
+        } else {
+            let path: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            out.push(
+                path.split("::")
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_imports_another_that_imports_it_back() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &root, &mut files);
+    let lib = files.iter().find(|(m, _)| m == "lib").unwrap().1.clone();
+    let reexported = reexports(&lib);
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, text) in files.iter().filter(|(m, _)| m != "lib") {
+        let from = node_of_module(module);
+        for path in crate_paths(&code(text)) {
+            let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+            if let Some(to) = node(&segs, &reexported)
+                && to != from
+                && !(from.starts_with("store") && to == "store")
+            {
+                edges.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    assert!(edges.len() > 8, "the scan found too few modules: {edges:?}");
+    // Depth-first search for a back edge.
+    fn visit(
+        n: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        if done.contains(n) {
+            return;
+        }
+        if let Some(at) = stack.iter().position(|s| s == n) {
+            panic!("import circle: {} -> {n}", stack[at..].join(" -> "));
+        }
+        stack.push(n.to_string());
+        for next in edges.get(n).into_iter().flatten() {
+            visit(next, edges, stack, done);
+        }
+        stack.pop();
+        done.insert(n.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for n in edges.keys() {
+        visit(n, &edges, &mut Vec::new(), &mut done);
+    }
+}
+
+#[test]
+fn the_library_depends_on_no_server_cli_or_dev_crate_and_has_no_build_script() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    for line in manifest.lines() {
+        let name = line.split(['.', '=', ' ']).next().unwrap_or("");
+        for banned in [
+            "axum",
+            "clap",
+            "anyhow",
+            "rsa",
+            "tracing-subscriber",
+            "cachet-dev-idp",
+            "cachet-build",
+        ] {
+            assert_ne!(name, banned, "cachet-host must not depend on {banned}");
+        }
+    }
+    assert!(!manifest.contains("build ="), "no build script");
+    assert!(!dir.join("build.rs").exists(), "no build script");
+}
