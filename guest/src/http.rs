@@ -3,11 +3,14 @@
 //! The host lets a request through only to hosts on the action's allow-list, and bounds its
 //! timeouts by the flow deadline; a refused request is [`HttpError::Denied`], naming the host.
 //!
-//! ```ignore
+//! ```no_run
+//! # fn main() -> Result<(), cachet_guest::http::HttpError> {
+//! // no_run: a request needs a host, which only a running action has.
 //! let resp = cachet_guest::http::Request::get("https://api.example.com/v1/status")
 //!     .header("accept", "application/json")
 //!     .send()?;
 //! assert_eq!(resp.status, 200);
+//! # Ok(()) }
 //! ```
 
 use std::fmt;

@@ -13,7 +13,8 @@
 //! cachet-guest = { version = "0.1", features = ["post-login"] }
 //! ```
 //!
-//! ```ignore
+//! ```no_run
+//! # #[cfg(feature = "post-login")] mod action {
 //! use cachet_guest::{PostLoginApi, PostLoginEvent, SetOptions};
 //!
 //! fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_guest::Error> {
@@ -24,6 +25,7 @@
 //! }
 //!
 //! cachet_guest::post_login!(on_execute);
+//! # }
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-wasip2`; the `.wasm` in
