@@ -106,8 +106,10 @@ execution_limits! {
     /// Longest token `jwt.decode` and `jwt.verify` accept, in bytes (checked before parsing).
     max_token_bytes: usize = 16 * KIB;
     /// Most host resources (streams, requests, header fields, pollables) one instance may hold
-    /// at once.
-    max_resources: usize = 1_000;
+    /// at once. An HTTP request uses about ten; what each resource may hold is bounded too
+    /// (header fields by `max_header_bytes`, body buffers by two 16 KiB chunks), so this also
+    /// bounds what the resources of one execution can cost the host.
+    max_resources: usize = 256;
     /// Most elements a table of one instance may grow to.
     max_table_elements: usize = 20_000;
     /// Most core module instances one action component may create (a Rust component needs a
@@ -126,7 +128,7 @@ execution_limits! {
     /// Most bytes of one header `fields` resource an action builds (names + values, plus a
     /// fixed overhead per field, so it also bounds the number of fields). Response headers are
     /// bounded by the HTTP client: 100 fields, 64 KiB.
-    max_header_bytes: usize = 64 * KIB;
+    max_header_bytes: usize = 16 * KIB;
     /// Most bytes the host copies out of an action's memory in one call (strings and lists
     /// passed to a host function). Calls within it that break a narrower limit get a typed
     /// error; beyond it the action traps.

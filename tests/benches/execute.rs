@@ -91,8 +91,9 @@ fn native_floor(cache: &Mutex<BoundedCache>, event_json: &str, now: u64) -> Vec<
     ]
 }
 
-/// The token helper's cache-hit path natively: cache get, decode the JWT's claims, check
-/// `exp` against now + leeway and the audience, build the claims commands.
+/// The token helper's cache-hit path natively: cache get, unwrap the helper's entry (version
+/// tag, recorded expiry, token), decode the JWT's claims, check `exp` against now + leeway and
+/// the audience, build the claims commands.
 fn native_token_floor(
     cache: &Mutex<BoundedCache>,
     key: &str,
@@ -100,19 +101,24 @@ fn native_token_floor(
     now: u64,
 ) -> Vec<Command> {
     use base64::Engine as _;
-    let token = cache
+    let entry = cache
         .lock()
         .expect("lock")
         .get(key, now)
         .expect("cached")
         .value;
+    let (recorded, token) = entry
+        .strip_prefix("t1.")
+        .and_then(|rest| rest.split_once('.'))
+        .expect("a token entry");
+    let recorded: u64 = recorded.parse().expect("recorded expiry");
     let payload = token.split('.').nth(1).expect("claims part");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .expect("base64");
     let claims: Value = serde_json::from_slice(&bytes).expect("json");
     let exp_ms = claims["exp"].as_u64().expect("exp") * 1000;
-    assert!(exp_ms > now + 30_000 && claims["aud"] == audience);
+    assert!(exp_ms.min(recorded) > now + 30_000 && claims["aud"] == audience);
     vec![
         Command::SetIdTokenClaim {
             name: "source".into(),

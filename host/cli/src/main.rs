@@ -19,7 +19,7 @@ mod demo;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cachet_dev_idp::{DevIdp, DevIdpConfig};
+use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenFormat};
 use cachet_host::{
     ActionConfig, Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger,
     state_file,
@@ -78,6 +78,22 @@ struct DevIdpArgs {
     /// The client secret to accept.
     #[arg(long, default_value = "cachet-dev-secret")]
     client_secret: String,
+    /// What the token endpoint issues: `jwt` (Auth0's shape), `jwt-without-aud`, `opaque`
+    /// (random strings with `expires_in`), or `large-jwt` (too large for a cache value).
+    #[arg(long, default_value = "jwt", value_parser = parse_token_format)]
+    token_format: TokenFormat,
+}
+
+fn parse_token_format(s: &str) -> Result<TokenFormat, String> {
+    match s {
+        "jwt" => Ok(TokenFormat::Jwt),
+        "jwt-without-aud" => Ok(TokenFormat::JwtWithoutAudience),
+        "opaque" => Ok(TokenFormat::Opaque),
+        "large-jwt" => Ok(TokenFormat::LargeJwt),
+        other => Err(format!(
+            "unknown token format `{other}`; use jwt, jwt-without-aud, opaque or large-jwt"
+        )),
+    }
 }
 
 #[derive(clap::Args)]
@@ -277,6 +293,7 @@ async fn dev_idp(args: DevIdpArgs) -> Result<ExitCode, InputError> {
             args.listen
         ))
     })?;
+    idp.set_token_format(args.token_format);
     let info = serde_json::json!({
         "token_url": idp.token_url(),
         "jwks_url": idp.jwks_url(),

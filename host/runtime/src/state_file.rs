@@ -102,14 +102,7 @@ pub fn save(path: &Path, entries: Vec<SnapshotEntry>, now_ms: u64) -> Result<(),
 /// 0600; it is synced, renamed over `path`, and the directory is synced so the rename itself
 /// survives a crash. On any error the temporary file is removed.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (dir, name) = dir_and_name(path);
     let tmp = dir.join(format!(".{name}.{}.tmp", unpredictable_suffix()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -125,6 +118,19 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Err(e);
     }
     sync_dir(dir)
+}
+
+/// The directory a file is in (`.` for a bare name) and its file name.
+fn dir_and_name(path: &Path) -> (&Path, String) {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (dir, name)
 }
 
 /// Syncs a directory, so a rename into it is durable. Not every platform can open one.
@@ -154,14 +160,7 @@ pub struct StateLock {
 
 /// Waits for the lock of the state file at `path`.
 pub fn lock(path: &Path) -> Result<StateLock, StateFileError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (dir, name) = dir_and_name(path);
     let lock_path = dir.join(format!(".{name}.lock"));
     let io = |source| StateFileError::Io {
         path: lock_path.clone(),

@@ -4,7 +4,9 @@
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
 use cachet_host::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
-use cachet_tests::{guests, harness, load};
+use cachet_tests::{guests, harness};
+
+use crate::assert_host_keeps_serving;
 use serde_json::json;
 
 fn event(attack: &str, url: &str) -> String {
@@ -41,17 +43,7 @@ async fn assert_fails(rt: &Runtime, r: &FlowResult, kind: FailureKind, needle: &
         error.message
     );
     assert!(r.commands.is_empty());
-    let claims = load(rt, guests::CLAIMS, Trigger::PostLogin);
-    let ok = rt
-        .execute_actions(
-            "acme",
-            Trigger::PostLogin,
-            &[claims],
-            r#"{"user":{"user_id":"auth0|1"}}"#,
-        )
-        .await
-        .unwrap();
-    assert_eq!(ok.outcome, Outcome::Success, "{ok:#?}");
+    assert_host_keeps_serving(rt).await;
 }
 
 async fn setup() -> (Runtime, DevIdp) {
@@ -160,4 +152,55 @@ async fn a_tenant_without_the_host_on_its_allow_list_cannot_use_keys_another_ten
         "{message}"
     );
     assert_eq!(idp.stats().jwks_requests, 1);
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused_unless_the_entry_is_marked_private() {
+    let (rt, idp) = setup().await;
+    let port = idp.addr().port();
+    let wasm = std::fs::read(guests::ABUSE).unwrap();
+    let url = format!("http://localhost:{port}/stats");
+    let run = |config: ActionConfig| {
+        let action = rt
+            .load_action("egress", Trigger::PostLogin, &wasm, config)
+            .unwrap();
+        let event = event("request-flood", &url);
+        let rt = rt.clone();
+        async move {
+            rt.execute_actions("acme", Trigger::PostLogin, &[action], &event)
+                .await
+                .unwrap()
+        }
+    };
+    // `localhost` is on the allow-list, but it resolves to a loopback address: refused before
+    // any connection, so the IdP sees nothing.
+    let refused = run(ActionConfig::default().allow_host(format!("localhost:{port}"))).await;
+    assert_refused(&rt, &refused, "request 0: ").await;
+    let message = &refused.actions[0].error.as_ref().unwrap().message;
+    assert!(message.contains("DestinationIpProhibited"), "{message}");
+    assert_eq!(
+        idp.stats().management_requests + idp.stats().token_requests,
+        0
+    );
+    // Marked private by the operator, the same entry connects (until the request budget).
+    let allowed =
+        run(ActionConfig::default().allow_private_host(format!("localhost:{port}"))).await;
+    assert_refused(&rt, &allowed, "request 50: ").await;
+}
+
+#[tokio::test]
+async fn a_malformed_allow_list_entry_is_a_load_error_naming_it() {
+    let (rt, _idp) = setup().await;
+    let wasm = std::fs::read(guests::ABUSE).unwrap();
+    for entry in ["[::1]:99999", "https://api.example.com"] {
+        let err = rt
+            .load_action(
+                "bad",
+                Trigger::PostLogin,
+                &wasm,
+                ActionConfig::default().allow_host(entry),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains(entry), "{err}");
+    }
 }

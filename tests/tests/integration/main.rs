@@ -38,6 +38,27 @@ pub fn claim<'a>(result: &'a FlowResult, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no claim {name} in {:#?}", result.commands))
 }
 
+/// After a hostile action: the same runtime still runs a well-behaved action (the `claims`
+/// example), and the partition is within its quotas.
+pub async fn assert_host_keeps_serving(rt: &Runtime) {
+    let claims = cachet_tests::load(rt, cachet_tests::guests::CLAIMS, Trigger::PostLogin);
+    let r = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            &[claims],
+            r#"{"user":{"user_id":"auth0|1"}}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
+    assert!(
+        r.cache.entries <= 20 && r.cache.bytes <= 8192,
+        "{:?}",
+        r.cache
+    );
+}
+
 /// Runs the `cache-ops` action once on `tenant`'s post-login partition; returns its results.
 pub async fn cache_ops(runtime: &Runtime, tenant: &str, ops: Value) -> Vec<Value> {
     let action = cachet_tests::load(runtime, cachet_tests::guests::CACHE_OPS, Trigger::PostLogin);

@@ -6,8 +6,17 @@
 
 use cachet_limits::ExecutionLimits;
 use serde_json::Value;
+use wasmtime::component::HasData;
 
 use crate::result::Command;
+
+/// Lets the generated `add_to_linker` of each trigger API reach the [`Commands`] it records
+/// into.
+pub(crate) struct HasCommands;
+
+impl HasData for HasCommands {
+    type Data<'a> = &'a mut Commands;
+}
 
 /// One execution's recorded commands and what is left of its budget.
 pub(crate) struct Commands {

@@ -1,17 +1,11 @@
 //! The `credentials-exchange-api` interface: what a machine-to-machine action may do to the
 //! token request, recorded as commands.
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::Linker;
 
 use crate::bindings::credentials_exchange_api as wit;
-use crate::interfaces::commands::Commands;
+use crate::interfaces::commands::{Commands, HasCommands};
 use crate::result::Command;
-
-struct HasCommands;
-
-impl HasData for HasCommands {
-    type Data<'a> = &'a mut Commands;
-}
 
 /// Adds `cachet:action/credentials-exchange-api` to `linker`, reaching the commands through `get`.
 pub(crate) fn add_to_linker<T: Send + 'static>(

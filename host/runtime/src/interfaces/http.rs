@@ -8,7 +8,7 @@
 //!   so DNS cannot change between check and connect;
 //! - per execution, at most [`ExecutionLimits::max_outbound_requests`] requests in all and
 //!   [`ExecutionLimits::max_concurrent_outbound_requests`] at once; request bodies capped at
-//!   [`ExecutionLimits::max_request_body_bytes`] and streamed in 64 KiB chunks;
+//!   [`ExecutionLimits::max_request_body_bytes`] and streamed in 16 KiB chunks;
 //! - timeouts that never outlast the flow deadline;
 //! - refusals logged at most once a second, with a count of what was not logged.
 //!
@@ -39,8 +39,10 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 pub const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest the wait for a response's first byte, or between two body bytes, may take.
 pub const MAX_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Size of one outgoing body chunk the host buffers (one chunk plus one in the channel).
-const BODY_CHUNK_BYTES: usize = 64 * 1024;
+/// Size of one outgoing body chunk the host buffers (one being written plus one in the
+/// channel, per request body): with the resource cap, at most a few MiB per execution even
+/// when an action fills bodies it never sends. The SDK writes 4 KiB at a time.
+const BODY_CHUNK_BYTES: usize = 16 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Allow-list

@@ -1,17 +1,11 @@
 //! The `post-login-api` interface: what a post-login action may do to the login, recorded as
 //! commands for the caller to apply once the flow has run.
 
-use wasmtime::component::{HasData, Linker};
+use wasmtime::component::Linker;
 
 use crate::bindings::post_login_api as wit;
-use crate::interfaces::commands::Commands;
+use crate::interfaces::commands::{Commands, HasCommands};
 use crate::result::Command;
-
-struct HasCommands;
-
-impl HasData for HasCommands {
-    type Data<'a> = &'a mut Commands;
-}
 
 /// Adds `cachet:action/post-login-api` to `linker`, reaching the commands through `get`.
 pub(crate) fn add_to_linker<T: Send + 'static>(
