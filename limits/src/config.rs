@@ -72,6 +72,18 @@ pub enum ConfigError {
         /// The offending field.
         field: &'static str,
     },
+    /// A limit is below the least value that still works.
+    #[error("`{field}` is {value}; it must be at least {min} ({why})")]
+    TooSmall {
+        /// The offending field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The least value accepted.
+        min: u64,
+        /// Why that is the least.
+        why: &'static str,
+    },
     /// The largest possible entry (key + value) would not fit in an empty partition, so writes
     /// of legal size could fail for reasons the author cannot fix.
     #[error(

@@ -125,6 +125,9 @@ execution_limits! {
     max_concurrent_outbound_requests: u32 = 8;
     /// Largest outbound request body, in bytes; a longer body fails the request.
     max_request_body_bytes: usize = MIB;
+    /// Size of the chunks an outbound request body streams through the host in (one being
+    /// written and one queued, per body). At least 4096: one wasi:io blocking write.
+    request_body_chunk_bytes: usize = 16 * KIB;
     /// Most bytes of one header `fields` resource an action builds (names + values, plus a
     /// fixed overhead per field, so it also bounds the number of fields). Response headers are
     /// bounded by the HTTP client: 100 fields, 64 KiB.
@@ -142,12 +145,20 @@ execution_limits! {
 }
 
 impl ExecutionLimits {
-    /// Checks that every limit is positive.
+    /// Checks that every limit is positive, and the body chunk holds one blocking write.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match self.named().into_iter().find(|(_, v)| *v == 0) {
-            Some((field, _)) => Err(ConfigError::Zero { field }),
-            None => Ok(()),
+        if let Some((field, _)) = self.named().into_iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Zero { field });
         }
+        if self.request_body_chunk_bytes < 4096 {
+            return Err(ConfigError::TooSmall {
+                field: "request_body_chunk_bytes",
+                value: self.request_body_chunk_bytes as u64,
+                min: 4096,
+                why: "wasi:io lets a guest write 4096 bytes at once",
+            });
+        }
+        Ok(())
     }
 
     /// A flow of `count` actions is allowed.

@@ -531,6 +531,8 @@ fn inconsistent_limits_are_refused_with_a_reason() {
     );
     assert!(serde_json::from_str::<ExecutionLimits>(r#"{"flow_deadline_ms": 0}"#).is_err());
     assert!(serde_json::from_str::<ExecutionLimits>(r#"{"deadline": 5}"#).is_err());
+    let small = serde_json::from_str::<ExecutionLimits>(r#"{"request_body_chunk_bytes": 1024}"#);
+    assert!(small.unwrap_err().to_string().contains("at least 4096"));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests in `tests/integration/`: the paths of the action
 //! components that `build.rs` builds from source, and a runtime set up as a test harness
-//! (manual clock, manual epochs).
+//! (manual clock, manual epochs); and [`conformance`], the suite every cache store must pass.
+
+pub mod conformance;
 
 use std::sync::Arc;
 

@@ -11,6 +11,7 @@ mod deadlines;
 mod hostile;
 mod isolation;
 mod load;
+mod stores;
 mod token;
 
 use cachet_host::{FlowResult, Runtime, Trigger};

@@ -8,7 +8,9 @@
 //!   so DNS cannot change between check and connect;
 //! - per execution, at most [`ExecutionLimits::max_outbound_requests`] requests in all and
 //!   [`ExecutionLimits::max_concurrent_outbound_requests`] at once; request bodies capped at
-//!   [`ExecutionLimits::max_request_body_bytes`] and streamed in 16 KiB chunks;
+//!   [`ExecutionLimits::max_request_body_bytes`] and streamed in chunks of
+//!   [`ExecutionLimits::request_body_chunk_bytes`] (two per body at most: with the resource
+//!   cap, a few MiB per execution even when an action fills bodies it never sends);
 //! - timeouts that never outlast the flow deadline;
 //! - refusals logged at most once a second, with a count of what was not logged.
 //!
@@ -39,10 +41,6 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 pub const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest the wait for a response's first byte, or between two body bytes, may take.
 pub const MAX_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Size of one outgoing body chunk the host buffers (one being written plus one in the
-/// channel, per request body): with the resource cap, at most a few MiB per execution even
-/// when an action fills bodies it never sends. The SDK writes 4 KiB at a time.
-const BODY_CHUNK_BYTES: usize = 16 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Allow-list
@@ -407,6 +405,7 @@ pub(crate) struct Egress {
     outbound: Arc<OutboundBudget>,
     deadline: Instant,
     max_body_bytes: usize,
+    body_chunk_bytes: usize,
 }
 
 impl Egress {
@@ -421,6 +420,7 @@ impl Egress {
             outbound,
             deadline,
             max_body_bytes: limits.max_request_body_bytes,
+            body_chunk_bytes: limits.request_body_chunk_bytes,
         }
     }
 }
@@ -503,7 +503,7 @@ impl WasiHttpHooks for Egress {
     }
 
     fn p2_outgoing_body_chunk_size(&mut self) -> usize {
-        BODY_CHUNK_BYTES
+        self.body_chunk_bytes
     }
 
     fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
