@@ -56,10 +56,15 @@ pub fn ensure_target(root: &Path) -> Result<(), String> {
     {
         return Ok(());
     }
-    eprintln!(
-        "cachet-build: the {TARGET} standard library is not installed in {}; running `rustup target add {TARGET}`",
+    let note = format!(
+        "the {TARGET} standard library is not installed in {}; running `rustup target add {TARGET}`",
         sysroot.display()
     );
+    eprintln!("cachet-build: {note}");
+    // In a build script, cargo hides stderr unless the build fails; a warning line it shows.
+    if std::env::var_os("OUT_DIR").is_some() {
+        println!("cargo:warning={note}");
+    }
     // Inside a build script RUSTUP_TOOLCHAIN names the toolchain being used: add the target
     // to that one, whatever rustup's default is.
     let status = Command::new("rustup")

@@ -13,6 +13,9 @@
 //! - otherwise claims the refresh with an `if_absent` write holding a value unique to this
 //!   execution, so that of many concurrent logins one fetches (RFC 6749 §4.4) while the others
 //!   wait for its token as long as the fetch may take, and only the owner releases the claim;
+//!   a holder that fails or dies leaves the others to claim again, one at a time;
+//! - with [`ManagementToken::verify_with`], keeps the cached token when the JWKS cannot be had
+//!   ([`TokenError::KeysUnavailable`]) instead of replacing it with another it cannot check;
 //! - caches a new token with ttl = min(expiry − leeway − now, 24 h); a token that already
 //!   expires within the leeway, or is too large for a cache value, is used for this login and
 //!   not cached, and [`Token::not_cached`] says why;
@@ -21,7 +24,9 @@
 //!   per second per partition, not one per login.
 //!
 //! A token endpoint that is down, slow, or answers garbage is a [`TokenError`]; nothing bad is
-//! cached.
+//! cached. The trigger's partition is trusted by the helper as the tenant's own: an action of
+//! the same flow that writes a well-formed entry under the helper's key is believed (only the
+//! JWT checks, or [`ManagementToken::verify_with`], would catch a forged JWT).
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -60,6 +65,14 @@ pub enum TokenError {
     /// The token URL is plain `http` to a host that is not loopback: the client secret would
     /// cross the network in clear text.
     InsecureTokenUrl(String),
+    /// With [`ManagementToken::verify_with`]: the signing keys could not be had, so no token
+    /// can be checked now. The cached token is kept (it may be fine); try again later.
+    KeysUnavailable(String),
+    /// Another execution's refresh did not finish within the wait.
+    RefreshTimedOut {
+        /// How long this execution waited.
+        waited_ms: u64,
+    },
 }
 
 impl fmt::Display for TokenError {
@@ -76,6 +89,13 @@ impl fmt::Display for TokenError {
                 write!(f, "management token: unusable token response: {why}")
             }
             Self::Api(e) => write!(f, "management API call failed: {e}"),
+            Self::KeysUnavailable(why) => {
+                write!(f, "management token: signing keys unavailable: {why}")
+            }
+            Self::RefreshTimedOut { waited_ms } => write!(
+                f,
+                "management token: waited {waited_ms} ms for another login's token refresh; the token endpoint is too slow or failing"
+            ),
             Self::InsecureTokenUrl(url) => write!(
                 f,
                 "management token: token URL {url} must use https (plain http only for loopback hosts)"
@@ -238,12 +258,13 @@ impl ManagementToken {
         &self.audience
     }
 
-    /// How long a token request may take (default 5 s; secret `token_timeout_ms`). Waiters for
-    /// another execution's refresh wait this long plus a second, unless [`Self::wait`] says
-    /// otherwise afterwards.
+    /// How long each phase of a token request may take: connecting, the first byte, the body
+    /// (default 5 s; secret `token_timeout_ms`). A refresh claim lives for the worst case of
+    /// the three plus a second, and waiters wait a second longer than that, unless
+    /// [`Self::wait`] says otherwise afterwards.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
-        self.wait = timeout + CLAIM_MARGIN;
+        self.wait = self.worst_case_fetch() + CLAIM_MARGIN;
         self
     }
 
@@ -266,7 +287,7 @@ impl ManagementToken {
             client_secret: client_secret.to_string(),
             audience: audience.to_string(),
             leeway_ms: 30_000,
-            wait: Duration::from_secs(5) + CLAIM_MARGIN,
+            wait: Duration::from_secs(5) * 3 + CLAIM_MARGIN * 2,
             poll: Duration::from_millis(10),
             verify: None,
             timeout: Duration::from_secs(5),
@@ -283,8 +304,10 @@ impl ManagementToken {
         self
     }
 
-    /// How long to wait for another execution's refresh before fetching (default: the token
-    /// request's timeout plus a second, so a slow endpoint still gets one request).
+    /// How long to wait for another execution's refresh before giving up with
+    /// [`TokenError::RefreshTimedOut`] (default: longer than a token request can take, so a
+    /// slow endpoint still gets one request, and a holder that died without releasing its
+    /// claim is outlived: its claim expires and a waiter claims again).
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
         self
@@ -318,7 +341,12 @@ impl ManagementToken {
                         not_cached: None,
                     });
                 }
-                Err(why) => {
+                Err(Unusable::KeysUnavailable(why)) => {
+                    // Nothing is known against the token: keep it, and do not mint another
+                    // that could not be checked either.
+                    return Err(TokenError::KeysUnavailable(why));
+                }
+                Err(Unusable::Invalid(why)) => {
                     // Never use it; replace it.
                     eprintln!(
                         "cachet-guest: cached management token not used ({why}); replacing it"
@@ -363,47 +391,70 @@ impl ManagementToken {
         send(&fresh).map_err(TokenError::Api)
     }
 
+    /// The longest one token request can take: connecting, the first byte and the body each
+    /// get the timeout.
+    fn worst_case_fetch(&self) -> Duration {
+        self.timeout * 3 + CLAIM_MARGIN
+    }
+
+    /// A usable token another execution cached, if there is one.
+    fn waited_for(&self, cache: &Cache) -> Option<Token> {
+        let hit = cache.get(&self.key)?;
+        let (value, expires_at_ms) = self.cached(&hit, now_ms()).ok()?;
+        Some(Token {
+            value,
+            expires_at_ms,
+            source: TokenSource::Waited,
+            not_cached: None,
+        })
+    }
+
+    /// Gets a fresh token with at most one fetch among concurrent executions: claim the
+    /// refresh (`if_absent`, with a value unique to this execution), or wait for the holder's
+    /// token; when a holder gives up or dies without one, check again and claim again.
     fn refresh(&self, cache: &Cache) -> Result<Token, TokenError> {
         let owner = claim_value();
-        let claim_ttl =
-            u64::try_from((self.timeout + CLAIM_MARGIN).as_millis()).unwrap_or(u64::MAX);
-        match cache.set(
-            &self.claim_key,
-            &owner,
-            SetOptions::ttl(claim_ttl).if_absent(),
-        ) {
-            Ok(_) => {
-                let fetched = self.fetch_and_store(cache);
-                // Release the claim only if it is still ours: if it expired and another
-                // execution took it, deleting it would let a third one fetch too.
-                if cache.get(&self.claim_key).is_some_and(|c| c.value == owner) {
-                    let _ = cache.delete(&self.claim_key);
+        let claim_ttl = u64::try_from(self.worst_case_fetch().as_millis()).unwrap_or(u64::MAX);
+        let started = Instant::now();
+        loop {
+            match cache.set(
+                &self.claim_key,
+                &owner,
+                SetOptions::ttl(claim_ttl).if_absent(),
+            ) {
+                Ok(_) => {
+                    let fetched = self.fetch_and_store(cache);
+                    // Release the claim only if it is still ours: if it expired and another
+                    // execution took it, deleting it would let a third one fetch too.
+                    if cache.get(&self.claim_key).is_some_and(|c| c.value == owner) {
+                        let _ = cache.delete(&self.claim_key);
+                    }
+                    return fetched;
                 }
-                fetched
-            }
-            Err(CacheError::CacheKeyExists) => {
-                // Another execution is refreshing: wait for its token, within bounds.
-                let until = Instant::now() + self.wait;
-                while Instant::now() < until {
-                    std::thread::sleep(self.poll);
-                    if let Some(hit) = cache.get(&self.key)
-                        && let Ok((value, expires_at_ms)) = self.cached(&hit, now_ms())
-                    {
-                        return Ok(Token {
-                            value,
-                            expires_at_ms,
-                            source: TokenSource::Waited,
-                            not_cached: None,
+                Err(CacheError::CacheKeyExists) => loop {
+                    // Another execution is refreshing: wait for its token.
+                    if started.elapsed() >= self.wait {
+                        return Err(TokenError::RefreshTimedOut {
+                            waited_ms: u64::try_from(started.elapsed().as_millis())
+                                .unwrap_or(u64::MAX),
                         });
                     }
-                    if cache.get(&self.claim_key).is_none() {
-                        break; // the refresher finished without a token, or gave up
+                    std::thread::sleep(self.poll);
+                    if let Some(token) = self.waited_for(cache) {
+                        return Ok(token);
                     }
-                }
-                self.fetch_and_store(cache)
+                    if cache.get(&self.claim_key).is_none() {
+                        // Released (or expired) without a token we saw. The holder may have
+                        // stored it just before releasing: look once more, then claim.
+                        if let Some(token) = self.waited_for(cache) {
+                            return Ok(token);
+                        }
+                        break;
+                    }
+                },
+                // The cache cannot take the claim (write budget, store down): still get a token.
+                Err(_) => return self.fetch_and_store(cache),
             }
-            // The cache cannot take the claim (write budget, store down): still get a token.
-            Err(_) => self.fetch_and_store(cache),
         }
     }
 
@@ -471,7 +522,10 @@ impl ManagementToken {
             .map(|secs| now.saturating_add(secs.saturating_mul(1000)));
         let exp = self
             .checked_claims(token, expires_in.is_none())
-            .map_err(TokenError::BadTokenResponse)?;
+            .map_err(|u| match u {
+                Unusable::Invalid(why) => TokenError::BadTokenResponse(why),
+                Unusable::KeysUnavailable(why) => TokenError::KeysUnavailable(why),
+            })?;
         let expires_at_ms = match (exp, expires_in) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
@@ -491,25 +545,32 @@ impl ManagementToken {
     /// audience (and, with [`Self::verify_with`], its signature). An opaque token has no
     /// claims: `Ok(None)`, unless signatures must be verified or `need_exp` (nothing else
     /// says when it expires).
-    fn checked_claims(&self, token: &str, need_exp: bool) -> Result<Option<u64>, String> {
+    fn checked_claims(&self, token: &str, need_exp: bool) -> Result<Option<u64>, Unusable> {
+        let invalid = |why: &str| Err(Unusable::Invalid(why.to_string()));
         let claims = match &self.verify {
-            Some(options) => jwt::verify(token, options).map_err(|e| e.to_string())?,
+            Some(options) => match jwt::verify(token, options) {
+                Ok(claims) => claims,
+                Err(jwt::JwtError::KeysUnavailable(why)) => {
+                    return Err(Unusable::KeysUnavailable(why));
+                }
+                Err(e) => return invalid(&e.to_string()),
+            },
             None => match jwt::decode(token) {
                 Ok(decoded) => decoded.claims,
                 Err(_) if !need_exp => return Ok(None),
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return invalid(&e.to_string()),
             },
         };
         match &claims["aud"] {
-            Value::Null if self.require_audience => return Err("no aud claim".into()),
+            Value::Null if self.require_audience => return invalid("no aud claim"),
             Value::Null => {}
             Value::String(a) if *a == self.audience => {}
             Value::Array(list) if list.iter().any(|a| a.as_str() == Some(&self.audience)) => {}
-            _ => return Err("issued for another audience".into()),
+            _ => return invalid("issued for another audience"),
         }
         match claims["exp"].as_u64() {
             Some(exp) => Ok(Some(exp.saturating_mul(1000))),
-            None if need_exp => Err("no exp claim".into()),
+            None if need_exp => invalid("no exp claim"),
             None => Ok(None),
         }
     }
@@ -518,17 +579,35 @@ impl ManagementToken {
     /// be one the helper wrote; its recorded expiry and the cache entry's own expiry bound an
     /// opaque token; a JWT's `exp` and audience are checked again, so a poisoned or foreign
     /// entry is never used.
-    fn cached(&self, hit: &crate::CacheRecord, now: u64) -> Result<(String, u64), String> {
-        let (token, recorded) = unwrap_entry(&hit.value).ok_or("not a token entry")?;
+    fn cached(&self, hit: &crate::CacheRecord, now: u64) -> Result<(String, u64), Unusable> {
+        let (token, recorded) = unwrap_entry(&hit.value)
+            .ok_or_else(|| Unusable::Invalid("not a token entry".into()))?;
         let from_entry = hit.expires_at.saturating_add(self.leeway_ms);
         let mut expires_at_ms = recorded.min(from_entry);
         if let Some(exp) = self.checked_claims(token, false)? {
             expires_at_ms = expires_at_ms.min(exp);
         }
         if expires_at_ms <= now.saturating_add(self.leeway_ms) {
-            return Err("expires within the leeway".into());
+            return Err(Unusable::Invalid("expires within the leeway".into()));
         }
         Ok((token.to_string(), expires_at_ms))
+    }
+}
+
+/// Why a token cannot be used now.
+enum Unusable {
+    /// It is not a token for this helper (malformed, expired, foreign, badly signed).
+    Invalid(String),
+    /// Its signature cannot be checked now (the JWKS is unreachable).
+    KeysUnavailable(String),
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(why) => f.write_str(why),
+            Self::KeysUnavailable(why) => write!(f, "signing keys unavailable: {why}"),
+        }
     }
 }
 

@@ -140,6 +140,9 @@ execution_limits! {
     max_jwks_bytes: usize = 256 * KIB;
     /// Most key sets the runtime keeps (least recently used dropped first).
     jwks_cache_entries: usize = 64;
+    /// Most key sets one tenant's actions may have in that cache: a tenant that churns URLs
+    /// pushes out its own sets, not other tenants'.
+    jwks_cache_entries_per_tenant: usize = 8;
     /// Most bytes of fetched JWKS documents the runtime keeps.
     jwks_cache_bytes: usize = 4 * MIB;
 }

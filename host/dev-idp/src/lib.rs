@@ -141,6 +141,8 @@ struct Idp {
     opaque: Mutex<std::collections::HashMap<String, (u64, u64)>>,
     /// Answer every management request with 401, whatever the token.
     management_refuses: std::sync::atomic::AtomicBool,
+    /// Answer JWKS requests with 503.
+    jwks_down: std::sync::atomic::AtomicBool,
     counts: Counters,
 }
 
@@ -214,6 +216,7 @@ impl DevIdp {
             format: Mutex::default(),
             opaque: Mutex::default(),
             management_refuses: std::sync::atomic::AtomicBool::new(false),
+            jwks_down: std::sync::atomic::AtomicBool::new(false),
             counts: Counters::default(),
         });
         let app = Router::new()
@@ -304,6 +307,11 @@ impl DevIdp {
     /// again (`false`): an API that keeps refusing whatever token it gets.
     pub fn set_management_refuses(&self, refuse: bool) {
         self.idp.management_refuses.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Makes the JWKS endpoint answer 503 (`true`), or serve the keys again (`false`).
+    pub fn set_jwks_down(&self, down: bool) {
+        self.idp.jwks_down.store(down, Ordering::SeqCst);
     }
 
     /// Issues a token for the registered client directly (not counted as a token request),
@@ -526,6 +534,9 @@ impl Idp {
 
 async fn jwks_handler(State(idp): State<Arc<Idp>>) -> Response {
     idp.counts.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    if idp.jwks_down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     axum::Json(idp.jwks.clone()).into_response()
 }
 

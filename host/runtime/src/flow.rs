@@ -148,6 +148,7 @@ impl Executor {
                 budget: limits.write_budget(),
             },
             jwt: JwtCtx {
+                tenant: partition.tenant.clone(),
                 allow: action.inner.allow.clone(),
                 jwks: Arc::clone(&inner.jwks),
                 clock: Arc::clone(&inner.clock),

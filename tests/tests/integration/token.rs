@@ -344,8 +344,13 @@ async fn with_verification_a_forged_token_for_the_right_audience_is_replaced() {
     );
     let key = s.token_key().await;
     // Right audience, far expiry, wrong signature: only signature verification catches it.
-    let forged = unsigned_token(
-        json!({ "aud": s.idp.audience(), "iss": s.idp.issuer(), "exp": s.clock.now_ms() / 1000 + 3600 }),
+    // Stored the way the helper stores tokens, so only the signature check can refuse it.
+    let forged = format!(
+        "t1.{}.{}",
+        s.clock.now_ms() + 3_600_000,
+        unsigned_token(
+            json!({ "aud": s.idp.audience(), "iss": s.idp.issuer(), "exp": s.clock.now_ms() / 1000 + 3600 }),
+        )
     );
     s.rt.store()
         .set(
@@ -370,6 +375,30 @@ async fn with_verification_a_forged_token_for_the_right_audience_is_replaced() {
         &json!("cache")
     );
     assert_eq!(s.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn with_verification_a_jwks_outage_keeps_the_cached_token_and_mints_none() {
+    let s = setup().await;
+    let config = s.config().secret("jwks_url", s.idp.jwks_url());
+    let only = s.action(guests::TOKEN_ONLY, config);
+    s.login_ok(&only, 0).await;
+    assert_eq!(s.token_requests(), 1);
+    // Past the host's 10-minute trust in fetched keys, with the JWKS down.
+    s.idp.set_jwks_down(true);
+    s.clock.advance(11 * 60 * 1000);
+    let (_, message) = failure(&s.login(&only, 1).await);
+    assert!(message.contains("signing keys unavailable"), "{message}");
+    assert_eq!(
+        s.token_requests(),
+        1,
+        "no token minted that could not be checked"
+    );
+    // Keys back: the same cached token verifies and is used.
+    s.idp.set_jwks_down(false);
+    let r = s.login_ok(&only, 2).await;
+    assert_eq!(claim(&r, "source"), &json!("cache"));
+    assert_eq!(s.token_requests(), 1);
 }
 
 // --- OAuth servers that are not Auth0 -------------------------------------------------------

@@ -124,8 +124,12 @@ impl AllowList {
     /// Whether `host:port` may connect to non-public addresses: the entry is an IP literal
     /// (the operator named that address) or was marked private.
     fn private_allowed(&self, host: &str, port: u16) -> bool {
-        self.matching(host, port)
-            .is_some_and(|e| e.literal || e.private_ok)
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.0.iter().any(|e| {
+            e.host.eq_ignore_ascii_case(host)
+                && e.port.is_none_or(|p| p == port)
+                && (e.literal || e.private_ok)
+        })
     }
 }
 
@@ -191,7 +195,7 @@ fn parse_entry(raw: &str) -> Result<Entry, String> {
 
 /// Whether `ip` is a publicly routable unicast address: not loopback, private, link-local
 /// (which includes cloud metadata services), shared, documentation, multicast, reserved, or an
-/// IPv6 form that embeds one of those.
+/// IPv6 form that embeds one of those. IPv6 is judged by allowing global unicast only.
 fn is_public(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(v4) => {
@@ -210,16 +214,13 @@ fn is_public(ip: IpAddr) -> bool {
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
+            // Only global unicast (2000::/3) is public; everything else (loopback, IPv4-
+            // compatible ::a.b.c.d, NAT64, unique and link local, multicast, ...) is not.
             let s = v6.segments();
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || v6.is_unique_local()
-                || v6.is_unicast_link_local()
-                || (s[0] & 0xffc0) == 0xfec0 // site-local
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64: embeds an IPv4 address
-                || s[0] == 0x2002 // 6to4: embeds an IPv4 address
-                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+            (s[0] & 0xe000) == 0x2000
+                && !(s[0] == 0x2001 && s[1] < 0x0200) // 2001::/23: Teredo, ORCHIDs, benchmarking
+                && !(s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                && s[0] != 0x2002 // 6to4: embeds an IPv4 address
         }
     }
 }
@@ -545,26 +546,18 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 
 /// Resolves `target`, keeps only addresses the policy allows, and connects to one of them
 /// (TLS with the original host name for SNI and certificate checks).
-async fn connect(
-    target: &Target,
-    allow_private: bool,
-    timeout: Duration,
-) -> Result<Box<dyn Conn>, Error> {
-    let resolved: Vec<SocketAddr> = match tokio::time::timeout(
-        timeout,
-        tokio::net::lookup_host((target.host.as_str(), target.port)),
-    )
-    .await
-    {
-        Err(_) => return Err(Error::DnsTimeout),
-        Ok(Err(e)) => {
-            return Err(Error::DnsError {
-                rcode: Some(e.to_string()),
-                info_code: None,
-            });
-        }
-        Ok(Ok(addrs)) => addrs.collect(),
-    };
+/// The caller bounds the whole of it (DNS, TCP, TLS) by one connect timeout.
+async fn connect(target: &Target, allow_private: bool) -> Result<Box<dyn Conn>, Error> {
+    let resolved: Vec<SocketAddr> =
+        match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+            Err(e) => {
+                return Err(Error::DnsError {
+                    rcode: Some(e.to_string()),
+                    info_code: None,
+                });
+            }
+            Ok(addrs) => addrs.collect(),
+        };
     if resolved.is_empty() {
         return Err(Error::DestinationNotFound);
     }
@@ -580,38 +573,39 @@ async fn connect(
         );
         return Err(Error::DestinationIpProhibited);
     }
-    let tcp = tokio::time::timeout(timeout, async {
-        let mut last = None;
-        for addr in &allowed {
-            match TcpStream::connect(*addr).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
+    let mut last = None;
+    let mut tcp = None;
+    for addr in &allowed {
+        match TcpStream::connect(*addr).await {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
             }
+            Err(e) => last = Some(e),
         }
-        Err(last.unwrap_or_else(|| std::io::Error::other("no address to connect to")))
-    })
-    .await
-    .map_err(|_| Error::ConnectionTimeout)?
-    .map_err(Error::Connect)?;
+    }
+    let tcp = tcp.ok_or_else(|| {
+        Error::Connect(last.unwrap_or_else(|| std::io::Error::other("no address to connect to")))
+    })?;
     if !target.tls {
         return Ok(Box::new(tcp));
     }
     let name = ServerName::try_from(target.host.clone())?;
-    let tls = tokio::time::timeout(
-        timeout,
-        tokio_rustls::TlsConnector::from(tls_config()).connect(name, tcp),
-    )
-    .await
-    .map_err(|_| Error::ConnectionTimeout)?
-    .map_err(Error::Tls)?;
+    let tls = tokio_rustls::TlsConnector::from(tls_config())
+        .connect(name, tcp)
+        .await
+        .map_err(Error::Tls)?;
     Ok(Box::new(tls))
 }
 
 /// A response body that enforces the between-bytes timeout and holds the request's slot
-/// until it ends or is dropped.
+/// until it ends or is dropped. The timer starts when a read finds no data, not when the
+/// previous data came: an action may take its time before reading, and that is not the
+/// server's silence.
 struct ResponseBody {
     incoming: hyper::body::Incoming,
-    timeout: tokio::time::Interval,
+    between_bytes: Duration,
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
     _slot: Arc<InFlight>,
 }
 
@@ -630,11 +624,15 @@ impl Body for ResponseBody {
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(Some(Ok(frame))) => {
-                self.timeout.reset();
+                self.waiting = None;
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Pending => {
-                ready!(self.timeout.poll_tick(cx));
+                let between_bytes = self.between_bytes;
+                let waiting = self
+                    .waiting
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(between_bytes)));
+                ready!(waiting.as_mut().poll(cx));
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
             }
         }
@@ -666,13 +664,18 @@ async fn send_checked(
         .between_bytes_timeout
         .unwrap_or(MAX_READ_TIMEOUT)
         .max(Duration::from_nanos(1));
-    let stream = connect(&target, allow_private, connect_timeout).await?;
-    let mut builder = hyper::client::conn::http1::Builder::new();
-    builder.max_headers(100).max_buf_size(64 * 1024);
-    let (mut sender, conn) = tokio::time::timeout(
-        connect_timeout,
-        builder.handshake::<_, WasiBody>(TokioIo::new(stream)),
-    )
+    // One budget for DNS, TCP, TLS and the HTTP handshake together, so a request's worst case
+    // is connect + first byte + between bytes, as the options say.
+    let (mut sender, conn) = tokio::time::timeout(connect_timeout, async {
+        let stream = connect(&target, allow_private).await?;
+        let mut builder = hyper::client::conn::http1::Builder::new();
+        builder.max_headers(100).max_buf_size(64 * 1024);
+        Ok::<_, Error>(
+            builder
+                .handshake::<_, WasiBody>(TokioIo::new(stream))
+                .await?,
+        )
+    })
     .await
     .map_err(|_| Error::ConnectionTimeout)??;
     // Origin form on the wire: the Host header already carries the authority.
@@ -691,11 +694,10 @@ async fn send_checked(
         let response = tokio::time::timeout(first_byte_timeout, sender.send_request(request))
             .await
             .map_err(|_| Error::ConnectionReadTimeout)??;
-        let mut timeout = tokio::time::interval(between_bytes);
-        timeout.reset();
         Ok::<_, Error>(response.map(|incoming| ResponseBody {
             incoming,
-            timeout,
+            between_bytes,
+            waiting: None,
             _slot: body_slot,
         }))
     };
@@ -828,6 +830,12 @@ mod tests {
     }
 
     #[test]
+    fn a_private_mark_on_any_matching_entry_counts() {
+        let allow = AllowList::parse(&["svc:443", "svc"], &["svc"]).unwrap();
+        assert!(allow.private_allowed("svc", 443));
+    }
+
+    #[test]
     fn a_private_entry_must_also_be_allowed() {
         assert!(AllowList::parse(&["a.example"], &["b.example"]).is_err());
     }
@@ -847,6 +855,15 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "64:ff9b::a00:1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "::7f00:1",
+            "::a9fe:a9fe",
+            "2001::1",
+            "2002:7f00:1::",
+            "100::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

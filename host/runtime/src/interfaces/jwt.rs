@@ -46,6 +46,8 @@ const ACCEPTED: [Algorithm; 5] = [
 
 /// One execution's view of `jwt`.
 pub(crate) struct JwtCtx {
+    /// The tenant, whose share of the key-set cache this execution uses.
+    pub(crate) tenant: String,
     pub(crate) allow: AllowList,
     pub(crate) jwks: Arc<JwksCache>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -73,6 +75,7 @@ struct CachedSet {
     set: Arc<JwkSet>,
     fetched_ms: u64,
     bytes: usize,
+    tenant: String,
 }
 
 struct Sets {
@@ -80,15 +83,39 @@ struct Sets {
     bytes: usize,
 }
 
-/// Fetched key sets by normalised URL, shared by every execution of a runtime and bounded by
-/// entries and bytes (least recently used dropped first).
+/// Fetched key sets by tenant and normalised URL, shared by every execution of a runtime and
+/// bounded by entries, bytes and entries per tenant (least recently used dropped first). Sets
+/// are kept per tenant so that no tenant uses, or pushes out, keys another tenant fetched.
 pub(crate) struct JwksCache {
     sets: Mutex<Sets>,
-    /// One async lock per URL being fetched, so concurrent verifications of tokens from one
-    /// issuer make one request. Entries live only while a fetch is in flight.
+    /// One async lock per tenant and URL being fetched, so concurrent verifications of tokens
+    /// from one issuer make one request. Entries live only while a fetch is in flight.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     max_bytes: usize,
+    max_per_tenant: usize,
     max_doc_bytes: usize,
+}
+
+/// Removes a URL's in-flight lock from the map when its last user is done, also when the
+/// verification is cancelled (the flow deadline, or an embedder dropping the execution).
+struct InflightTurn<'a> {
+    cache: &'a JwksCache,
+    key: &'a str,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for InflightTurn<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self
+            .cache
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The map's reference and this one: nobody else is waiting for this URL.
+        if Arc::strong_count(&self.lock) == 2 {
+            inflight.remove(self.key);
+        }
+    }
 }
 
 impl JwksCache {
@@ -101,6 +128,7 @@ impl JwksCache {
             }),
             inflight: Mutex::default(),
             max_bytes: limits.jwks_cache_bytes,
+            max_per_tenant: limits.jwks_cache_entries_per_tenant,
             max_doc_bytes: limits.max_jwks_bytes,
         }
     }
@@ -122,7 +150,7 @@ impl JwksCache {
         (fresh && (knows_kid || recently)).then(|| Arc::clone(&cached.set))
     }
 
-    fn insert(&self, key: String, set: Arc<JwkSet>, bytes: usize, now: u64) {
+    fn insert(&self, tenant: &str, key: String, set: Arc<JwkSet>, bytes: usize, now: u64) {
         let bytes = bytes.saturating_add(key.len());
         if bytes > self.max_bytes {
             return; // larger than the whole cache: used once, not kept
@@ -130,6 +158,22 @@ impl JwksCache {
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = sets.lru.pop(&key) {
             sets.bytes -= old.bytes;
+        }
+        // The tenant's own least recently used sets make room for its new one.
+        loop {
+            let (count, oldest) = sets
+                .lru
+                .iter()
+                .filter(|(_, c)| c.tenant == tenant)
+                .fold((0, None), |(n, _), (k, _)| (n + 1, Some(k.clone())));
+            match oldest {
+                Some(oldest) if count >= self.max_per_tenant => {
+                    if let Some(old) = sets.lru.pop(&oldest) {
+                        sets.bytes -= old.bytes;
+                    }
+                }
+                _ => break,
+            }
         }
         while sets.bytes + bytes > self.max_bytes {
             match sets.lru.pop_lru() {
@@ -143,6 +187,7 @@ impl JwksCache {
                 set,
                 fetched_ms: now,
                 bytes,
+                tenant: tenant.to_string(),
             },
         ) {
             // The entry limit pushed out the least recently used set.
@@ -160,32 +205,28 @@ impl JwksCache {
         kid: &str,
         ctx: &JwtCtx,
     ) -> Result<Arc<JwkSet>, JwtError> {
-        let key = target.normalised_url();
+        let key = format!("{}\n{}", ctx.tenant, target.normalised_url());
         let now = ctx.clock.now_ms();
         if let Some(set) = self.lookup(&key, kid, now) {
             return Ok(set);
         }
-        let lock = Arc::clone(
-            self.inflight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(key.clone())
-                .or_default(),
-        );
-        let fetched = {
-            let _turn = lock.lock().await;
-            // Another execution may have fetched it while this one waited.
-            match self.lookup(&key, kid, ctx.clock.now_ms()) {
-                Some(set) => Ok(set),
-                None => self.fetch(target, &key, ctx).await,
-            }
+        let turn = InflightTurn {
+            cache: self,
+            key: &key,
+            lock: Arc::clone(
+                self.inflight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(key.clone())
+                    .or_default(),
+            ),
         };
-        let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-        // Drop the URL's lock once nobody else holds it (the map holds one reference).
-        if Arc::strong_count(&lock) == 2 {
-            inflight.remove(&key);
+        let _mine = turn.lock.lock().await;
+        // Another execution may have fetched it while this one waited.
+        match self.lookup(&key, kid, ctx.clock.now_ms()) {
+            Some(set) => Ok(set),
+            None => self.fetch(target, &key, ctx).await,
         }
-        fetched
     }
 
     async fn fetch(
@@ -203,10 +244,12 @@ impl JwksCache {
         let body = http::get(target, &ctx.allow, self.max_doc_bytes, ctx.deadline, slot)
             .await
             .map_err(JwtError::KeysUnavailable)?;
-        let set: JwkSet = serde_json::from_slice(&body)
-            .map_err(|e| JwtError::KeysUnavailable(format!("{key} is not a JWKS: {e}")))?;
+        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| {
+            JwtError::KeysUnavailable(format!("{} is not a JWKS: {e}", target.normalised_url()))
+        })?;
         let set = Arc::new(set);
         self.insert(
+            &ctx.tenant,
             key.to_string(),
             Arc::clone(&set),
             body.len(),
@@ -517,6 +560,7 @@ mod tests {
     fn the_jwks_cache_is_bounded_by_entries_and_bytes() {
         let limits = ExecutionLimits {
             jwks_cache_entries: 4,
+            jwks_cache_entries_per_tenant: 4,
             jwks_cache_bytes: 1_000,
             ..ExecutionLimits::default()
         };
@@ -525,6 +569,7 @@ mod tests {
         // URL churn: every URL distinct, as `?n=i` would make them.
         for i in 0..100 {
             cache.insert(
+                "t",
                 format!("https://a.example:443/j?n={i}"),
                 Arc::clone(&set),
                 100,
@@ -537,11 +582,52 @@ mod tests {
             );
         }
         // Large documents push out others by bytes, and one larger than the cache is not kept.
-        cache.insert("https://b.example:443/j".into(), Arc::clone(&set), 900, 0);
+        cache.insert(
+            "t",
+            "https://b.example:443/j".into(),
+            Arc::clone(&set),
+            900,
+            0,
+        );
         assert_eq!(cache.usage().0, 1);
-        cache.insert("https://c.example:443/j".into(), Arc::clone(&set), 5_000, 0);
+        cache.insert(
+            "t",
+            "https://c.example:443/j".into(),
+            Arc::clone(&set),
+            5_000,
+            0,
+        );
         assert!(cache.lookup("https://c.example:443/j", "k1", 0).is_none());
         assert!(cache.lookup("https://b.example:443/j", "k1", 0).is_some());
+    }
+
+    #[test]
+    fn a_tenant_churning_urls_pushes_out_its_own_key_sets_not_others() {
+        let limits = ExecutionLimits {
+            jwks_cache_entries: 16,
+            jwks_cache_entries_per_tenant: 3,
+            ..ExecutionLimits::default()
+        };
+        let cache = JwksCache::new(&limits);
+        let set = Arc::new(jwks(ES256_A, Algorithm::ES256, "k1"));
+        cache.insert(
+            "victim",
+            "victim\nhttps://v/j".into(),
+            Arc::clone(&set),
+            100,
+            0,
+        );
+        for i in 0..100 {
+            cache.insert(
+                "churner",
+                format!("churner\nhttps://c/j?n={i}"),
+                Arc::clone(&set),
+                100,
+                0,
+            );
+        }
+        assert!(cache.lookup("victim\nhttps://v/j", "k1", 0).is_some());
+        assert_eq!(cache.usage().0, 1 + 3);
     }
 
     #[test]
