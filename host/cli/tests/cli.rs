@@ -230,22 +230,28 @@ fn ops_event(name: &str, ops: serde_json::Value) -> PathBuf {
     path
 }
 
+/// `cachet run` of the `cache-ops` action setting `key`, with `--cache-state state`.
+fn set_key_with_state(key: &str, state: &std::path::Path) -> Command {
+    let event = ops_event(
+        &format!("set-{key}.json"),
+        serde_json::json!([{ "op": "set", "key": key, "value": "v" }]),
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cachet"));
+    command
+        .args(["run", "--trigger", "post-login", "--event"])
+        .arg(&event)
+        .arg("--cache-state")
+        .arg(state)
+        .arg(test_action("cache-ops"));
+    command
+}
+
 #[test]
 fn concurrent_runs_on_one_state_file_lose_no_write() {
     let state = temp("concurrent-state.json");
-    let cache_ops = test_action("cache-ops");
     let runs: Vec<_> = (0..10)
         .map(|i| {
-            let event = ops_event(
-                &format!("concurrent-{i}.json"),
-                serde_json::json!([{ "op": "set", "key": format!("k{i}"), "value": "v" }]),
-            );
-            Command::new(env!("CARGO_BIN_EXE_cachet"))
-                .args(["run", "--trigger", "post-login", "--event"])
-                .arg(&event)
-                .arg("--cache-state")
-                .arg(&state)
-                .arg(&cache_ops)
+            set_key_with_state(&format!("k{i}"), &state)
                 .spawn()
                 .unwrap()
         })
@@ -280,18 +286,7 @@ fn a_failed_save_exits_1_with_the_result_printed_and_the_file_named() {
         "x".repeat(240)
     );
     state.set_file_name(&long[..240]);
-    let event = ops_event(
-        "unsavable.json",
-        serde_json::json!([{ "op": "set", "key": "k", "value": "v" }]),
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_cachet"))
-        .args(["run", "--trigger", "post-login", "--event"])
-        .arg(&event)
-        .arg("--cache-state")
-        .arg(&state)
-        .arg(test_action("cache-ops"))
-        .output()
-        .unwrap();
+    let out = set_key_with_state("unsavable", &state).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(json(&out)["outcome"], "success");
