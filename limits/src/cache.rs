@@ -373,44 +373,11 @@ impl BoundedCache {
     }
 
     fn check_sizes(&self, key: &str, value: &str) -> Result<(), CacheError> {
-        if key.len() > self.limits.max_key_bytes {
-            return Err(CacheError::CacheKeySizeExceeded {
-                bytes: key.len(),
-                max: self.limits.max_key_bytes,
-            });
-        }
-        if value.len() > self.limits.max_value_bytes {
-            return Err(CacheError::CacheValueSizeExceeded {
-                bytes: value.len(),
-                max: self.limits.max_value_bytes,
-            });
-        }
-        Ok(())
+        self.limits.check_entry(key, value)
     }
 
-    /// The expiry a write with these options gets: earliest of ttl and expires_at, default when
-    /// neither is given, clamped to now + the maximum lifetime.
     fn expiry(&self, opts: &SetOptions, now_ms: u64) -> Result<u64, CacheError> {
-        let from_ttl = match opts.ttl_ms {
-            None => None,
-            Some(0) => return Err(CacheError::ItemAlreadyExpired),
-            Some(ttl) => Some(now_ms.checked_add(ttl).ok_or(CacheError::InvalidExpiry)?),
-        };
-        let from_at = match opts.expires_at_ms {
-            Some(at) if at <= now_ms => return Err(CacheError::ItemAlreadyExpired),
-            other => other,
-        };
-        let requested = match (from_ttl, from_at) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => now_ms
-                .checked_add(self.limits.default_ttl_ms)
-                .ok_or(CacheError::InvalidExpiry)?,
-        };
-        let ceiling = now_ms
-            .checked_add(self.limits.max_ttl_ms)
-            .ok_or(CacheError::InvalidExpiry)?;
-        Ok(requested.min(ceiling))
+        self.limits.expiry(opts, now_ms)
     }
 
     fn fits(&self, entries: usize, bytes: usize) -> bool {
@@ -458,6 +425,65 @@ impl BoundedCache {
         let (k, e) = self.entries.pop_entry(key)?;
         self.bytes -= k.len() + e.value.len();
         Some(e)
+    }
+}
+
+impl CacheLimits {
+    /// Checks an entry's key and value sizes (in bytes), as every write does first.
+    ///
+    /// Stores that enforce the contract elsewhere (in a server-side script) use this and
+    /// [`CacheLimits::expiry`] so that the checks and their errors are the same code.
+    pub fn check_entry(&self, key: &str, value: &str) -> Result<(), CacheError> {
+        if key.len() > self.max_key_bytes {
+            return Err(CacheError::CacheKeySizeExceeded {
+                bytes: key.len(),
+                max: self.max_key_bytes,
+            });
+        }
+        if value.len() > self.max_value_bytes {
+            return Err(CacheError::CacheValueSizeExceeded {
+                bytes: value.len(),
+                max: self.max_value_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The expiry a write with these options gets at `now_ms`: the earlier of `ttl_ms` and
+    /// `expires_at_ms`, the default lifetime when neither is given, clamped to now + the
+    /// maximum lifetime. A lifetime of zero or an expiry not after now is
+    /// [`CacheError::ItemAlreadyExpired`]; one that overflows is [`CacheError::InvalidExpiry`].
+    ///
+    /// ```
+    /// use cachet_limits::{CacheError, CacheLimits, DAY_MS, SetOptions};
+    /// let limits = CacheLimits::default();
+    /// let ttl = |ms| SetOptions { ttl_ms: Some(ms), ..SetOptions::default() };
+    /// assert_eq!(limits.expiry(&ttl(5), 100), Ok(105));
+    /// assert_eq!(limits.expiry(&ttl(2 * DAY_MS), 100), Ok(100 + DAY_MS)); // clamped
+    /// assert_eq!(limits.expiry(&ttl(0), 100), Err(CacheError::ItemAlreadyExpired));
+    /// assert_eq!(limits.expiry(&ttl(u64::MAX), 100), Err(CacheError::InvalidExpiry));
+    /// ```
+    pub fn expiry(&self, opts: &SetOptions, now_ms: u64) -> Result<u64, CacheError> {
+        let from_ttl = match opts.ttl_ms {
+            None => None,
+            Some(0) => return Err(CacheError::ItemAlreadyExpired),
+            Some(ttl) => Some(now_ms.checked_add(ttl).ok_or(CacheError::InvalidExpiry)?),
+        };
+        let from_at = match opts.expires_at_ms {
+            Some(at) if at <= now_ms => return Err(CacheError::ItemAlreadyExpired),
+            other => other,
+        };
+        let requested = match (from_ttl, from_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(t), None) | (None, Some(t)) => t,
+            (None, None) => now_ms
+                .checked_add(self.default_ttl_ms)
+                .ok_or(CacheError::InvalidExpiry)?,
+        };
+        let ceiling = now_ms
+            .checked_add(self.max_ttl_ms)
+            .ok_or(CacheError::InvalidExpiry)?;
+        Ok(requested.min(ceiling))
     }
 }
 

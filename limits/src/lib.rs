@@ -34,6 +34,8 @@ mod cache;
 mod config;
 mod error;
 mod execution;
+#[cfg(feature = "reference-model")]
+pub mod reference;
 
 pub use cache::{BoundedCache, CacheRecord, RestoreReport, SetOptions, SnapshotEntry, Usage};
 pub use config::{CacheLimits, ConfigError, DAY_MS, OverflowPolicy};

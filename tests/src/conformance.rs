@@ -8,6 +8,8 @@
 // A panic is how a check fails: this module is test code, compiled into the test helper crate.
 #![allow(clippy::unwrap_used)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use cachet_host::{CacheStore, PartitionKey, Trigger};
@@ -15,7 +17,10 @@ use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, Snapsho
 
 /// Makes an empty store with the default limits and the given policy. Every call must give a
 /// store whose partitions are empty (a fresh namespace for a shared server).
-pub type MakeStore = dyn Fn(OverflowPolicy) -> Arc<dyn CacheStore>;
+pub type MakeStore = dyn Fn(OverflowPolicy) -> StoreFuture;
+
+/// What [`MakeStore`] returns: opening a store may wait (a connection, a file lock).
+pub type StoreFuture = Pin<Box<dyn Future<Output = Arc<dyn CacheStore>> + Send>>;
 
 const NOW: u64 = 1_700_000_000_000;
 const DAY: u64 = 24 * 60 * 60 * 1000;
@@ -53,7 +58,7 @@ pub async fn run_all(make: &MakeStore) {
 }
 
 async fn sizes_are_checked_at_the_boundary_and_one_past_it(make: &MakeStore) {
-    let store = make(OverflowPolicy::Strict);
+    let store = make(OverflowPolicy::Strict).await;
     let a = p("sizes");
     let o = SetOptions::default;
     assert!(store.set(&a, &"k".repeat(64), "v", o(), NOW).await.is_ok());
@@ -79,7 +84,7 @@ async fn sizes_are_checked_at_the_boundary_and_one_past_it(make: &MakeStore) {
 }
 
 async fn lifetimes_follow_precedence_clamping_and_refusals(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     let a = p("lifetimes");
     let set = |key: &'static str, options: SetOptions| {
         let store = Arc::clone(&store);
@@ -134,7 +139,7 @@ async fn lifetimes_follow_precedence_clamping_and_refusals(make: &MakeStore) {
 }
 
 async fn expired_entries_are_never_returned(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     let a = p("expiry");
     store.set(&a, "k", "v", ttl(1_000), NOW).await.unwrap();
     assert!(store.get(&a, "k", NOW + 999).await.unwrap().is_some());
@@ -147,7 +152,7 @@ async fn expired_entries_are_never_returned(make: &MakeStore) {
 }
 
 async fn if_absent_claims_and_deletes_report_their_codes(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     let a = p("claims");
     store.set(&a, "c", "first", ttl(1_000), NOW).await.unwrap();
     assert!(matches!(
@@ -189,7 +194,7 @@ async fn fill(store: &Arc<dyn CacheStore>, a: &PartitionKey, n: usize) {
 }
 
 async fn strict_refuses_a_full_partition_and_changes_nothing(make: &MakeStore) {
-    let store = make(OverflowPolicy::Strict);
+    let store = make(OverflowPolicy::Strict).await;
     // By bytes: 20 x 400 = 8000; the 21st entry would need 8400.
     let bytes = p("strict-bytes");
     fill(&store, &bytes, 20).await;
@@ -243,7 +248,7 @@ async fn strict_refuses_a_full_partition_and_changes_nothing(make: &MakeStore) {
 }
 
 async fn evict_drops_least_recently_used_first_never_the_entry_written(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     let a = p("evict");
     fill(&store, &a, 20).await;
     // A hit counts as a use: k00 becomes the most recently used.
@@ -266,7 +271,7 @@ async fn evict_drops_least_recently_used_first_never_the_entry_written(make: &Ma
 }
 
 async fn snapshot_and_restore_round_trip(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     let a = p("snapshot");
     store.set(&a, "one", "1", ttl(60_000), NOW).await.unwrap();
     store
@@ -275,7 +280,7 @@ async fn snapshot_and_restore_round_trip(make: &MakeStore) {
         .unwrap();
     let snapshot = store.snapshot(&a, NOW).await.unwrap();
     assert_eq!(snapshot.len(), 2);
-    let other = make(OverflowPolicy::Evict);
+    let other = make(OverflowPolicy::Evict).await;
     let mut entries = snapshot.clone();
     // Restoring re-checks: an expired entry and an oversized one are dropped and reported.
     entries.push(SnapshotEntry {
@@ -297,7 +302,7 @@ async fn snapshot_and_restore_round_trip(make: &MakeStore) {
 }
 
 async fn partitions_are_isolated_whatever_their_names(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     // Names that a store joining strings could confuse.
     let tenants = ["a", "a/b", "a:b", "a}b", "{a}", "", " a", "a\n", "é"];
     for (i, tenant) in tenants.iter().enumerate() {
@@ -321,7 +326,7 @@ async fn partitions_are_isolated_whatever_their_names(make: &MakeStore) {
 }
 
 async fn a_64_way_if_absent_race_has_exactly_one_winner(make: &MakeStore) {
-    let store = make(OverflowPolicy::Evict);
+    let store = make(OverflowPolicy::Evict).await;
     let a = p("race");
     let tasks: Vec<_> = (0..64)
         .map(|i| {
@@ -344,7 +349,7 @@ async fn a_64_way_if_absent_race_has_exactly_one_winner(make: &MakeStore) {
 
 async fn concurrent_writers_never_push_a_partition_past_its_quotas(make: &MakeStore) {
     for policy in [OverflowPolicy::Evict, OverflowPolicy::Strict] {
-        let store = make(policy);
+        let store = make(policy).await;
         let a = p("writers");
         let limits = CacheLimits::default();
         let tasks: Vec<_> = (0..64)

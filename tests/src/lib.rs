@@ -1,8 +1,10 @@
 //! Shared helpers for the integration tests in `tests/integration/`: the paths of the action
 //! components that `build.rs` builds from source, and a runtime set up as a test harness
-//! (manual clock, manual epochs); and [`conformance`], the suite every cache store must pass.
+//! (manual clock, manual epochs); [`conformance`], the suite every cache store must pass; and
+//! [`redis_server`], a throwaway Redis for the tests that need one.
 
 pub mod conformance;
+pub mod redis_server;
 
 use std::sync::Arc;
 

@@ -146,6 +146,7 @@ impl Executor {
                 store: Arc::clone(&inner.store),
                 clock: Arc::clone(&inner.clock),
                 budget: limits.write_budget(),
+                deadline,
             },
             jwt: JwtCtx {
                 tenant: partition.tenant.clone(),

@@ -24,7 +24,9 @@
 //!   event, log, module, commands, tokens, host resources, outbound requests and bodies,
 //!   secrets, cache writes) are enforced and reported as typed results; an action cannot crash
 //!   the host or make it allocate without bound.
-//! - [`CacheStore`]: where partitions live; [`MemoryStore`] is the embedded default.
+//! - [`CacheStore`]: where partitions live; [`MemoryStore`] is the embedded default,
+//!   [`FileStore`] adds a snapshot file, and the `cachet-store-redis` crate shares partitions
+//!   between hosts. [`StoreUrl`] names any of them.
 //! - [`Clock`]: injectable time; [`ManualClock`] plus [`EpochTicks::Manual`] make the runtime a
 //!   deterministic test harness for action authors.
 //! - [`FlowResult`]: the outcome, merged commands, and per-action logs, errors and timings.
@@ -56,5 +58,8 @@ pub use interfaces::http::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use sandbox::EpochTicks;
-pub use store::{CacheStore, MemoryStore, PartitionKey, StoreError};
+pub use store::{
+    CacheStore, FileStore, FileStoreError, FileStoreOptions, LoadReport, MemoryStore, PartitionKey,
+    RedisUrl, StoreError, StoreUrl, StoreUrlError,
+};
 pub use trigger::Trigger;

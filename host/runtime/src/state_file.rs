@@ -1,10 +1,10 @@
-//! A partition saved to a JSON file, so successive `cachet run` invocations behave like
-//! successive logins.
+//! The snapshot file of a [`FileStore`](crate::FileStore): every partition of a host in one
+//! JSON file, so a restarted host (or the next `cachet run`) finds its cache where it left it.
 //!
 //! The file holds tokens, so it is written with mode 0600, atomically (an exclusively created
 //! temporary file in the same directory, synced, renamed, the directory synced), and its
-//! schema is versioned so a future format is refused rather than misread. [`lock`] serialises
-//! processes that share one file.
+//! schema is versioned so a future format is refused rather than misread. [`lock`] keeps two
+//! processes from using one file at once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,10 @@ use cachet_limits::SnapshotEntry;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// The schema version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The schema version this build reads and writes. Version 1 (round one's single-partition
+/// file) named no tenant or trigger, so it cannot be attributed and is set aside like any
+/// unreadable file.
+pub const VERSION: u32 = 2;
 
 /// The file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,8 +24,21 @@ pub const VERSION: u32 = 1;
 pub struct StateFile {
     /// Schema version; must be [`VERSION`].
     pub version: u32,
-    /// When it was saved, ms since the Unix epoch.
+    /// When it was saved, ms since the Unix epoch (the host's clock).
     pub saved_at_ms: u64,
+    /// Every non-empty partition.
+    pub partitions: Vec<PartitionSnapshot>,
+}
+
+/// One partition in a [`StateFile`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionSnapshot {
+    /// The tenant.
+    pub tenant: String,
+    /// The trigger's name. Kept as text so that a file from a build with more triggers loses
+    /// only those partitions, not the file.
+    pub trigger: String,
     /// Live entries, least recently used first.
     pub entries: Vec<SnapshotEntry>,
 }
@@ -40,9 +55,7 @@ pub enum StateFileError {
         source: std::io::Error,
     },
     /// The file is not a state file of this schema.
-    #[error(
-        "cache state file {path} is not valid ({reason}); delete it or point --cache-state elsewhere"
-    )]
+    #[error("cache state file {path} is not valid ({reason})")]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -51,11 +64,11 @@ pub enum StateFileError {
     },
 }
 
-/// Reads a state file; a missing file is an empty partition.
-pub fn load(path: &Path) -> Result<Vec<SnapshotEntry>, StateFileError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+/// Reads a state file; `Ok(None)` when there is none.
+pub fn read(path: &Path) -> Result<Option<StateFile>, StateFileError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(StateFileError::Io {
                 path: path.into(),
@@ -63,35 +76,78 @@ pub fn load(path: &Path) -> Result<Vec<SnapshotEntry>, StateFileError> {
             });
         }
     };
-    let file: StateFile = serde_json::from_str(&text).map_err(|e| StateFileError::Invalid {
+    let invalid = |reason: String| StateFileError::Invalid {
         path: path.into(),
-        reason: e.to_string(),
-    })?;
-    if file.version != VERSION {
-        return Err(StateFileError::Invalid {
-            path: path.into(),
-            reason: format!(
-                "schema version {} (this build reads {VERSION})",
-                file.version
-            ),
-        });
+        reason,
+    };
+    // The version first, so an old or future file is named as such instead of as a parse error.
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
     }
-    Ok(file.entries)
+    let version: Version = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    if version.version != VERSION {
+        return Err(invalid(format!(
+            "schema version {} (this build reads {VERSION})",
+            version.version
+        )));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 /// Writes a state file atomically with mode 0600.
-pub fn save(path: &Path, entries: Vec<SnapshotEntry>, now_ms: u64) -> Result<(), StateFileError> {
+pub fn write(path: &Path, file: &StateFile) -> Result<(), StateFileError> {
     let io = |source| StateFileError::Io {
         path: path.into(),
         source,
     };
-    let file = StateFile {
-        version: VERSION,
-        saved_at_ms: now_ms,
-        entries,
-    };
-    let json = serde_json::to_vec_pretty(&file).map_err(|e| io(e.into()))?;
+    let json = serde_json::to_vec(file).map_err(|e| io(e.into()))?;
     write_private(path, &json).map_err(io)
+}
+
+/// Moves an unusable state file aside to `PATH.corrupt-<unix seconds>` (with a counter if that
+/// exists), so a fresh file can be written without destroying what was there. Returns the new
+/// name.
+pub fn set_aside(path: &Path, now_ms: u64) -> std::io::Result<PathBuf> {
+    let (dir, name) = dir_and_name(path);
+    let stamp = now_ms / 1000;
+    for n in 0..1000u32 {
+        let aside = if n == 0 {
+            dir.join(format!("{name}.corrupt-{stamp}"))
+        } else {
+            dir.join(format!("{name}.corrupt-{stamp}-{n}"))
+        };
+        if std::fs::symlink_metadata(&aside).is_ok() {
+            continue;
+        }
+        std::fs::rename(path, &aside)?;
+        sync_dir(dir)?;
+        return Ok(aside);
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "too many set-aside copies of this state file; remove old .corrupt-* files",
+    ))
+}
+
+/// Removes temporary files a killed writer of `path` left behind. Call only while holding
+/// [`lock`], when no other writer can be mid-write.
+pub fn remove_stale_temporaries(path: &Path) -> std::io::Result<usize> {
+    let (dir, name) = dir_and_name(path);
+    let prefix = format!(".{name}.");
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Writes `bytes` to `path` atomically and readable by the owner only: readers never see a
@@ -150,15 +206,17 @@ fn unpredictable_suffix() -> String {
     format!("{}.{random:016x}", std::process::id())
 }
 
-/// An exclusive advisory lock on a state file, held from load to save so that concurrent
-/// `cachet run`s on one file take turns instead of overwriting each other's writes. The lock
-/// is on a sidecar file (`.NAME.lock`), because saving replaces the state file itself.
+/// An exclusive advisory lock on a state file, held by the [`FileStore`](crate::FileStore) that
+/// uses it, so that concurrent `cachet run`s on one file take turns instead of overwriting
+/// each other's writes. The lock is on a sidecar file (`.NAME.lock`), because saving replaces
+/// the state file itself; the kernel releases it when the holder exits, even by `SIGKILL`.
 #[derive(Debug)]
 pub struct StateLock {
     _file: std::fs::File,
 }
 
-/// Waits for the lock of the state file at `path`.
+/// Waits for the lock of the state file at `path`, saying so on the log if another process
+/// holds it.
 pub fn lock(path: &Path) -> Result<StateLock, StateFileError> {
     let (dir, name) = dir_and_name(path);
     let lock_path = dir.join(format!(".{name}.lock"));
@@ -171,7 +229,14 @@ pub fn lock(path: &Path) -> Result<StateLock, StateFileError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(&lock_path).map_err(io)?;
-    file.lock().map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!(path = %path.display(), "another process uses this cache state file; waiting for it");
+            file.lock().map_err(io)?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
     Ok(StateLock { _file: file })
 }
 
@@ -191,8 +256,21 @@ mod tests {
         let dir = temp_dir("save");
         let path = dir.join("state.json");
         std::fs::write(&path, "old").unwrap();
-        save(&path, Vec::new(), 7).unwrap();
-        assert_eq!(load(&path).unwrap(), Vec::new());
+        let file = StateFile {
+            version: VERSION,
+            saved_at_ms: 7,
+            partitions: vec![PartitionSnapshot {
+                tenant: "t".into(),
+                trigger: "post-login".into(),
+                entries: vec![SnapshotEntry {
+                    key: "k".into(),
+                    value: "v".into(),
+                    expires_at: 9,
+                }],
+            }],
+        };
+        write(&path, &file).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(file));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -214,10 +292,61 @@ mod tests {
         let path = dir.join("state.json");
         std::fs::create_dir(&path).unwrap();
         std::fs::write(path.join("keep"), "x").unwrap();
-        let err = save(&path, Vec::new(), 7).unwrap_err();
+        let empty = StateFile {
+            version: VERSION,
+            saved_at_ms: 7,
+            partitions: Vec::new(),
+        };
+        let err = write(&path, &empty).unwrap_err();
         assert!(err.to_string().contains("state.json"), "{err}");
         let names: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(names.len(), 1, "only the directory itself is left");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn another_schema_version_is_named_as_such() {
+        let dir = temp_dir("version");
+        let path = dir.join("state.json");
+        std::fs::write(&path, r#"{"version":1,"saved_at_ms":0,"entries":[]}"#).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("schema version 1 (this build reads 2)"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_set_aside_keeps_its_bytes_under_a_new_name_each_time() {
+        let dir = temp_dir("aside");
+        let path = dir.join("state.json");
+        std::fs::write(&path, "garbage 1").unwrap();
+        let first = set_aside(&path, 5_000).unwrap();
+        std::fs::write(&path, "garbage 2").unwrap();
+        let second = set_aside(&path, 5_000).unwrap();
+        assert_eq!(first, dir.join("state.json.corrupt-5"));
+        assert_eq!(second, dir.join("state.json.corrupt-5-1"));
+        assert_eq!(std::fs::read_to_string(first).unwrap(), "garbage 1");
+        assert_eq!(std::fs::read_to_string(second).unwrap(), "garbage 2");
+        assert!(!path.exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_of_this_file_are_removed_and_nothing_else() {
+        let dir = temp_dir("stale");
+        let path = dir.join("state.json");
+        std::fs::write(dir.join(".state.json.123.abc.tmp"), "half").unwrap();
+        std::fs::write(dir.join(".other.json.123.abc.tmp"), "other").unwrap();
+        std::fs::write(dir.join(".state.json.lock"), "").unwrap();
+        assert_eq!(remove_stale_temporaries(&path).unwrap(), 1);
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".other.json.123.abc.tmp", ".state.json.lock"]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

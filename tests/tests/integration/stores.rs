@@ -1,14 +1,683 @@
-//! Every store passes the one conformance suite (`cachet_tests::conformance`).
+//! Every store passes the one conformance suite (`cachet_tests::conformance`); the snapshot
+//! file keeps what was flushed through restarts, corruption and `SIGKILL`; the Redis store
+//! agrees with the reference model and survives an outage.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use cachet_host::MemoryStore;
-use cachet_limits::CacheLimits;
+use cachet_host::state_file::{self, PartitionSnapshot, StateFile};
+use cachet_host::{
+    CacheStore, FileStore, FileStoreOptions, ManualClock, MemoryStore, PartitionKey, RedisUrl,
+    StoreUrl, Trigger,
+};
+use cachet_limits::reference::{Model, Op, START, limits_strategy, op_strategy, resolve};
+use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, SnapshotEntry};
+use cachet_store_redis::{RedisOptions, RedisStore, RedisStoreError};
+use cachet_tests::redis_server::RedisServer;
+use proptest::prelude::*;
+
+const NOW: u64 = 1_700_000_000_000;
+
+/// A fresh, empty directory for one test.
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "cachet-stores-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn redis_url(server: &RedisServer) -> RedisUrl {
+    match server.url().parse().unwrap() {
+        StoreUrl::Redis(url) => url,
+        other => panic!("not a Redis URL: {other}"),
+    }
+}
+
+/// A Redis store on `server` in a namespace of its own.
+async fn redis_store(
+    server: &RedisServer,
+    limits: CacheLimits,
+    policy: OverflowPolicy,
+) -> RedisStore {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let options = RedisOptions {
+        key_prefix: format!("test{}", N.fetch_add(1, Ordering::Relaxed)),
+        // Generous: this is a loaded 2-core machine running tests in parallel, not production.
+        timeout: Duration::from_secs(5),
+        ..RedisOptions::default()
+    };
+    RedisStore::connect(&redis_url(server), limits, policy, options)
+        .await
+        .unwrap()
+}
+
+fn p(tenant: &str) -> PartitionKey {
+    PartitionKey::new(tenant, Trigger::PostLogin)
+}
+
+async fn open_file(path: &Path, clock: &ManualClock, options: FileStoreOptions) -> FileStore {
+    let (store, _) = FileStore::open(
+        path,
+        CacheLimits::default(),
+        OverflowPolicy::Evict,
+        Arc::new(clock.clone()),
+        options,
+    )
+    .await
+    .unwrap();
+    store
+}
+
+// ---------------------------------------------------------------------------------------------
+// The conformance suite, once per store
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_memory_store_passes_the_conformance_suite() {
     cachet_tests::conformance::run_all(&|policy| {
-        Arc::new(MemoryStore::new(CacheLimits::default(), policy))
+        Box::pin(async move {
+            Arc::new(MemoryStore::new(CacheLimits::default(), policy)) as Arc<dyn CacheStore>
+        })
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_file_store_passes_the_conformance_suite() {
+    let dir = temp_dir("conformance");
+    let n = Arc::new(AtomicUsize::new(0));
+    cachet_tests::conformance::run_all(&move |policy| {
+        let path = dir.join(format!("{}.json", n.fetch_add(1, Ordering::Relaxed)));
+        Box::pin(async move {
+            let (store, _) = FileStore::open(
+                path,
+                CacheLimits::default(),
+                policy,
+                Arc::new(ManualClock::new(NOW)),
+                FileStoreOptions::default(),
+            )
+            .await
+            .unwrap();
+            Arc::new(store) as Arc<dyn CacheStore>
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_store_passes_the_conformance_suite() {
+    let Some(server) = RedisServer::start("the_redis_store_passes_the_conformance_suite") else {
+        return;
+    };
+    let server = Arc::new(server);
+    cachet_tests::conformance::run_all(&move |policy| {
+        let server = Arc::clone(&server);
+        Box::pin(async move {
+            Arc::new(redis_store(&server, CacheLimits::default(), policy).await)
+                as Arc<dyn CacheStore>
+        })
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis: the reference model, keys, failures
+
+/// Runs one generated sequence against a fresh Redis partition and the model, checking after
+/// every step what `limits/tests/model.rs` checks for `BoundedCache`.
+async fn redis_agrees_with_the_model(
+    server: &RedisServer,
+    limits: CacheLimits,
+    policy: OverflowPolicy,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
+    let store = redis_store(server, limits, policy).await;
+    let mut model = Model::new(limits, policy);
+    let part = p("model");
+    let mut now = START;
+    for op in ops {
+        let before = store.snapshot(&part, now).await.unwrap();
+        let failed = match op {
+            Op::Get(key) => {
+                let got = store.get(&part, &key, now).await.unwrap();
+                prop_assert_eq!(&got, &model.get(&key, now));
+                false
+            }
+            Op::Set(key, value, opts) => {
+                let opts = resolve(opts, now);
+                let got = store.set(&part, &key, &value, opts, now).await;
+                prop_assert_eq!(&got, &model.set(&key, &value, opts, now));
+                got.is_err()
+            }
+            Op::Delete(key) => {
+                let got = store.delete(&part, &key, now).await;
+                prop_assert_eq!(&got, &model.delete(&key, now));
+                got.is_err()
+            }
+            Op::Advance(ms) => {
+                now += ms;
+                model.drop_expired(now);
+                false
+            }
+        };
+        let after = store.snapshot(&part, now).await.unwrap();
+        if failed {
+            prop_assert_eq!(&after, &before, "a failed operation changed the partition");
+        }
+        prop_assert_eq!(
+            &after,
+            &model.snapshot(),
+            "contents or recency order differ"
+        );
+        let usage = store.usage(&part).await.unwrap();
+        prop_assert!(usage.entries <= limits.max_entries);
+        prop_assert!(usage.bytes <= limits.max_total_bytes);
+        for (entry, written) in after.iter().zip(&model.entries) {
+            prop_assert!(entry.expires_at <= written.written_at + limits.max_ttl_ms);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_redis_store_agrees_with_the_reference_model_over_500_sequences() {
+    let Some(server) =
+        RedisServer::start("the_redis_store_agrees_with_the_reference_model_over_500_sequences")
+    else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = ProptestConfig {
+        cases: 500,
+        // Shrinking replays sequences against a server: keep a failure's report prompt.
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    };
+    let strategy = (
+        limits_strategy(),
+        any::<bool>(),
+        proptest::collection::vec(op_strategy(), 1..40),
+    );
+    proptest::test_runner::TestRunner::new(config)
+        .run(&strategy, |(limits, strict, ops)| {
+            let policy = if strict {
+                OverflowPolicy::Strict
+            } else {
+                OverflowPolicy::Evict
+            };
+            rt.block_on(redis_agrees_with_the_model(&server, limits, policy, ops))
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_up_is_an_error_naming_the_url_without_its_password() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url: StoreUrl = format!("redis://cachet:hunter2@127.0.0.1:{port}/0")
+        .parse()
+        .unwrap();
+    let StoreUrl::Redis(url) = url else { panic!() };
+    let options = RedisOptions {
+        connect_timeout: Duration::from_millis(500),
+        ..RedisOptions::default()
+    };
+    let err = RedisStore::connect(&url, CacheLimits::default(), OverflowPolicy::Evict, options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RedisStoreError::Unreachable { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("redis://cachet:***@127.0.0.1:{port}/0")),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_is_three_keys_in_one_cluster_slot_that_redis_reclaims_by_itself() {
+    let Some(server) = RedisServer::start("partition_keys") else {
+        return;
+    };
+    let store = redis_store(&server, CacheLimits::default(), OverflowPolicy::Evict).await;
+    let tricky = PartitionKey::new("a}{b/c:d", Trigger::CredentialsExchange);
+    store
+        .set(&tricky, "k", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    let keys = store.partition_keys(&tricky);
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut slots = Vec::new();
+    for key in &keys {
+        // One hash tag: the text between the first `{` and the next `}`.
+        let tag = key.split_once('{').unwrap().1.split_once('}').unwrap().0;
+        assert_eq!(tag, "a%7D%7Bb%2Fc%3Ad/credentials-exchange", "{key}");
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|_| keyslot(tag));
+        slots.push(slot);
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let day = 24 * 60 * 60 * 1000;
+        assert!(
+            ttl > day && ttl <= day + 60 * 60 * 1000,
+            "{key}: PTTL {ttl}"
+        );
+    }
+    assert!(slots.windows(2).all(|w| w[0] == w[1]), "{slots:?}");
+}
+
+/// Redis Cluster's slot of a hash tag (CRC16/XMODEM mod 16384), for servers without cluster
+/// mode, which refuse `CLUSTER KEYSLOT`.
+fn keyslot(tag: &str) -> i64 {
+    let mut crc: u16 = 0;
+    for b in tag.bytes() {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    i64::from(crc % 16384)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_reads_miss_writes_fail_with_their_codes_and_it_recovers_by_itself() {
+    let Some(mut server) = RedisServer::start("redis_down") else {
+        return;
+    };
+    let url = redis_url(&server);
+    let options = RedisOptions {
+        timeout: Duration::from_millis(300),
+        connect_timeout: Duration::from_millis(300),
+        ..RedisOptions::default()
+    };
+    let store = RedisStore::connect(&url, CacheLimits::default(), OverflowPolicy::Evict, options)
+        .await
+        .unwrap();
+    let a = p("outage");
+    store
+        .set(&a, "k", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+
+    server.kill();
+    assert!(store.get(&a, "k", NOW).await.is_err(), "a failed read");
+    assert!(matches!(
+        store.set(&a, "k2", "v", SetOptions::default(), NOW).await,
+        Err(CacheError::FailedToSetCacheRecord { .. })
+    ));
+    assert!(matches!(
+        store.delete(&a, "k", NOW).await,
+        Err(CacheError::FailedToDeleteCacheRecord { .. })
+    ));
+    assert!(
+        store.failures() >= 3,
+        "{} failures counted",
+        store.failures()
+    );
+
+    // Back, empty (persistence is off): the same store reconnects by itself. Reconnection
+    // runs in the background, so the first calls after the restart may still fail.
+    server.restart();
+    let mut recovered = false;
+    for _ in 0..100 {
+        if store
+            .set(&a, "k3", "v", SetOptions::default(), NOW)
+            .await
+            .is_ok()
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recovered, "the store never reconnected");
+    assert_eq!(store.get(&a, "k3", NOW).await.unwrap().unwrap().value, "v");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot file
+
+fn entry(key: &str, value: &str, expires_at: u64) -> SnapshotEntry {
+    SnapshotEntry {
+        key: key.into(),
+        value: value.into(),
+        expires_at,
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_file_store_has_every_partition_in_its_recency_order() {
+    let dir = temp_dir("reopen");
+    let path = dir.join("cache.json");
+    let clock = ManualClock::new(NOW);
+    let store = open_file(&path, &clock, FileStoreOptions::default()).await;
+    for tenant in ["a", "b", "c"] {
+        for k in ["x", "y", "z"] {
+            store
+                .set(&p(tenant), k, tenant, SetOptions::default(), NOW)
+                .await
+                .unwrap();
+        }
+    }
+    store.get(&p("b"), "x", NOW).await.unwrap(); // x becomes b's most recently used
+    store.flush().await.unwrap();
+    let before: Vec<_> = [
+        store.snapshot(&p("a"), NOW).await.unwrap(),
+        store.snapshot(&p("b"), NOW).await.unwrap(),
+    ]
+    .into();
+    drop(store);
+
+    let (store, report) = FileStore::open(
+        &path,
+        CacheLimits::default(),
+        OverflowPolicy::Evict,
+        Arc::new(clock.clone()),
+        FileStoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.partitions, report.entries.restored), (3, 9));
+    let after: Vec<_> = [
+        store.snapshot(&p("a"), NOW).await.unwrap(),
+        store.snapshot(&p("b"), NOW).await.unwrap(),
+    ]
+    .into();
+    assert_eq!(after, before);
+    let b_keys: Vec<_> = after[1].iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(b_keys, ["y", "z", "x"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[tokio::test]
+async fn dropping_a_file_store_writes_what_changed_since_the_last_flush() {
+    let dir = temp_dir("drop");
+    let path = dir.join("cache.json");
+    let clock = ManualClock::new(NOW);
+    let options = FileStoreOptions {
+        flush_interval: Duration::ZERO,
+    };
+    let store = open_file(&path, &clock, options).await;
+    store
+        .set(&p("t"), "k", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    assert!(store.is_dirty());
+    assert!(
+        !path.exists(),
+        "nothing is written before a flush, the timer or a drop"
+    );
+    drop(store);
+    let file = state_file::read(&path).unwrap().unwrap();
+    assert_eq!(
+        file.partitions[0].entries,
+        [entry("k", "v", NOW + 86_400_000)]
+    );
+}
+
+#[tokio::test]
+async fn a_flush_writes_only_when_something_changed() {
+    let dir = temp_dir("clean");
+    let path = dir.join("cache.json");
+    let clock = ManualClock::new(NOW);
+    let options = FileStoreOptions {
+        flush_interval: Duration::ZERO,
+    };
+    let store = open_file(&path, &clock, options).await;
+    store
+        .set(&p("t"), "k", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    std::fs::remove_file(&path).unwrap();
+    store.flush().await.unwrap();
+    assert!(
+        !path.exists(),
+        "a flush with nothing changed wrote the file"
+    );
+    // A miss changes nothing either; a hit moves recency, which is worth keeping.
+    assert!(store.get(&p("t"), "nope", NOW).await.unwrap().is_none());
+    store.flush().await.unwrap();
+    assert!(!path.exists(), "a miss made the store dirty");
+    store.get(&p("t"), "k", NOW).await.unwrap().unwrap();
+    store.flush().await.unwrap();
+    assert!(path.exists(), "a hit was not written");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_timer_writes_changes_without_a_flush() {
+    let dir = temp_dir("timer");
+    let path = dir.join("cache.json");
+    let clock = ManualClock::new(NOW);
+    let store = open_file(&path, &clock, FileStoreOptions::default()).await;
+    tokio::task::yield_now().await; // the timer task starts and takes its immediate tick
+    store
+        .set(&p("t"), "k", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_millis(999)).await;
+    tokio::task::yield_now().await;
+    assert!(store.is_dirty(), "written before the interval passed");
+    tokio::time::advance(Duration::from_millis(2)).await;
+    // The write runs on a blocking thread: wait for it (bounded), driving the timer task.
+    for _ in 0..5_000 {
+        if !store.is_dirty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(!store.is_dirty(), "the timer did not write");
+    let file = state_file::read(&path).unwrap().unwrap();
+    assert_eq!(file.partitions.len(), 1);
+}
+
+#[tokio::test]
+async fn a_corrupt_file_is_moved_aside_and_the_store_starts_empty() {
+    let dir = temp_dir("corrupt");
+    let path = dir.join("cache.json");
+    std::fs::write(&path, b"{\"version\": 2, \"partitions\": [ trunc").unwrap();
+    let clock = ManualClock::new(NOW);
+    let (store, report) = FileStore::open(
+        &path,
+        CacheLimits::default(),
+        OverflowPolicy::Evict,
+        Arc::new(clock.clone()),
+        FileStoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let aside = report.set_aside.clone().expect("moved aside");
+    assert_eq!(
+        aside,
+        dir.join(format!("cache.json.corrupt-{}", NOW / 1000))
+    );
+    assert_eq!(
+        std::fs::read(&aside).unwrap(),
+        b"{\"version\": 2, \"partitions\": [ trunc"
+    );
+    assert_eq!(report.entries.restored, 0);
+    assert_eq!(store.usage(&p("t")).await.unwrap().entries, 0);
+    // And the store works and writes a fresh file.
+    store
+        .set(&p("t"), "k", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(
+        state_file::read(&path).unwrap().unwrap().partitions.len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn loading_rechecks_every_entry_and_reports_what_it_dropped() {
+    let dir = temp_dir("recheck");
+    let path = dir.join("cache.json");
+    let day = 86_400_000;
+    let file = StateFile {
+        version: state_file::VERSION,
+        saved_at_ms: NOW,
+        partitions: vec![
+            PartitionSnapshot {
+                tenant: "acme".into(),
+                trigger: "post-login".into(),
+                entries: vec![
+                    entry("expired", "v", NOW),
+                    entry("too-big", &"x".repeat(4097), NOW + 1),
+                    entry("far", "v", NOW + 10 * day),
+                    entry("fine", "v", NOW + 5),
+                    entry("fine", "again", NOW + 6),
+                ],
+            },
+            PartitionSnapshot {
+                tenant: "acme".into(),
+                trigger: "pre-user-registration".into(),
+                entries: vec![entry("k", "v", NOW + 5)],
+            },
+        ],
+    };
+    state_file::write(&path, &file).unwrap();
+    let clock = ManualClock::new(NOW);
+    let (store, report) = FileStore::open(
+        &path,
+        CacheLimits::default(),
+        OverflowPolicy::Evict,
+        Arc::new(clock.clone()),
+        FileStoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let e = report.entries;
+    assert_eq!(
+        (e.restored, e.expired, e.oversized, e.clamped, e.duplicates),
+        (2, 1, 1, 1, 1)
+    );
+    assert_eq!(report.unknown_triggers, 1);
+    assert!(report.set_aside.is_none());
+    let kept = store.snapshot(&p("acme"), NOW).await.unwrap();
+    assert_eq!(
+        kept,
+        [
+            entry("far", "v", NOW + day),
+            entry("fine", "again", NOW + 6)
+        ]
+    );
+}
+
+/// The writer process: `snapshot-writer PATH` counts up in one partition, flushing after each
+/// step and printing the number it flushed, until it is killed.
+fn spawn_writer(path: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_snapshot-writer"))
+        .arg(path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+fn counter_in(path: &Path) -> u64 {
+    let file = state_file::read(path)
+        .unwrap_or_else(|e| panic!("the file is not a complete snapshot: {e}"))
+        .expect("a file");
+    let counter = file
+        .partitions
+        .iter()
+        .find(|p| p.tenant == "counter")
+        .expect("the counter partition");
+    counter
+        .entries
+        .iter()
+        .find(|e| e.key == "n")
+        .unwrap()
+        .value
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_writer_killed_at_any_moment_leaves_the_previous_or_next_snapshot_and_loses_nothing_flushed() {
+    use std::io::BufRead;
+    let dir = temp_dir("sigkill");
+    let path = dir.join("cache.json");
+    let mut last_flushed: Option<u64> = None;
+    for round in 0..25u64 {
+        let mut child = spawn_writer(&path);
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        // Kill after a varying number of flushes, while the next write (and the timer's) runs.
+        let wait_for = 1 + (round * 7) % 13;
+        for _ in 0..wait_for {
+            let line = lines.next().expect("the writer exited early").unwrap();
+            let n: u64 = line.parse().unwrap();
+            if let Some(prev) = last_flushed {
+                assert!(n > prev, "the writer went back from {prev} to {n}");
+            }
+            last_flushed = Some(n);
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let last = last_flushed.unwrap();
+        let found = counter_in(&path);
+        assert!(
+            found == last || found == last + 1,
+            "round {round}: flushed {last}, the file has {found}"
+        );
+        // The next writer continues from the file; reports must go on increasing.
+        last_flushed = Some(found);
+    }
+    // A store opened afterwards removes the killed writers' temporary files.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(async {
+        let (_, report) = FileStore::open(
+            &path,
+            CacheLimits::default(),
+            OverflowPolicy::Evict,
+            Arc::new(ManualClock::new(NOW)),
+            FileStoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        report
+    });
+    assert!(report.set_aside.is_none());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

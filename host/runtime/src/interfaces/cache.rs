@@ -2,9 +2,12 @@
 //!
 //! Guest-controlled keys and values enter here. Every call goes to the [`CacheStore`] with the
 //! partition fixed by the host, so no key string can reach another partition; the store
-//! enforces the quotas, this module adds the per-execution write budget.
+//! enforces the quotas, this module adds the per-execution write budget and bounds every
+//! store call by the flow's deadline, so a slow remote store costs an action a miss or a
+//! failed write, never the login.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use cachet_limits::{CacheError, CacheRecord, SetOptions, WriteBudget};
 use wasmtime::component::{HasData, Linker};
@@ -18,6 +21,8 @@ pub(crate) struct CacheCtx {
     pub(crate) store: Arc<dyn CacheStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) budget: WriteBudget,
+    /// The flow's deadline: a store call still waiting then is abandoned.
+    pub(crate) deadline: Instant,
 }
 
 struct HasCache;
@@ -60,15 +65,18 @@ fn wit_record(r: CacheRecord) -> wit::CacheRecord {
 impl wit::Host for CacheCtx {
     async fn get(&mut self, key: String) -> Option<wit::CacheRecord> {
         let now = self.clock.now_ms();
-        match self.store.get(&self.partition, &key, now).await {
-            Ok(hit) => hit.map(wit_record),
-            Err(e) => {
-                // A read that cannot reach the store behaves as a miss: the action falls back
-                // to its slow path, which is always correct. Never log the key: it may embed
-                // user data.
-                tracing::warn!(partition = %self.partition, error = %e, "cache get failed; treated as a miss");
+        let read = self.store.get(&self.partition, &key, now);
+        match tokio::time::timeout_at(self.deadline.into(), read).await {
+            Ok(Ok(hit)) => hit.map(wit_record),
+            // A read that cannot reach the store in time behaves as a miss: the action falls
+            // back to its slow path, which is always correct. Stores log their own failures,
+            // rate-limited; a log line per call here would flood the log during an outage.
+            // Never log the key: it may embed user data.
+            Ok(Err(e)) => {
+                tracing::debug!(partition = %self.partition, error = %e, "cache get failed; treated as a miss");
                 None
             }
+            Err(_elapsed) => None,
         }
     }
 
@@ -85,19 +93,20 @@ impl wit::Host for CacheCtx {
             if_absent: options.if_absent,
         };
         let now = self.clock.now_ms();
-        self.store
-            .set(&self.partition, &key, &value, options, now)
-            .await
-            .map(wit_record)
-            .map_err(|e| wit_error(&e))
+        let write = self.store.set(&self.partition, &key, &value, options, now);
+        match tokio::time::timeout_at(self.deadline.into(), write).await {
+            Ok(result) => result.map(wit_record).map_err(|e| wit_error(&e)),
+            Err(_elapsed) => Err(wit::CacheError::FailedToSetCacheRecord),
+        }
     }
 
     async fn delete(&mut self, key: String) -> Result<(), wit::CacheError> {
         self.budget.charge().map_err(|e| wit_error(&e))?;
         let now = self.clock.now_ms();
-        self.store
-            .delete(&self.partition, &key, now)
-            .await
-            .map_err(|e| wit_error(&e))
+        let delete = self.store.delete(&self.partition, &key, now);
+        match tokio::time::timeout_at(self.deadline.into(), delete).await {
+            Ok(result) => result.map_err(|e| wit_error(&e)),
+            Err(_elapsed) => Err(wit::CacheError::FailedToDeleteCacheRecord),
+        }
     }
 }

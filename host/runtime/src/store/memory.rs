@@ -75,6 +75,52 @@ impl MemoryStore {
         )
     }
 
+    /// The limits every partition of this store enforces.
+    pub fn limits(&self) -> CacheLimits {
+        self.limits
+    }
+
+    /// What a write into a full partition of this store does.
+    pub fn policy(&self) -> OverflowPolicy {
+        self.policy
+    }
+
+    /// The live entries of every partition that has any, least recently used first, in
+    /// partition order: what a snapshot file holds.
+    pub fn snapshot_all(&self, now_ms: u64) -> Vec<(PartitionKey, Vec<SnapshotEntry>)> {
+        // Clone the handles first, so no partition is locked while the map is.
+        let mut partitions: Vec<_> = self
+            .partitions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, p)| (k.clone(), Arc::clone(p)))
+            .collect();
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        partitions
+            .into_iter()
+            .filter_map(|(key, p)| {
+                let entries = p
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .snapshot(now_ms);
+                (!entries.is_empty()).then_some((key, entries))
+            })
+            .collect()
+    }
+
+    /// [`CacheStore::restore`], synchronously (it never waits for anything).
+    pub(super) fn restore_now(
+        &self,
+        partition: &PartitionKey,
+        entries: Vec<SnapshotEntry>,
+        now_ms: u64,
+    ) -> RestoreReport {
+        let (cache, report) = BoundedCache::restore(self.limits, self.policy, entries, now_ms);
+        self.with(partition, |c| *c = cache);
+        report
+    }
+
     fn with<R>(&self, key: &PartitionKey, f: impl FnOnce(&mut BoundedCache) -> R) -> R {
         let partition = self.partition(key);
         let mut cache = partition.lock().unwrap_or_else(PoisonError::into_inner);
@@ -131,8 +177,6 @@ impl CacheStore for MemoryStore {
         entries: Vec<SnapshotEntry>,
         now_ms: u64,
     ) -> Result<RestoreReport, StoreError> {
-        let (cache, report) = BoundedCache::restore(self.limits, self.policy, entries, now_ms);
-        self.with(partition, |c| *c = cache);
-        Ok(report)
+        Ok(self.restore_now(partition, entries, now_ms))
     }
 }

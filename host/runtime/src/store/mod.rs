@@ -6,9 +6,13 @@
 //! an action makes, passing the partition explicitly: keys are never rewritten or prefixed by
 //! the guest, so no key string can reach another partition.
 
+mod file;
 mod memory;
+mod url;
 
+pub use file::{FileStore, FileStoreError, FileStoreOptions, LoadReport};
 pub use memory::MemoryStore;
+pub use url::{RedisUrl, StoreUrl, StoreUrlError};
 
 use std::fmt;
 
@@ -93,11 +97,19 @@ pub trait CacheStore: Send + Sync + 'static {
         now_ms: u64,
     ) -> Result<Vec<SnapshotEntry>, StoreError>;
 
-    /// Replaces the partition with a snapshot, re-checked against the store's limits.
+    /// Replaces the partition with a snapshot, re-checked against the store's limits. An
+    /// empty snapshot clears the partition.
     async fn restore(
         &self,
         partition: &PartitionKey,
         entries: Vec<SnapshotEntry>,
         now_ms: u64,
     ) -> Result<RestoreReport, StoreError>;
+
+    /// Makes every change so far durable, for stores that write behind ([`FileStore`]); call it
+    /// before a host exits. The default has nothing to do: memory is not durable, and a
+    /// server-backed store is durable as soon as an operation returns.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -1,0 +1,540 @@
+//! A Cachet [`CacheStore`] in Redis: partitions shared by every host that points at the same
+//! server, with the cache contract enforced on the server.
+//!
+//! # How it works
+//!
+//! Each operation is one Lua script run atomically by Redis (`src/partition.lua`, sent once
+//! and then called by its SHA-1 with `EVALSHA`, sent again when the server answers
+//! `NOSCRIPT`, after a restart for instance). The script applies the same rules in the same
+//! order as [`cachet_limits::BoundedCache`]: sizes, lifetime, `if_absent`, strict refusal or
+//! LRU eviction after purging expired entries. So two hosts writing into one partition at once
+//! see exactly what two executions in one host see: the quotas hold and an `if_absent` claim
+//! has one winner.
+//!
+//! A partition is three keys that share one hash tag (so Redis Cluster keeps them in one slot
+//! and a script may touch them all): `PREFIX:{TENANT/TRIGGER}:e` (entries), `…:r` (recency)
+//! and `…:m` (byte total and sequence). The tenant is percent-encoded, so no tenant name can
+//! contain the `/` that separates it from the trigger, or a brace: `a:b` + `c` and `a` + `b:c`
+//! are different partitions. Every write gives the keys a Redis expiry of the maximum
+//! lifetime plus an hour, so a partition nobody writes to any more is reclaimed by Redis.
+//!
+//! # Time
+//!
+//! "Now" is the executing host's clock, passed into every script (so tests can drive it with
+//! a manual clock), not the Redis server's. Hosts whose clocks disagree by `d` disagree by `d`
+//! about when an entry expires: a host running ahead sees entries expire up to `d` early (a
+//! miss, so the action fetches again), one running behind sees them up to `d` late. Expiries
+//! are absolute and written by the writer's clock, so skew never makes an entry live longer
+//! than its lifetime plus `d`. Keep hosts on NTP; the Management-API token helper refreshes
+//! ahead of expiry by more than any sane skew.
+//!
+//! # Failure
+//!
+//! A Redis that is down or slow is not an outage of logins. Every call is bounded by
+//! [`RedisOptions::timeout`] (and by the flow's deadline, which the host applies on top):
+//! then `get` is a miss, `set` is [`CacheError::FailedToSetCacheRecord`], `delete` is
+//! [`CacheError::FailedToDeleteCacheRecord`], and the action decides what to do (the token
+//! helper fetches a token). The connection reconnects by itself when Redis is back. Failures
+//! are counted ([`RedisStore::failures`]) and logged at most once per
+//! [`RedisOptions::failure_log_interval`], with how many were not logged.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cachet_host::{CacheStore, PartitionKey, RedisUrl, StoreError};
+use cachet_limits::{
+    BoundedCache, CacheError, CacheLimits, CacheRecord, OverflowPolicy, RestoreReport, SetOptions,
+    SnapshotEntry, Usage,
+};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+use thiserror::Error;
+
+/// The partition script; see the module docs.
+const PARTITION_LUA: &str = include_str!("partition.lua");
+
+/// How long Redis keeps a partition past the maximum lifetime of its entries, for clock skew
+/// between hosts and Redis.
+const RECLAIM_MARGIN_MS: u64 = 60 * 60 * 1000;
+
+/// How a [`RedisStore`] talks to Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// The longest one operation may take, round trip included, before it counts as failed.
+    /// Default 100 ms: a cache that answers later than that is not worth waiting for on a login.
+    pub timeout: Duration,
+    /// The longest connecting (at start-up, and each reconnection attempt) may take. Default 2 s.
+    pub connect_timeout: Duration,
+    /// The first part of every key, so several deployments can share a server. Must not
+    /// contain `{` or `}` (they would change the Cluster hash tag). Default `cachet`.
+    pub key_prefix: String,
+    /// At most one failure log line per this interval. Default 10 s.
+    pub failure_log_interval: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(2),
+            key_prefix: "cachet".to_owned(),
+            failure_log_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A [`RedisStore`] could not be set up. Messages name the server with its password redacted.
+#[derive(Debug, Error)]
+pub enum RedisStoreError {
+    /// The server could not be reached or refused the connection.
+    #[error(
+        "cannot reach the Redis store at {url}: {reason}; check that Redis is running there and the URL, user and password are right"
+    )]
+    Unreachable {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// [`RedisOptions`] are not usable.
+    #[error("invalid Redis store options: {0}")]
+    Options(String),
+}
+
+/// Cache partitions in a Redis server (or Cluster slot), shared by every host using it.
+///
+/// Cloning the connection is cheap and all clones share one multiplexed connection, so one
+/// store serves any number of concurrent executions.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    script: Script,
+    limits: CacheLimits,
+    policy: OverflowPolicy,
+    options: RedisOptions,
+    /// The URL, password redacted, for log lines.
+    url: String,
+    failures: AtomicU64,
+    log: FailureLog,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.url)
+            .field("limits", &self.limits)
+            .field("policy", &self.policy)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to the server at `url`, checks it answers, and loads the partition script.
+    /// Partitions enforce `limits` and `policy` (every host sharing a server should use the
+    /// same ones: each operation applies the limits of the host that makes it).
+    pub async fn connect(
+        url: &RedisUrl,
+        limits: CacheLimits,
+        policy: OverflowPolicy,
+        options: RedisOptions,
+    ) -> Result<Self, RedisStoreError> {
+        if options.key_prefix.contains(['{', '}']) {
+            return Err(RedisStoreError::Options(format!(
+                "key_prefix `{}` contains a brace, which would break the partition hash tag",
+                options.key_prefix
+            )));
+        }
+        let shown = url.to_string();
+        let unreachable = |reason: String| RedisStoreError::Unreachable {
+            url: shown.clone(),
+            reason,
+        };
+        let client =
+            redis::Client::open(url.connection_string()).map_err(|e| unreachable(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.timeout))
+            // Reconnection is retried on the next call; a call never waits for many attempts.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connecting = ConnectionManager::new_with_config(client, config);
+        let mut conn = tokio::time::timeout(options.connect_timeout * 2, connecting)
+            .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "no answer within {:?}",
+                    options.connect_timeout * 2
+                ))
+            })?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let script = Script::new(PARTITION_LUA);
+        let loading = script.load_async(&mut conn);
+        tokio::time::timeout(options.connect_timeout, loading)
+            .await
+            .map_err(|_| unreachable("loading the partition script timed out".to_owned()))?
+            .map_err(|e| unreachable(format!("loading the partition script failed: {e}")))?;
+        tracing::info!(url = %shown, "connected to the Redis cache store");
+        Ok(Self {
+            conn,
+            script,
+            limits,
+            policy,
+            log: FailureLog::new(options.failure_log_interval),
+            options,
+            url: shown,
+            failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Operations that failed (Redis unreachable, slow or erroring) since the store was made.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// The three Redis keys of a partition: entries, recency, meta.
+    pub fn partition_keys(&self, partition: &PartitionKey) -> [String; 3] {
+        let tag = format!(
+            "{}:{{{}/{}}}",
+            self.options.key_prefix,
+            encode_tenant(&partition.tenant),
+            partition.trigger
+        );
+        [format!("{tag}:e"), format!("{tag}:r"), format!("{tag}:m")]
+    }
+
+    /// Runs the partition script: `op` with its arguments at `now_ms`.
+    async fn call(
+        &self,
+        op: &'static str,
+        partition: &PartitionKey,
+        now_ms: u64,
+        args: &[&str],
+    ) -> Result<Value, String> {
+        let mut invocation = self.script.prepare_invoke();
+        for key in self.partition_keys(partition) {
+            invocation.key(key);
+        }
+        invocation
+            .arg(op)
+            .arg(time(now_ms))
+            .arg(self.limits.max_ttl_ms.saturating_add(RECLAIM_MARGIN_MS));
+        for a in args {
+            invocation.arg(*a);
+        }
+        let mut conn = self.conn.clone();
+        let outcome = tokio::time::timeout(
+            self.options.timeout,
+            invocation.invoke_async::<Value>(&mut conn),
+        )
+        .await;
+        let error = match outcome {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {:?}", self.options.timeout),
+        };
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.log.failed(&self.url, op, &error);
+        Err(error)
+    }
+}
+
+#[async_trait]
+impl CacheStore for RedisStore {
+    async fn get(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<Option<CacheRecord>, StoreError> {
+        let reply = self
+            .call("get", partition, now_ms, &[key])
+            .await
+            .map_err(StoreError)?;
+        match reply {
+            Value::Nil => Ok(None),
+            Value::Array(items) => match items.as_slice() {
+                [value, expires_at] => Ok(Some(CacheRecord {
+                    value: text(value)?,
+                    expires_at: number(expires_at)?,
+                })),
+                _ => Err(unexpected("get", &items)),
+            },
+            other => Err(unexpected("get", &other)),
+        }
+    }
+
+    async fn set(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        value: &str,
+        options: SetOptions,
+        now_ms: u64,
+    ) -> Result<CacheRecord, CacheError> {
+        // The same functions BoundedCache uses, so the errors carry the same details; the
+        // script checks the results again.
+        self.limits.check_entry(key, value)?;
+        let expires_at = self.limits.expiry(&options, now_ms)?;
+        let latest = now_ms.saturating_add(self.limits.max_ttl_ms);
+        let failed = |reason: String| CacheError::FailedToSetCacheRecord { reason };
+        let reply = self
+            .call(
+                "set",
+                partition,
+                now_ms,
+                &[
+                    key,
+                    value,
+                    &time(expires_at),
+                    if options.if_absent { "1" } else { "0" },
+                    match self.policy {
+                        OverflowPolicy::Strict => "strict",
+                        OverflowPolicy::Evict => "evict",
+                    },
+                    &self.limits.max_entries.to_string(),
+                    &self.limits.max_total_bytes.to_string(),
+                    &self.limits.max_key_bytes.to_string(),
+                    &self.limits.max_value_bytes.to_string(),
+                    &time(latest),
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        let Value::Array(items) = reply else {
+            return Err(failed(unexpected("set", &reply).0));
+        };
+        let code = items
+            .first()
+            .map(text)
+            .transpose()
+            .map_err(|e| failed(e.0))?;
+        match code.as_deref() {
+            Some("OK") => Ok(CacheRecord {
+                value: value.to_owned(),
+                expires_at,
+            }),
+            Some("CacheKeySizeExceeded") => Err(CacheError::CacheKeySizeExceeded {
+                bytes: key.len(),
+                max: self.limits.max_key_bytes,
+            }),
+            Some("CacheValueSizeExceeded") => Err(CacheError::CacheValueSizeExceeded {
+                bytes: value.len(),
+                max: self.limits.max_value_bytes,
+            }),
+            Some("ItemAlreadyExpired") => Err(CacheError::ItemAlreadyExpired),
+            Some("InvalidExpiry") => Err(CacheError::InvalidExpiry),
+            Some("CacheKeyExists") => Err(CacheError::CacheKeyExists),
+            Some("CacheSizeExceeded") => Err(CacheError::CacheSizeExceeded {
+                max_entries: self.limits.max_entries,
+                max_bytes: self.limits.max_total_bytes,
+            }),
+            _ => Err(failed(unexpected("set", &items).0)),
+        }
+    }
+
+    async fn delete(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<(), CacheError> {
+        let failed = |reason: String| CacheError::FailedToDeleteCacheRecord { reason };
+        let reply = self
+            .call("delete", partition, now_ms, &[key])
+            .await
+            .map_err(failed)?;
+        match text(&reply).map_err(|e| failed(e.0))?.as_str() {
+            "OK" => Ok(()),
+            "CacheKeyDoesNotExist" => Err(CacheError::CacheKeyDoesNotExist),
+            _ => Err(failed(unexpected("delete", &reply).0)),
+        }
+    }
+
+    async fn usage(&self, partition: &PartitionKey) -> Result<Usage, StoreError> {
+        let reply = self
+            .call("usage", partition, 0, &[])
+            .await
+            .map_err(StoreError)?;
+        match &reply {
+            Value::Array(items) => match items.as_slice() {
+                [entries, bytes] => Ok(Usage {
+                    entries: count(entries)?,
+                    bytes: count(bytes)?,
+                }),
+                _ => Err(unexpected("usage", &reply)),
+            },
+            _ => Err(unexpected("usage", &reply)),
+        }
+    }
+
+    async fn snapshot(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Vec<SnapshotEntry>, StoreError> {
+        let reply = self
+            .call("snapshot", partition, now_ms, &[])
+            .await
+            .map_err(StoreError)?;
+        let Value::Array(items) = &reply else {
+            return Err(unexpected("snapshot", &reply));
+        };
+        items
+            .chunks(3)
+            .map(|triple| match triple {
+                [key, value, expires_at] => Ok(SnapshotEntry {
+                    key: text(key)?,
+                    value: text(value)?,
+                    expires_at: number(expires_at)?,
+                }),
+                _ => Err(unexpected("snapshot", &reply)),
+            })
+            .collect()
+    }
+
+    async fn restore(
+        &self,
+        partition: &PartitionKey,
+        entries: Vec<SnapshotEntry>,
+        now_ms: u64,
+    ) -> Result<RestoreReport, StoreError> {
+        // Re-checked here, by the same code as every other store, then written as is.
+        let (cache, report) = BoundedCache::restore(self.limits, self.policy, entries, now_ms);
+        let kept = cache.snapshot(now_ms);
+        let expiries: Vec<String> = kept.iter().map(|e| time(e.expires_at)).collect();
+        let mut args = Vec::with_capacity(kept.len() * 3);
+        for (entry, expires_at) in kept.iter().zip(&expiries) {
+            args.extend([
+                entry.key.as_str(),
+                entry.value.as_str(),
+                expires_at.as_str(),
+            ]);
+        }
+        self.call("restore", partition, now_ms, &args)
+            .await
+            .map_err(StoreError)?;
+        Ok(report)
+    }
+}
+
+/// A time as the script compares it: 20 zero-padded digits (u64::MAX has 20).
+fn time(ms: u64) -> String {
+    format!("{ms:020}")
+}
+
+/// A tenant id with everything but ASCII letters, digits, `-`, `_` and `.` percent-encoded,
+/// so it can contain neither the `/` before the trigger nor a brace that ends the hash tag.
+fn encode_tenant(tenant: &str) -> String {
+    let mut out = String::with_capacity(tenant.len());
+    for b in tenant.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn text(v: &Value) -> Result<String, StoreError> {
+    match v {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone())
+            .map_err(|_| StoreError("Redis returned a value that is not UTF-8".to_owned())),
+        Value::SimpleString(s) => Ok(s.clone()),
+        Value::Okay => Ok("OK".to_owned()),
+        other => Err(unexpected("text", other)),
+    }
+}
+
+fn number(v: &Value) -> Result<u64, StoreError> {
+    text(v)?.parse().map_err(|_| unexpected("number", v))
+}
+
+fn count(v: &Value) -> Result<usize, StoreError> {
+    match v {
+        Value::Int(n) => usize::try_from(*n).map_err(|_| unexpected("count", v)),
+        other => text(other)?.parse().map_err(|_| unexpected("count", other)),
+    }
+}
+
+fn unexpected(what: &str, reply: &impl fmt::Debug) -> StoreError {
+    // Replies can hold values (tokens): name the shape only.
+    let shape = format!("{reply:?}");
+    let shape: String = shape.chars().take_while(|c| *c != '(').collect();
+    StoreError(format!(
+        "unexpected reply from Redis for {what} ({shape}); is this a Redis-compatible server?"
+    ))
+}
+
+/// Logs failures at most once per interval, with how many were not logged in between.
+struct FailureLog {
+    interval: Duration,
+    last: Mutex<Option<Instant>>,
+    suppressed: AtomicU64,
+}
+
+impl FailureLog {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: Mutex::new(None),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    fn failed(&self, url: &str, op: &str, error: &str) {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|t| now.duration_since(t) < self.interval) {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        *last = Some(now);
+        drop(last);
+        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            %url,
+            op,
+            suppressed,
+            "Redis cache store failed: {error}; reads are misses and writes fail until it answers again"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_names_cannot_reach_another_partition_or_break_the_hash_tag() {
+        assert_eq!(encode_tenant("acme-prod_1.eu"), "acme-prod_1.eu");
+        assert_eq!(encode_tenant("a:b"), "a%3Ab");
+        assert_eq!(encode_tenant("a/post-login}"), "a%2Fpost-login%7D");
+        assert_ne!(encode_tenant("a%3Ab"), encode_tenant("a:b"));
+    }
+
+    #[test]
+    fn times_compare_as_text_like_the_numbers_they_are() {
+        let pairs = [
+            (0, 1),
+            (9, 10),
+            (1_700_000_000_000, 1_700_000_000_001),
+            (u64::MAX - 1, u64::MAX),
+        ];
+        for (a, b) in pairs {
+            assert!(time(a) < time(b));
+            assert_eq!(time(b).len(), 20);
+        }
+    }
+
+    #[test]
+    fn unexpected_replies_never_echo_their_content() {
+        let reply = Value::BulkString(b"eyJhbGciOiJSUzI1NiJ9.secret".to_vec());
+        let msg = unexpected("get", &reply).to_string();
+        assert!(!msg.contains("secret"), "{msg}");
+        assert!(msg.contains("BulkString"), "{msg}");
+    }
+}

@@ -1,0 +1,180 @@
+-- One cache partition of Cachet, as one atomic script per operation. It enforces the same
+-- contract as cachet_limits::BoundedCache, step for step (see limits/src/cache.rs): keep the
+-- two in the same order when either changes.
+--
+-- KEYS (one hash tag, so one Cluster slot):
+--   KEYS[1]  hash  entry key -> "<expires_at, 20 digits>:<value>"
+--   KEYS[2]  zset  entry key -> recency sequence number (lowest = least recently used)
+--   KEYS[3]  hash  "bytes" -> sum of key + value bytes over KEYS[1]; "seq" -> last sequence
+-- ARGV[1] operation, ARGV[2] now (the host's clock, ms, 20 digits), ARGV[3] how long Redis
+-- keeps an untouched partition (ms), then the operation's arguments.
+--
+-- Times are zero-padded to 20 digits and compared as strings, which orders them exactly like
+-- the u64 they are; Lua's numbers are doubles and would round them.
+
+local E, R, M = KEYS[1], KEYS[2], KEYS[3]
+local op, now, keep_ms = ARGV[1], ARGV[2], ARGV[3]
+
+local function split(stored)
+  return string.sub(stored, 1, 20), string.sub(stored, 22)
+end
+
+local function live(expires_at)
+  return now < expires_at
+end
+
+local function bytes()
+  return tonumber(redis.call('HGET', M, 'bytes') or '0')
+end
+
+local function remove(k, stored)
+  redis.call('HDEL', E, k)
+  redis.call('ZREM', R, k)
+  if stored then
+    local _, v = split(stored)
+    redis.call('HINCRBY', M, 'bytes', -(#k + #v))
+  end
+end
+
+local function touch(k)
+  redis.call('ZADD', R, redis.call('HINCRBY', M, 'seq', 1), k)
+end
+
+-- An abandoned partition disappears by itself: every entry in it has expired by then.
+local function keep()
+  redis.call('PEXPIRE', E, keep_ms)
+  redis.call('PEXPIRE', R, keep_ms)
+  redis.call('PEXPIRE', M, keep_ms)
+end
+
+if op == 'get' then
+  local k = ARGV[4]
+  local stored = redis.call('HGET', E, k)
+  if not stored then
+    return false
+  end
+  local expires_at, v = split(stored)
+  if not live(expires_at) then
+    remove(k, stored)
+    return false
+  end
+  touch(k)
+  return { v, expires_at }
+end
+
+if op == 'set' then
+  local k, v, expires_at = ARGV[4], ARGV[5], ARGV[6]
+  local if_absent, strict = ARGV[7] == '1', ARGV[8] == 'strict'
+  local max_entries, max_bytes = tonumber(ARGV[9]), tonumber(ARGV[10])
+  local max_key, max_value, latest = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
+  -- The host computed the expiry with the same rules; these checks hold any client to them.
+  if #k > max_key then
+    return { 'CacheKeySizeExceeded', #k }
+  end
+  if #v > max_value then
+    return { 'CacheValueSizeExceeded', #v }
+  end
+  if not live(expires_at) then
+    return { 'ItemAlreadyExpired' }
+  end
+  if expires_at > latest or #expires_at ~= 20 then
+    return { 'InvalidExpiry' }
+  end
+  local old = redis.call('HGET', E, k)
+  if if_absent and old and live((split(old))) then
+    return { 'CacheKeyExists' }
+  end
+  local new_bytes = #k + #v
+  local function fits(n, b)
+    return n <= max_entries and b <= max_bytes
+  end
+  if strict then
+    -- Decide before touching anything: a refused write changes nothing.
+    local all = redis.call('HGETALL', E)
+    local n, b = 0, 0
+    for i = 1, #all, 2 do
+      local key, stored = all[i], all[i + 1]
+      local e, value = split(stored)
+      if key ~= k and live(e) then
+        n = n + 1
+        b = b + #key + #value
+      end
+    end
+    if not fits(n + 1, b + new_bytes) then
+      return { 'CacheSizeExceeded' }
+    end
+  end
+  if old then
+    remove(k, old)
+  end
+  if not fits(redis.call('HLEN', E) + 1, bytes() + new_bytes) then
+    -- Expired entries go first, then least recently used ones.
+    local all = redis.call('HGETALL', E)
+    for i = 1, #all, 2 do
+      if not live((split(all[i + 1]))) then
+        remove(all[i], all[i + 1])
+      end
+    end
+    while not fits(redis.call('HLEN', E) + 1, bytes() + new_bytes) do
+      local lru = redis.call('ZRANGE', R, 0, 0)
+      if #lru == 0 then
+        break
+      end
+      remove(lru[1], redis.call('HGET', E, lru[1]))
+    end
+  end
+  redis.call('HSET', E, k, expires_at .. ':' .. v)
+  redis.call('HINCRBY', M, 'bytes', new_bytes)
+  touch(k)
+  keep()
+  return { 'OK', expires_at }
+end
+
+if op == 'delete' then
+  local k = ARGV[4]
+  local stored = redis.call('HGET', E, k)
+  if not stored then
+    return 'CacheKeyDoesNotExist'
+  end
+  remove(k, stored)
+  if live((split(stored))) then
+    return 'OK'
+  end
+  return 'CacheKeyDoesNotExist'
+end
+
+if op == 'usage' then
+  return { redis.call('HLEN', E), bytes() }
+end
+
+if op == 'snapshot' then
+  local out = {}
+  for _, k in ipairs(redis.call('ZRANGE', R, 0, -1)) do
+    local stored = redis.call('HGET', E, k)
+    if stored then
+      local expires_at, v = split(stored)
+      if live(expires_at) then
+        table.insert(out, k)
+        table.insert(out, v)
+        table.insert(out, expires_at)
+      end
+    end
+  end
+  return out
+end
+
+if op == 'restore' then
+  -- ARGV[4..]: key, value, expires_at triples, least recently used first, already re-checked
+  -- by the host against the limits (cachet_limits::BoundedCache::restore).
+  redis.call('DEL', E, R, M)
+  for i = 4, #ARGV, 3 do
+    local k, v, expires_at = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    redis.call('HSET', E, k, expires_at .. ':' .. v)
+    redis.call('HINCRBY', M, 'bytes', #k + #v)
+    touch(k)
+  end
+  keep()
+  return 'OK'
+end
+
+return redis.error_reply('cachet: unknown partition operation ' .. tostring(op))
