@@ -3,8 +3,10 @@
 //! - `cachet demo`: the Management-API token story against an in-process dev IdP.
 //! - `cachet dev-idp`: a local OAuth 2 authorization server for trying actions by hand.
 //! - `cachet run` executes a flow of actions once on an event file and prints the result as one
-//!   JSON object. With `--cache-state`, the trigger's cache partition is loaded from a file
-//!   before and saved after, so successive runs behave like successive logins.
+//!   JSON object. With `--store file:PATH` (or `--cache-state PATH`) the cache is loaded from a
+//!   snapshot file before and saved after, so successive runs behave like successive logins;
+//!   with `--store redis://…` it is shared with every host using that Redis.
+//! - `cachet cache show|clear|delete` inspects or edits one partition of a store.
 //!
 //! Exit status of `run`: 0 when the flow succeeded or denied, 1 when an action failed, 2 on bad usage
 //! or input.
@@ -15,14 +17,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod demo;
+mod store;
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenFormat};
 use cachet_host::{
-    ActionConfig, Clock, ManualClock, Outcome, PartitionKey, Runtime, SystemClock, Trigger,
-    state_file,
+    ActionConfig, CacheStore, Clock, ManualClock, Outcome, PartitionKey, Runtime, StoreUrl,
+    SystemClock, Trigger,
 };
 use cachet_limits::OverflowPolicy;
 use clap::{Parser, Subcommand};
@@ -46,6 +49,42 @@ enum Command {
     Demo(DemoArgs),
     /// A local OAuth 2 server: client-credentials JWTs, JWKS, a protected management endpoint.
     DevIdp(DevIdpArgs),
+    /// Inspect or edit one cache partition of a store (values are never printed).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Print the partition as JSON: usage against the quotas, and each entry's key, size and
+    /// expiry, least recently used first. Values are redacted to their length and a short hash.
+    Show(PartitionArgs),
+    /// Remove every entry of the partition.
+    Clear(PartitionArgs),
+    /// Remove one entry.
+    Delete {
+        #[command(flatten)]
+        partition: PartitionArgs,
+        /// The entry's key.
+        key: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct PartitionArgs {
+    /// The store: memory:, file:PATH, redis://[user:password@]host[:port][/db] or rediss://…
+    /// (Parsed by hand, not by clap: clap's errors would echo a password.)
+    #[arg(long, value_name = "URL")]
+    store: String,
+    /// The tenant.
+    #[arg(long)]
+    tenant: String,
+    /// The trigger: post-login or credentials-exchange.
+    #[arg(long)]
+    trigger: Trigger,
+    /// Look at the partition as of this time (ms since the Unix epoch) instead of now.
+    #[arg(long, value_name = "MS")]
+    now: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -107,8 +146,13 @@ struct RunArgs {
     /// Secrets for every action, a JSON object of names to string values.
     #[arg(long, value_name = "S.json")]
     secrets: Option<PathBuf>,
-    /// Load the trigger's cache partition from this file before the run and save it after
-    /// (created if missing; mode 0600, as it may hold tokens).
+    /// Where the cache lives: memory: (the default, gone after the run), file:PATH (loaded
+    /// before the run and saved after; mode 0600, as it may hold tokens),
+    /// redis://[user:password@]host[:port][/db] or rediss://… (shared with other hosts).
+    /// (Parsed by hand, not by clap: clap's errors would echo a password.)
+    #[arg(long, value_name = "URL", conflicts_with = "cache_state")]
+    store: Option<String>,
+    /// Shorthand for --store file:STATE.json.
     #[arg(long, value_name = "STATE.json")]
     cache_state: Option<PathBuf>,
     /// Run at this time (ms since the Unix epoch) instead of now.
@@ -153,6 +197,7 @@ fn main() -> ExitCode {
         Command::Run(args) => rt.block_on(run(args)),
         Command::Demo(args) => rt.block_on(demo(args)),
         Command::DevIdp(args) => rt.block_on(dev_idp(args)),
+        Command::Cache(command) => rt.block_on(cache(command)),
     };
     match result {
         Ok(code) => code,
@@ -163,14 +208,19 @@ fn main() -> ExitCode {
     }
 }
 
+impl RunArgs {
+    /// The store named by --store or --cache-state.
+    fn store_url(&self) -> Result<StoreUrl> {
+        Ok(match (&self.store, &self.cache_state) {
+            (Some(url), _) => url.parse()?,
+            (None, Some(path)) => StoreUrl::File(path.clone()),
+            (None, None) => StoreUrl::Memory,
+        })
+    }
+}
+
 async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
-    // Held from load to save: concurrent runs on one state file take turns, so none of their
-    // writes is lost.
-    let _lock = match &args.cache_state {
-        Some(path) => Some(state_file::lock(path).map_err(|e| InputError(e.into()))?),
-        None => None,
-    };
-    let (runtime, actions, partition) = prepare(&args).await.map_err(InputError)?;
+    let (runtime, actions) = prepare(&args).await.map_err(InputError)?;
     let event = read(&args.event).map_err(InputError)?;
     let result = runtime
         .execute_actions(&args.tenant, args.trigger, &actions, &event)
@@ -179,19 +229,12 @@ async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
     // The result is printed whatever happens to the save: the run happened.
     let json = serde_json::to_string_pretty(&result).map_err(|e| InputError(e.into()))?;
     println!("{json}");
-    if let Some(path) = &args.cache_state {
-        let now = runtime.now_ms();
-        let saved = match runtime.store().snapshot(&partition, now).await {
-            Ok(entries) => state_file::save(path, entries, now).map_err(anyhow::Error::from),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = saved {
-            eprintln!(
-                "cachet: the run finished but its cache state was not saved to {}: {e:#}",
-                path.display()
-            );
-            return Ok(ExitCode::from(1));
-        }
+    if let Err(e) = runtime.store().flush().await {
+        let store = args
+            .store_url()
+            .map_or_else(|_| "the store".to_owned(), |url| url.to_string());
+        eprintln!("cachet: the run finished but its cache was not saved to {store}: {e}");
+        return Ok(ExitCode::from(1));
     }
     Ok(match result.outcome {
         Outcome::Success | Outcome::Denied => ExitCode::SUCCESS,
@@ -199,16 +242,15 @@ async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
     })
 }
 
-async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, PartitionKey)> {
-    let clock: Arc<dyn Clock> = match args.now {
+fn clock_at(now: Option<u64>) -> Arc<dyn Clock> {
+    match now {
         Some(ms) => Arc::new(ManualClock::new(ms)),
         None => Arc::new(SystemClock),
-    };
-    let runtime = Runtime::builder()
-        .overflow_policy(args.policy)
-        .clock(clock)
-        .instance_pool_size(32)
-        .build()?;
+    }
+}
+
+async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> {
+    let clock = clock_at(args.now);
     let secrets: BTreeMap<String, String> = match &args.secrets {
         Some(path) => serde_json::from_str(&read(path)?).with_context(|| {
             format!(
@@ -218,10 +260,28 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
         })?,
         None => BTreeMap::new(),
     };
-    let mut actions = Vec::with_capacity(args.actions.len());
-    for path in &args.actions {
-        let wasm = std::fs::read(path)
-            .with_context(|| format!("cannot read action {}", path.display()))?;
+    if args.actions.is_empty() {
+        bail!("no actions given");
+    }
+    let wasms = args
+        .actions
+        .iter()
+        .map(|path| {
+            std::fs::read(path)
+                .with_context(|| format!("cannot read action {}", path.display()))
+                .map(|wasm| (path, wasm))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Opened after the cheap checks: a file store waits for other runs on the same file.
+    let store = store::open(&args.store_url()?, args.policy, Arc::clone(&clock)).await?;
+    let runtime = Runtime::builder()
+        .overflow_policy(args.policy)
+        .store(store)
+        .clock(clock)
+        .instance_pool_size(32)
+        .build()?;
+    let mut actions = Vec::with_capacity(wasms.len());
+    for (path, wasm) in wasms {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -238,24 +298,99 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>, P
         };
         actions.push(runtime.load_action(&name, args.trigger, &wasm, config)?);
     }
+    Ok((runtime, actions))
+}
+
+async fn cache(command: CacheCommand) -> Result<ExitCode, InputError> {
+    let (args, key) = match &command {
+        CacheCommand::Show(args) | CacheCommand::Clear(args) => (args, None),
+        CacheCommand::Delete { partition, key } => (partition, Some(key.as_str())),
+    };
+    let clock = clock_at(args.now);
+    let now = clock.now_ms();
+    let url: StoreUrl = args
+        .store
+        .parse()
+        .map_err(|e| InputError(anyhow::Error::from(e)))?;
+    let store = store::open(&url, OverflowPolicy::Evict, clock)
+        .await
+        .map_err(InputError)?;
     let partition = PartitionKey::new(args.tenant.clone(), args.trigger);
-    if let Some(path) = &args.cache_state {
-        let entries = state_file::load(path)?;
-        let report = runtime
-            .store()
-            .restore(&partition, entries, runtime.now_ms())
-            .await?;
-        if report.oversized + report.evicted + report.duplicates > 0 {
-            tracing::warn!(
-                ?report,
-                "cache state had entries the current limits do not allow; they were dropped"
-            );
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("cachet: {e}");
+        Ok(ExitCode::from(1))
+    };
+    let output = match command {
+        CacheCommand::Show(_) => match show(store.as_ref(), &partition, now).await {
+            Ok(v) => v,
+            Err(e) => return fail(&e),
+        },
+        CacheCommand::Clear(_) => {
+            let entries = match store.usage(&partition).await {
+                Ok(usage) => usage.entries,
+                Err(e) => return fail(&e),
+            };
+            if let Err(e) = store.restore(&partition, Vec::new(), now).await {
+                return fail(&e);
+            }
+            serde_json::json!({ "partition": partition.to_string(), "cleared": entries })
         }
+        CacheCommand::Delete { .. } => {
+            let key = key.unwrap_or_default();
+            if let Err(e) = store.delete(&partition, key, now).await {
+                return fail(&format!(
+                    "cannot delete `{key}` from {partition}: {} ({e})",
+                    e.code()
+                ));
+            }
+            serde_json::json!({ "partition": partition.to_string(), "deleted": key })
+        }
+    };
+    if let Err(e) = store.flush().await {
+        return fail(&e);
     }
-    if actions.is_empty() {
-        bail!("no actions given");
-    }
-    Ok((runtime, actions, partition))
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&output).map_err(|e| InputError(e.into()))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The partition as `cachet cache show` prints it. Values hold tokens: only their length and
+/// the first 8 hex digits of their SHA-256 (enough to tell two values apart) are shown.
+async fn show(
+    store: &dyn CacheStore,
+    partition: &PartitionKey,
+    now: u64,
+) -> Result<serde_json::Value, cachet_host::StoreError> {
+    use sha2::Digest as _;
+    let limits = cachet_limits::CacheLimits::default();
+    let usage = store.usage(partition).await?;
+    let entries: Vec<_> = store
+        .snapshot(partition, now)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let hash = hex::encode(&sha2::Sha256::digest(e.value.as_bytes())[..4]);
+            serde_json::json!({
+                "key": e.key,
+                "bytes": e.key.len() + e.value.len(),
+                "value": { "length": e.value.len(), "sha256_prefix": hash },
+                "expires_at": e.expires_at,
+                "expires_in_ms": e.expires_at.saturating_sub(now),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "partition": { "tenant": partition.tenant, "trigger": partition.trigger },
+        "usage": {
+            "entries": usage.entries,
+            "max_entries": limits.max_entries,
+            "bytes": usage.bytes,
+            "max_bytes": limits.max_total_bytes,
+        },
+        "entries_lru_first": entries,
+    }))
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -97,7 +97,11 @@ fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
     let entries: Vec<Value> = (0..16)
         .map(|i| serde_json::json!({ "key": format!("other:{i:02}"), "value": "o".repeat(500), "expires_at": 1_800_000_000_000u64 }))
         .collect();
-    let file = serde_json::json!({ "version": 1, "saved_at_ms": 0, "entries": entries });
+    let file = serde_json::json!({
+        "version": 2,
+        "saved_at_ms": 0,
+        "partitions": [{ "tenant": "default", "trigger": "post-login", "entries": entries }],
+    });
     std::fs::write(&state, file.to_string()).unwrap();
 
     let out = run_post_login(&[
@@ -123,9 +127,9 @@ fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
 
     // Saved: the old entries plus what the probe could still write, with the run's time.
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["version"], 2);
     assert_eq!(saved["saved_at_ms"], 1_700_000_000_000u64);
-    let keys: Vec<&str> = saved["entries"]
+    let keys: Vec<&str> = saved["partitions"][0]["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -142,20 +146,34 @@ fn cache_state_is_loaded_before_the_run_and_saved_after_it() {
         assert_eq!(mode & 0o777, 0o600, "the state file may hold tokens");
     }
 
-    // A state file of another schema is refused, not misread.
-    std::fs::write(
-        &state,
-        r#"{"version": 99, "saved_at_ms": 0, "entries": []}"#,
-    )
-    .unwrap();
+    // A state file of another schema is not misread: it is moved aside, kept byte for byte,
+    // and the run starts with an empty cache.
+    let future = r#"{"version": 99, "saved_at_ms": 0, "partitions": []}"#;
+    std::fs::write(&state, future).unwrap();
     let out = run_post_login(&[
+        "--now",
+        "1700000000000",
+        "--policy",
+        "strict",
         "--cache-state",
         &state.display().to_string(),
         &action("quota-probe"),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("schema version 99"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("schema version 99") && stderr.contains("moved it"),
+        "{stderr}"
+    );
+    let aside = PathBuf::from(format!("{}.corrupt-1700000000", state.display()));
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), future);
+    assert_eq!(
+        json(&out)["commands"][0]["value"]["written_before_overflow"],
+        16,
+        "the run started empty"
+    );
     std::fs::remove_file(&state).unwrap();
+    std::fs::remove_file(&aside).unwrap();
 }
 
 #[test]
@@ -260,7 +278,7 @@ fn concurrent_runs_on_one_state_file_lose_no_write() {
         assert!(child.wait().unwrap().success());
     }
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    let mut keys: Vec<&str> = saved["entries"]
+    let mut keys: Vec<&str> = saved["partitions"][0]["entries"]
         .as_array()
         .unwrap()
         .iter()
