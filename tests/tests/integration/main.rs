@@ -11,6 +11,7 @@ mod deadlines;
 mod hostile;
 mod isolation;
 mod load;
+mod shared;
 mod stores;
 mod token;
 

@@ -681,3 +681,190 @@ fn a_writer_killed_at_any_moment_leaves_the_previous_or_next_snapshot_and_loses_
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A store that fails, as seen by an action
+
+/// A memory store that can be switched to fail every operation, as an unreachable remote
+/// store does, or to never answer, as a hung one does.
+struct FailingStore {
+    inner: MemoryStore,
+    failing: std::sync::atomic::AtomicBool,
+    hanging: std::sync::atomic::AtomicBool,
+}
+
+impl FailingStore {
+    fn new() -> Self {
+        Self {
+            inner: MemoryStore::new(CacheLimits::default(), OverflowPolicy::Evict),
+            failing: std::sync::atomic::AtomicBool::new(false),
+            hanging: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether to fail now (after hanging forever, if told to hang).
+    async fn failing(&self) -> bool {
+        if self.hanging.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+        self.failing.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait::async_trait]
+impl CacheStore for FailingStore {
+    async fn get(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<Option<cachet_limits::CacheRecord>, cachet_host::StoreError> {
+        if self.failing().await {
+            return Err(cachet_host::StoreError("injected outage".into()));
+        }
+        self.inner.get(partition, key, now_ms).await
+    }
+
+    async fn set(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        value: &str,
+        options: SetOptions,
+        now_ms: u64,
+    ) -> Result<cachet_limits::CacheRecord, CacheError> {
+        if self.failing().await {
+            return Err(CacheError::FailedToSetCacheRecord {
+                reason: "injected outage".into(),
+            });
+        }
+        self.inner.set(partition, key, value, options, now_ms).await
+    }
+
+    async fn delete(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<(), CacheError> {
+        if self.failing().await {
+            return Err(CacheError::FailedToDeleteCacheRecord {
+                reason: "injected outage".into(),
+            });
+        }
+        self.inner.delete(partition, key, now_ms).await
+    }
+
+    async fn usage(
+        &self,
+        partition: &PartitionKey,
+    ) -> Result<cachet_limits::Usage, cachet_host::StoreError> {
+        self.inner.usage(partition).await
+    }
+
+    async fn snapshot(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Vec<SnapshotEntry>, cachet_host::StoreError> {
+        self.inner.snapshot(partition, now_ms).await
+    }
+
+    async fn restore(
+        &self,
+        partition: &PartitionKey,
+        entries: Vec<SnapshotEntry>,
+        now_ms: u64,
+    ) -> Result<cachet_limits::RestoreReport, cachet_host::StoreError> {
+        self.inner.restore(partition, entries, now_ms).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_reads_as_a_miss_and_writes_fail_with_codes_charged_to_the_budget() {
+    let store = Arc::new(FailingStore::new());
+    let (builder, clock) = cachet_tests::harness();
+    let rt = builder.store(store.clone()).build().unwrap();
+    let healthy = crate::cache_ops(
+        &rt,
+        "acme",
+        serde_json::json!([{ "op": "set", "key": "k", "value": "v" }]),
+    )
+    .await;
+    assert_eq!(healthy[0]["value"], "v");
+    let before = store
+        .inner
+        .snapshot(&p("acme"), cachet_host::Clock::now_ms(&clock))
+        .await
+        .unwrap();
+
+    store.failing.store(true, Ordering::Relaxed);
+    let action = cachet_tests::load(&rt, cachet_tests::guests::CACHE_OPS, Trigger::PostLogin);
+    let ops = serde_json::json!([
+        { "op": "get", "key": "k" },
+        { "op": "set", "key": "k2", "value": "v" },
+        { "op": "delete", "key": "k" },
+    ]);
+    let r = rt
+        .execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            &[action],
+            &crate::ops_event(ops),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
+    let results = crate::claim(&r, "results").as_array().unwrap().clone();
+    assert_eq!(
+        results[0],
+        serde_json::Value::Null,
+        "a failed read is a miss"
+    );
+    assert_eq!(results[1]["error"], "FailedToSetCacheRecord");
+    assert_eq!(results[2]["error"], "FailedToDeleteCacheRecord");
+    assert_eq!(
+        r.actions[0].cache_writes, 2,
+        "failed writes are charged to the budget"
+    );
+    let after = store
+        .inner
+        .snapshot(&p("acme"), cachet_host::Clock::now_ms(&clock))
+        .await
+        .unwrap();
+    assert_eq!(after, before, "the partition is unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_never_answers_costs_a_miss_and_failed_writes_at_the_deadline_not_the_login() {
+    let store = Arc::new(FailingStore::new());
+    store.hanging.store(true, Ordering::Relaxed);
+    let (builder, _clock) = cachet_tests::harness();
+    let limits = cachet_limits::ExecutionLimits {
+        flow_deadline_ms: 300,
+        ..cachet_limits::ExecutionLimits::default()
+    };
+    let rt = builder
+        .store(store.clone())
+        .execution_limits(limits)
+        .build()
+        .unwrap();
+    let action = cachet_tests::load(&rt, cachet_tests::guests::CACHE_OPS, Trigger::PostLogin);
+    let ops = serde_json::json!([
+        { "op": "get", "key": "k" },
+        { "op": "set", "key": "k", "value": "v" },
+        { "op": "delete", "key": "k" },
+    ]);
+    let actions = [action];
+    let event = crate::ops_event(ops);
+    let run = rt.execute_actions("acme", Trigger::PostLogin, &actions, &event);
+    let r = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the execution hung with its store")
+        .unwrap();
+    assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
+    let results = crate::claim(&r, "results").as_array().unwrap().clone();
+    assert_eq!(results[0], serde_json::Value::Null);
+    assert_eq!(results[1]["error"], "FailedToSetCacheRecord");
+    assert_eq!(results[2]["error"], "FailedToDeleteCacheRecord");
+}
