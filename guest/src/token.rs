@@ -423,7 +423,13 @@ impl ManagementToken {
                 SetOptions::ttl(claim_ttl).if_absent(),
             ) {
                 Ok(_) => {
-                    let fetched = self.fetch_and_store(cache);
+                    // Another execution may have stored a token and released its claim between
+                    // our miss and our claim (a window that a remote store makes wide): look
+                    // again before fetching.
+                    let fetched = match self.waited_for(cache) {
+                        Some(token) => Ok(token),
+                        None => self.fetch_and_store(cache),
+                    };
                     // Release the claim only if it is still ours: if it expired and another
                     // execution took it, deleting it would let a third one fetch too.
                     if cache.get(&self.claim_key).is_some_and(|c| c.value == owner) {

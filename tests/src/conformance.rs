@@ -46,6 +46,7 @@ fn claim() -> SetOptions {
 /// Runs every check against stores from `make`.
 pub async fn run_all(make: &MakeStore) {
     sizes_are_checked_at_the_boundary_and_one_past_it(make).await;
+    empty_keys_and_values_are_entries_like_any_other(make).await;
     lifetimes_follow_precedence_clamping_and_refusals(make).await;
     expired_entries_are_never_returned(make).await;
     if_absent_claims_and_deletes_report_their_codes(make).await;
@@ -81,6 +82,20 @@ async fn sizes_are_checked_at_the_boundary_and_one_past_it(make: &MakeStore) {
     let usage = store.usage(&a).await.unwrap();
     assert_eq!(usage.entries, 3);
     assert_eq!(usage.bytes, 64 + 1 + 64 + 1 + 1 + 4096);
+}
+
+async fn empty_keys_and_values_are_entries_like_any_other(make: &MakeStore) {
+    let store = make(OverflowPolicy::Evict).await;
+    let a = p("empty");
+    let o = SetOptions::default;
+    store.set(&a, "", "", o(), NOW).await.unwrap();
+    assert_eq!(store.get(&a, "", NOW).await.unwrap().unwrap().value, "");
+    store.set(&a, "", "", o(), NOW).await.unwrap(); // replacing frees zero bytes
+    let usage = store.usage(&a).await.unwrap();
+    assert_eq!((usage.entries, usage.bytes), (1, 0));
+    store.delete(&a, "", NOW).await.unwrap();
+    let usage = store.usage(&a).await.unwrap();
+    assert_eq!((usage.entries, usage.bytes), (0, 0));
 }
 
 async fn lifetimes_follow_precedence_clamping_and_refusals(make: &MakeStore) {

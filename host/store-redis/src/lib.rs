@@ -460,13 +460,36 @@ fn count(v: &Value) -> Result<usize, StoreError> {
     }
 }
 
-fn unexpected(what: &str, reply: &impl fmt::Debug) -> StoreError {
-    // Replies can hold values (tokens): name the shape only.
-    let shape = format!("{reply:?}");
-    let shape: String = shape.chars().take_while(|c| *c != '(').collect();
+fn unexpected(what: &str, reply: &impl Shape) -> StoreError {
     StoreError(format!(
-        "unexpected reply from Redis for {what} ({shape}); is this a Redis-compatible server?"
+        "unexpected reply from Redis for {what} ({}); is this a Redis-compatible server?",
+        reply.shape()
     ))
+}
+
+/// What a reply looks like, never what it holds: replies can hold values (tokens).
+trait Shape {
+    fn shape(&self) -> String;
+}
+
+impl Shape for Value {
+    fn shape(&self) -> String {
+        match self {
+            Value::Nil => "nil".into(),
+            Value::Int(_) => "an integer".into(),
+            Value::BulkString(b) => format!("a {}-byte string", b.len()),
+            Value::Array(items) => items.shape(),
+            Value::SimpleString(_) => "a status".into(),
+            Value::Okay => "OK".into(),
+            _ => "another kind of reply".into(),
+        }
+    }
+}
+
+impl Shape for Vec<Value> {
+    fn shape(&self) -> String {
+        format!("an array of {}", self.len())
+    }
 }
 
 /// Logs failures at most once per interval, with how many were not logged in between.
@@ -535,6 +558,6 @@ mod tests {
         let reply = Value::BulkString(b"eyJhbGciOiJSUzI1NiJ9.secret".to_vec());
         let msg = unexpected("get", &reply).to_string();
         assert!(!msg.contains("secret"), "{msg}");
-        assert!(msg.contains("BulkString"), "{msg}");
+        assert!(msg.contains("a 27-byte string"), "{msg}");
     }
 }

@@ -32,7 +32,8 @@ local function remove(k, stored)
   redis.call('ZREM', R, k)
   if stored then
     local _, v = split(stored)
-    redis.call('HINCRBY', M, 'bytes', -(#k + #v))
+    -- `0 - n`, not `-n`: Lua's -0 reaches Redis as "-0", which HINCRBY refuses.
+    redis.call('HINCRBY', M, 'bytes', 0 - (#k + #v))
   end
 end
 

@@ -20,6 +20,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 struct Host {
     rt: Runtime,
     action: Action,
+    store: Arc<RedisStore>,
 }
 
 struct Cluster {
@@ -54,10 +55,11 @@ async fn cluster(server: &RedisServer, timeout: Duration) -> Cluster {
         )
         .await
         .unwrap();
+        let store = Arc::new(store);
         let (builder, _) = harness();
         let rt = builder
             .clock(Arc::new(clock.clone()))
-            .store(Arc::new(store))
+            .store(store.clone())
             .instance_pool_size(120)
             .build()
             .unwrap();
@@ -71,7 +73,7 @@ async fn cluster(server: &RedisServer, timeout: Duration) -> Cluster {
         let action = rt
             .load_action("token-only", Trigger::PostLogin, &wasm, config)
             .unwrap();
-        hosts.push(Arc::new(Host { rt, action }));
+        hosts.push(Arc::new(Host { rt, action, store }));
     }
     Cluster { hosts, idp, clock }
 }
@@ -98,6 +100,11 @@ impl Host {
 }
 
 impl Cluster {
+    /// Store operations that failed (timed out or errored), on all hosts.
+    fn store_failures(&self) -> u64 {
+        self.hosts.iter().map(|h| h.store.failures()).sum()
+    }
+
     /// `n` concurrent logins, alternating between the hosts; the count of each token source.
     async fn burst(&self, n: usize) -> std::collections::BTreeMap<String, usize> {
         let handles: Vec<_> = (0..n)
@@ -121,12 +128,22 @@ async fn two_hosts_on_one_redis_fetch_one_token_for_200_concurrent_logins_and_on
     };
     let c = cluster(&server, Duration::from_secs(2)).await;
     let sources = c.burst(200).await;
-    assert_eq!(c.idp.stats().token_requests, 1, "{sources:?}");
+    let failures = c.store_failures();
+    assert_eq!(
+        c.idp.stats().token_requests,
+        1,
+        "{sources:?}, {failures} store failures"
+    );
     assert_eq!(sources.get("fetched"), Some(&1), "{sources:?}");
 
     c.clock.advance(HOUR.as_millis() as u64);
     let sources = c.burst(200).await;
-    assert_eq!(c.idp.stats().token_requests, 2, "{sources:?}");
+    let failures = c.store_failures();
+    assert_eq!(
+        c.idp.stats().token_requests,
+        2,
+        "{sources:?}, {failures} store failures"
+    );
     assert_eq!(sources.get("fetched"), Some(&1), "{sources:?}");
 }
 

@@ -33,20 +33,15 @@ use thiserror::Error;
 /// let err = "redis://:hunter2@".parse::<StoreUrl>().unwrap_err();
 /// assert!(!err.to_string().contains("hunter2"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum StoreUrl {
-    /// `memory:`: partitions in this process, lost when it exits.
+    /// `memory:`: partitions in this process, lost when it exits (the default).
+    #[default]
     Memory,
     /// `file:PATH`: partitions in memory, snapshotted to `PATH`.
     File(PathBuf),
     /// `redis://…` or `rediss://…`: partitions in a Redis server.
     Redis(RedisUrl),
-}
-
-impl Default for StoreUrl {
-    fn default() -> Self {
-        Self::Memory
-    }
 }
 
 /// A Redis server's URL, with its password kept out of every printed form.
