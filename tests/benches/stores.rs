@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
 use cachet_host::{
-    ActionConfig, CacheStore, FileStore, FileStoreOptions, ManualClock, MemoryStore, Outcome,
-    PartitionKey, Runtime, StoreUrl, Trigger,
+    CacheStore, FileStore, FileStoreOptions, ManualClock, MemoryStore, Outcome, PartitionKey,
+    Runtime, StoreUrl, Trigger,
 };
 use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
 use cachet_store_redis::{RedisOptions, RedisStore};
@@ -88,12 +88,7 @@ fn token_login(
         .clock(Arc::new(clock.clone()))
         .build()
         .expect("runtime");
-    let config = ActionConfig::default()
-        .secret("token_url", idp.token_url())
-        .secret("client_id", idp.client_id())
-        .secret("client_secret", idp.client_secret())
-        .secret("audience", idp.audience())
-        .allow_host(idp.host_port());
+    let config = idp.action_config();
     let wasm = std::fs::read(cachet_tests::guests::TOKEN_ONLY).expect("built action");
     let action = runtime
         .load_action("token-only", Trigger::PostLogin, &wasm, config)

@@ -147,12 +147,7 @@ pub async fn run(options: DemoOptions) -> Result<()> {
         .clock(Arc::new(clock.clone()))
         .instance_pool_size(pool)
         .build()?;
-    let config = ActionConfig::default()
-        .secret("token_url", idp.token_url())
-        .secret("client_id", idp.client_id())
-        .secret("client_secret", idp.client_secret())
-        .secret("audience", idp.audience())
-        .allow_host(idp.host_port());
+    let config = idp.action_config();
     let mgmt = runtime.load_action(
         "mgmt-token",
         Trigger::PostLogin,

@@ -239,6 +239,18 @@ impl DevIdp {
         self.addr
     }
 
+    /// The configuration of an action that gets Management-API tokens from this server with
+    /// the SDK's `ManagementToken`: secrets `token_url`, `client_id`, `client_secret`,
+    /// `audience`, and this server on its allow-list.
+    pub fn action_config(&self) -> cachet_host::ActionConfig {
+        cachet_host::ActionConfig::default()
+            .secret("token_url", self.token_url())
+            .secret("client_id", self.client_id())
+            .secret("client_secret", self.client_secret())
+            .secret("audience", self.audience())
+            .allow_host(self.host_port())
+    }
+
     /// `host:port`, as an action's allow-list entry.
     pub fn host_port(&self) -> String {
         self.addr.to_string()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
-use cachet_host::{Action, ActionConfig, ManualClock, Outcome, Runtime, StoreUrl, Trigger};
+use cachet_host::{Action, ManualClock, Outcome, Runtime, StoreUrl, Trigger};
 use cachet_limits::{CacheLimits, OverflowPolicy};
 use cachet_store_redis::{RedisOptions, RedisStore};
 use cachet_tests::redis_server::RedisServer;
@@ -63,12 +63,7 @@ async fn cluster(server: &RedisServer, timeout: Duration) -> Cluster {
             .instance_pool_size(120)
             .build()
             .unwrap();
-        let config = ActionConfig::default()
-            .secret("token_url", idp.token_url())
-            .secret("client_id", idp.client_id())
-            .secret("client_secret", idp.client_secret())
-            .secret("audience", idp.audience())
-            .allow_host(idp.host_port());
+        let config = idp.action_config();
         let wasm = std::fs::read(guests::TOKEN_ONLY).unwrap();
         let action = rt
             .load_action("token-only", Trigger::PostLogin, &wasm, config)

@@ -62,8 +62,13 @@ fn p(tenant: &str) -> PartitionKey {
     PartitionKey::new(tenant, Trigger::PostLogin)
 }
 
-async fn open_file(path: &Path, clock: &ManualClock, options: FileStoreOptions) -> FileStore {
-    let (store, _) = FileStore::open(
+/// A file store at `path` with the default limits and the given options, and what it loaded.
+async fn open_file_report(
+    path: &Path,
+    clock: &ManualClock,
+    options: FileStoreOptions,
+) -> (FileStore, cachet_host::LoadReport) {
+    FileStore::open(
         path,
         CacheLimits::default(),
         OverflowPolicy::Evict,
@@ -71,8 +76,11 @@ async fn open_file(path: &Path, clock: &ManualClock, options: FileStoreOptions) 
         options,
     )
     .await
-    .unwrap();
-    store
+    .unwrap()
+}
+
+async fn open_file(path: &Path, clock: &ManualClock, options: FileStoreOptions) -> FileStore {
+    open_file_report(path, clock, options).await.0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,15 +405,7 @@ async fn a_reopened_file_store_has_every_partition_in_its_recency_order() {
     .into();
     drop(store);
 
-    let (store, report) = FileStore::open(
-        &path,
-        CacheLimits::default(),
-        OverflowPolicy::Evict,
-        Arc::new(clock.clone()),
-        FileStoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (store, report) = open_file_report(&path, &clock, FileStoreOptions::default()).await;
     assert_eq!((report.partitions, report.entries.restored), (3, 9));
     let after: Vec<_> = [
         store.snapshot(&p("a"), NOW).await.unwrap(),
@@ -423,19 +423,23 @@ async fn a_reopened_file_store_has_every_partition_in_its_recency_order() {
     }
 }
 
-#[tokio::test]
-async fn dropping_a_file_store_writes_what_changed_since_the_last_flush() {
-    let dir = temp_dir("drop");
-    let path = dir.join("cache.json");
-    let clock = ManualClock::new(NOW);
+/// A file store in a fresh directory, its timer off, after one write of `k`.
+async fn store_without_timer_holding_k(tag: &str) -> (PathBuf, FileStore) {
+    let path = temp_dir(tag).join("cache.json");
     let options = FileStoreOptions {
         flush_interval: Duration::ZERO,
     };
-    let store = open_file(&path, &clock, options).await;
+    let store = open_file(&path, &ManualClock::new(NOW), options).await;
     store
         .set(&p("t"), "k", "v", SetOptions::default(), NOW)
         .await
         .unwrap();
+    (path, store)
+}
+
+#[tokio::test]
+async fn dropping_a_file_store_writes_what_changed_since_the_last_flush() {
+    let (path, store) = store_without_timer_holding_k("drop").await;
     assert!(store.is_dirty());
     assert!(
         !path.exists(),
@@ -451,17 +455,7 @@ async fn dropping_a_file_store_writes_what_changed_since_the_last_flush() {
 
 #[tokio::test]
 async fn a_flush_writes_only_when_something_changed() {
-    let dir = temp_dir("clean");
-    let path = dir.join("cache.json");
-    let clock = ManualClock::new(NOW);
-    let options = FileStoreOptions {
-        flush_interval: Duration::ZERO,
-    };
-    let store = open_file(&path, &clock, options).await;
-    store
-        .set(&p("t"), "k", "v", SetOptions::default(), NOW)
-        .await
-        .unwrap();
+    let (path, store) = store_without_timer_holding_k("clean").await;
     store.flush().await.unwrap();
     std::fs::remove_file(&path).unwrap();
     store.flush().await.unwrap();
@@ -512,15 +506,7 @@ async fn a_corrupt_file_is_moved_aside_and_the_store_starts_empty() {
     let path = dir.join("cache.json");
     std::fs::write(&path, b"{\"version\": 2, \"partitions\": [ trunc").unwrap();
     let clock = ManualClock::new(NOW);
-    let (store, report) = FileStore::open(
-        &path,
-        CacheLimits::default(),
-        OverflowPolicy::Evict,
-        Arc::new(clock.clone()),
-        FileStoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (store, report) = open_file_report(&path, &clock, FileStoreOptions::default()).await;
     let aside = report.set_aside.clone().expect("moved aside");
     assert_eq!(
         aside,
@@ -573,15 +559,7 @@ async fn loading_rechecks_every_entry_and_reports_what_it_dropped() {
     };
     state_file::write(&path, &file).unwrap();
     let clock = ManualClock::new(NOW);
-    let (store, report) = FileStore::open(
-        &path,
-        CacheLimits::default(),
-        OverflowPolicy::Evict,
-        Arc::new(clock.clone()),
-        FileStoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (store, report) = open_file_report(&path, &clock, FileStoreOptions::default()).await;
     let e = report.entries;
     assert_eq!(
         (e.restored, e.expired, e.oversized, e.clamped, e.duplicates),

@@ -40,12 +40,7 @@ async fn setup() -> Setup {
 
 impl Setup {
     fn config(&self) -> ActionConfig {
-        ActionConfig::default()
-            .secret("token_url", self.idp.token_url())
-            .secret("client_id", self.idp.client_id())
-            .secret("client_secret", self.idp.client_secret())
-            .secret("audience", self.idp.audience())
-            .allow_host(self.idp.host_port())
+        self.idp.action_config()
     }
 
     fn action(&self, path: &str, config: ActionConfig) -> Action {
