@@ -28,10 +28,12 @@ const POST_LOGIN: &[&str] = &[
     "mgmt-token",
     "token-only",
     "abuse",
+    "escape",
+    "extra-import",
 ];
 
 /// Credentials-exchange actions.
-const CREDENTIALS_EXCHANGE: &[&str] = &["m2m-claims"];
+const CREDENTIALS_EXCHANGE: &[&str] = &["m2m-claims", "cx-deny"];
 
 fn main() {
     let root = cachet_build::workspace_root(env!("CARGO_MANIFEST_DIR"));

@@ -2,6 +2,9 @@
 //! `HashMap<String, String>` lookup and insert doing the least any cache must do.
 //!
 //! Run: `cargo bench -p cachet-limits --bench cache`
+//!
+//! Every timed closure checks the result it produced (a hit is a hit, a write succeeded), so a
+//! broken cache cannot post a fast figure.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -31,21 +34,31 @@ fn benches(c: &mut Criterion) {
 
     let mut cache = full_partition();
     c.bench_function("get_hit", |b| {
-        b.iter(|| black_box(cache.get(black_box("mgmt-token:07"), NOW)))
+        b.iter(|| {
+            let hit = cache.get(black_box("mgmt-token:07"), NOW);
+            assert!(hit.is_some(), "a hit");
+            black_box(hit)
+        })
     });
     c.bench_function("get_miss", |b| {
-        b.iter(|| black_box(cache.get(black_box("mgmt-token:99"), NOW)))
+        b.iter(|| {
+            let miss = cache.get(black_box("mgmt-token:99"), NOW);
+            assert!(miss.is_none(), "a miss");
+            black_box(miss)
+        })
     });
 
     let mut cache = full_partition();
     c.bench_function("replace", |b| {
         b.iter(|| {
-            black_box(cache.set(
+            let written = cache.set(
                 black_box("mgmt-token:07"),
                 &token,
                 SetOptions::default(),
                 NOW,
-            ))
+            );
+            assert!(written.is_ok(), "replaced");
+            black_box(written)
         })
     });
 
@@ -56,7 +69,9 @@ fn benches(c: &mut Criterion) {
     c.bench_function("set_evicting_on_full_partition", |b| {
         b.iter(|| {
             i = (i + 1) % fresh.len();
-            black_box(cache.set(&fresh[i], "v", SetOptions::default(), NOW))
+            let written = cache.set(&fresh[i], "v", SetOptions::default(), NOW);
+            assert!(written.is_ok(), "written by evicting");
+            black_box(written)
         })
     });
 
@@ -65,8 +80,13 @@ fn benches(c: &mut Criterion) {
         .map(|i| (format!("mgmt-token:{i:02}"), "x".repeat(300)))
         .collect();
     c.bench_function("native_floor/hashmap_get_hit_clone", |b| {
-        b.iter(|| black_box(map.get(black_box("mgmt-token:07")).cloned()))
+        b.iter(|| {
+            let hit = map.get(black_box("mgmt-token:07")).cloned();
+            assert!(hit.is_some(), "a hit");
+            black_box(hit)
+        })
     });
+    assert_eq!(cache.usage().entries, 20, "evicting writes kept the quota");
     c.bench_function("native_floor/hashmap_replace", |b| {
         b.iter(|| {
             let v = map.get_mut(black_box("mgmt-token:07")).expect("present");

@@ -411,7 +411,28 @@ fn every_error_has_the_exact_auth0_code() {
         CacheError::CacheKeyExists,
     ];
     let codes: Vec<&str> = all.iter().map(CacheError::code).collect();
-    assert_eq!(codes, CacheError::CODES);
+    // Auth0's code strings, spelled out here rather than taken from the crate, so a typo in
+    // the crate's table cannot pass.
+    assert_eq!(
+        codes,
+        [
+            "CacheKeySizeExceeded",
+            "CacheValueSizeExceeded",
+            "CacheSizeExceeded",
+            "ItemAlreadyExpired",
+            "InvalidExpiry",
+            "MaxSideEffectsExceeded",
+            "FailedToSetCacheRecord",
+            "FailedToDeleteCacheRecord",
+            "CacheKeyDoesNotExist",
+            "CacheKeyExists",
+        ]
+    );
+    assert_eq!(
+        CacheError::CODES,
+        codes.as_slice(),
+        "the crate's list agrees"
+    );
 }
 
 #[test]

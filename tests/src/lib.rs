@@ -10,6 +10,12 @@ use std::sync::Arc;
 
 use cachet_host::{Action, EpochTicks, ManualClock, Runtime, RuntimeBuilder, Trigger};
 
+/// The README's Rust examples, compiled as doctests of this crate so they cannot drift from
+/// the API (`no_run`: they need a component and an event).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Paths of the action components, built from source by `build.rs`.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

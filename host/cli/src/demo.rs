@@ -12,7 +12,7 @@ use cachet_dev_idp::{DevIdp, DevIdpConfig, IdpStats};
 use cachet_host::{
     ActionConfig, Clock, Command, FlowResult, ManualClock, Outcome, Runtime, SystemClock, Trigger,
 };
-use cachet_limits::OverflowPolicy;
+use cachet_limits::{CacheLimits, OverflowPolicy};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -175,11 +175,14 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     });
     let mut phase = Phase::new("first-login", &idp, 1);
     phase.detail = json!({ "duration_ms": started.elapsed().as_millis() as u64, "plan_claim_from_management_api": claim });
+    let stats = idp.stats();
     story.say(format!(
-        "[1/5] first login: the cache is empty, so the action fetched a token (client credentials), \
-         called GET /api/v2/users/{{id}} and set a claim from the answer ({}).\n      {}",
+        "[1/5] first login, empty cache: the action made {} token request(s) (client credentials) \
+         and {} call(s) to GET /api/v2/users/{{id}}, and set the plan claim from the answer ({}).\n      {}",
+        stats.token_requests,
+        stats.management_requests,
         claim.unwrap_or(Value::Null),
-        stats_line(&idp.stats())
+        stats_line(&stats)
     ));
     phases.push(phase);
 
@@ -245,8 +248,11 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     let mut phase = Phase::new("expiry", &idp, 2 * EXPIRY_BURST);
     phase.detail = json!({ "refreshes": phase.token_requests - before });
     story.say(format!(
-        "[3/5] expiry: the clock moved {} s ahead, past the token's exp. 100 logins (50 at once): {} refresh.\n      {}",
+        "[3/5] expiry: the clock moved {} s ahead, past the token's exp. {} logins ({} at once, then {} one by one): {} token request(s).\n      {}",
         options.token_ttl.as_secs() + 1,
+        2 * EXPIRY_BURST,
+        EXPIRY_BURST,
+        EXPIRY_BURST,
         phase.token_requests - before,
         stats_line(&idp.stats())
     ));
@@ -254,16 +260,20 @@ pub async fn run(options: DemoOptions) -> Result<()> {
 
     // 4. Revocation: the API refuses the cached token; one refetch, the retry succeeds.
     idp.revoke_all();
-    let unauthorized_before = idp.stats().management_unauthorized;
+    let before = idp.stats();
+    // `login` fails unless the flow succeeded, so reaching the next line means it did.
     login(&runtime, 30_000).await?;
     let stats = idp.stats();
     let mut phase = Phase::new("revocation", &idp, 1);
+    let refused = stats.management_unauthorized - before.management_unauthorized;
+    let fetched = stats.token_requests - before.token_requests;
+    let calls = stats.management_requests - before.management_requests;
     phase.detail =
-        json!({ "management_401s": stats.management_unauthorized - unauthorized_before });
+        json!({ "management_401s": refused, "tokens_fetched": fetched, "management_calls": calls });
     story.say(format!(
-        "[4/5] revocation: the IdP revoked every token. The next login's management call got 401 \
-         ({} time), the action dropped the token, fetched one more and the retry succeeded.\n      {}",
-        stats.management_unauthorized - unauthorized_before,
+        "[4/5] revocation: the IdP revoked every token. The next login made {calls} management \
+         call(s), {refused} refused with 401; the action fetched {fetched} new token(s) and the \
+         login succeeded.\n      {}",
         stats_line(&stats)
     ));
     phases.push(phase);
@@ -303,12 +313,27 @@ pub async fn run(options: DemoOptions) -> Result<()> {
         } else {
             "evict"
         };
+        let quota_bytes = CacheLimits::default().max_total_bytes;
+        let (written, attempted, entry) = (
+            &report["written_before_overflow"],
+            &report["attempted"],
+            &report["entry_bytes"],
+        );
+        let what = match report["codes"].get("fill") {
+            Some(code) => format!(
+                "{written} x {entry}-byte entries fit in the {quota_bytes}-byte quota; write {attempted} was refused with {code}"
+            ),
+            None => format!(
+                "{attempted} writes of {entry}-byte entries into the {quota_bytes}-byte quota all succeeded ({written} written); the first key {}",
+                if report["first_key_evicted"] == json!(true) {
+                    "was evicted to make room"
+                } else {
+                    "was kept"
+                }
+            ),
+        };
         story.say(format!(
-            "[5/5] quota ({name}): {} x 508-byte entries written before the 8192-byte quota {}; \
-             first key evicted: {}; the 101st write in one execution: {}.\n      codes met: {}\n      partition after: {} entries, {} bytes",
-            report["written_before_overflow"],
-            if policy == OverflowPolicy::Strict { "refused the next one" } else { "started evicting (all 40 written)" },
-            report["first_key_evicted"],
+            "[5/5] quota ({name}): {what}; the write after the budget: {}.\n      codes met: {}\n      partition after: {} entries, {} bytes",
             report["codes"]["budget"],
             report["codes"],
             r.cache.entries,
@@ -323,6 +348,29 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     phase.detail = Value::Object(quota);
     phases.push(phase);
 
+    // The story above states these counts; a run where they do not hold must not pass as a
+    // demo of them.
+    let expected = [
+        ("first-login", 1),
+        ("reuse", 1),
+        ("expiry", 2),
+        ("revocation", 3),
+        ("quota", 3),
+    ];
+    for (phase, (name, want)) in phases.iter().zip(expected) {
+        ensure!(
+            phase.name == name && phase.token_requests == want,
+            "phase {}: {} token requests by its end, where the story needs {want}",
+            phase.name,
+            phase.token_requests
+        );
+    }
+    ensure!(
+        phases[4].detail["strict"]["report"]["codes"]["fill"] == json!("CacheSizeExceeded")
+            && phases[4].detail["evict"]["report"]["first_key_evicted"] == json!(true),
+        "the quota phase did not meet the strict refusal and the LRU eviction it shows"
+    );
+    let logins: usize = phases.iter().take(4).map(|p| p.logins).sum();
     let stats = idp.stats();
     if options.json {
         let out = json!({
@@ -339,7 +387,7 @@ pub async fn run(options: DemoOptions) -> Result<()> {
             .collect();
         story.say(format!(
             "\n{} logins, {} token requests in total (cumulative per phase: {}).",
-            1 + options.logins + 100 + 1,
+            logins,
             stats.token_requests,
             counts.join(", ")
         ));

@@ -314,3 +314,174 @@ fn a_failed_save_exits_1_with_the_result_printed_and_the_file_named() {
     );
     assert!(!state.exists());
 }
+
+/// A post-login action by name, built from source once per test binary (the CLI's own build
+/// embeds only the demo's actions).
+fn built(name: &str) -> String {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        cachet_build::build(&root(), &["claims", "api-tour"]);
+    });
+    action(name)
+}
+
+fn event_file(name: &str, event: &Value) -> String {
+    let path = temp(name);
+    std::fs::write(&path, event.to_string()).unwrap();
+    path.display().to_string()
+}
+
+fn stdout_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(out)
+}
+
+#[test]
+fn a_second_run_on_the_same_state_file_is_served_from_the_cache_per_tenant_and_time() {
+    let state = temp("second-run.json");
+    let state_arg = state.display().to_string();
+    let claims = built("claims");
+    let run_as = |tenant: &str, now: &str| {
+        stdout_of(&run_post_login(&[
+            "--cache-state",
+            &state_arg,
+            "--tenant",
+            tenant,
+            "--now",
+            now,
+            &claims,
+        ]))["actions"][0]["cache_writes"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        run_as("acme", "1700000000000"),
+        1,
+        "the first login computes and caches"
+    );
+    assert_eq!(
+        run_as("acme", "1700000001000"),
+        0,
+        "the second is served from the file"
+    );
+    // Another tenant has a partition of its own in the same file.
+    assert_eq!(run_as("globex", "1700000001000"), 1);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let tenants: Vec<&str> = saved["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(tenants, ["acme", "globex"]);
+    // --now past the entry's ten-minute lifetime: computed again.
+    assert_eq!(run_as("acme", "1700000700000"), 1);
+    std::fs::remove_file(&state).unwrap();
+}
+
+#[test]
+fn a_denied_login_exits_0_and_secrets_reach_the_action_by_name() {
+    let secrets = temp("secrets.json");
+    std::fs::write(&secrets, r#"{"API_KEY": "k-123", "OTHER": "o"}"#).unwrap();
+    let event = event_file(
+        "deny-event.json",
+        &serde_json::json!({ "user": { "user_id": "auth0|1" }, "request": { "query": { "deny": true } } }),
+    );
+    let out = run(&[
+        "run",
+        "--trigger",
+        "post-login",
+        "--event",
+        &event,
+        "--secrets",
+        &secrets.display().to_string(),
+        &built("api-tour"),
+    ]);
+    let v = stdout_of(&out);
+    assert_eq!(v["outcome"], "denied");
+    let names = v["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "https://tour/secret-names")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(names, serde_json::json!(["API_KEY", "OTHER"]));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("k-123"));
+    std::fs::remove_file(&secrets).unwrap();
+}
+
+#[test]
+fn allow_host_is_what_lets_an_action_reach_a_host() {
+    // A token endpoint that accepts connections and never answers, held for the whole test.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = silent.local_addr().unwrap().to_string();
+    let secrets = temp("allow-secrets.json");
+    let s = serde_json::json!({
+        "token_url": format!("http://{host}/oauth/token"),
+        "client_id": "c", "client_secret": "s",
+        "audience": format!("http://{host}/api/v2/"),
+        "token_timeout_ms": "300",
+    });
+    std::fs::write(&secrets, s.to_string()).unwrap();
+    let secrets_arg = secrets.display().to_string();
+    let mgmt = action("mgmt-token");
+    let message = |extra: &[&str]| {
+        let mut args = vec!["--secrets", secrets_arg.as_str()];
+        args.extend_from_slice(extra);
+        args.push(&mgmt);
+        let out = run_post_login(&args);
+        assert_eq!(out.status.code(), Some(1));
+        json(&out)["actions"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let without = message(&[]);
+    assert!(without.contains("allow-list"), "{without}");
+    let with = message(&["--allow-host", &host]);
+    assert!(!with.contains("allow-list"), "{with}");
+    assert!(with.contains("token endpoint"), "{with}");
+    drop(silent);
+    std::fs::remove_file(&secrets).unwrap();
+}
+
+#[test]
+fn the_demo_reports_the_token_requests_of_every_phase_and_the_quota_codes() {
+    let out = run(&["demo", "--json", "--logins", "40", "--burst", "10"]);
+    let v = stdout_of(&out);
+    let phases = v["phases"].as_array().unwrap();
+    let counts: Vec<(&str, u64)> = phases
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["token_requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("first-login", 1),
+            ("reuse", 1),
+            ("expiry", 2),
+            ("revocation", 3),
+            ("quota", 3)
+        ]
+    );
+    assert_eq!(phases[1]["logins"], 40);
+    assert_eq!(phases[3]["detail"]["management_401s"], 1);
+    let strict = &phases[4]["detail"]["strict"]["report"];
+    assert_eq!(strict["written_before_overflow"], 16);
+    assert_eq!(strict["codes"]["fill"], "CacheSizeExceeded");
+    assert_eq!(strict["codes"]["budget"], "MaxSideEffectsExceeded");
+    let evict = &phases[4]["detail"]["evict"]["report"];
+    assert_eq!(evict["first_key_evicted"], true);
+    assert_eq!(evict["written_before_overflow"], 40);
+}

@@ -165,11 +165,10 @@ fn a_malformed_or_unreachable_store_exits_2_naming_the_url_without_its_password(
         assert!(!stderr.contains("hunter2"), "{stderr}");
         assert!(out.stdout.is_empty());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A listener that never answers, held for the whole test (so no other test can take the
+    // port): the connection opens, and Redis's handshake never gets a reply.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
     let store = format!("redis://cachet:hunter2@127.0.0.1:{port}");
     for out in [
         run_ops(&store, "acme", "evict", json!([]), "unreachable.json"),
@@ -185,6 +184,7 @@ fn a_malformed_or_unreachable_store_exits_2_naming_the_url_without_its_password(
         );
         assert!(!stderr.contains("hunter2"), "{stderr}");
     }
+    drop(silent);
 }
 
 #[test]

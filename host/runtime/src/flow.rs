@@ -21,7 +21,7 @@ use crate::interfaces::http::{Egress, OutboundBudget};
 use crate::interfaces::jwt::{JwksCache, JwtCtx};
 use crate::log::LogSink;
 use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
-use crate::sandbox::{Ctx, Epochs, MemoryLimiter, classify_trap, deadline_failure};
+use crate::sandbox::{Ctx, DeadlineStop, Epochs, MemoryLimiter, classify_trap, deadline_failure};
 use crate::store::{CacheStore, PartitionKey};
 use crate::trigger::Trigger;
 
@@ -211,7 +211,22 @@ impl Executor {
             // The deadline or memory limit can strike during instantiation too (start
             // functions run wasm), so what the sandbox observed decides first.
             Ok(Err(Instantiation(_) | Call(_))) if ctx.deadline_hit => {
-                Some(deadline_failure(&inner.limits))
+                Some(deadline_failure(&inner.limits, DeadlineStop::Epoch))
+            }
+            // Every pool slot busy: the host is at its concurrency limit, nothing is wrong
+            // with the action.
+            Ok(Err(Instantiation(e)))
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some() =>
+            {
+                Some(ActionFailure {
+                    kind: FailureKind::Instantiation,
+                    message: format!(
+                        "every instance slot is busy ({e}); the host is at its concurrency \
+                         limit: retry, send fewer executions at once, or raise \
+                         RuntimeBuilder::instance_pool_size"
+                    ),
+                })
             }
             Ok(Err(Instantiation(e))) if !ctx.limiter.exceeded => Some(ActionFailure {
                 kind: FailureKind::Instantiation,
@@ -219,13 +234,15 @@ impl Executor {
             }),
             Ok(Err(Instantiation(e) | Call(e))) => Some(classify_trap(&e, ctx, &inner.limits)),
             // Only reachable when a host-side await (a remote store) outlives the deadline.
-            Err(_elapsed) => Some(deadline_failure(&inner.limits)),
+            Err(_elapsed) => Some(deadline_failure(&inner.limits, DeadlineStop::Backstop)),
         };
         // A host call cut short by the deadline (an HTTP request or JWKS fetch that never
         // answered) returns an error the action may pass on before the next epoch check
         // stops it: past the deadline, any failure is the deadline's.
         let failure = match failure {
-            Some(_) if Instant::now() >= deadline => Some(deadline_failure(limits)),
+            Some(f) if f.kind != FailureKind::DeadlineExceeded && Instant::now() >= deadline => {
+                Some(deadline_failure(limits, DeadlineStop::HostCall))
+            }
             other => other,
         };
         let (logs, _truncated) = logs.finish();

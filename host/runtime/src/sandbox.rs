@@ -205,15 +205,34 @@ impl Epochs {
     }
 }
 
-pub(crate) fn deadline_failure(limits: &ExecutionLimits) -> ActionFailure {
+pub(crate) fn deadline_failure(limits: &ExecutionLimits, stop: DeadlineStop) -> ActionFailure {
+    let how = match stop {
+        DeadlineStop::Epoch => "the action was interrupted at the deadline epoch",
+        DeadlineStop::HostCall => "a host call it made was cut short at the deadline",
+        DeadlineStop::Backstop => {
+            "the host's wall-clock backstop stopped it while a host-side wait outlived the deadline"
+        }
+    };
     ActionFailure {
         kind: FailureKind::DeadlineExceeded,
         message: format!(
-            "the flow deadline of {} ms passed while the action ran; make it finish sooner \
-             (look for loops, or slow calls without a timeout)",
+            "the flow deadline of {} ms passed while the action ran ({how}); make it finish \
+             sooner (look for loops, or slow calls without a timeout)",
             limits.flow_deadline_ms
         ),
     }
+}
+
+/// What ended an execution at its deadline. The failure says which, so a test (and an
+/// operator) can tell the epoch interruption from the backstop that exists for host waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeadlineStop {
+    /// Epoch interruption: wasm code was running when the deadline epoch came.
+    Epoch,
+    /// A host call (HTTP, JWKS) ended at the deadline and the action failed from it.
+    HostCall,
+    /// The wall-clock backstop (deadline plus a grace) dropped the execution.
+    Backstop,
 }
 
 /// Turns a trap into a failure an action author can act on, using what the sandbox observed
@@ -225,7 +244,7 @@ pub(crate) fn classify_trap(
     limits: &ExecutionLimits,
 ) -> ActionFailure {
     if ctx.deadline_hit {
-        return deadline_failure(limits);
+        return deadline_failure(limits, DeadlineStop::Epoch);
     }
     if ctx.limiter.exceeded {
         return ActionFailure {

@@ -120,27 +120,76 @@ async fn each_action_sees_its_own_secrets_and_never_the_callers() {
     let (builder, _) = harness();
     let rt = builder.build().unwrap();
     let wasm = std::fs::read(guests::API_TOUR).unwrap();
-    let secrets = BTreeMap::from([("CLIENT_SECRET".to_string(), "s3cr3t".to_string())]);
-    let tour = rt
-        .load_action("tour", Trigger::PostLogin, &wasm, secrets)
-        .unwrap();
+    let load_with = |name: &str, secret: &str, value: &str| {
+        let secrets = BTreeMap::from([(secret.to_string(), value.to_string())]);
+        rt.load_action(name, Trigger::PostLogin, &wasm, secrets)
+            .unwrap()
+    };
+    let first = load_with("first", "FIRST_SECRET", "s3cr3t-1");
+    let second = load_with("second", "SECOND_SECRET", "s3cr3t-2");
     let r = rt
         .execute_actions(
             "acme",
             Trigger::PostLogin,
-            std::slice::from_ref(&tour),
+            &[first.clone(), second.clone()],
             &login_event(false),
         )
         .await
         .unwrap();
-    assert_eq!(
-        claim(&r, "https://tour/secret-names"),
-        &json!(["CLIENT_SECRET"])
-    );
-    assert!(
-        !format!("{tour:?}").contains("s3cr3t"),
-        "Debug of an action never shows secrets"
-    );
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    // Each action's own record: the secret names it saw.
+    let seen = |i: usize| {
+        r.actions[i]
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                Command::SetIdTokenClaim { name, value } if name == "https://tour/secret-names" => {
+                    Some(value.clone())
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(seen(0), json!(["FIRST_SECRET"]));
+    assert_eq!(seen(1), json!(["SECOND_SECRET"]));
+    for action in [&first, &second] {
+        let debug = format!("{action:?}");
+        assert!(
+            !debug.contains("s3cr3t"),
+            "Debug of an action never shows secrets: {debug}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_credentials_exchange_deny_code_reaches_the_result() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let deny = load(&rt, guests::CX_DENY, Trigger::CredentialsExchange);
+    for code in ["invalid_scope", "invalid_request", "server_error"] {
+        let event = json!({
+            "client": { "client_id": "svc-1" },
+            "request": { "body": { "code": code, "reason": format!("because {code}") } }
+        })
+        .to_string();
+        let r = rt
+            .execute_actions(
+                "acme",
+                Trigger::CredentialsExchange,
+                std::slice::from_ref(&deny),
+                &event,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, Outcome::Denied, "{r:#?}");
+        assert_eq!(
+            r.commands,
+            [Command::Deny {
+                code: Some(code.into()),
+                reason: format!("because {code}"),
+            }]
+        );
+    }
 }
 
 #[tokio::test]
@@ -242,8 +291,9 @@ async fn a_manual_clock_makes_entries_expire_exactly_at_their_ttl() {
     assert_eq!(cache_ops(&rt, "acme", get).await[0], json!(null));
 }
 
-/// Runs the quota probe once under `policy`, checks the partition kept its quotas, and returns
-/// the probe's report claim.
+/// Runs the quota probe once under `policy`, checks the partition kept its quotas and that the
+/// probe spent exactly the write budget (100: refused writes are charged too), and returns the
+/// probe's report claim.
 async fn quota_probe(policy: cachet_limits::OverflowPolicy) -> serde_json::Value {
     let (builder, _) = harness();
     let rt = builder.overflow_policy(policy).build().unwrap();
@@ -257,6 +307,7 @@ async fn quota_probe(policy: cachet_limits::OverflowPolicy) -> serde_json::Value
         "{:?}",
         r.cache
     );
+    assert_eq!(r.actions[0].cache_writes, 100, "the whole budget, no more");
     claim(&r, "https://cachet.example/quota").clone()
 }
 
@@ -269,6 +320,9 @@ async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
         "16 x 508 bytes fit in 8192"
     );
     assert_eq!(quota["first_key_evicted"], json!(false));
+    // 17 fill writes (the 17th refused), 4 refused by size or lifetime, a refused delete, the
+    // claim's delete and two claims: 25 charged before the budget loop, 75 left for it.
+    assert_eq!(quota["writes_until_budget_ran_out"], json!(75));
     assert_eq!(
         quota["codes"],
         json!({

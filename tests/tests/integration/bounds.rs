@@ -204,3 +204,56 @@ async fn a_malformed_allow_list_entry_is_a_load_error_naming_it() {
         assert!(err.to_string().contains(entry), "{err}");
     }
 }
+
+/// The abuse action in `mode` with extra body fields, at the default limits.
+async fn abuse_with(rt: &Runtime, mode: &str, extra: serde_json::Value) -> FlowResult {
+    let wasm = std::fs::read(guests::ABUSE).unwrap();
+    let action = rt
+        .load_action("abuse", Trigger::PostLogin, &wasm, ActionConfig::default())
+        .unwrap();
+    let mut body = json!({ "attack": mode });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let event = json!({ "user": { "user_id": "auth0|1" }, "request": { "body": body } });
+    rt.execute_actions("acme", Trigger::PostLogin, &[action], &event.to_string())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_thousand_commands_are_recorded_and_the_next_is_refused() {
+    let (rt, _idp) = setup().await;
+    let r = abuse_with(&rt, "command-flood", json!({ "n": 1000 })).await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.actions[0].error);
+    assert_eq!(r.commands.len(), 1000);
+
+    let r = abuse_with(&rt, "command-flood", json!({ "n": 1001 })).await;
+    assert_eq!(
+        r.actions[0].commands.len(),
+        1000,
+        "the first 1000 were recorded"
+    );
+    assert_refused(&rt, &r, "call 1000: more than 1000 API calls").await;
+}
+
+#[tokio::test]
+async fn a_256_byte_name_is_accepted_and_a_257_byte_one_refused() {
+    let (rt, _idp) = setup().await;
+    let r = abuse_with(&rt, "long-name", json!({ "len": 256 })).await;
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.actions[0].error);
+    let r = abuse_with(&rt, "long-name", json!({ "len": 257 })).await;
+    assert_refused(&rt, &r, "is 257 bytes; at most 256 are allowed").await;
+}
+
+#[tokio::test]
+async fn command_payloads_fill_one_mib_to_the_byte_and_no_further() {
+    let (rt, _idp) = setup().await;
+    let r = abuse_with(&rt, "payload-fill", json!({})).await;
+    assert_eq!(
+        r.actions[0].commands.len(),
+        16,
+        "16 x 64 KiB fit in 1 MiB exactly"
+    );
+    assert_refused(&rt, &r, "claim 16: this call's 4 bytes would take").await;
+}

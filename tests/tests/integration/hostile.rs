@@ -54,10 +54,20 @@ async fn an_infinite_loop_ends_at_the_deadline_and_the_host_keeps_serving() {
         rt.advance_epochs(1);
         tokio::task::yield_now().await;
     }
-    let r = task.await.unwrap().unwrap();
+    // Bounded, so a broken epoch fails the test instead of hanging it.
+    let r = tokio::time::timeout(std::time::Duration::from_secs(60), task)
+        .await
+        .expect("the looping execution never ended")
+        .unwrap()
+        .unwrap();
     let (kind, message) = failure(&r);
     assert_eq!(kind, FailureKind::DeadlineExceeded);
     assert!(message.contains("1000 ms"), "{message}");
+    // The epoch stopped it, not the wall-clock backstop that would also end it after 1 s.
+    assert!(
+        message.contains("interrupted at the deadline epoch"),
+        "{message}"
+    );
     assert_host_keeps_serving(&rt).await;
 }
 
@@ -143,6 +153,15 @@ async fn invalid_claim_json_is_refused_and_the_action_sees_the_error() {
     let (kind, message) = failure(&r);
     assert_eq!(kind, FailureKind::ActionError);
     assert!(message.contains("is not valid JSON"), "{message}");
+    // What the action itself recorded: the valid claim, and nothing for the refused one.
+    assert_eq!(
+        r.actions[0].commands,
+        [cachet_host::Command::SetIdTokenClaim {
+            name: "before".into(),
+            value: json!(true),
+        }]
+    );
+    // A failed action's commands are not applied.
     assert!(r.commands.is_empty());
     assert_host_keeps_serving(&rt).await;
 }
@@ -173,4 +192,77 @@ async fn a_failing_action_stops_the_flow_and_keeps_earlier_commands() {
         2,
         "the first action's two claims are kept"
     );
+}
+
+#[tokio::test]
+async fn every_way_out_of_the_sandbox_is_refused() {
+    let (builder, _) = harness();
+    let rt = builder.build().unwrap();
+    let r = run(&rt, guests::ESCAPE).await;
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    let report = claim(&r, "escape");
+    for attempt in ["file", "dir", "env", "socket", "dns", "jwks"] {
+        let got = report[attempt].as_str().unwrap();
+        assert!(got.starts_with("refused: "), "{attempt}: {got}");
+    }
+    assert_eq!(report["env_count"], 0, "no environment at all");
+    let jwks = report["jwks"].as_str().unwrap();
+    assert!(
+        jwks.contains("attacker.example") && jwks.contains("allow-list"),
+        "{jwks}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_instance_pool_is_a_typed_failure_and_the_host_serves_once_a_slot_frees() {
+    let (builder, _) = harness();
+    let rt = builder.instance_pool_size(1).build().unwrap();
+    let looping = load(&rt, guests::LOOP_FOREVER, Trigger::PostLogin);
+    let busy = tokio::spawn({
+        let rt = rt.clone();
+        async move {
+            rt.execute_actions("acme", Trigger::PostLogin, &[looping], "{}")
+                .await
+        }
+    });
+    // Once the loop holds the only slot, another execution cannot get one. Until it does, a
+    // quick execution may still slip in; try until the pool is seen full (bounded).
+    let claims = load(&rt, guests::CLAIMS, Trigger::PostLogin);
+    let mut refused = None;
+    for _ in 0..100_000 {
+        let r = rt
+            .execute_actions(
+                "acme",
+                Trigger::PostLogin,
+                std::slice::from_ref(&claims),
+                "{}",
+            )
+            .await
+            .unwrap();
+        if r.outcome == Outcome::Failed {
+            refused = Some(r);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let refused = refused.expect("the pool never filled");
+    let (kind, message) = failure(&refused);
+    assert_eq!(kind, FailureKind::Instantiation);
+    assert!(message.contains("every instance slot is busy"), "{message}");
+
+    // End the loop at its deadline (manual epochs), then the slot serves again.
+    for _ in 0..10_000_000 {
+        if busy.is_finished() {
+            break;
+        }
+        rt.advance_epochs(1);
+        tokio::task::yield_now().await;
+    }
+    let looped = tokio::time::timeout(std::time::Duration::from_secs(60), busy)
+        .await
+        .expect("the looping execution never ended")
+        .unwrap()
+        .unwrap();
+    assert_eq!(failure(&looped).0, FailureKind::DeadlineExceeded);
+    assert_host_keeps_serving(&rt).await;
 }

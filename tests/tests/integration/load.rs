@@ -92,6 +92,24 @@ fn a_module_over_the_size_limit_is_refused_before_compiling() {
         ),
         "{e}"
     );
+    assert_eq!(rt.compile_stats().compiled, 0, "refused before compiling");
+}
+
+#[test]
+fn a_component_importing_what_no_trigger_provides_is_refused_at_load_naming_it() {
+    let bytes = std::fs::read(guests::EXTRA_IMPORT).unwrap();
+    let e = try_load(&bytes, Trigger::PostLogin);
+    assert!(
+        matches!(
+            e,
+            LoadError::UnsatisfiedImports {
+                trigger: Trigger::PostLogin,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("test:missing/thing"), "{e}");
 }
 
 #[test]
@@ -211,10 +229,24 @@ fn components_are_compiled_once_per_runtime_and_reused_from_disk_after_a_restart
     assert_eq!(restarted.compile_stats().compiled, 0);
     assert_eq!(restarted.compile_stats().disk_hits, 1);
 
-    // A corrupt file is ignored (with a warning) and replaced by a fresh compile.
+    // A corrupt file is ignored (with a warning) and replaced by a fresh compile...
     std::fs::write(&saved[0], b"not a compiled component").unwrap();
     let third = harness().0.compiled_cache_dir(&dir).build().unwrap();
     load(&third, guests::CLAIMS, Trigger::PostLogin);
     assert_eq!(third.compile_stats().compiled, 1);
+    // ...which is written back: the next restart loads it from disk again.
+    assert_ne!(
+        std::fs::read(&saved[0]).unwrap(),
+        b"not a compiled component"
+    );
+    let fourth = harness().0.compiled_cache_dir(&dir).build().unwrap();
+    load(&fourth, guests::CLAIMS, Trigger::PostLogin);
+    assert_eq!(
+        (
+            fourth.compile_stats().compiled,
+            fourth.compile_stats().disk_hits
+        ),
+        (0, 1)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -229,12 +229,10 @@ fn the_redis_store_agrees_with_the_reference_model_over_500_sequences() {
 
 #[tokio::test]
 async fn an_unreachable_redis_at_start_up_is_an_error_naming_the_url_without_its_password() {
-    // A port nothing listens on: bound, then closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nothing listens on: bound, never listening, held for the whole test.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = closed.local_addr().unwrap().port();
     let url: StoreUrl = format!("redis://cachet:hunter2@127.0.0.1:{port}/0")
         .parse()
         .unwrap();
@@ -257,6 +255,7 @@ async fn an_unreachable_redis_at_start_up_is_an_error_naming_the_url_without_its
     );
     assert!(!text.contains("hunter2"), "{text}");
     assert!(!format!("{err:?}").contains("hunter2"));
+    drop(closed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -218,9 +218,11 @@ async fn egress_to_a_host_off_the_allow_list_is_refused_naming_the_host() {
 #[tokio::test]
 async fn a_token_endpoint_that_is_down_is_a_typed_error_and_nothing_is_cached() {
     let s = setup().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A socket bound but never listening holds the port for the whole test (no other test can
+    // take it), and a connection to it is refused: an endpoint that is down.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = closed.local_addr().unwrap().port();
-    drop(closed);
     let config = s
         .config()
         .secret("token_url", format!("http://127.0.0.1:{port}/oauth/token"))
@@ -234,6 +236,7 @@ async fn a_token_endpoint_that_is_down_is_a_typed_error_and_nothing_is_cached() 
         r.cache.entries, 0,
         "no token and no stale refresh claim left behind"
     );
+    drop(closed);
 }
 
 #[tokio::test]

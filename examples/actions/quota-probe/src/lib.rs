@@ -24,7 +24,9 @@ fn on_execute(_: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_guest
     // 1. Fill: 16 entries of 508 bytes fit in 8192; the 17th overflows.
     let value = "p".repeat(500);
     let mut written = 0;
+    let mut attempted = 0;
     for i in 0..40 {
+        attempted += 1;
         match cache.set(&format!("probe:{i:02}"), &value, SetOptions::default()) {
             Ok(_) => written += 1,
             Err(e) => {
@@ -79,6 +81,8 @@ fn on_execute(_: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_guest
         "https://cachet.example/quota",
         &json!({
             "written_before_overflow": written,
+            "attempted": attempted,
+            "entry_bytes": "probe:00".len() + value.len(),
             "first_key_evicted": first_key_evicted,
             "writes_until_budget_ran_out": budget_writes,
             "codes": codes,

@@ -88,6 +88,33 @@ fn on_execute(event: &PostLoginEvent, _: &PostLoginApi) -> Result<(), Error> {
                 .map(drop)
                 .map_err(|e| Error::msg(format!("{e:?}")))
         }
+        // `request.body.n` claims of 2–5 bytes each: the command-count cap at its boundary.
+        "command-flood" => {
+            let n = body.get("n").and_then(|v| v.as_u64()).unwrap_or(0);
+            for i in 0..n {
+                post_login_api::set_id_token_claim(&format!("c{i}"), "1")
+                    .map_err(|e| Error::msg(format!("call {i}: {e}")))?;
+            }
+            Ok(())
+        }
+        // One claim whose name is `request.body.len` bytes: the name cap at its boundary.
+        "long-name" => {
+            let len = body.get("len").and_then(|v| v.as_u64()).unwrap_or(0);
+            let name = "n".repeat(usize::try_from(len).unwrap_or(0));
+            post_login_api::set_id_token_claim(&name, "1").map_err(Error::msg)
+        }
+        // 16 claims of exactly 64 KiB of payload each (name + JSON), filling the 1 MiB payload
+        // budget to the byte, then one more 4-byte claim, which must be refused.
+        "payload-fill" => {
+            for i in 0..16 {
+                let name = format!("p{i:02}");
+                let json = format!("\"{}\"", "x".repeat(65_536 - name.len() - 2));
+                post_login_api::set_id_token_claim(&name, &json)
+                    .map_err(|e| Error::msg(format!("claim {i}: {e}")))?;
+            }
+            post_login_api::set_id_token_claim("p16", "1")
+                .map_err(|e| Error::msg(format!("claim 16: {e}")))
+        }
         other => Err(Error::msg(format!("unknown attack `{other}`"))),
     }
 }
