@@ -1,5 +1,6 @@
 //! Every API call of both triggers, flows, secrets, and the cache through a real sandbox.
 
+use crate::Bounded as _;
 use std::collections::BTreeMap;
 
 use cachet_host::{Command, Outcome, Trigger};
@@ -26,6 +27,7 @@ async fn every_post_login_api_call_becomes_a_command_in_call_order() {
     let tour = load(&rt, guests::API_TOUR, Trigger::PostLogin);
     let r = rt
         .execute_actions("acme", Trigger::PostLogin, &[tour], &login_event(false))
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Success);
@@ -98,6 +100,7 @@ async fn a_deny_stops_the_flow_and_is_the_last_command() {
             &[tour, claims],
             &login_event(true),
         )
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Denied);
@@ -134,6 +137,7 @@ async fn each_action_sees_its_own_secrets_and_never_the_callers() {
             &[first.clone(), second.clone()],
             &login_event(false),
         )
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
@@ -179,6 +183,7 @@ async fn every_credentials_exchange_deny_code_reaches_the_result() {
                 std::slice::from_ref(&deny),
                 &event,
             )
+            .bounded()
             .await
             .unwrap();
         assert_eq!(r.outcome, Outcome::Denied, "{r:#?}");
@@ -207,6 +212,7 @@ async fn credentials_exchange_claims_count_tokens_per_client_in_the_cache() {
                 std::slice::from_ref(&m2m),
                 &event,
             )
+            .bounded()
             .await
             .unwrap();
         assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
@@ -230,6 +236,7 @@ async fn credentials_exchange_deny_carries_the_oauth_error_code() {
     .to_string();
     let r = rt
         .execute_actions("acme", Trigger::CredentialsExchange, &[m2m], &event)
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Denied);
@@ -256,10 +263,12 @@ async fn the_claims_example_computes_once_then_serves_from_the_cache() {
             std::slice::from_ref(&claims),
             &event,
         )
+        .bounded()
         .await
         .unwrap();
     let second = rt
         .execute_actions("acme", Trigger::PostLogin, &[claims], &event)
+        .bounded()
         .await
         .unwrap();
     assert_eq!(first.actions[0].cache_writes, 1);
@@ -300,6 +309,7 @@ async fn quota_probe(policy: cachet_limits::OverflowPolicy) -> serde_json::Value
     let probe = load(&rt, guests::QUOTA_PROBE, Trigger::PostLogin);
     let r = rt
         .execute_actions("acme", Trigger::PostLogin, &[probe], "{}")
+        .bounded()
         .await
         .unwrap();
     assert!(
@@ -366,6 +376,7 @@ async fn actions_of_a_bound_flow_run_in_order_and_share_the_partition() {
     .to_string();
     let r = rt
         .execute("acme", Trigger::PostLogin, &event)
+        .bounded()
         .await
         .unwrap();
     let names: Vec<&str> = r.actions.iter().map(|a| a.name.as_str()).collect();
@@ -375,6 +386,7 @@ async fn actions_of_a_bound_flow_run_in_order_and_share_the_partition() {
     // A tenant with nothing bound succeeds with no commands.
     let empty = rt
         .execute("nobody", Trigger::PostLogin, "{}")
+        .bounded()
         .await
         .unwrap();
     assert_eq!((empty.outcome, empty.commands.len()), (Outcome::Success, 0));

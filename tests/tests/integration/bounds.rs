@@ -2,6 +2,7 @@
 //! alone with a typed error naming the limit, and the host keeps serving. (The peak-RSS check
 //! of the same attacks through `cachet run` is in `host/cli/tests/memory.rs`.)
 
+use crate::Bounded as _;
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
 use cachet_host::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_tests::{guests, harness};
@@ -21,6 +22,7 @@ async fn attack(rt: &Runtime, idp: &DevIdp, attack: &str, url: &str) -> FlowResu
         .load_action("abuse", Trigger::PostLogin, &wasm, config)
         .unwrap();
     rt.execute_actions("acme", Trigger::PostLogin, &[action], &event(attack, url))
+        .bounded()
         .await
         .unwrap()
 }
@@ -135,6 +137,7 @@ async fn a_tenant_without_the_host_on_its_allow_list_cannot_use_keys_another_ten
     let a = verify(ActionConfig::default().allow_host(idp.host_port()));
     let r = rt
         .execute_actions("a", Trigger::PostLogin, &[a], &body)
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
@@ -143,6 +146,7 @@ async fn a_tenant_without_the_host_on_its_allow_list_cannot_use_keys_another_ten
     let b = verify(ActionConfig::default());
     let r = rt
         .execute_actions("b", Trigger::PostLogin, &[b], &body)
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Failed);
@@ -168,6 +172,7 @@ async fn a_name_resolving_to_loopback_is_refused_unless_the_entry_is_marked_priv
         let rt = rt.clone();
         async move {
             rt.execute_actions("acme", Trigger::PostLogin, &[action], &event)
+                .bounded()
                 .await
                 .unwrap()
         }
@@ -217,6 +222,7 @@ async fn abuse_with(rt: &Runtime, mode: &str, extra: serde_json::Value) -> FlowR
         .extend(extra.as_object().unwrap().clone());
     let event = json!({ "user": { "user_id": "auth0|1" }, "request": { "body": body } });
     rt.execute_actions("acme", Trigger::PostLogin, &[action], &event.to_string())
+        .bounded()
         .await
         .unwrap()
 }

@@ -1,6 +1,8 @@
 //! Many executions at once, on one partition and on many.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cachet_host::{PartitionKey, Runtime, Trigger};
 use cachet_tests::{T0, harness};
@@ -26,12 +28,18 @@ fn rt() -> Runtime {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_concurrent_executions_on_one_partition_keep_every_invariant() {
     let rt = rt();
+    // How many executions were in flight at once, at most: proof that they overlapped.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
     let runs = (0..64)
         .map(|i| {
             let rt = rt.clone();
+            let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
             let value = format!("{i:03}").repeat(100);
             async move {
-                cache_ops(
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let results = cache_ops(
                     &rt,
                     "acme",
                     json!([
@@ -39,7 +47,9 @@ async fn sixty_four_concurrent_executions_on_one_partition_keep_every_invariant(
                         { "op": "get", "key": format!("k{i}") },
                     ]),
                 )
-                .await
+                .await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                results
             }
         })
         .collect();
@@ -53,6 +63,11 @@ async fn sixty_four_concurrent_executions_on_one_partition_keep_every_invariant(
             results[1]
         );
     }
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        most > 1,
+        "the executions never overlapped (at most {most} at once)"
+    );
     // 64 entries of about 303 bytes went through: the 20-entry quota binds first, exactly.
     let usage = rt.partition_usage("acme", Trigger::PostLogin).await;
     assert_eq!(usage.entries, 20, "{usage:?}");

@@ -1,6 +1,7 @@
 //! Hostile actions, each its own guest: each ends in its typed failure while the host keeps
 //! serving and the partition keeps every invariant.
 
+use crate::Bounded as _;
 use cachet_host::{FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_limits::ExecutionLimits;
 use cachet_tests::{guests, harness, load};
@@ -16,6 +17,7 @@ async fn run(rt: &Runtime, path: &str) -> FlowResult {
         &[action],
         r#"{"user":{"user_id":"auth0|1"}}"#,
     )
+    .bounded()
     .await
     .unwrap()
 }
@@ -42,6 +44,7 @@ async fn an_infinite_loop_ends_at_the_deadline_and_the_host_keeps_serving() {
         let rt = rt.clone();
         async move {
             rt.execute_actions("acme", Trigger::PostLogin, &[looping], "{}")
+                .bounded()
                 .await
         }
     });
@@ -179,6 +182,7 @@ async fn a_failing_action_stops_the_flow_and_keeps_earlier_commands() {
             &[claims.clone(), panics, claims],
             "{}",
         )
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, Outcome::Failed);
@@ -222,6 +226,7 @@ async fn an_exhausted_instance_pool_is_a_typed_failure_and_the_host_serves_once_
         let rt = rt.clone();
         async move {
             rt.execute_actions("acme", Trigger::PostLogin, &[looping], "{}")
+                .bounded()
                 .await
         }
     });
@@ -237,6 +242,7 @@ async fn an_exhausted_instance_pool_is_a_typed_failure_and_the_host_serves_once_
                 std::slice::from_ref(&claims),
                 "{}",
             )
+            .bounded()
             .await
             .unwrap();
         if r.outcome == Outcome::Failed {

@@ -1,5 +1,6 @@
 //! No key string lets an action reach another tenant's or trigger's partition.
 
+use crate::Bounded as _;
 use cachet_host::{PartitionKey, Trigger};
 use cachet_tests::{T0, guests, harness, load};
 use serde_json::{Value, json};
@@ -61,6 +62,7 @@ async fn the_same_key_in_another_trigger_of_the_same_tenant_is_a_different_entry
     let event = json!({ "client": { "client_id": "svc-1" } }).to_string();
     let r = rt
         .execute_actions("acme", Trigger::CredentialsExchange, &[m2m], &event)
+        .bounded()
         .await
         .unwrap();
     assert_eq!(

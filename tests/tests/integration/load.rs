@@ -1,5 +1,6 @@
 //! Bad input gets a typed error that names the action and says what to do.
 
+use crate::Bounded as _;
 use std::collections::BTreeMap;
 
 use cachet_host::{ExecuteError, LoadError, Trigger};
@@ -143,6 +144,7 @@ async fn malformed_non_object_and_oversized_events_are_refused() {
         let claims = claims.clone();
         async move {
             rt.execute_actions("acme", Trigger::PostLogin, &[claims], &event)
+                .bounded()
                 .await
                 .unwrap_err()
         }

@@ -18,6 +18,22 @@ mod token;
 use cachet_host::{FlowResult, Runtime, Trigger};
 use serde_json::{Value, json};
 
+/// Bounds an awaited execution: a broken deadline (or a hung host call) fails the test with a
+/// message instead of hanging the suite. Generous, because the machine may be loaded; the
+/// flow deadline itself is 20 s.
+pub trait Bounded: std::future::Future + Sized {
+    /// `self`, failing the test if it takes longer than 120 s.
+    fn bounded(self) -> impl std::future::Future<Output = Self::Output> {
+        async move {
+            tokio::time::timeout(std::time::Duration::from_secs(120), self)
+                .await
+                .expect("an execution did not finish within 120 s")
+        }
+    }
+}
+
+impl<F: std::future::Future> Bounded for F {}
+
 /// An event whose `request.body.ops` the `cache-ops` action runs.
 pub fn ops_event(ops: Value) -> String {
     json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } }).to_string()
@@ -51,6 +67,7 @@ pub async fn assert_host_keeps_serving(rt: &Runtime) {
             &[claims],
             r#"{"user":{"user_id":"auth0|1"}}"#,
         )
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
@@ -66,6 +83,7 @@ pub async fn cache_ops(runtime: &Runtime, tenant: &str, ops: Value) -> Vec<Value
     let action = cachet_tests::load(runtime, cachet_tests::guests::CACHE_OPS, Trigger::PostLogin);
     let result = runtime
         .execute_actions(tenant, Trigger::PostLogin, &[action], &ops_event(ops))
+        .bounded()
         .await
         .unwrap();
     assert_eq!(result.outcome, cachet_host::Outcome::Success, "{result:#?}");

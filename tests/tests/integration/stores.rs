@@ -2,6 +2,7 @@
 //! file keeps what was flushed through restarts, corruption and `SIGKILL`; the Redis store
 //! agrees with the reference model and survives an outage.
 
+use crate::Bounded as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -789,6 +790,7 @@ async fn a_failing_store_reads_as_a_miss_and_writes_fail_with_codes_charged_to_t
             &[action],
             &crate::ops_event(ops),
         )
+        .bounded()
         .await
         .unwrap();
     assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");

@@ -1,6 +1,7 @@
 //! The Management-API token pattern end to end, against the in-process dev IdP, with a manual
 //! clock where time matters. The IdP's request counts are the proof.
 
+use crate::Bounded as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +60,7 @@ impl Setup {
                 std::slice::from_ref(action),
                 &event,
             )
+            .bounded()
             .await
             .unwrap()
     }
