@@ -73,8 +73,9 @@ enum CacheCommand {
 #[derive(clap::Args)]
 struct PartitionArgs {
     /// The store: memory:, file:PATH, redis://[user:password@]host[:port][/db] or rediss://…
-    /// (Parsed by hand, not by clap: clap's errors would echo a password.)
-    #[arg(long, value_name = "URL")]
+    /// Read from CACHET_STORE when not given. (Parsed by hand, not by clap: clap's errors would
+    /// echo a password.)
+    #[arg(long, env = "CACHET_STORE", hide_env_values = true, value_name = "URL")]
     store: String,
     /// The tenant.
     #[arg(long)]
@@ -149,8 +150,15 @@ struct RunArgs {
     /// Where the cache lives: memory: (the default, gone after the run), file:PATH (loaded
     /// before the run and saved after; mode 0600, as it may hold tokens),
     /// redis://[user:password@]host[:port][/db] or rediss://… (shared with other hosts).
-    /// (Parsed by hand, not by clap: clap's errors would echo a password.)
-    #[arg(long, value_name = "URL", conflicts_with = "cache_state")]
+    /// Read from CACHET_STORE when not given, so a Redis password need not be on the command
+    /// line. (Parsed by hand, not by clap: clap's errors would echo a password.)
+    #[arg(
+        long,
+        env = "CACHET_STORE",
+        hide_env_values = true,
+        value_name = "URL",
+        conflicts_with = "cache_state"
+    )]
     store: Option<String>,
     /// Shorthand for --store file:STATE.json.
     #[arg(long, value_name = "STATE.json")]
@@ -181,8 +189,13 @@ struct RunArgs {
 struct InputError(anyhow::Error);
 
 fn main() -> ExitCode {
+    // Warnings by default (a store that fails, a state file another process holds);
+    // RUST_LOG overrides.
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

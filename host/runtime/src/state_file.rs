@@ -132,6 +132,25 @@ pub fn set_aside(path: &Path, now_ms: u64) -> std::io::Result<PathBuf> {
     ))
 }
 
+/// Whether `file_name` is exactly a temporary file [`write_private`] makes for the file whose
+/// temporaries start with `prefix` (`.NAME.`): `.NAME.<pid>.<16 hex digits>.tmp`. Another
+/// file's temporaries (`.NAME.bak.…`) never match.
+fn is_temporary_of(file_name: &str, prefix: &str) -> bool {
+    let Some(rest) = file_name
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let Some((pid, random)) = rest.split_once('.') else {
+        return false;
+    };
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && random.len() == 16
+        && random.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Removes temporary files a killed writer of `path` left behind. Call only while holding
 /// [`lock`], when no other writer can be mid-write.
 pub fn remove_stale_temporaries(path: &Path) -> std::io::Result<usize> {
@@ -142,7 +161,7 @@ pub fn remove_stale_temporaries(path: &Path) -> std::io::Result<usize> {
         let entry = entry?;
         let file_name = entry.file_name();
         let file_name = file_name.to_string_lossy();
-        if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") {
+        if is_temporary_of(&file_name, &prefix) {
             std::fs::remove_file(entry.path())?;
             removed += 1;
         }
@@ -232,7 +251,7 @@ pub fn lock(path: &Path) -> Result<StateLock, StateFileError> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            tracing::info!(path = %path.display(), "another process uses this cache state file; waiting for it");
+            tracing::warn!(path = %path.display(), "another process uses this cache state file; waiting for it to finish");
             file.lock().map_err(io)?;
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
@@ -337,8 +356,10 @@ mod tests {
     fn stale_temporaries_of_this_file_are_removed_and_nothing_else() {
         let dir = temp_dir("stale");
         let path = dir.join("state.json");
-        std::fs::write(dir.join(".state.json.123.abc.tmp"), "half").unwrap();
-        std::fs::write(dir.join(".other.json.123.abc.tmp"), "other").unwrap();
+        std::fs::write(dir.join(".state.json.123.00ff00ff00ff00ff.tmp"), "half").unwrap();
+        std::fs::write(dir.join(".other.json.123.00ff00ff00ff00ff.tmp"), "other").unwrap();
+        // A sibling file whose name extends this one's: its writer's temporaries are its own.
+        std::fs::write(dir.join(".state.json.bak.123.00ff00ff00ff00ff.tmp"), "bak").unwrap();
         std::fs::write(dir.join(".state.json.lock"), "").unwrap();
         assert_eq!(remove_stale_temporaries(&path).unwrap(), 1);
         let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -346,7 +367,14 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, [".other.json.123.abc.tmp", ".state.json.lock"]);
+        assert_eq!(
+            names,
+            [
+                ".other.json.123.00ff00ff00ff00ff.tmp",
+                ".state.json.bak.123.00ff00ff00ff00ff.tmp",
+                ".state.json.lock"
+            ]
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

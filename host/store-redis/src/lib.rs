@@ -37,6 +37,23 @@
 //! helper fetches a token). The connection reconnects by itself when Redis is back. Failures
 //! are counted ([`RedisStore::failures`]) and logged at most once per
 //! [`RedisOptions::failure_log_interval`], with how many were not logged.
+//!
+//! A timeout cannot take back a script Redis already ran: a `set` reported as
+//! `FailedToSetCacheRecord` after a timeout may have been written. Actions must treat that code
+//! as "unknown", not "nothing changed" (the token helper does: it fetches, stores its token
+//! for the others, and a claim it may hold expires by itself).
+//!
+//! # Memory pressure
+//!
+//! Redis may evict keys under `maxmemory` with an eviction policy, one at a time; each script
+//! first puts a partition whose keys got out of step back into a consistent state (entries
+//! kept, byte total and recency rebuilt from them). Under `noeviction`, a read that hits still
+//! returns its value when Redis refuses the recency update.
+//!
+//! # Redis Cluster
+//!
+//! Keys are Cluster-ready (each partition in one slot), but the client connects to one node:
+//! point it at a standalone Redis, a primary, or a cluster-aware proxy.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +76,10 @@ const PARTITION_LUA: &str = include_str!("partition.lua");
 /// How long Redis keeps a partition past the maximum lifetime of its entries, for clock skew
 /// between hosts and Redis.
 const RECLAIM_MARGIN_MS: u64 = 60 * 60 * 1000;
+
+/// The longest Redis expiry a partition gets (ten years): `PEXPIRE` refuses times that
+/// overflow, and a configured lifetime longer than this gains nothing from a longer one.
+const MAX_RECLAIM_MS: u64 = 10 * 365 * 24 * 60 * 60 * 1000;
 
 /// How a [`RedisStore`] talks to Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,10 +238,12 @@ impl RedisStore {
         for key in self.partition_keys(partition) {
             invocation.key(key);
         }
-        invocation
-            .arg(op)
-            .arg(time(now_ms))
-            .arg(self.limits.max_ttl_ms.saturating_add(RECLAIM_MARGIN_MS));
+        invocation.arg(op).arg(time(now_ms)).arg(
+            self.limits
+                .max_ttl_ms
+                .saturating_add(RECLAIM_MARGIN_MS)
+                .min(MAX_RECLAIM_MS),
+        );
         for a in args {
             invocation.arg(*a);
         }

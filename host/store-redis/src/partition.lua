@@ -48,6 +48,45 @@ local function keep()
   redis.call('PEXPIRE', M, keep_ms)
 end
 
+-- The three keys live and die together, but a Redis under memory pressure with an eviction
+-- policy may evict one of them alone. Put the partition back into a state the contract holds
+-- in: without entries there is nothing to keep; without the meta hash or with the recency set
+-- out of step, rebuild them from the entries (the recency order of entries that lost theirs
+-- is lost too, which only changes which entry is evicted first).
+local function heal()
+  if redis.call('EXISTS', E) == 0 then
+    redis.call('DEL', R, M)
+    return
+  end
+  local n = redis.call('HLEN', E)
+  if redis.call('EXISTS', M) == 1 and redis.call('ZCARD', R) == n then
+    return
+  end
+  local all = redis.call('HGETALL', E)
+  local total, present = 0, {}
+  for i = 1, #all, 2 do
+    local _, v = split(all[i + 1])
+    total = total + #all[i] + #v
+    present[all[i]] = true
+  end
+  for _, k in ipairs(redis.call('ZRANGE', R, 0, -1)) do
+    if not present[k] then
+      redis.call('ZREM', R, k)
+    end
+  end
+  local top = redis.call('ZRANGE', R, -1, -1, 'WITHSCORES')
+  local seq = math.max(tonumber(top[2] or '0'), tonumber(redis.call('HGET', M, 'seq') or '0'))
+  for i = 1, #all, 2 do
+    if not redis.call('ZSCORE', R, all[i]) then
+      seq = seq + 1
+      redis.call('ZADD', R, seq, all[i])
+    end
+  end
+  redis.call('HSET', M, 'bytes', total, 'seq', seq)
+end
+
+heal()
+
 if op == 'get' then
   local k = ARGV[4]
   local stored = redis.call('HGET', E, k)
@@ -59,7 +98,12 @@ if op == 'get' then
     remove(k, stored)
     return false
   end
-  touch(k)
+  -- A hit is a hit even when Redis refuses writes (out of memory under `noeviction`): the
+  -- recency update is best effort, the read is not.
+  local seq = redis.pcall('HINCRBY', M, 'seq', 1)
+  if type(seq) == 'number' then
+    redis.pcall('ZADD', R, seq, k)
+  end
   return { v, expires_at }
 end
 

@@ -299,6 +299,57 @@ async fn a_partition_is_three_keys_in_one_cluster_slot_that_redis_reclaims_by_it
     assert!(slots.windows(2).all(|w| w[0] == w[1]), "{slots:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_whose_keys_redis_evicted_one_at_a_time_heals_before_the_next_operation() {
+    let Some(server) = RedisServer::start("partition_heals") else {
+        return;
+    };
+    let store = redis_store(&server, CacheLimits::default(), OverflowPolicy::Evict).await;
+    let a = p("heal");
+    for i in 0..20 {
+        store
+            .set(&a, &format!("k{i:02}"), "v", SetOptions::default(), NOW)
+            .await
+            .unwrap();
+    }
+    let full = store.usage(&a).await.unwrap();
+    assert_eq!((full.entries, full.bytes), (20, 20 * 4));
+    let [entries, recency, meta] = store.partition_keys(&a);
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let del = async |conn: &mut redis::aio::MultiplexedConnection, key: &str| {
+        let _: i64 = redis::cmd("DEL").arg(key).query_async(conn).await.unwrap();
+    };
+
+    // The byte total and sequence gone: rebuilt from the entries.
+    del(&mut conn, &meta).await;
+    assert_eq!(store.usage(&a).await.unwrap(), full);
+    // The recency set gone: rebuilt, and the quota still holds on the next write.
+    del(&mut conn, &recency).await;
+    store
+        .set(&a, "k20", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    let usage = store.usage(&a).await.unwrap();
+    assert_eq!((usage.entries, usage.bytes), (20, 20 * 4));
+    assert!(
+        store.get(&a, "k20", NOW).await.unwrap().is_some(),
+        "the new entry stays"
+    );
+    // The entries gone: the partition is empty, not haunted by its old totals.
+    del(&mut conn, &entries).await;
+    assert_eq!(
+        store.usage(&a).await.unwrap(),
+        cachet_limits::Usage::default()
+    );
+    store
+        .set(&a, "fresh", "v", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    let usage = store.usage(&a).await.unwrap();
+    assert_eq!((usage.entries, usage.bytes), (1, 6));
+}
+
 /// Redis Cluster's slot of a hash tag (CRC16/XMODEM mod 16384), for servers without cluster
 /// mode, which refuse `CLUSTER KEYSLOT`.
 fn keyslot(tag: &str) -> i64 {

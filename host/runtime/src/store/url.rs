@@ -171,35 +171,33 @@ fn db_of(url: &url::Url) -> Result<Option<u32>, String> {
     if path.is_empty() {
         return Ok(None);
     }
+    // The path is not echoed: a password with a `/` in it would end up there.
     path.parse::<u32>()
         .map(Some)
-        .map_err(|_| format!("the path `/{path}` must be a database number, as in /0"))
+        .map_err(|_| "the path must be a database number, as in /0".to_owned())
 }
 
-/// `s` with whatever stands between `user:` and `@` in its authority replaced by `***`, for
-/// error messages about strings that did not parse as URLs.
+/// `s` with any password replaced by `***`, for error messages about strings that did not
+/// parse. Deliberately blunt: everything between the start of the user info and the *last* `@`
+/// in the whole string is treated as `user:password`, so a password containing `/`, `?`, `#`
+/// or `@` is still hidden, and so is one in a string with no `://` at all.
 fn redact(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else {
+    let Some(at) = s.rfind('@') else {
         return s.to_owned();
     };
-    let authority_start = scheme_end + 3;
-    let authority_end = s[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(s.len(), |i| authority_start + i);
-    let authority = &s[authority_start..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return s.to_owned();
+    let start = match s.find("://") {
+        Some(i) if i + 3 <= at => i + 3,
+        _ => s.find(':').map_or(0, |i| i + 1).min(at),
     };
-    let userinfo = &authority[..at];
-    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-    if user.len() == userinfo.len() {
-        return s.to_owned();
+    let userinfo = &s[start..at];
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{}{user}:***{}", &s[..start], &s[at..]),
+        // No `:` before the `@`, but maybe the password is what follows `scheme:`: hide all.
+        None if start > 0 && !s[..start].ends_with("://") => {
+            format!("{}***{}", &s[..start], &s[at..])
+        }
+        None => s.to_owned(),
     }
-    format!(
-        "{}{user}:***{}",
-        &s[..authority_start],
-        &s[authority_start + at..]
-    )
 }
 
 #[cfg(test)]
@@ -233,6 +231,12 @@ mod tests {
             "redis://user:s3cret@host/x",
             "redis://user:s3cret@host?timeout=1",
             "redis://user:s3cret@host:99999",
+            "redis://user:ab/s3cret@host",
+            "redis://user:123/s3cret@host",
+            "redis://user:s3cret?x@host",
+            "redis://user:s3cret#x@host",
+            "user:s3cret@host:6379",
+            "redis:/user:s3cret@host",
             "postgres://user:s3cret@host",
             "file:",
             "file://relative",
