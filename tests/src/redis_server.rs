@@ -27,14 +27,7 @@ impl RedisServer {
     /// Starts a server for the test `test`, or returns `None` after printing why the test is
     /// skipped. Panics instead when `CACHET_REQUIRE_REDIS=1`.
     pub fn start(test: &str) -> Option<Self> {
-        if !installed() {
-            let why = "redis-server is not on PATH (install it: `apt-get install redis-server`)";
-            if std::env::var("CACHET_REQUIRE_REDIS").as_deref() == Ok("1") {
-                panic!("{test}: {why}, and CACHET_REQUIRE_REDIS=1 requires the Redis tests");
-            }
-            eprintln!(
-                "\n*** SKIPPED {test}: {why}. Set CACHET_REQUIRE_REDIS=1 to make this a failure. ***\n"
-            );
+        if !available_or_skipped(test) {
             return None;
         }
         let dir = std::env::temp_dir().join(format!(
@@ -127,11 +120,145 @@ impl RedisServer {
     }
 }
 
+/// A throwaway three-node Redis Cluster (no replicas), made with `redis-cli --cluster create`:
+/// the slots are spread over the three nodes, so partitions land on different nodes.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts the cluster for the test `test`, or returns `None` after printing why the test
+    /// is skipped (`redis-server` or `redis-cli` missing), like [`RedisServer::start`].
+    pub fn start(test: &str) -> Option<Self> {
+        if !available_or_skipped(test) {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "cachet-redis-cluster-{}-{}",
+            std::process::id(),
+            test.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            ports: Vec::new(),
+            dir,
+        };
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port"])
+                .arg(port.to_string())
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .arg("--cluster-config-file")
+                .arg(format!("nodes-{port}.conf"))
+                .arg("--dir")
+                .arg(&cluster.dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            cluster.nodes.push(child);
+            cluster.ports.push(port);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cluster.ports.iter().all(|p| ping(*p)) {
+            assert!(
+                Instant::now() < deadline,
+                "{test}: cluster nodes did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let nodes: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap_or_else(|e| panic!("{test}: redis-cli (from redis-tools) is needed: {e}"));
+        assert!(
+            created.status.success(),
+            "{test}: redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        // Every node must agree the cluster is up before clients use it.
+        while !cluster.ports.iter().all(|p| cluster_ok(*p)) {
+            assert!(
+                Instant::now() < deadline,
+                "{test}: the cluster never reached state ok"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(cluster)
+    }
+
+    /// A `redis-cluster://` URL through the first node.
+    pub fn url(&self) -> String {
+        format!("redis-cluster://127.0.0.1:{}", self.ports[0])
+    }
+
+    /// The nodes' ports.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the node on `port` reports `cluster_state:ok`.
+fn cluster_ok(port: u16) -> bool {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "cluster", "info"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether `redis-server` is installed; if not, says loudly that `test` is skipped, or panics
+/// when `CACHET_REQUIRE_REDIS=1`.
+fn available_or_skipped(test: &str) -> bool {
+    if installed() {
+        return true;
+    }
+    let why = "redis-server is not on PATH (install it: `apt-get install redis-server`)";
+    if std::env::var("CACHET_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("{test}: {why}, and CACHET_REQUIRE_REDIS=1 requires the Redis tests");
+    }
+    eprintln!(
+        "\n*** SKIPPED {test}: {why}. Set CACHET_REQUIRE_REDIS=1 to make this a failure. ***\n"
+    );
+    false
 }
 
 fn installed() -> bool {

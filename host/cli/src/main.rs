@@ -72,7 +72,8 @@ enum CacheCommand {
 
 #[derive(clap::Args)]
 struct PartitionArgs {
-    /// The store: memory:, file:PATH, redis://[user:password@]host[:port][/db] or rediss://…
+    /// The store: memory:, file:PATH, redis://[user:password@]host[:port][/db], rediss://… or
+    /// redis-cluster://host:port.
     /// Read from CACHET_STORE when not given. (Parsed by hand, not by clap: clap's errors would
     /// echo a password.)
     #[arg(long, env = "CACHET_STORE", hide_env_values = true, value_name = "URL")]
@@ -149,7 +150,8 @@ struct RunArgs {
     secrets: Option<PathBuf>,
     /// Where the cache lives: memory: (the default, gone after the run), file:PATH (loaded
     /// before the run and saved after; mode 0600, as it may hold tokens),
-    /// redis://[user:password@]host[:port][/db] or rediss://… (shared with other hosts).
+    /// redis://[user:password@]host[:port][/db], rediss://… or redis-cluster://host:port
+    /// (shared with other hosts).
     /// Read from CACHET_STORE when not given, so a Redis password need not be on the command
     /// line. (Parsed by hand, not by clap: clap's errors would echo a password.)
     #[arg(

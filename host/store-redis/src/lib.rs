@@ -52,8 +52,9 @@
 //!
 //! # Redis Cluster
 //!
-//! Keys are Cluster-ready (each partition in one slot), but the client connects to one node:
-//! point it at a standalone Redis, a primary, or a cluster-aware proxy.
+//! A `redis-cluster://` URL connects a Cluster client (through any one node; it discovers the
+//! others and follows slot moves). Each partition is in one slot, so every script runs on the
+//! one node that owns it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,8 @@ use cachet_limits::{
     SnapshotEntry, Usage,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
 use thiserror::Error;
 
@@ -130,7 +133,7 @@ pub enum RedisStoreError {
 /// Cloning the connection is cheap and all clones share one multiplexed connection, so one
 /// store serves any number of concurrent executions.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     script: Script,
     limits: CacheLimits,
     policy: OverflowPolicy,
@@ -139,6 +142,14 @@ pub struct RedisStore {
     url: String,
     failures: AtomicU64,
     log: FailureLog,
+}
+
+/// A connection to one server, or to a Cluster. Both reconnect by themselves and are cheap to
+/// clone (one multiplexed connection per node underneath).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
 }
 
 impl fmt::Debug for RedisStore {
@@ -173,30 +184,53 @@ impl RedisStore {
             url: shown.clone(),
             reason,
         };
-        let client =
-            redis::Client::open(url.connection_string()).map_err(|e| unreachable(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.connect_timeout))
-            .set_response_timeout(Some(options.timeout))
-            // Reconnection is retried on the next call; a call never waits for many attempts.
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connecting = ConnectionManager::new_with_config(client, config);
-        let mut conn = tokio::time::timeout(options.connect_timeout * 2, connecting)
-            .await
-            .map_err(|_| {
-                unreachable(format!(
-                    "no answer within {:?}",
-                    options.connect_timeout * 2
-                ))
-            })?
-            .map_err(|e| unreachable(e.to_string()))?;
         let script = Script::new(PARTITION_LUA);
-        let loading = script.load_async(&mut conn);
-        tokio::time::timeout(options.connect_timeout, loading)
-            .await
-            .map_err(|_| unreachable("loading the partition script timed out".to_owned()))?
-            .map_err(|e| unreachable(format!("loading the partition script failed: {e}")))?;
+        let conn = if url.cluster() {
+            let client = ClusterClient::builder([url.connection_string()])
+                .connection_timeout(options.connect_timeout)
+                .response_timeout(options.timeout)
+                .retries(1)
+                .build()
+                .map_err(|e| unreachable(e.to_string()))?;
+            let mut conn =
+                tokio::time::timeout(options.connect_timeout * 2, client.get_async_connection())
+                    .await
+                    .map_err(|_| {
+                        unreachable(format!(
+                            "no answer within {:?}",
+                            options.connect_timeout * 2
+                        ))
+                    })?
+                    .map_err(|e| unreachable(e.to_string()))?;
+            load_script(&script, &mut conn, options.connect_timeout)
+                .await
+                .map_err(unreachable)?;
+            Conn::Cluster(conn)
+        } else {
+            let client = redis::Client::open(url.connection_string())
+                .map_err(|e| unreachable(e.to_string()))?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(options.connect_timeout))
+                .set_response_timeout(Some(options.timeout))
+                // Reconnection is retried on the next call; a call never waits for many
+                // attempts.
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            let connecting = ConnectionManager::new_with_config(client, config);
+            let mut conn = tokio::time::timeout(options.connect_timeout * 2, connecting)
+                .await
+                .map_err(|_| {
+                    unreachable(format!(
+                        "no answer within {:?}",
+                        options.connect_timeout * 2
+                    ))
+                })?
+                .map_err(|e| unreachable(e.to_string()))?;
+            load_script(&script, &mut conn, options.connect_timeout)
+                .await
+                .map_err(unreachable)?;
+            Conn::Single(conn)
+        };
         tracing::info!(url = %shown, "connected to the Redis cache store");
         Ok(Self {
             conn,
@@ -247,12 +281,13 @@ impl RedisStore {
         for a in args {
             invocation.arg(*a);
         }
-        let mut conn = self.conn.clone();
-        let outcome = tokio::time::timeout(
-            self.options.timeout,
-            invocation.invoke_async::<Value>(&mut conn),
-        )
-        .await;
+        let running = async {
+            match self.conn.clone() {
+                Conn::Single(mut conn) => invocation.invoke_async::<Value>(&mut conn).await,
+                Conn::Cluster(mut conn) => invocation.invoke_async::<Value>(&mut conn).await,
+            }
+        };
+        let outcome = tokio::time::timeout(self.options.timeout, running).await;
         let error = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => e.to_string(),
@@ -441,6 +476,20 @@ impl CacheStore for RedisStore {
             .map_err(StoreError)?;
         Ok(report)
     }
+}
+
+/// Sends the partition script to the server (every primary, for a Cluster), so the first
+/// operation does not pay for it.
+async fn load_script(
+    script: &Script,
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+    timeout: Duration,
+) -> Result<(), String> {
+    tokio::time::timeout(timeout, script.load_async(conn))
+        .await
+        .map_err(|_| "loading the partition script timed out".to_owned())?
+        .map(drop)
+        .map_err(|e| format!("loading the partition script failed: {e}"))
 }
 
 /// A time as the script compares it: 20 zero-padded digits (u64::MAX has 20).

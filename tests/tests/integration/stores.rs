@@ -16,7 +16,7 @@ use cachet_host::{
 use cachet_limits::reference::{Model, Op, START, limits_strategy, op_strategy, resolve};
 use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, SnapshotEntry};
 use cachet_store_redis::{RedisOptions, RedisStore, RedisStoreError};
-use cachet_tests::redis_server::RedisServer;
+use cachet_tests::redis_server::{RedisCluster, RedisServer};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -133,6 +133,43 @@ async fn the_redis_store_passes_the_conformance_suite() {
         })
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_store_passes_the_conformance_suite_on_a_three_node_cluster() {
+    let Some(cluster) = RedisCluster::start("conformance_on_a_cluster") else {
+        return;
+    };
+    let StoreUrl::Redis(url) = cluster.url().parse().unwrap() else {
+        panic!("not a Redis URL")
+    };
+    assert!(url.cluster());
+    let url = Arc::new(url);
+    let n = Arc::new(AtomicUsize::new(0));
+    cachet_tests::conformance::run_all(&move |policy| {
+        let url = Arc::clone(&url);
+        let prefix = format!("c{}", n.fetch_add(1, Ordering::Relaxed));
+        Box::pin(async move {
+            let options = RedisOptions {
+                key_prefix: prefix,
+                timeout: Duration::from_secs(5),
+                ..RedisOptions::default()
+            };
+            Arc::new(
+                RedisStore::connect(&url, CacheLimits::default(), policy, options)
+                    .await
+                    .unwrap(),
+            ) as Arc<dyn CacheStore>
+        })
+    })
+    .await;
+    // The suite's partitions were spread over the nodes: every node holds some.
+    for port in cluster.ports() {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: i64 = redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap();
+        assert!(keys > 0, "node {port} holds no partition");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

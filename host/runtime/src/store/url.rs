@@ -6,6 +6,8 @@
 //!   `file:///abs/path` is accepted too.
 //! - `redis://[user:password@]host[:port][/db]` and `rediss://…` (TLS) — a Redis or
 //!   Redis-compatible server shared by many hosts (the `cachet-store-redis` crate).
+//! - `redis-cluster://[user:password@]host:port` and `rediss-cluster://…` — a Redis Cluster,
+//!   reached through any one of its nodes (the client discovers the rest).
 //!
 //! A Redis URL can carry a password, so [`StoreUrl`]'s `Display` and `Debug` and every parse
 //! error print it as `***`; only [`RedisUrl::connection_string`] gives the real one, for the
@@ -44,16 +46,24 @@ pub enum StoreUrl {
     Redis(RedisUrl),
 }
 
-/// A Redis server's URL, with its password kept out of every printed form.
+/// A Redis server's (or Cluster's) URL, with its password kept out of every printed form.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisUrl {
+    /// With the `redis`/`rediss` scheme the client understands, also for a Cluster.
     url: url::Url,
+    cluster: bool,
 }
 
 impl RedisUrl {
-    /// The full URL, password included: pass it to the Redis client, never to a log.
+    /// The full URL, password included, as `redis://` or `rediss://` (for a Cluster: the node
+    /// to start from): pass it to the Redis client, never to a log.
     pub fn connection_string(&self) -> &str {
         self.url.as_str()
+    }
+
+    /// Whether this names a Redis Cluster (`redis-cluster://`, `rediss-cluster://`).
+    pub fn cluster(&self) -> bool {
+        self.cluster
     }
 
     /// Whether the connection uses TLS (`rediss://`).
@@ -84,7 +94,13 @@ impl fmt::Display for RedisUrl {
             // Cannot fail: a URL with a password has a host.
             let _ = shown.set_password(Some("***"));
         }
-        f.write_str(shown.as_str())
+        let text = shown.as_str();
+        if self.cluster {
+            let scheme = shown.scheme();
+            write!(f, "{scheme}-cluster{}", &text[scheme.len()..])
+        } else {
+            f.write_str(text)
+        }
     }
 }
 
@@ -114,7 +130,7 @@ impl fmt::Debug for StoreUrl {
 /// `***`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "invalid store URL `{url}`: {reason}; use memory:, file:PATH, redis://[user:password@]host[:port][/db] or rediss://…"
+    "invalid store URL `{url}`: {reason}; use memory:, file:PATH, redis://[user:password@]host[:port][/db], rediss://…, or redis-cluster://host:port"
 )]
 pub struct StoreUrlError {
     /// The URL as given, password redacted.
@@ -149,16 +165,26 @@ impl FromStr for StoreUrl {
             }
             return Ok(Self::File(PathBuf::from(path)));
         }
+        let (s, cluster) = match s.strip_prefix("redis-cluster://") {
+            Some(rest) => (format!("redis://{rest}"), true),
+            None => match s.strip_prefix("rediss-cluster://") {
+                Some(rest) => (format!("rediss://{rest}"), true),
+                None => (s.to_owned(), false),
+            },
+        };
         if s.starts_with("redis://") || s.starts_with("rediss://") {
-            let url = url::Url::parse(s).map_err(|e| fail(&e.to_string()))?;
+            let url = url::Url::parse(&s).map_err(|e| fail(&e.to_string()))?;
             if url.host_str().is_none_or(str::is_empty) {
                 return Err(fail("the URL names no host"));
             }
             if url.query().is_some() || url.fragment().is_some() {
                 return Err(fail("query parameters and fragments are not supported"));
             }
-            db_of(&url).map_err(|e| fail(&e))?;
-            return Ok(Self::Redis(RedisUrl { url }));
+            let db = db_of(&url).map_err(|e| fail(&e))?;
+            if cluster && db.is_some_and(|db| db != 0) {
+                return Err(fail("a Redis Cluster has only database 0"));
+            }
+            return Ok(Self::Redis(RedisUrl { url, cluster }));
         }
         Err(fail("unknown scheme"))
     }
@@ -222,6 +248,16 @@ mod tests {
         assert!(r.tls());
         assert_eq!((r.host(), r.port(), r.db()), ("cache.internal", 6379, 3));
         assert_eq!(r.connection_string(), "rediss://u:p@cache.internal/3");
+        assert!(!r.cluster());
+
+        let StoreUrl::Redis(c) = StoreUrl::from_str("rediss-cluster://u:p@node-1:7000").unwrap()
+        else {
+            panic!("not redis");
+        };
+        assert!(c.cluster() && c.tls());
+        assert_eq!(c.connection_string(), "rediss://u:p@node-1:7000");
+        assert_eq!(c.to_string(), "rediss-cluster://u:***@node-1:7000");
+        assert!(StoreUrl::from_str("redis-cluster://node-1:7000/2").is_err());
     }
 
     #[test]
