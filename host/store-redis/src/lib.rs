@@ -192,20 +192,12 @@ impl RedisStore {
                 .retries(1)
                 .build()
                 .map_err(|e| unreachable(e.to_string()))?;
-            let mut conn =
-                tokio::time::timeout(options.connect_timeout * 2, client.get_async_connection())
-                    .await
-                    .map_err(|_| {
-                        unreachable(format!(
-                            "no answer within {:?}",
-                            options.connect_timeout * 2
-                        ))
-                    })?
-                    .map_err(|e| unreachable(e.to_string()))?;
-            load_script(&script, &mut conn, options.connect_timeout)
-                .await
-                .map_err(unreachable)?;
-            Conn::Cluster(conn)
+            let conn = ready(
+                client.get_async_connection(),
+                &script,
+                options.connect_timeout,
+            );
+            Conn::Cluster(conn.await.map_err(unreachable)?)
         } else {
             let client = redis::Client::open(url.connection_string())
                 .map_err(|e| unreachable(e.to_string()))?;
@@ -217,19 +209,8 @@ impl RedisStore {
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(500));
             let connecting = ConnectionManager::new_with_config(client, config);
-            let mut conn = tokio::time::timeout(options.connect_timeout * 2, connecting)
-                .await
-                .map_err(|_| {
-                    unreachable(format!(
-                        "no answer within {:?}",
-                        options.connect_timeout * 2
-                    ))
-                })?
-                .map_err(|e| unreachable(e.to_string()))?;
-            load_script(&script, &mut conn, options.connect_timeout)
-                .await
-                .map_err(unreachable)?;
-            Conn::Single(conn)
+            let conn = ready(connecting, &script, options.connect_timeout);
+            Conn::Single(conn.await.map_err(unreachable)?)
         };
         tracing::info!(url = %shown, "connected to the Redis cache store");
         Ok(Self {
@@ -478,18 +459,22 @@ impl CacheStore for RedisStore {
     }
 }
 
-/// Sends the partition script to the server (every primary, for a Cluster), so the first
-/// operation does not pay for it.
-async fn load_script(
+/// Waits for `connecting` (at most twice `timeout`), then sends it the partition script (to
+/// every primary, for a Cluster), so the first operation does not pay for it.
+async fn ready<C: redis::aio::ConnectionLike + Send>(
+    connecting: impl Future<Output = redis::RedisResult<C>>,
     script: &Script,
-    conn: &mut (impl redis::aio::ConnectionLike + Send),
     timeout: Duration,
-) -> Result<(), String> {
-    tokio::time::timeout(timeout, script.load_async(conn))
+) -> Result<C, String> {
+    let mut conn = tokio::time::timeout(timeout * 2, connecting)
+        .await
+        .map_err(|_| format!("no answer within {:?}", timeout * 2))?
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(timeout, script.load_async(&mut conn))
         .await
         .map_err(|_| "loading the partition script timed out".to_owned())?
-        .map(drop)
-        .map_err(|e| format!("loading the partition script failed: {e}"))
+        .map_err(|e| format!("loading the partition script failed: {e}"))?;
+    Ok(conn)
 }
 
 /// A time as the script compares it: 20 zero-padded digits (u64::MAX has 20).
