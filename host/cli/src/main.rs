@@ -87,6 +87,9 @@ struct PartitionArgs {
     /// Look at the partition as of this time (ms since the Unix epoch) instead of now.
     #[arg(long, value_name = "MS")]
     now: Option<u64>,
+    /// How long one Redis store operation may take before it fails.
+    #[arg(long, value_name = "MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    store_timeout_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -165,6 +168,10 @@ struct RunArgs {
     /// Shorthand for --store file:STATE.json.
     #[arg(long, value_name = "STATE.json")]
     cache_state: Option<PathBuf>,
+    /// How long one Redis store operation may take before it counts as failed (a read is then
+    /// a miss, a write FailedToSetCacheRecord or FailedToDeleteCacheRecord).
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    store_timeout_ms: u64,
     /// Run at this time (ms since the Unix epoch) instead of now.
     #[arg(long, value_name = "MS")]
     now: Option<u64>,
@@ -288,7 +295,13 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> 
         })
         .collect::<Result<Vec<_>>>()?;
     // Opened after the cheap checks: a file store waits for other runs on the same file.
-    let store = store::open(&args.store_url()?, args.policy, Arc::clone(&clock)).await?;
+    let store = store::open(
+        &args.store_url()?,
+        args.policy,
+        Arc::clone(&clock),
+        args.store_timeout_ms,
+    )
+    .await?;
     let runtime = Runtime::builder()
         .overflow_policy(args.policy)
         .store(store)
@@ -327,7 +340,7 @@ async fn cache(command: CacheCommand) -> Result<ExitCode, InputError> {
         .store
         .parse()
         .map_err(|e| InputError(anyhow::Error::from(e)))?;
-    let store = store::open(&url, OverflowPolicy::Evict, clock)
+    let store = store::open(&url, OverflowPolicy::Evict, clock, args.store_timeout_ms)
         .await
         .map_err(InputError)?;
     let partition = PartitionKey::new(args.tenant.clone(), args.trigger);

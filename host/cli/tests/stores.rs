@@ -59,6 +59,10 @@ fn run_ops(store: &str, tenant: &str, policy: &str, ops: Value, event_name: &str
         policy,
         "--now",
         NOW,
+        // Generous: two processes and Redis share this loaded machine; the test is about
+        // quotas and claims, not about timeouts.
+        "--store-timeout-ms",
+        "5000",
         &cache_ops(),
     ]);
     let _ = std::fs::remove_file(&event);
