@@ -7,6 +7,8 @@
 //!   snapshot file before and saved after, so successive runs behave like successive logins;
 //!   with `--store redis://…` it is shared with every host using that Redis.
 //! - `cachet cache show|clear|delete` inspects or edits one partition of a store.
+//! - `cachet serve --config cachet.toml` runs the HTTP service (`cachet_server`); SIGHUP
+//!   reloads the config, SIGTERM or SIGINT drain and stop it.
 //!
 //! Exit status of `run`: 0 when the flow succeeded or denied, 1 when an action failed, 2 on bad usage
 //! or input.
@@ -24,8 +26,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenFormat};
 use cachet_host::{
-    ActionConfig, CacheStore, Clock, ManualClock, Outcome, PartitionKey, Runtime, StoreUrl,
-    SystemClock, Trigger,
+    ActionConfig, Clock, ManualClock, Outcome, PartitionKey, Runtime, StoreUrl, SystemClock,
+    Trigger,
 };
 use cachet_limits::OverflowPolicy;
 use clap::{Parser, Subcommand};
@@ -52,6 +54,26 @@ enum Command {
     /// Inspect or edit one cache partition of a store (values are never printed).
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Run the HTTP service: login servers call it per login or token exchange.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The configuration file (TOML); `--print-example-config` prints a commented one.
+    #[arg(
+        long,
+        value_name = "cachet.toml",
+        required_unless_present = "print_example_config"
+    )]
+    config: Option<PathBuf>,
+    /// Print a commented example configuration that starts as it is, and exit.
+    #[arg(long)]
+    print_example_config: bool,
+    /// Log lines as `text` for people or `json` for a log pipeline (RUST_LOG sets the level;
+    /// default info).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 #[derive(Subcommand)]
@@ -198,16 +220,28 @@ struct RunArgs {
 struct InputError(anyhow::Error);
 
 fn main() -> ExitCode {
-    // Warnings by default (a store that fails, a state file another process holds);
-    // RUST_LOG overrides.
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The service logs what it does (info); the one-shot commands only warnings (a store that
+    // fails, a state file another process holds). RUST_LOG overrides either.
+    let (level, json) = match &cli.command {
+        Command::Serve(args) => (
+            tracing_subscriber::filter::LevelFilter::INFO,
+            args.log_format == "json",
+        ),
+        _ => (tracing_subscriber::filter::LevelFilter::WARN, false),
+    };
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -220,6 +254,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => rt.block_on(demo(args)),
         Command::DevIdp(args) => rt.block_on(dev_idp(args)),
         Command::Cache(command) => rt.block_on(cache(command)),
+        Command::Serve(args) => rt.block_on(serve(args)),
     };
     match result {
         Ok(code) => code,
@@ -349,10 +384,13 @@ async fn cache(command: CacheCommand) -> Result<ExitCode, InputError> {
         Ok(ExitCode::from(1))
     };
     let output = match command {
-        CacheCommand::Show(_) => match show(store.as_ref(), &partition, now).await {
-            Ok(v) => v,
-            Err(e) => return fail(&e),
-        },
+        CacheCommand::Show(_) => {
+            let limits = cachet_limits::CacheLimits::default();
+            match cachet_host::inspect(store.as_ref(), &partition, &limits, now).await {
+                Ok(report) => serde_json::to_value(report).map_err(|e| InputError(e.into()))?,
+                Err(e) => return fail(&e),
+            }
+        }
         CacheCommand::Clear(_) => {
             let entries = match store.usage(&partition).await {
                 Ok(usage) => usage.entries,
@@ -384,45 +422,69 @@ async fn cache(command: CacheCommand) -> Result<ExitCode, InputError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The partition as `cachet cache show` prints it. Values hold tokens: only their length and
-/// the first 8 hex digits of their SHA-256 (enough to tell two values apart) are shown.
-async fn show(
-    store: &dyn CacheStore,
-    partition: &PartitionKey,
-    now: u64,
-) -> Result<serde_json::Value, cachet_host::StoreError> {
-    use sha2::Digest as _;
-    let limits = cachet_limits::CacheLimits::default();
-    let usage = store.usage(partition).await?;
-    let entries: Vec<_> = store
-        .snapshot(partition, now)
-        .await?
-        .into_iter()
-        .map(|e| {
-            let hash = hex::encode(&sha2::Sha256::digest(e.value.as_bytes())[..4]);
-            serde_json::json!({
-                "key": e.key,
-                "bytes": e.key.len() + e.value.len(),
-                "value": { "length": e.value.len(), "sha256_prefix": hash },
-                "expires_at": e.expires_at,
-                "expires_in_ms": e.expires_at.saturating_sub(now),
-            })
-        })
-        .collect();
-    Ok(serde_json::json!({
-        "partition": { "tenant": partition.tenant, "trigger": partition.trigger },
-        "usage": {
-            "entries": usage.entries,
-            "max_entries": limits.max_entries,
-            "bytes": usage.bytes,
-            "max_bytes": limits.max_total_bytes,
-        },
-        "entries_lru_first": entries,
-    }))
-}
-
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, InputError> {
+    if args.print_example_config {
+        print!("{}", cachet_server::EXAMPLE_CONFIG);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(path) = args.config else {
+        return Err(InputError(anyhow::anyhow!("--config is required")));
+    };
+    let config = cachet_server::Config::load(&path).map_err(|e| InputError(e.into()))?;
+    let listen = config.listen;
+    // Bound before compiling: a port in use fails at once, not after the actions compile.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| InputError(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+    let server = cachet_server::Server::start(config)
+        .await
+        .map_err(|e| InputError(e.into()))?;
+    let local = listener.local_addr().map_err(|e| InputError(e.into()))?;
+    tracing::info!(listen = %local, "cachet serve is ready");
+    let reloader = server.clone();
+    let hangups = tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot watch SIGHUP; reload with POST /v1/admin/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            // The outcome is logged by the server (and counted in cachet_reloads_total).
+            let _ = reloader.reload().await;
+        }
+    });
+    let stop = async {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    term.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            () = term => tracing::info!("SIGTERM received"),
+        }
+    };
+    let served = server.serve(listener, stop).await;
+    hangups.abort();
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "stopped with an error");
+            eprintln!("cachet serve: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, InputError> {

@@ -20,6 +20,7 @@ use crate::interfaces::commands::Commands;
 use crate::interfaces::http::{Egress, OutboundBudget};
 use crate::interfaces::jwt::{JwksCache, JwtCtx};
 use crate::log::LogSink;
+use crate::observe::Observer;
 use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
 use crate::sandbox::{Ctx, DeadlineStop, Epochs, MemoryLimiter, classify_trap, deadline_failure};
 use crate::store::{CacheStore, PartitionKey};
@@ -42,6 +43,7 @@ pub(crate) struct Executor {
     pub(crate) limits: ExecutionLimits,
     pub(crate) epochs: Arc<Epochs>,
     pub(crate) jwks: Arc<JwksCache>,
+    pub(crate) observer: Arc<dyn Observer>,
 }
 
 impl Executor {
@@ -139,6 +141,7 @@ impl Executor {
                 Arc::clone(&outbound),
                 limits,
                 deadline,
+                Arc::clone(&inner.observer),
             ),
             limiter: MemoryLimiter::new(limits),
             cache: CacheCtx {
@@ -147,6 +150,7 @@ impl Executor {
                 clock: Arc::clone(&inner.clock),
                 budget: limits.write_budget(),
                 deadline,
+                observer: Arc::clone(&inner.observer),
             },
             jwt: JwtCtx {
                 tenant: partition.tenant.clone(),

@@ -44,6 +44,7 @@ mod error;
 mod flow;
 mod interfaces;
 mod log;
+mod observe;
 mod result;
 mod runtime;
 mod sandbox;
@@ -55,11 +56,13 @@ pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BuildError, ExecuteError, LoadError};
 pub use interfaces::http::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
+pub use observe::{CacheOp, CacheOpResult, EgressOutcome, Observer};
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use sandbox::EpochTicks;
 pub use store::{
-    CacheStore, FileStore, FileStoreError, FileStoreOptions, LoadReport, MemoryStore, PartitionKey,
-    RedisUrl, StoreError, StoreUrl, StoreUrlError,
+    CacheStore, EntryReport, FileStore, FileStoreError, FileStoreOptions, LoadReport, MemoryStore,
+    PartitionKey, PartitionName, PartitionReport, RedactedValue, RedisUrl, StoreError, StoreUrl,
+    StoreUrlError, UsageReport, inspect,
 };
 pub use trigger::Trigger;

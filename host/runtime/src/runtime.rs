@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{BuildError, ExecuteError, LoadError};
 use crate::flow::Executor;
 use crate::interfaces::jwt::JwksCache;
+use crate::observe::{NoObserver, Observer};
 use crate::result::FlowResult;
 use crate::sandbox::{EpochTicks, Epochs};
 use crate::store::{CacheStore, MemoryStore, PartitionKey};
@@ -48,6 +49,7 @@ pub struct RuntimeBuilder {
     compiled_cache_capacity: usize,
     compiled_cache_dir: Option<PathBuf>,
     concurrency_support: bool,
+    observer: Arc<dyn Observer>,
 }
 
 impl Default for RuntimeBuilder {
@@ -64,6 +66,7 @@ impl Default for RuntimeBuilder {
             compiled_cache_capacity: 64,
             compiled_cache_dir: None,
             concurrency_support: false,
+            observer: Arc::new(NoObserver),
         }
     }
 }
@@ -141,6 +144,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Who is told about every cache operation and outbound request (for metrics). Default:
+    /// nobody.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
     /// Builds the runtime: validates the limits and creates the engine and its instance pool.
     pub fn build(self) -> Result<Runtime, BuildError> {
         self.cache_limits.validate()?;
@@ -180,6 +190,7 @@ impl RuntimeBuilder {
                     clock: self.clock,
                     limits: self.execution_limits,
                     jwks: Arc::new(JwksCache::new(&self.execution_limits)),
+                    observer: self.observer,
                 },
                 loader: Loader {
                     engine,
@@ -305,6 +316,12 @@ impl Runtime {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(PartitionKey::new(tenant, trigger), actions.into());
         Ok(())
+    }
+
+    /// Checks that `actions` may run, in this order, as one `trigger` flow (their triggers and
+    /// their number), as [`Runtime::bind`] does, for hosts that keep their own flow table.
+    pub fn check_flow(&self, trigger: Trigger, actions: &[Action]) -> Result<(), ExecuteError> {
+        self.inner.executor.check_flow(trigger, actions)
     }
 
     /// Runs the flow bound to `tenant`'s `trigger` on `event_json`. A tenant with no flow bound

@@ -457,6 +457,27 @@ impl CacheStore for RedisStore {
             .map_err(StoreError)?;
         Ok(report)
     }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let ping = redis::cmd("PING");
+        let running = async {
+            match self.conn.clone() {
+                Conn::Single(mut conn) => ping.query_async::<()>(&mut conn).await,
+                Conn::Cluster(mut conn) => ping.query_async::<()>(&mut conn).await,
+            }
+        };
+        match tokio::time::timeout(self.options.timeout, running).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError(format!(
+                "{} does not answer PING: {e}",
+                self.url
+            ))),
+            Err(_) => Err(StoreError(format!(
+                "{} did not answer PING within {:?}",
+                self.url, self.options.timeout
+            ))),
+        }
+    }
 }
 
 /// Waits for `connecting` (at most twice `timeout`), then sends it the partition script (to

@@ -13,6 +13,7 @@ use cachet_limits::{CacheError, CacheRecord, SetOptions, WriteBudget};
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::cache as wit;
+use crate::observe::{CacheOp, CacheOpResult, Observer};
 use crate::{CacheStore, Clock, PartitionKey};
 
 /// One execution's cache: its partition, the store, the clock, and its write budget.
@@ -23,6 +24,14 @@ pub(crate) struct CacheCtx {
     pub(crate) budget: WriteBudget,
     /// The flow's deadline: a store call still waiting then is abandoned.
     pub(crate) deadline: Instant,
+    /// Told the result of every operation (for the embedding host's metrics).
+    pub(crate) observer: Arc<dyn Observer>,
+}
+
+impl CacheCtx {
+    fn observe(&self, op: CacheOp, result: CacheOpResult) {
+        self.observer.cache_operation(&self.partition, op, result);
+    }
 }
 
 struct HasCache;
@@ -66,18 +75,28 @@ impl wit::Host for CacheCtx {
     async fn get(&mut self, key: String) -> Option<wit::CacheRecord> {
         let now = self.clock.now_ms();
         let read = self.store.get(&self.partition, &key, now);
-        match tokio::time::timeout_at(self.deadline.into(), read).await {
-            Ok(Ok(hit)) => hit.map(wit_record),
+        let found = match tokio::time::timeout_at(self.deadline.into(), read).await {
+            Ok(Ok(hit)) => hit,
             // A read that cannot reach the store in time behaves as a miss: the action falls
             // back to its slow path, which is always correct. Stores log their own failures,
             // rate-limited; a log line per call here would flood the log during an outage.
             // Never log the key: it may embed user data.
             Ok(Err(e)) => {
                 tracing::debug!(partition = %self.partition, error = %e, "cache get failed; treated as a miss");
-                None
+                self.observe(CacheOp::Get, CacheOpResult::Unavailable);
+                return None;
             }
-            Err(_elapsed) => None,
-        }
+            Err(_elapsed) => {
+                self.observe(CacheOp::Get, CacheOpResult::Unavailable);
+                return None;
+            }
+        };
+        let result = match found {
+            Some(_) => CacheOpResult::Hit,
+            None => CacheOpResult::Miss,
+        };
+        self.observe(CacheOp::Get, result);
+        found.map(wit_record)
     }
 
     async fn set(
@@ -86,7 +105,10 @@ impl wit::Host for CacheCtx {
         value: String,
         options: wit::SetOptions,
     ) -> Result<wit::CacheRecord, wit::CacheError> {
-        self.budget.charge().map_err(|e| wit_error(&e))?;
+        if let Err(e) = self.budget.charge() {
+            self.observe(CacheOp::Set, CacheOpResult::Error(e.code()));
+            return Err(wit_error(&e));
+        }
         let options = SetOptions {
             ttl_ms: options.ttl,
             expires_at_ms: options.expires_at,
@@ -94,19 +116,30 @@ impl wit::Host for CacheCtx {
         };
         let now = self.clock.now_ms();
         let write = self.store.set(&self.partition, &key, &value, options, now);
-        match tokio::time::timeout_at(self.deadline.into(), write).await {
-            Ok(result) => result.map(wit_record).map_err(|e| wit_error(&e)),
-            Err(_elapsed) => Err(wit::CacheError::FailedToSetCacheRecord),
-        }
+        let result = match tokio::time::timeout_at(self.deadline.into(), write).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(CacheError::FailedToSetCacheRecord {
+                reason: "the store did not answer before the flow's deadline".into(),
+            }),
+        };
+        self.observe(CacheOp::Set, CacheOpResult::of_write(&result));
+        result.map(wit_record).map_err(|e| wit_error(&e))
     }
 
     async fn delete(&mut self, key: String) -> Result<(), wit::CacheError> {
-        self.budget.charge().map_err(|e| wit_error(&e))?;
+        if let Err(e) = self.budget.charge() {
+            self.observe(CacheOp::Delete, CacheOpResult::Error(e.code()));
+            return Err(wit_error(&e));
+        }
         let now = self.clock.now_ms();
         let delete = self.store.delete(&self.partition, &key, now);
-        match tokio::time::timeout_at(self.deadline.into(), delete).await {
-            Ok(result) => result.map_err(|e| wit_error(&e)),
-            Err(_elapsed) => Err(wit::CacheError::FailedToDeleteCacheRecord),
-        }
+        let result = match tokio::time::timeout_at(self.deadline.into(), delete).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(CacheError::FailedToDeleteCacheRecord {
+                reason: "the store did not answer before the flow's deadline".into(),
+            }),
+        };
+        self.observe(CacheOp::Delete, CacheOpResult::of_write(&result));
+        result.map_err(|e| wit_error(&e))
     }
 }

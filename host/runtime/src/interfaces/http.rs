@@ -37,6 +37,8 @@ use tokio_rustls::rustls::{self, pki_types::ServerName};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::observe::{EgressOutcome, Observer};
+
 /// Longest a connection attempt (DNS, TCP and TLS) may take.
 pub const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest the wait for a response's first byte, or between two body bytes, may take.
@@ -407,6 +409,7 @@ pub(crate) struct Egress {
     deadline: Instant,
     max_body_bytes: usize,
     body_chunk_bytes: usize,
+    observer: Arc<dyn Observer>,
 }
 
 impl Egress {
@@ -415,6 +418,7 @@ impl Egress {
         outbound: Arc<OutboundBudget>,
         limits: &ExecutionLimits,
         deadline: Instant,
+        observer: Arc<dyn Observer>,
     ) -> Self {
         Self {
             allow,
@@ -422,7 +426,21 @@ impl Egress {
             deadline,
             max_body_bytes: limits.max_request_body_bytes,
             body_chunk_bytes: limits.request_body_chunk_bytes,
+            observer,
         }
+    }
+
+    /// Refuses the request before anything is sent, logging why (rate-limited) and telling
+    /// the observer.
+    fn refuse(
+        &self,
+        host: &str,
+        why: &str,
+        error: Error,
+        outcome: EgressOutcome,
+    ) -> ResponseFuture {
+        self.observer.egress_request(outcome);
+        refuse(host, why, error)
     }
 }
 
@@ -459,19 +477,34 @@ impl WasiHttpHooks for Egress {
         drop(fut);
         let target = match Target::from_uri(request.uri().clone()) {
             Ok(t) => t,
-            Err(why) => return refuse("", &why, Error::HttpRequestUriInvalid),
+            Err(why) => {
+                return self.refuse(
+                    "",
+                    &why,
+                    Error::HttpRequestUriInvalid,
+                    EgressOutcome::Refused,
+                );
+            }
         };
         let authority = target.authority();
         // The budget first: refused requests count too, so a loop of denied requests ends.
         let slot = match self.outbound.start() {
             Ok(slot) => slot,
-            Err(why) => return refuse(&authority, &why, Error::ConnectionLimitReached),
+            Err(why) => {
+                return self.refuse(
+                    &authority,
+                    &why,
+                    Error::ConnectionLimitReached,
+                    EgressOutcome::Refused,
+                );
+            }
         };
         if !self.allow.allows(&target.host, target.port) {
-            return refuse(
+            return self.refuse(
                 &authority,
                 "the host is not on the action's allow-list",
                 Error::HttpRequestDenied,
+                EgressOutcome::Denied,
             );
         }
         let allow_private = self.allow.private_allowed(&target.host, target.port);
@@ -485,10 +518,11 @@ impl WasiHttpHooks for Egress {
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > max as u64) {
             drop(slot);
-            return refuse(
+            return self.refuse(
                 &authority,
                 "the request body is larger than the limit",
                 Error::HttpRequestBodySize(Some(max as u64)),
+                EgressOutcome::Refused,
             );
         }
         let request = request.map(|body| {
@@ -500,7 +534,15 @@ impl WasiHttpHooks for Egress {
                 .boxed_unsync()
         });
         let options = clamp(options, self.deadline);
-        Box::new(send_checked(request, target, allow_private, options, slot))
+        let observer = Arc::clone(&self.observer);
+        Box::new(async move {
+            let sent = send_checked(request, target, allow_private, options, slot).await;
+            observer.egress_request(match sent {
+                Ok(_) => EgressOutcome::Completed,
+                Err(_) => EgressOutcome::Failed,
+            });
+            sent
+        })
     }
 
     fn p2_outgoing_body_chunk_size(&mut self) -> usize {

@@ -7,10 +7,14 @@
 //! the guest, so no key string can reach another partition.
 
 mod file;
+mod inspect;
 mod memory;
 mod url;
 
 pub use file::{FileStore, FileStoreError, FileStoreOptions, LoadReport};
+pub use inspect::{
+    EntryReport, PartitionName, PartitionReport, RedactedValue, UsageReport, inspect,
+};
 pub use memory::MemoryStore;
 pub use url::{RedisUrl, StoreUrl, StoreUrlError};
 
@@ -110,6 +114,13 @@ pub trait CacheStore: Send + Sync + 'static {
     /// before a host exits. The default has nothing to do: memory is not durable, and a
     /// server-backed store is durable as soon as an operation returns.
     async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Checks that the store can serve operations now (a service's readiness probe). The
+    /// default says yes: an embedded store is always there; a server-backed store asks its
+    /// server.
+    async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

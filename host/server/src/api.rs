@@ -1,0 +1,461 @@
+//! The HTTP API: routes, bearer-token auth, and the mapping of every failure to a status and
+//! a JSON error `{"error": {"code", "message"}}`.
+//!
+//! | Route | |
+//! |---|---|
+//! | `POST /v1/tenants/{tenant}/triggers/{trigger}/execute` | run the flow on the body (an event) |
+//! | `GET /v1/tenants/{tenant}/triggers/{trigger}/cache` | the partition, values redacted |
+//! | `DELETE /v1/tenants/{tenant}/triggers/{trigger}/cache` | purge the partition |
+//! | `DELETE /v1/tenants/{tenant}/triggers/{trigger}/cache/{key}` | remove one entry |
+//! | `GET /v1/flows` | the configured flows |
+//! | `POST /v1/admin/reload` | re-read the config file |
+//! | `GET /metrics` | Prometheus text |
+//! | `GET /healthz`, `GET /readyz` | liveness and readiness, no auth |
+//!
+//! Request bodies, events, cache keys and values, and tokens are never logged.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use cachet_host::{ExecuteError, PartitionKey, Trigger};
+use cachet_limits::{CacheError, LimitError};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde_json::json;
+
+use crate::Server;
+
+/// How long readiness waits for the store to answer.
+const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(crate) fn router(server: Server) -> Router {
+    let partition = "/v1/tenants/{tenant}/triggers/{trigger}";
+    let authed = Router::new()
+        .route(&format!("{partition}/execute"), post(execute))
+        .route(
+            &format!("{partition}/cache"),
+            get(show_cache).delete(purge_cache),
+        )
+        .route(&format!("{partition}/cache/{{key}}"), delete(delete_entry))
+        .route("/v1/flows", get(list_flows))
+        .route("/v1/admin/reload", post(reload))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(
+            server.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(authed)
+        .fallback(not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .with_state(server)
+}
+
+/// A JSON error with a stable `code` to branch on and a `message` for people.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "error": { "code": code, "message": message.into() } });
+    (status, axum::Json(body)).into_response()
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; the service keeps running");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the service failed on this request; it has been logged",
+    )
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such endpoint; see /v1/tenants/{tenant}/triggers/{trigger}/execute",
+    )
+}
+
+async fn require_token(State(server): State<Server>, request: Request, next: Next) -> Response {
+    let config = server.config();
+    if let Some(tokens) = &config.auth {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let accepted = presented.is_some_and(|t| tokens.accepts(t));
+        if !accepted {
+            if request.uri().path().ends_with("/execute") {
+                server.metrics().rejected("unauthorized");
+            }
+            let message = if presented.is_some() {
+                "the bearer token is not valid"
+            } else {
+                "send `Authorization: Bearer <token>` with one of the service's API tokens"
+            };
+            let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", message);
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"cachet\""),
+            );
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// The configured partition named by the path, or the 404 to answer.
+fn partition(server: &Server, tenant: String, trigger: &str) -> Result<PartitionKey, Response> {
+    let trigger: Trigger = trigger.parse().map_err(|_| {
+        error(
+            StatusCode::NOT_FOUND,
+            "unknown_trigger",
+            format!("unknown trigger `{trigger}`; use post-login or credentials-exchange"),
+        )
+    })?;
+    let key = PartitionKey::new(tenant, trigger);
+    if server.flow(&key).is_none() {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "no_flow",
+            format!(
+                "tenant `{}` has no {} actions in this service's configuration",
+                key.tenant, key.trigger
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+async fn execute(
+    State(server): State<Server>,
+    Path((tenant, trigger)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let metrics = server.metrics();
+    let partition = match partition(&server, tenant, &trigger) {
+        Ok(p) => p,
+        Err(response) => {
+            metrics.rejected("not-found");
+            return response;
+        }
+    };
+    // Never queue without bound: beyond max_inflight the caller is told to come back.
+    let Ok(permit) = Arc::clone(&server.shared.inflight).try_acquire_owned() else {
+        metrics.rejected("overloaded");
+        let config = server.config();
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "{} executions are already running (max_inflight); retry shortly",
+                config.max_inflight
+            ),
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(config.retry_after_secs),
+        );
+        return response;
+    };
+    let max = server.runtime().execution_limits().max_event_bytes;
+    let too_large = || {
+        metrics.rejected("too-large");
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event_too_large",
+            format!("the event is larger than {max} bytes (execution_limits.max_event_bytes)"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return too_large();
+    }
+    let bytes: Bytes = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            return if e.is::<LengthLimitError>() {
+                too_large()
+            } else {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "body_unreadable",
+                    format!("the request body could not be read: {e}"),
+                )
+            };
+        }
+    };
+    let Ok(event) = String::from_utf8(bytes.to_vec()) else {
+        metrics.rejected("bad-request");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "event_not_json",
+            "the event is not valid JSON: it is not UTF-8",
+        );
+    };
+    let Some(flow) = server.flow(&partition) else {
+        // Removed by a reload since the check above.
+        metrics.rejected("not-found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "no_flow",
+            "the flow was just removed",
+        );
+    };
+    // The execution runs on its own task: a caller that hangs up does not cut a flow short
+    // half-way through its cache writes.
+    let runner = server.clone();
+    let task_partition = partition.clone();
+    let task = tokio::spawn(async move {
+        let _permit = permit;
+        let metrics = runner.metrics();
+        metrics.inflight.inc();
+        let result = runner
+            .runtime()
+            .execute_actions(
+                &task_partition.tenant,
+                task_partition.trigger,
+                &flow,
+                &event,
+            )
+            .await;
+        metrics.inflight.dec();
+        result
+    });
+    let result = match task.await {
+        Ok(result) => result,
+        Err(join) => {
+            tracing::error!(partition = %partition, error = %join, "an execution task failed");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the execution stopped unexpectedly; it has been logged",
+            );
+        }
+    };
+    match result {
+        Ok(flow) => {
+            metrics.execution(&partition, &flow);
+            for action in &flow.actions {
+                if let Some(failure) = &action.error {
+                    // The kind only: the message is the action's own text.
+                    tracing::info!(
+                        tenant = %partition.tenant,
+                        trigger = %partition.trigger,
+                        action = %action.name,
+                        kind = ?failure.kind,
+                        "action failed"
+                    );
+                }
+            }
+            let mut response = axum::Json(flow).into_response();
+            *response.status_mut() = StatusCode::OK;
+            response
+        }
+        Err(ExecuteError::EventNotJson(message)) => {
+            metrics.rejected("bad-request");
+            error(
+                StatusCode::BAD_REQUEST,
+                "event_not_json",
+                format!("the event is not valid JSON: {message}"),
+            )
+        }
+        Err(ExecuteError::EventNotObject) => {
+            metrics.rejected("bad-request");
+            error(
+                StatusCode::BAD_REQUEST,
+                "event_not_object",
+                "the event must be a JSON object",
+            )
+        }
+        Err(ExecuteError::Limit(LimitError::EventTooLarge { .. })) => too_large(),
+        Err(e) => {
+            tracing::error!(partition = %partition, error = %e, "the flow could not run");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "flow_invalid",
+                e.to_string(),
+            )
+        }
+    }
+}
+
+fn store_unavailable(e: impl std::fmt::Display) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        format!("{e}; retry when the store is back"),
+    )
+}
+
+async fn show_cache(
+    State(server): State<Server>,
+    Path((tenant, trigger)): Path<(String, String)>,
+) -> Response {
+    let partition = match partition(&server, tenant, &trigger) {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let runtime = server.runtime();
+    let limits = server.config().cache_limits;
+    match cachet_host::inspect(
+        runtime.store().as_ref(),
+        &partition,
+        &limits,
+        runtime.now_ms(),
+    )
+    .await
+    {
+        Ok(report) => {
+            server
+                .metrics()
+                .usage(&partition, report.usage.entries, report.usage.bytes);
+            axum::Json(report).into_response()
+        }
+        Err(e) => store_unavailable(e),
+    }
+}
+
+async fn purge_cache(
+    State(server): State<Server>,
+    Path((tenant, trigger)): Path<(String, String)>,
+) -> Response {
+    let partition = match partition(&server, tenant, &trigger) {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let store = server.runtime().store();
+    let cleared = match store.usage(&partition).await {
+        Ok(usage) => usage.entries,
+        Err(e) => return store_unavailable(e),
+    };
+    if let Err(e) = store
+        .restore(&partition, Vec::new(), server.runtime().now_ms())
+        .await
+    {
+        return store_unavailable(e);
+    }
+    server.metrics().usage(&partition, 0, 0);
+    tracing::info!(partition = %partition, cleared, "partition purged");
+    axum::Json(json!({ "partition": partition.to_string(), "cleared": cleared })).into_response()
+}
+
+async fn delete_entry(
+    State(server): State<Server>,
+    Path((tenant, trigger, key)): Path<(String, String, String)>,
+) -> Response {
+    let partition = match partition(&server, tenant, &trigger) {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let store = server.runtime().store();
+    match store
+        .delete(&partition, &key, server.runtime().now_ms())
+        .await
+    {
+        Ok(()) => {
+            if let Ok(usage) = store.usage(&partition).await {
+                server
+                    .metrics()
+                    .usage(&partition, usage.entries, usage.bytes);
+            }
+            axum::Json(json!({ "partition": partition.to_string(), "deleted": key }))
+                .into_response()
+        }
+        Err(e @ CacheError::CacheKeyDoesNotExist) => error(
+            StatusCode::NOT_FOUND,
+            e.code(),
+            format!("{partition} has no live entry with that key"),
+        ),
+        Err(e @ CacheError::CacheKeySizeExceeded { .. }) => {
+            error(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+        }
+        Err(e) => store_unavailable(format!("{}: {e}", e.code())),
+    }
+}
+
+async fn list_flows(State(server): State<Server>) -> Response {
+    let flows = server.flows();
+    let mut list: Vec<_> = flows
+        .iter()
+        .map(|(partition, actions)| {
+            json!({
+                "tenant": partition.tenant,
+                "trigger": partition.trigger,
+                "actions": actions.iter().map(|a| json!({
+                    "name": a.name(),
+                    "sha256": a.digest(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        a["tenant"]
+            .as_str()
+            .cmp(&b["tenant"].as_str())
+            .then_with(|| a["trigger"].as_str().cmp(&b["trigger"].as_str()))
+    });
+    axum::Json(json!({ "flows": list })).into_response()
+}
+
+async fn reload(State(server): State<Server>) -> Response {
+    match server.reload().await {
+        Ok(report) => axum::Json(json!({ "reloaded": report })).into_response(),
+        Err(e) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reload_refused",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn metrics(State(server): State<Server>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        server.metrics().encode(),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn readyz(State(server): State<Server>) -> Response {
+    if server.shared.stopping.load(Ordering::SeqCst) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is shutting down",
+        );
+    }
+    let ping = tokio::time::timeout(READY_PING_TIMEOUT, server.runtime().store().ping()).await;
+    match ping {
+        Ok(Ok(())) => {
+            let flows = server.flows();
+            let actions: usize = flows.values().map(|f| f.len()).sum();
+            axum::Json(json!({ "status": "ready", "flows": flows.len(), "actions": actions }))
+                .into_response()
+        }
+        Ok(Err(e)) => store_unavailable(e),
+        Err(_) => store_unavailable(format!(
+            "the store did not answer within {READY_PING_TIMEOUT:?}"
+        )),
+    }
+}

@@ -1,0 +1,627 @@
+//! The service's configuration file (`cachet.toml`): parsing, validation with the file and
+//! line of every mistake, and the secrets and tokens it names from the environment.
+//!
+//! Every table refuses unknown fields, so a typo fails at start-up instead of silently
+//! keeping a default. Secret values never appear in errors or `Debug` output: a secret
+//! written `env:NAME` is reported by the variable's name only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cachet_host::{ActionConfig, StoreUrl, Trigger};
+use cachet_limits::{CacheLimits, ExecutionLimits, OverflowPolicy};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use toml::Spanned;
+
+/// A commented configuration that starts as it is: `cachet serve --print-example-config`.
+pub const EXAMPLE_CONFIG: &str = include_str!("example.toml");
+
+/// The fewest characters a bearer token may have: shorter ones can be guessed.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Why a configuration could not be used. Each message names the file, the line when there
+/// is one, and what to change.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a field has the wrong type, an unknown name or a bad
+    /// value.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the mistake.
+        line: usize,
+        /// 1-based column of the mistake.
+        column: usize,
+        /// What is wrong, and what is accepted instead.
+        message: String,
+    },
+    /// A value parsed but cannot be used (a missing action file, an unset variable, ...).
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the mistake.
+        line: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// A validated configuration: everything resolved (paths absolute, `env:` secrets read), ready
+/// to start or reload a server.
+#[derive(Clone)]
+pub struct Config {
+    /// Where the file was read from.
+    pub path: PathBuf,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Where the cache lives.
+    pub store: StoreUrl,
+    /// How long one store operation may take before it fails (a read is then a miss).
+    pub store_timeout_ms: u64,
+    /// What a write into a full partition does.
+    pub policy: OverflowPolicy,
+    /// Where compiled components are kept between restarts.
+    pub compiled_cache_dir: Option<PathBuf>,
+    /// Executions allowed at once; beyond, 503 with `Retry-After`.
+    pub max_inflight: usize,
+    /// Seconds a client is told to wait when the service is at `max_inflight`.
+    pub retry_after_secs: u32,
+    /// The bearer tokens, or `None` when `[auth]` is absent (loopback only).
+    pub auth: Option<Tokens>,
+    /// Quotas of every partition.
+    pub cache_limits: CacheLimits,
+    /// Deadline, memory and size limits of every execution.
+    pub execution_limits: ExecutionLimits,
+    /// The actions, in file order (the flow order per tenant and trigger).
+    pub actions: Vec<ActionSpec>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tokens and secret values stay out: ActionConfig and Tokens redact themselves.
+        f.debug_struct("Config")
+            .field("path", &self.path)
+            .field("listen", &self.listen)
+            .field("store", &self.store)
+            .field("policy", &self.policy)
+            .field("max_inflight", &self.max_inflight)
+            .field("auth", &self.auth)
+            .field("actions", &self.actions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `[[actions]]` entry, resolved.
+#[derive(Debug, Clone)]
+pub struct ActionSpec {
+    /// The tenant whose flow it joins.
+    pub tenant: String,
+    /// The trigger whose flow it joins.
+    pub trigger: Trigger,
+    /// Its name in results, logs and metrics.
+    pub name: String,
+    /// The component file (absolute).
+    pub path: PathBuf,
+    /// Secrets and allow-list.
+    pub config: ActionConfig,
+    /// Its line in the config file, for errors found when it is loaded.
+    pub line: usize,
+}
+
+/// The accepted bearer tokens, kept only as SHA-256 digests so that comparing one costs the
+/// same whatever it shares with a valid token.
+#[derive(Clone)]
+pub struct Tokens {
+    digests: Vec<[u8; 32]>,
+    /// The variable they came from, for messages.
+    pub env: String,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tokens({} from ${})", self.digests.len(), self.env)
+    }
+}
+
+impl Tokens {
+    /// Tokens from a list (tests and embedders; the service reads them from the environment).
+    pub fn new(env: impl Into<String>, tokens: &[&str]) -> Self {
+        Self {
+            digests: tokens
+                .iter()
+                .map(|t| Sha256::digest(t.as_bytes()).into())
+                .collect(),
+            env: env.into(),
+        }
+    }
+
+    /// Whether `presented` is one of the tokens, in time independent of its content: every
+    /// token is compared, each in constant time.
+    pub fn accepts(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut any = subtle::Choice::from(0);
+        for known in &self.digests {
+            any |= known.ct_eq(&digest);
+        }
+        any.into()
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`, reading `env:` secrets and the bearer tokens
+    /// from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::load`] with the environment given as a function (tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text, env)
+    }
+
+    /// Validates `text` as if read from `path` (relative action paths resolve against its
+    /// directory).
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let at = Locator { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| at.line_col(s.start));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+
+        let listen: SocketAddr = raw.listen.get_ref().parse().map_err(|_| {
+            at.invalid(
+                &raw.listen,
+                format!(
+                    "listen = {:?} is not an address; write IP:PORT, e.g. \"127.0.0.1:8787\"",
+                    raw.listen.get_ref()
+                ),
+            )
+        })?;
+        let store: StoreUrl = raw
+            .store
+            .get_ref()
+            .parse()
+            .map_err(|e| at.invalid(&raw.store, format!("store: {e}")))?;
+        if *raw.max_inflight.get_ref() == 0 {
+            return Err(at.invalid(
+                &raw.max_inflight,
+                "max_inflight must be at least 1 (it is the number of executions at once)".into(),
+            ));
+        }
+        if !(1..=60_000).contains(raw.store_timeout_ms.get_ref()) {
+            return Err(at.invalid(
+                &raw.store_timeout_ms,
+                "store_timeout_ms must be between 1 and 60000".into(),
+            ));
+        }
+        let auth = match &raw.auth {
+            None => {
+                if !listen.ip().is_loopback() {
+                    return Err(at.invalid(
+                        &raw.listen,
+                        format!(
+                            "listen = \"{listen}\" is reachable from other machines, but there is \
+                             no [auth] table: add [auth] with tokens_env = \"CACHET_API_TOKENS\", \
+                             or listen on 127.0.0.1"
+                        ),
+                    ));
+                }
+                None
+            }
+            Some(auth) => Some(at.tokens(&auth.tokens_env, env)?),
+        };
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let compiled_cache_dir = raw
+            .compiled_cache_dir
+            .as_ref()
+            .map(|d| base.join(d.get_ref()));
+        let mut actions = Vec::with_capacity(raw.actions.len());
+        for entry in &raw.actions {
+            actions.push(at.action(entry, base, env)?);
+        }
+        // Two actions with one name in one flow would be indistinguishable in results.
+        let mut seen = BTreeMap::new();
+        for a in &actions {
+            if let Some(first) = seen.insert((&a.tenant, a.trigger, &a.name), a.line) {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: a.line,
+                    message: format!(
+                        "a second action named `{}` in tenant `{}`'s {} flow (the first is on \
+                         line {first}); give each action of a flow its own name",
+                        a.name, a.tenant, a.trigger
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            listen,
+            store,
+            store_timeout_ms: *raw.store_timeout_ms.get_ref(),
+            policy: raw.policy,
+            compiled_cache_dir,
+            max_inflight: *raw.max_inflight.get_ref(),
+            retry_after_secs: raw.retry_after_secs,
+            auth,
+            cache_limits: raw.cache_limits,
+            execution_limits: raw.execution_limits,
+            actions,
+        })
+    }
+
+    /// The settings a reload cannot change (they shape the listener, the store or the
+    /// engine), each as `name = value`, for telling the operator what needs a restart.
+    pub(crate) fn restart_only(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("listen", self.listen.to_string()),
+            ("store", self.store.to_string()),
+            ("store_timeout_ms", self.store_timeout_ms.to_string()),
+            ("policy", format!("{:?}", self.policy)),
+            (
+                "compiled_cache_dir",
+                format!("{:?}", self.compiled_cache_dir),
+            ),
+            ("max_inflight", self.max_inflight.to_string()),
+            ("cache_limits", format!("{:?}", self.cache_limits)),
+            ("execution_limits", format!("{:?}", self.execution_limits)),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file's shape
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8787".to_owned())
+}
+
+fn default_store() -> Spanned<String> {
+    Spanned::new(0..0, "memory:".to_owned())
+}
+
+fn default_max_inflight() -> Spanned<usize> {
+    Spanned::new(0..0, 256)
+}
+
+fn default_store_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 100)
+}
+
+fn default_retry_after() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_listen")]
+    listen: Spanned<String>,
+    #[serde(default = "default_store")]
+    store: Spanned<String>,
+    #[serde(default = "default_store_timeout")]
+    store_timeout_ms: Spanned<u64>,
+    #[serde(default)]
+    policy: OverflowPolicy,
+    compiled_cache_dir: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_max_inflight")]
+    max_inflight: Spanned<usize>,
+    #[serde(default = "default_retry_after")]
+    retry_after_secs: u32,
+    auth: Option<RawAuth>,
+    #[serde(default)]
+    cache_limits: CacheLimits,
+    #[serde(default)]
+    execution_limits: ExecutionLimits,
+    #[serde(default)]
+    actions: Vec<Spanned<RawAction>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    tokens_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    tenant: Spanned<String>,
+    trigger: Trigger,
+    name: Spanned<String>,
+    path: Spanned<PathBuf>,
+    #[serde(default)]
+    allow_hosts: Vec<String>,
+    #[serde(default)]
+    allow_private_hosts: Vec<String>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Spanned<String>>,
+}
+
+/// Turns byte offsets into lines, and builds errors that carry them.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, column)
+    }
+
+    /// An error at `value`'s line; a defaulted value (empty span) points at line 1.
+    fn invalid<T>(&self, value: &Spanned<T>, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: self.line_col(value.span().start).0,
+            message,
+        }
+    }
+
+    fn tokens(
+        &self,
+        name: &Spanned<String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Tokens, ConfigError> {
+        let var = name.get_ref();
+        let Some(value) = env(var) else {
+            return Err(self.invalid(
+                name,
+                format!(
+                    "[auth] tokens_env names ${var}, which is not set; set it to one or more \
+                     bearer tokens separated by commas (at least {MIN_TOKEN_CHARS} characters \
+                     each)"
+                ),
+            ));
+        };
+        let tokens: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if tokens.is_empty() {
+            return Err(self.invalid(
+                name,
+                format!("${var} holds no token; set it to comma-separated bearer tokens"),
+            ));
+        }
+        if let Some(i) = tokens
+            .iter()
+            .position(|t| t.chars().count() < MIN_TOKEN_CHARS)
+        {
+            return Err(self.invalid(
+                name,
+                format!(
+                    "token {} of ${var} is shorter than {MIN_TOKEN_CHARS} characters; use long \
+                     random tokens (e.g. `openssl rand -hex 32`)",
+                    i + 1
+                ),
+            ));
+        }
+        if let Some(i) = tokens
+            .iter()
+            .position(|t| !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(self.invalid(
+                name,
+                format!(
+                    "token {} of ${var} contains a character an Authorization header cannot \
+                     carry; use printable ASCII without spaces",
+                    i + 1
+                ),
+            ));
+        }
+        Ok(Tokens::new(var.clone(), &tokens))
+    }
+
+    fn action(
+        &self,
+        entry: &Spanned<RawAction>,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ActionSpec, ConfigError> {
+        let line = self.line_col(entry.span().start).0;
+        let raw = entry.get_ref();
+        for (field, value) in [("tenant", &raw.tenant), ("name", &raw.name)] {
+            let v = value.get_ref();
+            if v.is_empty()
+                || v.len() > 128
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(self.invalid(
+                    value,
+                    format!(
+                        "{field} = {v:?}: use 1 to 128 ASCII letters, digits, `-`, `_` or `.` \
+                         (it appears in URLs and metric labels)"
+                    ),
+                ));
+            }
+        }
+        let path = base.join(raw.path.get_ref());
+        if !path.is_file() {
+            return Err(self.invalid(
+                &raw.path,
+                format!(
+                    "action `{}`: {} is not a file; build the action (a .wasm component for \
+                     wasm32-wasip2) or fix the path (relative paths start at the config \
+                     file's directory)",
+                    raw.name.get_ref(),
+                    path.display()
+                ),
+            ));
+        }
+        let mut secrets = BTreeMap::new();
+        for (name, value) in &raw.secrets {
+            let resolved = match value.get_ref().strip_prefix("env:") {
+                Some(var) => env(var).ok_or_else(|| {
+                    self.invalid(
+                        value,
+                        format!(
+                            "action `{}`: secret `{name}` is read from ${var}, which is not set; \
+                             export it before starting",
+                            raw.name.get_ref()
+                        ),
+                    )
+                })?,
+                None => value.get_ref().clone(),
+            };
+            secrets.insert(name.clone(), resolved);
+        }
+        Ok(ActionSpec {
+            tenant: raw.tenant.get_ref().clone(),
+            trigger: raw.trigger,
+            name: raw.name.get_ref().clone(),
+            path,
+            config: ActionConfig {
+                secrets,
+                allowed_hosts: raw
+                    .allow_hosts
+                    .iter()
+                    .chain(&raw.allow_private_hosts)
+                    .cloned()
+                    .collect(),
+                allowed_private_hosts: raw.allow_private_hosts.clone(),
+            },
+            line,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/cachet/cachet.toml"), text, &no_env)
+    }
+
+    #[test]
+    fn the_example_config_starts_as_it_is() {
+        let config = parse(EXAMPLE_CONFIG).unwrap();
+        assert!(config.listen.ip().is_loopback());
+        assert!(config.auth.is_none());
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_with_its_line_and_the_accepted_names() {
+        let e = parse("listen = \"127.0.0.1:1\"\nmax_inflite = 3\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("/etc/cachet/cachet.toml:2:1:"), "{text}");
+        assert!(text.contains("max_inflight"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_policy_names_the_accepted_values() {
+        let text = parse("\n\npolicy = \"lru\"\n").unwrap_err().to_string();
+        assert!(text.contains(":3:"), "{text}");
+        assert!(text.contains("evict") && text.contains("strict"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_limit_is_refused_with_the_table_line() {
+        let text = parse("[cache_limits]\nmax_key_bytes = 999999\n")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("max_key_bytes"), "{text}");
+    }
+
+    #[test]
+    fn a_public_listen_address_without_auth_is_refused() {
+        let text = parse("listen = \"0.0.0.0:8787\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains(":1:") && text.contains("[auth]"), "{text}");
+    }
+
+    #[test]
+    fn tokens_come_from_the_named_variable_and_must_be_long() {
+        let text = "listen = \"0.0.0.0:8787\"\n[auth]\ntokens_env = \"T\"\n";
+        let env = |v: &str| (v == "T").then(|| "short".to_owned());
+        let e = Config::parse(Path::new("c.toml"), text, &env).unwrap_err();
+        assert!(e.to_string().contains("shorter than 16"), "{e}");
+        assert!(!e.to_string().contains("short,"), "{e}");
+
+        let env = |v: &str| (v == "T").then(|| "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb".to_owned());
+        let config = Config::parse(Path::new("c.toml"), text, &env).unwrap();
+        let tokens = config.auth.unwrap();
+        assert!(tokens.accepts("aaaaaaaaaaaaaaaa") && tokens.accepts("bbbbbbbbbbbbbbbb"));
+        assert!(!tokens.accepts("aaaaaaaaaaaaaaab") && !tokens.accepts(""));
+        assert!(!format!("{tokens:?}").contains("aaaa"));
+
+        let e = Config::parse(Path::new("c.toml"), text, &no_env).unwrap_err();
+        assert!(e.to_string().contains("$T, which is not set"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_action_file_and_a_missing_secret_variable_are_named_with_their_lines() {
+        let dir = std::env::temp_dir().join(format!("cachet-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.wasm"), b"\0asm").unwrap();
+        let path = dir.join("cachet.toml");
+        let text = "[[actions]]\ntenant = \"acme\"\ntrigger = \"post-login\"\nname = \"a\"\n\
+                    path = \"missing.wasm\"\n";
+        let e = Config::parse(&path, text, &no_env).unwrap_err().to_string();
+        assert!(e.contains(":5:") && e.contains("missing.wasm"), "{e}");
+
+        let text = "[[actions]]\ntenant = \"acme\"\ntrigger = \"post-login\"\nname = \"a\"\n\
+                    path = \"a.wasm\"\nsecrets = { id = \"env:NOPE_ID\" }\n";
+        let e = Config::parse(&path, text, &no_env).unwrap_err().to_string();
+        assert!(e.contains(":6:") && e.contains("$NOPE_ID"), "{e}");
+
+        let env = |v: &str| (v == "NOPE_ID").then(|| "s3cr3t-value".to_owned());
+        let config = Config::parse(&path, text, &env).unwrap();
+        assert_eq!(config.actions[0].config.secrets["id"], "s3cr3t-value");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_trigger_names_the_triggers() {
+        let text = "[[actions]]\ntenant = \"acme\"\ntrigger = \"pre-login\"\nname = \"a\"\n\
+                    path = \"a.wasm\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains("post-login"), "{e}");
+    }
+}

@@ -1,0 +1,448 @@
+//! `cachet serve`: the Cachet runtime as an HTTP service that login servers call once per
+//! login or token exchange, one replica or many behind a load balancer sharing one cache
+//! through Redis.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use cachet_server::{Config, Server};
+//!
+//! let config = Config::load(std::path::Path::new("cachet.toml"))?;
+//! let listener = tokio::net::TcpListener::bind(config.listen).await?;
+//! let server = Server::start(config).await?;
+//! // Serves until Ctrl-C, then drains in-flight executions and flushes the store.
+//! server
+//!     .serve(listener, async {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces: [`Config`] (the TOML file, validated with the file and line of each mistake),
+//! [`Server`] (the runtime, the flows built from the config, reload and graceful shutdown),
+//! the HTTP API in `api.rs` (execute, inspect and purge a partition, health, readiness,
+//! metrics, reload; bearer-token auth) and [`Metrics`] (Prometheus text). [`open_store`] opens
+//! whichever store a URL names.
+//!
+//! Flows are swapped as a whole: an execution takes the flow table once, when it starts, and
+//! finishes on it even if a reload replaces it meanwhile.
+
+mod api;
+mod config;
+mod metrics;
+mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::{Future, IntoFuture};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use cachet_host::{
+    Action, BuildError, ExecuteError, LoadError, PartitionKey, Runtime, StoreError, SystemClock,
+    Trigger,
+};
+use thiserror::Error;
+use tokio::sync::Semaphore;
+
+pub use config::{ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MIN_TOKEN_CHARS, Tokens};
+pub use metrics::Metrics;
+pub use store::{OpenStoreError, OpenedStore, open_store};
+
+/// Why the service could not start, reload or finish cleanly.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] OpenStoreError),
+    /// The runtime could not be built from the configured limits.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[from] BuildError),
+    /// An action file could not be read.
+    #[error("{config}:{line}: cannot read action `{name}` from {path}: {source}")]
+    ReadAction {
+        /// The config file.
+        config: PathBuf,
+        /// The action's line.
+        line: usize,
+        /// The action.
+        name: String,
+        /// The component file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An action could not be compiled or linked.
+    #[error("{config}:{line}: {source}")]
+    LoadAction {
+        /// The config file.
+        config: PathBuf,
+        /// The action's line.
+        line: usize,
+        /// Why (it names the action).
+        source: LoadError,
+    },
+    /// A flow cannot run as configured (too many actions).
+    #[error("{config}: tenant `{tenant}`'s {trigger} flow: {source}")]
+    Flow {
+        /// The config file.
+        config: PathBuf,
+        /// The tenant.
+        tenant: String,
+        /// The trigger.
+        trigger: Trigger,
+        /// Why.
+        source: ExecuteError,
+    },
+    /// A reload changed settings that only a restart can apply; nothing was changed.
+    #[error(
+        "{config}: {} changed; that takes a restart (the running service keeps its current \
+         configuration, flows included)",
+        changed.join(", ")
+    )]
+    RestartRequired {
+        /// The config file.
+        config: PathBuf,
+        /// The settings that differ.
+        changed: Vec<&'static str>,
+    },
+    /// The listener failed.
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
+    /// Saving the cache at shutdown failed.
+    #[error("the service stopped but its cache was not saved: {0}")]
+    Flush(StoreError),
+}
+
+/// The flows of every tenant and trigger, swapped as a whole by a reload.
+type Flows = HashMap<PartitionKey, Arc<[Action]>>;
+
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadReport {
+    /// Flows (tenant and trigger pairs) now configured.
+    pub flows: usize,
+    /// Actions now configured.
+    pub actions: usize,
+    /// Actions compiled for this reload (new or changed components).
+    pub compiled: u64,
+    /// Actions whose compiled component was reused, from memory or disk.
+    pub reused: u64,
+}
+
+/// The running service: cheap to clone, clones share everything.
+#[derive(Clone)]
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    runtime: Runtime,
+    config: RwLock<Arc<Config>>,
+    flows: RwLock<Arc<Flows>>,
+    metrics: Arc<Metrics>,
+    /// One permit per execution allowed at once.
+    inflight: Arc<Semaphore>,
+    /// Reloads take turns: two at once could apply an older file last.
+    reloading: tokio::sync::Mutex<()>,
+    /// Set when shutdown begins: readiness then fails so load balancers stop sending.
+    stopping: AtomicBool,
+}
+
+impl Server {
+    /// Opens the store, builds the runtime and compiles every configured action (reusing
+    /// `compiled_cache_dir`); the server is ready when this returns.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let clock = Arc::new(SystemClock);
+        let opened = open_store(
+            &config.store,
+            config.cache_limits,
+            config.policy,
+            clock.clone(),
+            Duration::from_millis(config.store_timeout_ms),
+        )
+        .await?;
+        if let Some(aside) = &opened.set_aside {
+            tracing::warn!(
+                store = %config.store,
+                moved_to = %aside.display(),
+                "the snapshot file was unusable; it was set aside and the cache starts empty"
+            );
+        }
+        let metrics = Arc::new(Metrics::new());
+        let pool = u32::try_from(config.max_inflight).unwrap_or(u32::MAX);
+        let mut builder = Runtime::builder()
+            .store(opened.store)
+            .cache_limits(config.cache_limits)
+            .overflow_policy(config.policy)
+            .execution_limits(config.execution_limits)
+            .clock(clock)
+            // One instance slot per execution allowed at once: a flow runs one action at a
+            // time, so the service never fails an execution for want of a slot.
+            .instance_pool_size(pool)
+            .observer(metrics.clone());
+        if let Some(dir) = &config.compiled_cache_dir {
+            builder = builder.compiled_cache_dir(dir);
+        }
+        let runtime = builder.build()?;
+        let (flows, _) = load_flows(&runtime, &config).await?;
+        metrics.reload(true);
+        tracing::info!(
+            store = %config.store,
+            flows = flows.len(),
+            actions = config.actions.len(),
+            "flows ready"
+        );
+        Ok(Self {
+            shared: Arc::new(Shared {
+                runtime,
+                inflight: Arc::new(Semaphore::new(config.max_inflight)),
+                config: RwLock::new(Arc::new(config)),
+                flows: RwLock::new(Arc::new(flows)),
+                metrics,
+                reloading: tokio::sync::Mutex::new(()),
+                stopping: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(
+            &self
+                .shared
+                .config
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// The runtime (its store, limits and compile statistics).
+    pub fn runtime(&self) -> &Runtime {
+        &self.shared.runtime
+    }
+
+    /// The metrics, as `GET /metrics` shows them.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// The HTTP API, for serving it on a listener of one's own.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.clone())
+    }
+
+    /// Re-reads the config file and swaps in its flows. A config that cannot be used (bad
+    /// syntax, a missing file, an action that does not compile, a setting that needs a
+    /// restart) changes nothing and says why.
+    pub async fn reload(&self) -> Result<ReloadReport, ServerError> {
+        let path = self.config().path.clone();
+        let loaded = Config::load(&path);
+        match loaded {
+            Ok(config) => self.reload_with(config).await,
+            Err(e) => {
+                self.shared.metrics.reload(false);
+                tracing::warn!(error = %e, "reload refused; the current flows stay");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Swaps in `config`'s flows and tokens (see [`Server::reload`]).
+    pub async fn reload_with(&self, config: Config) -> Result<ReloadReport, ServerError> {
+        let _turn = self.shared.reloading.lock().await;
+        let result = self.apply(config).await;
+        self.shared.metrics.reload(result.is_ok());
+        match &result {
+            Ok(report) => tracing::info!(
+                flows = report.flows,
+                actions = report.actions,
+                compiled = report.compiled,
+                reused = report.reused,
+                "reloaded"
+            ),
+            Err(e) => tracing::warn!(error = %e, "reload refused; the current flows stay"),
+        }
+        result
+    }
+
+    async fn apply(&self, config: Config) -> Result<ReloadReport, ServerError> {
+        let current = self.config();
+        let changed: Vec<&'static str> = current
+            .restart_only()
+            .into_iter()
+            .zip(config.restart_only())
+            .filter(|(old, new)| old.1 != new.1)
+            .map(|(old, _)| old.0)
+            .collect();
+        if !changed.is_empty() {
+            return Err(ServerError::RestartRequired {
+                config: config.path.clone(),
+                changed,
+            });
+        }
+        let (flows, report) = load_flows(&self.shared.runtime, &config).await?;
+        // Both swaps are single pointer writes; an execution that already took the old table
+        // finishes on it.
+        *self
+            .shared
+            .flows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(flows);
+        *self
+            .shared
+            .config
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        Ok(report)
+    }
+
+    /// The flow bound to `partition`, if any.
+    fn flow(&self, partition: &PartitionKey) -> Option<Arc<[Action]>> {
+        self.shared
+            .flows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(partition)
+            .cloned()
+    }
+
+    fn flows(&self) -> Arc<Flows> {
+        Arc::clone(
+            &self
+                .shared
+                .flows
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Serves the API on `listener` until `shutdown` completes; then stops accepting, lets
+    /// in-flight executions finish (for at most the flow deadline and a second), flushes the
+    /// store and returns.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::clone(&self.shared);
+        let graceful = async move {
+            shutdown.await;
+            shared.stopping.store(true, Ordering::SeqCst);
+            tracing::info!("shutting down: no new connections; in-flight executions finish");
+            let _ = stop_tx.send(true);
+        };
+        let serving = axum::serve(listener, self.router())
+            .with_graceful_shutdown(graceful)
+            .into_future();
+        let drain_limit = Duration::from_millis(self.config().execution_limits.flow_deadline_ms)
+            + Duration::from_secs(1);
+        let drained = tokio::select! {
+            served = serving => served.map_err(ServerError::Serve),
+            () = async {
+                let _ = stop_rx.wait_for(|stopping| *stopping).await;
+                tokio::time::sleep(drain_limit).await;
+            } => {
+                tracing::warn!(
+                    "connections still open {drain_limit:?} after shutdown began; closing them"
+                );
+                Ok(())
+            }
+        };
+        let flushed = self
+            .shared
+            .runtime
+            .store()
+            .flush()
+            .await
+            .map_err(ServerError::Flush);
+        drained.and(flushed)
+    }
+}
+
+/// Reads, compiles and binds every action of `config`, in file order, into flows.
+async fn load_flows(
+    runtime: &Runtime,
+    config: &Config,
+) -> Result<(Flows, ReloadReport), ServerError> {
+    let before = runtime.compile_stats();
+    let mut grouped: BTreeMap<PartitionKey, Vec<Action>> = BTreeMap::new();
+    for spec in &config.actions {
+        let wasm = tokio::fs::read(&spec.path)
+            .await
+            .map_err(|source| ServerError::ReadAction {
+                config: config.path.clone(),
+                line: spec.line,
+                name: spec.name.clone(),
+                path: spec.path.clone(),
+                source,
+            })?;
+        let started = Instant::now();
+        let (rt, spec_owned) = (runtime.clone(), spec.clone());
+        // Compiling takes CPU for up to seconds: off the async workers.
+        let loaded = tokio::task::spawn_blocking(move || {
+            rt.load_action(
+                &spec_owned.name,
+                spec_owned.trigger,
+                &wasm,
+                spec_owned.config,
+            )
+        })
+        .await;
+        let action = match loaded {
+            Ok(result) => result.map_err(|source| ServerError::LoadAction {
+                config: config.path.clone(),
+                line: spec.line,
+                source,
+            })?,
+            Err(join) => {
+                return Err(ServerError::LoadAction {
+                    config: config.path.clone(),
+                    line: spec.line,
+                    source: LoadError::Invalid {
+                        name: spec.name.clone(),
+                        reason: format!("compiling stopped unexpectedly: {join}"),
+                    },
+                });
+            }
+        };
+        tracing::info!(
+            tenant = %spec.tenant,
+            trigger = %spec.trigger,
+            action = %spec.name,
+            load_ms = started.elapsed().as_secs_f64() * 1e3,
+            "action loaded"
+        );
+        grouped
+            .entry(PartitionKey::new(spec.tenant.clone(), spec.trigger))
+            .or_default()
+            .push(action);
+    }
+    let after = runtime.compile_stats();
+    let mut flows = Flows::with_capacity(grouped.len());
+    for (partition, actions) in grouped {
+        // Checks the flow (its length) without binding it in the runtime: the service keeps
+        // its own table so that a reload swaps every flow at once.
+        runtime
+            .check_flow(partition.trigger, &actions)
+            .map_err(|source| ServerError::Flow {
+                config: config.path.clone(),
+                tenant: partition.tenant.clone(),
+                trigger: partition.trigger,
+                source,
+            })?;
+        flows.insert(partition, actions.into());
+    }
+    let report = ReloadReport {
+        flows: flows.len(),
+        actions: config.actions.len(),
+        compiled: after.compiled - before.compiled,
+        reused: (after.memory_hits - before.memory_hits) + (after.disk_hits - before.disk_hits),
+    };
+    Ok((flows, report))
+}

@@ -1,0 +1,272 @@
+//! The service's Prometheus metrics (`GET /metrics`), kept with `prometheus-client`.
+//!
+//! Label values are bounded: tenants and triggers come from the config file (a request for an
+//! unknown tenant is refused before anything is counted), and every other label is a fixed
+//! word. Nothing secret is a label: no key, value, token or URL.
+
+use cachet_host::{
+    CacheOp, CacheOpResult, EgressOutcome, FailureKind, FlowResult, Observer, PartitionKey,
+};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of one partition.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartitionLabels {
+    tenant: String,
+    trigger: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExecutionLabels {
+    tenant: String,
+    trigger: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheOpLabels {
+    op: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Every metric the service exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    executions: Family<ExecutionLabels, Counter>,
+    duration: Family<PartitionLabels, Histogram>,
+    failures: Family<KindLabels, Counter>,
+    cache_operations: Family<CacheOpLabels, Counter>,
+    cache_entries: Family<PartitionLabels, Gauge>,
+    cache_bytes: Family<PartitionLabels, Gauge>,
+    store_errors: Counter,
+    egress: Family<OutcomeLabels, Counter>,
+    /// Executions running now.
+    pub(crate) inflight: Gauge,
+    rejected: Family<ReasonLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
+}
+
+/// Execution time buckets, in seconds: 50 µs (a cache hit in a small action) up to the
+/// default 20 s flow deadline.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    5.0, 20.0,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `cachet_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("cachet");
+        let executions = Family::<ExecutionLabels, Counter>::default();
+        registry.register(
+            "executions",
+            "Flow executions by tenant, trigger and outcome (success, denied, failed)",
+            executions.clone(),
+        );
+        let duration = Family::<PartitionLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(DURATION_BUCKETS)) as fn() -> Histogram,
+        );
+        registry.register(
+            "execution_duration_seconds",
+            "Wall time of each flow execution",
+            duration.clone(),
+        );
+        let failures = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "action_failures",
+            "Failed actions by kind (action-error, deadline-exceeded, memory-limit-exceeded, ...)",
+            failures.clone(),
+        );
+        let cache_operations = Family::<CacheOpLabels, Counter>::default();
+        registry.register(
+            "cache_operations",
+            "Cache operations by op (get, set, delete) and result (hit, miss, ok, unavailable, or the error code)",
+            cache_operations.clone(),
+        );
+        let cache_entries = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "cache_entries",
+            "Entries in each partition after its latest execution here",
+            cache_entries.clone(),
+        );
+        let cache_bytes = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "cache_bytes",
+            "Bytes (keys + values) in each partition after its latest execution here",
+            cache_bytes.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Cache operations the store could not serve (unreachable, timed out, refused)",
+            store_errors.clone(),
+        );
+        let egress = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "egress_requests",
+            "Outbound HTTP requests of actions by outcome (completed, denied, refused, failed)",
+            egress.clone(),
+        );
+        let inflight = Gauge::default();
+        registry.register(
+            "inflight_executions",
+            "Executions running now",
+            inflight.clone(),
+        );
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "rejected_requests",
+            "Execute requests refused before running (overloaded, unauthorized, bad-request, not-found, too-large)",
+            rejected.clone(),
+        );
+        let reloads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "reloads",
+            "Configuration reloads by outcome (applied, refused)",
+            reloads.clone(),
+        );
+        Self {
+            registry,
+            executions,
+            duration,
+            failures,
+            cache_operations,
+            cache_entries,
+            cache_bytes,
+            store_errors,
+            egress,
+            inflight,
+            rejected,
+            reloads,
+        }
+    }
+
+    /// Counts one finished execution of `partition`.
+    pub(crate) fn execution(&self, partition: &PartitionKey, result: &FlowResult) {
+        let labels = PartitionLabels {
+            tenant: partition.tenant.clone(),
+            trigger: partition.trigger.as_str(),
+        };
+        self.executions
+            .get_or_create(&ExecutionLabels {
+                tenant: partition.tenant.clone(),
+                trigger: labels.trigger,
+                outcome: outcome_label(result.outcome),
+            })
+            .inc();
+        self.duration
+            .get_or_create(&labels)
+            .observe(result.duration_us as f64 / 1e6);
+        for failure in result.actions.iter().filter_map(|a| a.error.as_ref()) {
+            self.failures
+                .get_or_create(&KindLabels {
+                    kind: kind_label(failure.kind),
+                })
+                .inc();
+        }
+        self.set_usage(labels, result.cache.entries, result.cache.bytes);
+    }
+
+    /// Records a partition's usage (after an execution, an inspection or a purge).
+    pub(crate) fn usage(&self, partition: &PartitionKey, entries: usize, bytes: usize) {
+        let labels = PartitionLabels {
+            tenant: partition.tenant.clone(),
+            trigger: partition.trigger.as_str(),
+        };
+        self.set_usage(labels, entries, bytes);
+    }
+
+    fn set_usage(&self, labels: PartitionLabels, entries: usize, bytes: usize) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.cache_entries
+            .get_or_create(&labels)
+            .set(gauge(entries));
+        self.cache_bytes.get_or_create(&labels).set(gauge(bytes));
+    }
+
+    /// Counts a request refused before it ran.
+    pub(crate) fn rejected(&self, reason: &'static str) {
+        self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Counts a reload.
+    pub(crate) fn reload(&self, applied: bool) {
+        let outcome = if applied { "applied" } else { "refused" };
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Every metric in the Prometheus text format (OpenMetrics 1.0).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Observer for Metrics {
+    fn cache_operation(&self, _partition: &PartitionKey, op: CacheOp, result: CacheOpResult) {
+        self.cache_operations
+            .get_or_create(&CacheOpLabels {
+                op: op.as_str(),
+                result: result.as_str(),
+            })
+            .inc();
+        if result.is_store_failure() {
+            self.store_errors.inc();
+        }
+    }
+
+    fn egress_request(&self, outcome: EgressOutcome) {
+        self.egress
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+}
+
+fn outcome_label(outcome: cachet_host::Outcome) -> &'static str {
+    match outcome {
+        cachet_host::Outcome::Success => "success",
+        cachet_host::Outcome::Denied => "denied",
+        cachet_host::Outcome::Failed => "failed",
+    }
+}
+
+fn kind_label(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::ActionError => "action-error",
+        FailureKind::DeadlineExceeded => "deadline-exceeded",
+        FailureKind::MemoryLimitExceeded => "memory-limit-exceeded",
+        FailureKind::StackOverflow => "stack-overflow",
+        FailureKind::Trap => "trap",
+        FailureKind::Instantiation => "instantiation",
+    }
+}
