@@ -1,9 +1,11 @@
 //! Shared helpers for the integration tests in `tests/integration/`: the paths of the action
 //! components that `build.rs` builds from source, and a runtime set up as a test harness
 //! (manual clock, manual epochs); [`conformance`], the suite every cache store must pass; and
-//! [`redis_server`], a throwaway Redis for the tests that need one.
+//! [`redis_server`], a throwaway Redis for the tests that need one; [`http`], a small client
+//! for the tests of `cachet serve`.
 
 pub mod conformance;
+pub mod http;
 pub mod redis_server;
 
 use std::sync::Arc;

@@ -118,6 +118,10 @@ pub enum ServerError {
     Flush(StoreError),
 }
 
+/// Where `env:` secrets and the bearer tokens are read from: the process environment, or a
+/// function standing in for it (tests, embedders with their own secret source).
+pub type Environment = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// The flows of every tenant and trigger, swapped as a whole by a reload.
 type Flows = HashMap<PartitionKey, Arc<[Action]>>;
 
@@ -151,12 +155,20 @@ struct Shared {
     reloading: tokio::sync::Mutex<()>,
     /// Set when shutdown begins: readiness then fails so load balancers stop sending.
     stopping: AtomicBool,
+    /// Read again by each reload.
+    env: Environment,
 }
 
 impl Server {
     /// Opens the store, builds the runtime and compiles every configured action (reusing
-    /// `compiled_cache_dir`); the server is ready when this returns.
+    /// `compiled_cache_dir`); the server is ready when this returns. Reloads read `env:`
+    /// secrets and tokens from the process environment.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
+        Self::start_with_env(config, Arc::new(|name: &str| std::env::var(name).ok())).await
+    }
+
+    /// [`Server::start`], with reloads reading `env:` secrets and tokens through `env`.
+    pub async fn start_with_env(config: Config, env: Environment) -> Result<Self, ServerError> {
         let clock = Arc::new(SystemClock);
         let opened = open_store(
             &config.store,
@@ -206,6 +218,7 @@ impl Server {
                 metrics,
                 reloading: tokio::sync::Mutex::new(()),
                 stopping: AtomicBool::new(false),
+                env,
             }),
         })
     }
@@ -241,7 +254,8 @@ impl Server {
     /// restart) changes nothing and says why.
     pub async fn reload(&self) -> Result<ReloadReport, ServerError> {
         let path = self.config().path.clone();
-        let loaded = Config::load(&path);
+        let env = Arc::clone(&self.shared.env);
+        let loaded = Config::load_with_env(&path, &*env);
         match loaded {
             Ok(config) => self.reload_with(config).await,
             Err(e) => {

@@ -1,0 +1,627 @@
+//! The service in-process on a real socket (127.0.0.1:0): every endpoint and every error
+//! status, metrics moving as executions run, reload with a good and a broken config, and
+//! graceful shutdown with an execution in flight.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test fails
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenMode};
+use cachet_server::{Config, Server, ServerError};
+use cachet_tests::guests;
+use cachet_tests::http::{Reply, request};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A running service with its config file in a directory of its own.
+struct Running {
+    addr: SocketAddr,
+    server: Server,
+    dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "CACHET_TEST_TOKENS" => Some(TOKEN.to_owned()),
+        "CACHET_TEST_SECRET" => Some("from-the-environment".to_owned()),
+        _ => None,
+    }
+}
+
+fn test_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cachet-server-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An `[[actions]]` entry.
+fn action(tenant: &str, trigger: &str, name: &str, path: &str, extra: &str) -> String {
+    format!(
+        "[[actions]]\ntenant = \"{tenant}\"\ntrigger = \"{trigger}\"\nname = \"{name}\"\n\
+         path = {path:?}\n{extra}\n"
+    )
+}
+
+/// The head of every test config: auth on, loopback, an ephemeral port.
+fn head(extra: &str) -> String {
+    format!("listen = \"127.0.0.1:0\"\n{extra}\n[auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n")
+}
+
+async fn start(name: &str, config: &str) -> Running {
+    let dir = test_dir(name);
+    let path = dir.join("cachet.toml");
+    std::fs::write(&path, config).unwrap();
+    let config = Config::load_with_env(&path, &env).unwrap();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::start_with_env(config, Arc::new(env)).await.unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let serving = server.clone();
+    let task = tokio::spawn(async move {
+        serving
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Running {
+        addr,
+        server,
+        dir,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl Running {
+    async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        request(self.addr, method, path, Some(TOKEN), body)
+            .await
+            .unwrap()
+    }
+
+    async fn execute(&self, tenant: &str, event: &Value) -> Reply {
+        let path = format!("/v1/tenants/{tenant}/triggers/post-login/execute");
+        self.call("POST", &path, Some(&event.to_string())).await
+    }
+
+    async fn metrics(&self) -> String {
+        let reply = self.call("GET", "/metrics", None).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+
+    /// Rewrites the config file (a reload reads it again).
+    fn rewrite(&self, config: &str) {
+        std::fs::write(self.dir.join("cachet.toml"), config).unwrap();
+    }
+
+    /// Starts shutdown and waits for `serve` to return.
+    async fn shutdown(mut self) -> Result<(), ServerError> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap()
+    }
+
+    /// Waits until `metric` (a full sample line prefix) reads `value`.
+    async fn wait_for_metric(&self, sample: &str) {
+        for _ in 0..2_000 {
+            if self.server.metrics().encode().lines().any(|l| l == sample) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!(
+            "{sample} never appeared:\n{}",
+            self.server.metrics().encode()
+        );
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The value of the sample `line` in Prometheus text, 0 when absent.
+fn sample(metrics: &str, line: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn user(id: &str) -> Value {
+    json!({ "user": { "user_id": id, "email": "ada@example.com" } })
+}
+
+fn cache_ops(ops: Value) -> Value {
+    json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } })
+}
+
+#[tokio::test]
+async fn execute_returns_the_flow_result_as_cachet_run_prints_it() {
+    let config = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let running = start("execute", &config).await;
+    let reply = running.execute("acme", &user("auth0|42")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["outcome"], "success");
+    assert_eq!(body["actions"][0]["name"], "claims");
+    assert!(!body["commands"].as_array().unwrap().is_empty(), "{body}");
+    assert!(body["cache"]["entries"].is_number() && body["duration_us"].is_number());
+    // Exactly the fields of `cachet run`'s output.
+    let fields: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        fields,
+        ["actions", "cache", "commands", "duration_us", "outcome"]
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_endpoint_but_health_and_readiness_needs_a_valid_bearer_token() {
+    let config = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let running = start("auth", &config).await;
+    let partition = "/v1/tenants/acme/triggers/post-login";
+    let guarded = [
+        ("POST", format!("{partition}/execute")),
+        ("GET", format!("{partition}/cache")),
+        ("DELETE", format!("{partition}/cache")),
+        ("DELETE", format!("{partition}/cache/k")),
+        ("GET", "/v1/flows".to_owned()),
+        ("POST", "/v1/admin/reload".to_owned()),
+        ("GET", "/metrics".to_owned()),
+    ];
+    for (method, path) in &guarded {
+        for token in [None, Some("wrong-token-0123456789"), Some("")] {
+            let reply = request(running.addr, method, path, token, Some("{}"))
+                .await
+                .unwrap();
+            assert_eq!(reply.status, 401, "{method} {path} with {token:?}");
+            assert_eq!(
+                reply.header("www-authenticate"),
+                Some("Bearer realm=\"cachet\"")
+            );
+            assert_eq!(reply.json()["error"]["code"], "unauthorized");
+        }
+    }
+    for path in ["/healthz", "/readyz"] {
+        let reply = request(running.addr, "GET", path, None, None)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    }
+    let ready = request(running.addr, "GET", "/readyz", None, None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        ready,
+        json!({ "status": "ready", "flows": 1, "actions": 1 })
+    );
+    let flows = running.call("GET", "/v1/flows", None).await.json();
+    assert_eq!(flows["flows"][0]["tenant"], "acme");
+    assert_eq!(flows["flows"][0]["actions"][0]["name"], "claims");
+    // Nothing ran for the refused requests.
+    let metrics = running.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "cachet_rejected_requests_total{reason=\"unauthorized\"}"
+        ),
+        3.0
+    );
+    assert!(!metrics.contains("cachet_executions_total{"), "{metrics}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_events_unknown_partitions_and_oversized_bodies_get_400_404_and_413() {
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\n[auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n\
+         [execution_limits]\nmax_event_bytes = 1024\n{}",
+        action("acme", "post-login", "claims", guests::CLAIMS, "")
+    );
+    let running = start("errors", &config).await;
+    let execute = "/v1/tenants/acme/triggers/post-login/execute";
+
+    let reply = running.call("POST", execute, Some("{\"user\": ")).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["code"], "event_not_json");
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("EOF while parsing"),
+        "the parser's message: {}",
+        reply.body
+    );
+    let reply = running.call("POST", execute, Some("[1, 2]")).await;
+    assert_eq!(
+        (reply.status, reply.json()["error"]["code"].clone()),
+        (400, json!("event_not_object"))
+    );
+
+    for path in [
+        "/v1/tenants/globex/triggers/post-login/execute",
+        "/v1/tenants/acme/triggers/credentials-exchange/execute",
+        "/v1/tenants/acme/triggers/pre-login/execute",
+        "/v1/tenants/acme/triggers/pre-login/cache",
+        "/v1/nothing",
+    ] {
+        let method = if path.ends_with("cache") {
+            "GET"
+        } else {
+            "POST"
+        };
+        let reply = running.call(method, path, Some("{}")).await;
+        assert_eq!(reply.status, 404, "{path}: {}", reply.body);
+        assert!(reply.json()["error"]["message"].is_string());
+    }
+
+    let big = json!({ "user": { "user_id": "u", "name": "x".repeat(2000) } }).to_string();
+    let reply = running.call("POST", execute, Some(&big)).await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["code"], "event_too_large");
+
+    let metrics = running.metrics().await;
+    for (reason, n) in [("bad-request", 2.0), ("not-found", 3.0), ("too-large", 1.0)] {
+        let line = format!("cachet_rejected_requests_total{{reason=\"{reason}\"}}");
+        assert_eq!(sample(&metrics, &line), n, "{reason}:\n{metrics}");
+    }
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn beyond_max_inflight_requests_get_503_with_retry_after_and_nothing_queues() {
+    let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
+    idp.set_mode(TokenMode::Slow(Duration::from_millis(1500)));
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nmax_inflight = 1\nretry_after_secs = 2\n\
+         [auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n{}",
+        mgmt_token_action(&idp, "acme")
+    );
+    let running = Arc::new(start("overload", &config).await);
+    let first = {
+        let running = running.clone();
+        tokio::spawn(async move { running.execute("acme", &user("auth0|1")).await })
+    };
+    running
+        .wait_for_metric("cachet_inflight_executions 1")
+        .await;
+    let reply = running.execute("acme", &user("auth0|2")).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("2"));
+    assert_eq!(reply.json()["error"]["code"], "overloaded");
+
+    let first = first.await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.json()["outcome"], "success", "{}", first.body);
+    // The slot is free again.
+    let again = running.execute("acme", &user("auth0|3")).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    let metrics = running.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "cachet_rejected_requests_total{reason=\"overloaded\"}"
+        ),
+        1.0
+    );
+    assert_eq!(sample(&metrics, "cachet_inflight_executions"), 0.0);
+    let running = Arc::into_inner(running).unwrap();
+    running.shutdown().await.unwrap();
+}
+
+fn mgmt_token_action(idp: &DevIdp, tenant: &str) -> String {
+    let extra = format!(
+        "allow_hosts = [\"{}\"]\nsecrets = {{ token_url = \"{}\", client_id = \"{}\", \
+         client_secret = \"{}\", audience = \"{}\" }}",
+        idp.host_port(),
+        idp.token_url(),
+        idp.client_id(),
+        idp.client_secret(),
+        idp.audience()
+    );
+    action(
+        tenant,
+        "post-login",
+        "mgmt-token",
+        guests::MGMT_TOKEN,
+        &extra,
+    )
+}
+
+#[tokio::test]
+async fn the_cache_endpoints_show_redacted_entries_delete_one_and_purge() {
+    let config = head("") + &action("acme", "post-login", "cache-ops", guests::CACHE_OPS, "");
+    let running = start("cache", &config).await;
+    let ops = json!([
+        { "op": "set", "key": "a", "value": "secret-value-a" },
+        { "op": "set", "key": "b", "value": "secret-value-b", "ttl": 60000 },
+    ]);
+    let reply = running.execute("acme", &cache_ops(ops)).await;
+    assert_eq!(reply.json()["outcome"], "success", "{}", reply.body);
+
+    let cache = "/v1/tenants/acme/triggers/post-login/cache";
+    let shown = running.call("GET", cache, None).await;
+    assert_eq!(shown.status, 200);
+    assert!(
+        !shown.body.contains("secret-value"),
+        "values are redacted: {}",
+        shown.body
+    );
+    let shown = shown.json();
+    assert_eq!(shown["usage"]["entries"], 2);
+    assert_eq!(shown["usage"]["max_entries"], 20);
+    assert_eq!(shown["usage"]["max_bytes"], 8192);
+    let keys: Vec<_> = shown["entries_lru_first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["a", "b"]);
+    assert_eq!(shown["entries_lru_first"][0]["value"]["length"], 14);
+    let left = shown["entries_lru_first"][1]["expires_in_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(left > 0 && left <= 60_000, "{left}");
+
+    let deleted = running.call("DELETE", &format!("{cache}/a"), None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.json()["deleted"], "a");
+    let again = running.call("DELETE", &format!("{cache}/a"), None).await;
+    assert_eq!(again.status, 404);
+    assert_eq!(again.json()["error"]["code"], "CacheKeyDoesNotExist");
+    let long = "k".repeat(65);
+    let too_long = running
+        .call("DELETE", &format!("{cache}/{long}"), None)
+        .await;
+    assert_eq!(too_long.status, 404, "a key over the limit can never exist");
+
+    let purged = running.call("DELETE", cache, None).await;
+    assert_eq!(purged.status, 200);
+    assert_eq!(purged.json()["cleared"], 1);
+    let shown = running.call("GET", cache, None).await.json();
+    assert_eq!(shown["usage"]["entries"], 0);
+    let metrics = running.metrics().await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "cachet_cache_entries{tenant=\"acme\",trigger=\"post-login\"}"
+        ),
+        0.0
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_move_as_executions_run() {
+    let config = head("")
+        + &action("acme", "post-login", "cache-ops", guests::CACHE_OPS, "")
+        + &action("globex", "post-login", "panics", guests::PANICS, "");
+    let running = start("metrics", &config).await;
+    let before = running.metrics().await;
+    assert!(before.contains("cachet_inflight_executions 0"), "{before}");
+    assert_eq!(sample(&before, "cachet_store_errors_total"), 0.0);
+
+    let ops = json!([
+        { "op": "get", "key": "k" },
+        { "op": "set", "key": "k", "value": "v" },
+        { "op": "get", "key": "k" },
+        { "op": "set", "key": "k".repeat(65), "value": "v" },
+    ]);
+    for _ in 0..3 {
+        let reply = running.execute("acme", &cache_ops(ops.clone())).await;
+        assert_eq!(reply.json()["outcome"], "success", "{}", reply.body);
+    }
+    let reply = running.execute("globex", &user("auth0|1")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["outcome"], "failed");
+
+    let m = running.metrics().await;
+    let count = |line: &str| sample(&m, line);
+    assert_eq!(
+        count(
+            "cachet_executions_total{tenant=\"acme\",trigger=\"post-login\",outcome=\"success\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        count(
+            "cachet_executions_total{tenant=\"globex\",trigger=\"post-login\",outcome=\"failed\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        count("cachet_execution_duration_seconds_count{tenant=\"acme\",trigger=\"post-login\"}"),
+        3.0
+    );
+    assert_eq!(
+        count("cachet_action_failures_total{kind=\"trap\"}"),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        count("cachet_cache_operations_total{op=\"get\",result=\"miss\"}"),
+        1.0
+    );
+    assert_eq!(
+        count("cachet_cache_operations_total{op=\"get\",result=\"hit\"}"),
+        5.0
+    );
+    assert_eq!(
+        count("cachet_cache_operations_total{op=\"set\",result=\"ok\"}"),
+        3.0
+    );
+    assert_eq!(
+        count("cachet_cache_operations_total{op=\"set\",result=\"CacheKeySizeExceeded\"}"),
+        3.0
+    );
+    assert_eq!(
+        count("cachet_cache_entries{tenant=\"acme\",trigger=\"post-login\"}"),
+        1.0
+    );
+    assert_eq!(
+        count("cachet_cache_bytes{tenant=\"acme\",trigger=\"post-login\"}"),
+        2.0
+    );
+    assert!(m.ends_with("# EOF\n"));
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn egress_requests_are_counted_by_outcome() {
+    let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
+    let config = head("") + &mgmt_token_action(&idp, "acme");
+    let running = start("egress", &config).await;
+    let reply = running.execute("acme", &user("auth0|1")).await;
+    assert_eq!(reply.json()["outcome"], "success", "{}", reply.body);
+    let m = running.metrics().await;
+    // A token request and a management API call.
+    assert_eq!(
+        sample(&m, "cachet_egress_requests_total{outcome=\"completed\"}"),
+        2.0,
+        "{m}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reload_swaps_the_flows_and_a_broken_config_keeps_the_old_ones() {
+    let first = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let running = start("reload", &first).await;
+    assert_eq!(running.execute("globex", &user("u")).await.status, 404);
+
+    // A good config: a new tenant, and a secret from the environment.
+    let second = first.clone()
+        + &action(
+            "globex",
+            "post-login",
+            "cache-ops",
+            guests::CACHE_OPS,
+            "secrets = { s = \"env:CACHET_TEST_SECRET\" }",
+        );
+    running.rewrite(&second);
+    let config = Config::load_with_env(&running.dir.join("cachet.toml"), &env).unwrap();
+    let report = running.server.reload_with(config).await.unwrap();
+    assert_eq!((report.flows, report.actions), (2, 2));
+    assert_eq!((report.compiled, report.reused), (1, 1), "claims is reused");
+    let ops = cache_ops(json!([{ "op": "get", "key": "k" }]));
+    let reply = running.execute("globex", &ops).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // Broken configs: a syntax error, a missing action file, a restart-only change.
+    let broken = [
+        (second.clone() + "this is not toml", "cachet.toml:"),
+        (
+            second.clone() + &action("initech", "post-login", "x", "/nonexistent.wasm", ""),
+            "/nonexistent.wasm",
+        ),
+        (
+            second.replace("[auth]", "max_inflight = 3\n[auth]"),
+            "max_inflight changed; that takes a restart",
+        ),
+    ];
+    for (text, expected) in broken {
+        running.rewrite(&text);
+        let reply = running.call("POST", "/v1/admin/reload", None).await;
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(expected), "{message}");
+        assert_eq!(running.execute("globex", &ops).await.status, 200);
+        assert_eq!(running.execute("acme", &user("u")).await.status, 200);
+    }
+
+    // Back to the first config through the HTTP endpoint: globex is gone.
+    running.rewrite(&first);
+    let reply = running.call("POST", "/v1/admin/reload", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["reloaded"]["flows"], 1);
+    assert_eq!(running.execute("globex", &ops).await.status, 404);
+    let m = running.metrics().await;
+    assert_eq!(sample(&m, "cachet_reloads_total{outcome=\"refused\"}"), 3.0);
+    assert_eq!(sample(&m, "cachet_reloads_total{outcome=\"applied\"}"), 3.0);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
+    let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
+    idp.set_mode(TokenMode::Slow(Duration::from_millis(1000)));
+    let store = test_dir("shutdown-store").join("cache.json");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nstore = \"file:{}\"\n[auth]\ntokens_env = \
+         \"CACHET_TEST_TOKENS\"\n{}",
+        store.display(),
+        mgmt_token_action(&idp, "acme")
+    );
+    let running = start("shutdown", &config).await;
+    let addr = running.addr;
+    let in_flight = tokio::spawn(async move {
+        let event = user("auth0|1").to_string();
+        let path = "/v1/tenants/acme/triggers/post-login/execute";
+        request(addr, "POST", path, Some(TOKEN), Some(&event)).await
+    });
+    running
+        .wait_for_metric("cachet_inflight_executions 1")
+        .await;
+    let server = running.server.clone();
+    let stopped = running.shutdown().await;
+
+    let reply = in_flight.await.unwrap().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["outcome"], "success", "{}", reply.body);
+    stopped.unwrap();
+    assert!(
+        request(addr, "GET", "/healthz", None, None).await.is_err(),
+        "no longer accepting"
+    );
+    // The store was flushed: the token the execution cached is in the snapshot file.
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert!(saved.contains("\"acme\""), "{saved}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(store.parent().unwrap());
+}
+
+#[tokio::test]
+async fn readiness_fails_while_the_store_is_unreachable() {
+    let Some(mut redis) = cachet_tests::redis_server::RedisServer::start("readiness") else {
+        return;
+    };
+    let config = head(&format!(
+        "store = \"{}\"\nstore_timeout_ms = 500",
+        redis.url()
+    )) + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let running = start("readiness", &config).await;
+    let ready = request(running.addr, "GET", "/readyz", None, None)
+        .await
+        .unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    redis.kill();
+    let ready = request(running.addr, "GET", "/readyz", None, None)
+        .await
+        .unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.json()["error"]["code"], "store_unavailable");
+    assert!(!ready.body.contains("password"));
+    let health = request(running.addr, "GET", "/healthz", None, None)
+        .await
+        .unwrap();
+    assert_eq!(health.status, 200, "the process is still up");
+    running.shutdown().await.unwrap();
+}
