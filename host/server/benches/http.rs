@@ -21,6 +21,10 @@ use cachet_host::{ActionConfig, Trigger};
 use cachet_server::{Config, Server};
 use cachet_tests::guests;
 
+/// The allocator the `cachet` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const CONNECTIONS: usize = 64;
 const EVENT: &str =

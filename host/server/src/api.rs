@@ -30,7 +30,7 @@ use cachet_limits::{CacheError, LimitError};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::json;
 
-use crate::Server;
+use crate::{Flow, Server};
 
 /// How long readiness waits for the store to answer.
 const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
@@ -113,8 +113,12 @@ async fn require_token(State(server): State<Server>, request: Request, next: Nex
     next.run(request).await
 }
 
-/// The configured partition named by the path, or the 404 to answer.
-fn partition(server: &Server, tenant: String, trigger: &str) -> Result<PartitionKey, Response> {
+/// The configured partition named by the path and its flow, or the 404 to answer.
+fn partition(
+    server: &Server,
+    tenant: String,
+    trigger: &str,
+) -> Result<(PartitionKey, Flow), Response> {
     let trigger: Trigger = trigger.parse().map_err(|_| {
         error(
             StatusCode::NOT_FOUND,
@@ -123,17 +127,17 @@ fn partition(server: &Server, tenant: String, trigger: &str) -> Result<Partition
         )
     })?;
     let key = PartitionKey::new(tenant, trigger);
-    if server.flow(&key).is_none() {
-        return Err(error(
+    match server.flow(&key) {
+        Some(flow) => Ok((key, flow)),
+        None => Err(error(
             StatusCode::NOT_FOUND,
             "no_flow",
             format!(
                 "tenant `{}` has no {} actions in this service's configuration",
                 key.tenant, key.trigger
             ),
-        ));
+        )),
     }
-    Ok(key)
 }
 
 async fn execute(
@@ -143,8 +147,8 @@ async fn execute(
     body: Body,
 ) -> Response {
     let metrics = server.metrics();
-    let partition = match partition(&server, tenant, &trigger) {
-        Ok(p) => p,
+    let (partition, flow) = match partition(&server, tenant, &trigger) {
+        Ok(found) => found,
         Err(response) => {
             metrics.rejected("not-found");
             return response;
@@ -206,19 +210,11 @@ async fn execute(
             "the event is not valid JSON: it is not UTF-8",
         );
     };
-    let Some(flow) = server.flow(&partition) else {
-        // Removed by a reload since the check above.
-        metrics.rejected("not-found");
-        return error(
-            StatusCode::NOT_FOUND,
-            "no_flow",
-            "the flow was just removed",
-        );
-    };
     // The execution runs on its own task: a caller that hangs up does not cut a flow short
     // half-way through its cache writes.
     let runner = server.clone();
     let task_partition = partition.clone();
+    let actions = Arc::clone(&flow.actions);
     let task = tokio::spawn(async move {
         let _permit = permit;
         let metrics = runner.metrics();
@@ -228,7 +224,7 @@ async fn execute(
             .execute_actions(
                 &task_partition.tenant,
                 task_partition.trigger,
-                &flow,
+                &actions,
                 &event,
             )
             .await;
@@ -247,9 +243,9 @@ async fn execute(
         }
     };
     match result {
-        Ok(flow) => {
-            metrics.execution(&partition, &flow);
-            for action in &flow.actions {
+        Ok(result) => {
+            metrics.execution(&flow.series, &result);
+            for action in &result.actions {
                 if let Some(failure) = &action.error {
                     // The kind only: the message is the action's own text.
                     tracing::info!(
@@ -261,7 +257,7 @@ async fn execute(
                     );
                 }
             }
-            let mut response = axum::Json(flow).into_response();
+            let mut response = axum::Json(result).into_response();
             *response.status_mut() = StatusCode::OK;
             response
         }
@@ -305,8 +301,8 @@ async fn show_cache(
     State(server): State<Server>,
     Path((tenant, trigger)): Path<(String, String)>,
 ) -> Response {
-    let partition = match partition(&server, tenant, &trigger) {
-        Ok(p) => p,
+    let (partition, _) = match partition(&server, tenant, &trigger) {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let runtime = server.runtime();
@@ -333,8 +329,8 @@ async fn purge_cache(
     State(server): State<Server>,
     Path((tenant, trigger)): Path<(String, String)>,
 ) -> Response {
-    let partition = match partition(&server, tenant, &trigger) {
-        Ok(p) => p,
+    let (partition, _) = match partition(&server, tenant, &trigger) {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let store = server.runtime().store();
@@ -357,8 +353,8 @@ async fn delete_entry(
     State(server): State<Server>,
     Path((tenant, trigger, key)): Path<(String, String, String)>,
 ) -> Response {
-    let partition = match partition(&server, tenant, &trigger) {
-        Ok(p) => p,
+    let (partition, _) = match partition(&server, tenant, &trigger) {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let store = server.runtime().store();
@@ -391,11 +387,11 @@ async fn list_flows(State(server): State<Server>) -> Response {
     let flows = server.flows();
     let mut list: Vec<_> = flows
         .iter()
-        .map(|(partition, actions)| {
+        .map(|(partition, flow)| {
             json!({
                 "tenant": partition.tenant,
                 "trigger": partition.trigger,
-                "actions": actions.iter().map(|a| json!({
+                "actions": flow.actions.iter().map(|a| json!({
                     "name": a.name(),
                     "sha256": a.digest(),
                 })).collect::<Vec<_>>(),
@@ -449,7 +445,7 @@ async fn readyz(State(server): State<Server>) -> Response {
     match ping {
         Ok(Ok(())) => {
             let flows = server.flows();
-            let actions: usize = flows.values().map(|f| f.len()).sum();
+            let actions: usize = flows.values().map(|f| f.actions.len()).sum();
             axum::Json(json!({ "status": "ready", "flows": flows.len(), "actions": actions }))
                 .into_response()
         }

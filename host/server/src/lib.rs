@@ -48,6 +48,7 @@ use tokio::sync::Semaphore;
 
 pub use config::{ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MIN_TOKEN_CHARS, Tokens};
 pub use metrics::Metrics;
+use metrics::PartitionMetrics;
 pub use store::{OpenStoreError, OpenedStore, open_store};
 
 /// Why the service could not start, reload or finish cleanly.
@@ -122,8 +123,15 @@ pub enum ServerError {
 /// function standing in for it (tests, embedders with their own secret source).
 pub type Environment = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// One configured flow: its actions, in order, and its partition's metric series.
+#[derive(Clone)]
+pub(crate) struct Flow {
+    pub(crate) actions: Arc<[Action]>,
+    pub(crate) series: Arc<PartitionMetrics>,
+}
+
 /// The flows of every tenant and trigger, swapped as a whole by a reload.
-type Flows = HashMap<PartitionKey, Arc<[Action]>>;
+type Flows = HashMap<PartitionKey, Flow>;
 
 /// What a reload did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -201,7 +209,7 @@ impl Server {
             builder = builder.compiled_cache_dir(dir);
         }
         let runtime = builder.build()?;
-        let (flows, _) = load_flows(&runtime, &config).await?;
+        let (flows, _) = load_flows(&runtime, &metrics, &config).await?;
         metrics.reload(true);
         tracing::info!(
             store = %config.store,
@@ -299,7 +307,8 @@ impl Server {
                 changed,
             });
         }
-        let (flows, report) = load_flows(&self.shared.runtime, &config).await?;
+        let (flows, report) =
+            load_flows(&self.shared.runtime, &self.shared.metrics, &config).await?;
         // Both swaps are single pointer writes; an execution that already took the old table
         // finishes on it.
         *self
@@ -316,7 +325,7 @@ impl Server {
     }
 
     /// The flow bound to `partition`, if any.
-    fn flow(&self, partition: &PartitionKey) -> Option<Arc<[Action]>> {
+    fn flow(&self, partition: &PartitionKey) -> Option<Flow> {
         self.shared
             .flows
             .read()
@@ -382,6 +391,7 @@ impl Server {
 /// Reads, compiles and binds every action of `config`, in file order, into flows.
 async fn load_flows(
     runtime: &Runtime,
+    metrics: &Metrics,
     config: &Config,
 ) -> Result<(Flows, ReloadReport), ServerError> {
     let before = runtime.compile_stats();
@@ -450,7 +460,14 @@ async fn load_flows(
                 trigger: partition.trigger,
                 source,
             })?;
-        flows.insert(partition, actions.into());
+        let series = Arc::new(metrics.partition(&partition));
+        flows.insert(
+            partition,
+            Flow {
+                actions: actions.into(),
+                series,
+            },
+        );
     }
     let report = ReloadReport {
         flows: flows.len(),

@@ -49,6 +49,16 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// The series of one partition (see [`Metrics::partition`]).
+pub(crate) struct PartitionMetrics {
+    success: Counter,
+    denied: Counter,
+    failed: Counter,
+    duration: Histogram,
+    entries: Gauge,
+    bytes: Gauge,
+}
+
 /// Every metric the service exports, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -167,22 +177,41 @@ impl Metrics {
         }
     }
 
-    /// Counts one finished execution of `partition`.
-    pub(crate) fn execution(&self, partition: &PartitionKey, result: &FlowResult) {
+    /// The series of one configured partition, resolved once when its flow is loaded so that
+    /// counting an execution neither hashes labels nor allocates. Creating them also makes
+    /// every configured partition's series visible (at 0) from the start.
+    pub(crate) fn partition(&self, partition: &PartitionKey) -> PartitionMetrics {
         let labels = PartitionLabels {
             tenant: partition.tenant.clone(),
             trigger: partition.trigger.as_str(),
         };
-        self.executions
-            .get_or_create(&ExecutionLabels {
-                tenant: partition.tenant.clone(),
-                trigger: labels.trigger,
-                outcome: outcome_label(result.outcome),
-            })
-            .inc();
-        self.duration
-            .get_or_create(&labels)
-            .observe(result.duration_us as f64 / 1e6);
+        let executions = |outcome: cachet_host::Outcome| {
+            self.executions
+                .get_or_create(&ExecutionLabels {
+                    tenant: partition.tenant.clone(),
+                    trigger: labels.trigger,
+                    outcome: outcome_label(outcome),
+                })
+                .clone()
+        };
+        PartitionMetrics {
+            success: executions(cachet_host::Outcome::Success),
+            denied: executions(cachet_host::Outcome::Denied),
+            failed: executions(cachet_host::Outcome::Failed),
+            duration: self.duration.get_or_create(&labels).clone(),
+            entries: self.cache_entries.get_or_create(&labels).clone(),
+            bytes: self.cache_bytes.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// Counts one finished execution of the partition whose series are `series`.
+    pub(crate) fn execution(&self, series: &PartitionMetrics, result: &FlowResult) {
+        match result.outcome {
+            cachet_host::Outcome::Success => series.success.inc(),
+            cachet_host::Outcome::Denied => series.denied.inc(),
+            cachet_host::Outcome::Failed => series.failed.inc(),
+        };
+        series.duration.observe(result.duration_us as f64 / 1e6);
         for failure in result.actions.iter().filter_map(|a| a.error.as_ref()) {
             self.failures
                 .get_or_create(&KindLabels {
@@ -190,7 +219,9 @@ impl Metrics {
                 })
                 .inc();
         }
-        self.set_usage(labels, result.cache.entries, result.cache.bytes);
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        series.entries.set(gauge(result.cache.entries));
+        series.bytes.set(gauge(result.cache.bytes));
     }
 
     /// Records a partition's usage (after an execution, an inspection or a purge).
