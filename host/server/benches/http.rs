@@ -55,6 +55,7 @@ fn main() {
 async fn run() {
     let dir = std::env::temp_dir().join(format!("cachet-http-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    startup(&dir).await;
     let path = dir.join("cachet.toml");
     std::fs::write(
         &path,
@@ -136,6 +137,43 @@ async fn run() {
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Start-up with every example action, first with an empty `compiled_cache_dir` (each action
+/// compiled) and then, as a restarted service, with it warm (each action loaded precompiled).
+async fn startup(dir: &std::path::Path) {
+    let compiled = dir.join("compiled");
+    let _ = std::fs::remove_dir_all(&compiled);
+    let examples = [
+        ("claims", "post-login", guests::CLAIMS),
+        ("quota-probe", "post-login", guests::QUOTA_PROBE),
+        ("mgmt-token", "post-login", guests::MGMT_TOKEN),
+        ("m2m-claims", "credentials-exchange", guests::M2M_CLAIMS),
+    ];
+    let mut text = format!("listen = \"127.0.0.1:0\"\ncompiled_cache_dir = {compiled:?}\n");
+    for (name, trigger, path) in examples {
+        text.push_str(&format!(
+            "[[actions]]\ntenant = \"bench\"\ntrigger = \"{trigger}\"\nname = \"{name}\"\n\
+             path = {path:?}\n"
+        ));
+    }
+    let path = dir.join("startup.toml");
+    std::fs::write(&path, text).unwrap();
+    for label in ["cold (compiling)", "warm (compiled_cache_dir)"] {
+        let config = Config::load(&path).unwrap();
+        let started = Instant::now();
+        let server = Server::start(config).await.unwrap();
+        let elapsed = started.elapsed();
+        let stats = server.runtime().compile_stats();
+        println!(
+            "start-up {label:<26} {:>8.1} ms for {} actions ({:.1} ms each; compiled {}, from disk {})",
+            elapsed.as_secs_f64() * 1e3,
+            examples.len(),
+            elapsed.as_secs_f64() * 1e3 / examples.len() as f64,
+            stats.compiled,
+            stats.disk_hits
+        );
+    }
 }
 
 /// Executions per second with `CONNECTIONS` executions in flight at a time.
