@@ -105,10 +105,14 @@ impl Serve {
         assert!(status.success());
     }
 
-    /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    /// SIGTERM, then the exit status and every log line not yet read.
+    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         self.signal("TERM");
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        // The reader thread ends when the pipe closes, which ends this iteration.
+        let (_, empty) = mpsc::channel();
+        let lines = std::mem::replace(&mut self.lines, empty);
+        (status, lines.iter().map(|l| l.to_string()).collect())
     }
 }
 
@@ -147,7 +151,7 @@ fn the_printed_example_config_starts_and_sigterm_exits_0() {
     std::fs::write(dir.join("cachet.toml"), config).unwrap();
     let serve = Serve::spawn(&dir.join("cachet.toml"));
     serve.ready();
-    let status = serve.stop();
+    let (status, _) = serve.stop();
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -215,7 +219,7 @@ async fn sighup_reloads_the_config_file() {
     );
     assert_eq!(execute("globex").await.status, 200);
 
-    let status = serve.stop();
+    let (status, _) = serve.stop();
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -264,8 +268,18 @@ async fn two_serve_processes_on_one_redis_fetch_one_token_for_200_concurrent_log
     assert_eq!(stats.management_requests, 200, "{stats:?}");
 
     for serve in [first, second] {
-        let status = serve.stop();
+        let (status, lines) = serve.stop();
         assert!(status.success(), "{status:?}");
+        assert!(
+            lines.iter().any(|l| l.contains("shutting down")),
+            "{lines:?}"
+        );
+        // Logs carry no API token, secret, token, user or event.
+        for line in &lines {
+            for secret in [TOKEN, idp.client_secret(), "auth0|user-", "eyJ"] {
+                assert!(!line.contains(secret), "`{secret}` in the log: {line}");
+            }
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -66,6 +66,18 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, axum::Json(body)).into_response()
 }
 
+/// A 404 for a path naming no configured partition (small, unlike a `Response`).
+struct NotFound {
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for NotFound {
+    fn into_response(self) -> Response {
+        error(StatusCode::NOT_FOUND, self.code, self.message)
+    }
+}
+
 fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked; the service keeps running");
     error(
@@ -118,25 +130,21 @@ fn partition(
     server: &Server,
     tenant: String,
     trigger: &str,
-) -> Result<(PartitionKey, Flow), Response> {
-    let trigger: Trigger = trigger.parse().map_err(|_| {
-        error(
-            StatusCode::NOT_FOUND,
-            "unknown_trigger",
-            format!("unknown trigger `{trigger}`; use post-login or credentials-exchange"),
-        )
+) -> Result<(PartitionKey, Flow), NotFound> {
+    let trigger: Trigger = trigger.parse().map_err(|_| NotFound {
+        code: "unknown_trigger",
+        message: format!("unknown trigger `{trigger}`; use post-login or credentials-exchange"),
     })?;
     let key = PartitionKey::new(tenant, trigger);
     match server.flow(&key) {
         Some(flow) => Ok((key, flow)),
-        None => Err(error(
-            StatusCode::NOT_FOUND,
-            "no_flow",
-            format!(
+        None => Err(NotFound {
+            code: "no_flow",
+            message: format!(
                 "tenant `{}` has no {} actions in this service's configuration",
                 key.tenant, key.trigger
             ),
-        )),
+        }),
     }
 }
 
@@ -149,9 +157,9 @@ async fn execute(
     let metrics = server.metrics();
     let (partition, flow) = match partition(&server, tenant, &trigger) {
         Ok(found) => found,
-        Err(response) => {
+        Err(not_found) => {
             metrics.rejected("not-found");
-            return response;
+            return not_found.into_response();
         }
     };
     // Never queue without bound: beyond max_inflight the caller is told to come back.
@@ -303,7 +311,7 @@ async fn show_cache(
 ) -> Response {
     let (partition, _) = match partition(&server, tenant, &trigger) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(not_found) => return not_found.into_response(),
     };
     let runtime = server.runtime();
     let limits = server.config().cache_limits;
@@ -331,7 +339,7 @@ async fn purge_cache(
 ) -> Response {
     let (partition, _) = match partition(&server, tenant, &trigger) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(not_found) => return not_found.into_response(),
     };
     let store = server.runtime().store();
     let cleared = match store.usage(&partition).await {
@@ -355,7 +363,7 @@ async fn delete_entry(
 ) -> Response {
     let (partition, _) = match partition(&server, tenant, &trigger) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(not_found) => return not_found.into_response(),
     };
     let store = server.runtime().store();
     match store

@@ -221,7 +221,15 @@ async fn every_endpoint_but_health_and_readiness_needs_a_valid_bearer_token() {
         ),
         3.0
     );
-    assert!(!metrics.contains("cachet_executions_total{"), "{metrics}");
+    for outcome in ["success", "denied", "failed"] {
+        let line = format!(
+            "cachet_executions_total{{tenant=\"acme\",trigger=\"post-login\",outcome=\"{outcome}\"}}"
+        );
+        assert!(
+            metrics.contains(&format!("{line} 0")),
+            "{line} at 0:\n{metrics}"
+        );
+    }
     running.shutdown().await.unwrap();
 }
 
@@ -599,7 +607,7 @@ async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
 }
 
 #[tokio::test]
-async fn readiness_fails_while_the_store_is_unreachable() {
+async fn readiness_fails_and_store_errors_are_counted_while_the_store_is_unreachable() {
     let Some(mut redis) = cachet_tests::redis_server::RedisServer::start("readiness") else {
         return;
     };
