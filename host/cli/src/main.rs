@@ -432,6 +432,7 @@ fn read(path: &Path) -> Result<String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, InputError> {
+    use tokio::signal::unix::{SignalKind, signal};
     if args.print_example_config {
         print!("{}", cachet_server::EXAMPLE_CONFIG);
         return Ok(ExitCode::SUCCESS);
@@ -439,6 +440,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, InputError> {
     let Some(path) = args.config else {
         return Err(InputError(anyhow::anyhow!("--config is required")));
     };
+    // Watched from the start: a SIGHUP or SIGTERM while the actions compile must not kill the
+    // process with the signal's default action.
+    let signals = (|| {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::hangup())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })();
+    let (mut hup, mut term, mut int) =
+        signals.map_err(|e| InputError(anyhow::anyhow!("cannot watch signals: {e}")))?;
     let config = cachet_server::Config::load(&path).map_err(|e| InputError(e.into()))?;
     let listen = config.listen;
     // Bound before compiling: a port in use fails at once, not after the actions compile.
@@ -452,29 +464,16 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, InputError> {
     tracing::info!(listen = %local, "cachet serve is ready");
     let reloader = server.clone();
     let hangups = tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::warn!("cannot watch SIGHUP; reload with POST /v1/admin/reload");
-            return;
-        };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the configuration");
             // The outcome is logged by the server (and counted in cachet_reloads_total).
             let _ = reloader.reload().await;
         }
     });
-    let stop = async {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut term) => {
-                    term.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
+    let stop = async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-            () = term => tracing::info!("SIGTERM received"),
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
     };
     let served = server.serve(listener, stop).await;

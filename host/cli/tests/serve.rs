@@ -42,6 +42,8 @@ fn temp_dir(name: &str) -> PathBuf {
 struct Serve {
     child: Child,
     lines: mpsc::Receiver<Value>,
+    /// Every line read so far, as text.
+    seen: std::cell::RefCell<Vec<String>>,
 }
 
 impl Serve {
@@ -71,7 +73,11 @@ impl Serve {
                 }
             }
         });
-        Self { child, lines }
+        Self {
+            child,
+            lines,
+            seen: std::cell::RefCell::default(),
+        }
     }
 
     /// Waits for a log line whose message is `message`, returning it.
@@ -81,6 +87,7 @@ impl Serve {
                 .lines
                 .recv_timeout(Duration::from_secs(120))
                 .unwrap_or_else(|_| panic!("no `{message}` log line"));
+            self.seen.borrow_mut().push(line.to_string());
             if line["fields"]["message"] == message {
                 return line;
             }
@@ -105,14 +112,16 @@ impl Serve {
         assert!(status.success());
     }
 
-    /// SIGTERM, then the exit status and every log line not yet read.
+    /// SIGTERM, then the exit status and every log line of the process.
     fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         self.signal("TERM");
         let status = self.child.wait().unwrap();
         // The reader thread ends when the pipe closes, which ends this iteration.
         let (_, empty) = mpsc::channel();
         let lines = std::mem::replace(&mut self.lines, empty);
-        (status, lines.iter().map(|l| l.to_string()).collect())
+        let mut all = self.seen.take();
+        all.extend(lines.iter().map(|l| l.to_string()));
+        (status, all)
     }
 }
 

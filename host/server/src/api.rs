@@ -35,6 +35,10 @@ use crate::{Flow, Server};
 /// How long readiness waits for the store to answer.
 const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long an event body may take to arrive. The execution slot is taken first (so bodies
+/// in memory are bounded by `max_inflight`), so a slow upload must not hold it for long.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) fn router(server: Server) -> Router {
     let partition = "/v1/tenants/{tenant}/triggers/{trigger}";
     let authed = Router::new()
@@ -102,7 +106,11 @@ async fn require_token(State(server): State<Server>, request: Request, next: Nex
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                // The scheme name is case-insensitive (RFC 9110 §11.1).
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            })
             .map(str::trim);
         let accepted = presented.is_some_and(|t| tokens.accepts(t));
         if !accepted {
@@ -196,9 +204,18 @@ async fn execute(
     if declared.is_some_and(|n| n > max as u64) {
         return too_large();
     }
-    let bytes: Bytes = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max).collect()).await;
+    let bytes: Bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Err(_elapsed) => {
+            metrics.rejected("bad-request");
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the event did not arrive within {BODY_READ_TIMEOUT:?}"),
+            );
+        }
+        Ok(Err(e)) => {
             return if e.is::<LengthLimitError>() {
                 too_large()
             } else {
@@ -225,8 +242,7 @@ async fn execute(
     let actions = Arc::clone(&flow.actions);
     let task = tokio::spawn(async move {
         let _permit = permit;
-        let metrics = runner.metrics();
-        metrics.inflight.inc();
+        let _running = Running::start(runner.metrics());
         let result = runner
             .runtime()
             .execute_actions(
@@ -236,7 +252,10 @@ async fn execute(
                 &event,
             )
             .await;
-        metrics.inflight.dec();
+        // Counted here, not in the handler, so an execution whose caller hung up counts too.
+        if let Ok(result) = &result {
+            runner.metrics().execution(&flow.series, result);
+        }
         result
     });
     let result = match task.await {
@@ -252,7 +271,6 @@ async fn execute(
     };
     match result {
         Ok(result) => {
-            metrics.execution(&flow.series, &result);
             for action in &result.actions {
                 if let Some(failure) = &action.error {
                     // The kind only: the message is the action's own text.
@@ -294,6 +312,22 @@ async fn execute(
                 e.to_string(),
             )
         }
+    }
+}
+
+/// Keeps `cachet_inflight_executions` right even if an execution's task panics.
+struct Running<'a>(&'a crate::Metrics);
+
+impl<'a> Running<'a> {
+    fn start(metrics: &'a crate::Metrics) -> Self {
+        metrics.inflight.inc();
+        Self(metrics)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.inflight.dec();
     }
 }
 
@@ -450,16 +484,24 @@ async fn readyz(State(server): State<Server>) -> Response {
         );
     }
     let ping = tokio::time::timeout(READY_PING_TIMEOUT, server.runtime().store().ping()).await;
-    match ping {
+    let why = match ping {
         Ok(Ok(())) => {
             let flows = server.flows();
             let actions: usize = flows.values().map(|f| f.actions.len()).sum();
-            axum::Json(json!({ "status": "ready", "flows": flows.len(), "actions": actions }))
-                .into_response()
+            return axum::Json(
+                json!({ "status": "ready", "flows": flows.len(), "actions": actions }),
+            )
+            .into_response();
         }
-        Ok(Err(e)) => store_unavailable(e),
-        Err(_) => store_unavailable(format!(
-            "the store did not answer within {READY_PING_TIMEOUT:?}"
-        )),
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {READY_PING_TIMEOUT:?}"),
+    };
+    // The detail (the store's address, its error) is for the operator's log, not for
+    // whoever can reach this unauthenticated endpoint.
+    tracing::warn!(error = %why, "not ready: the cache store does not answer");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "the cache store does not answer; see the service's log",
+    )
 }

@@ -20,6 +20,10 @@ use toml::Spanned;
 /// A commented configuration that starts as it is: `cachet serve --print-example-config`.
 pub const EXAMPLE_CONFIG: &str = include_str!("example.toml");
 
+/// The most executions `max_inflight` may allow at once: each reserves an instance slot of
+/// address space in the engine's pool.
+pub const MAX_INFLIGHT: usize = 65_536;
+
 /// The fewest characters a bearer token may have: shorter ones can be guessed.
 pub const MIN_TOKEN_CHARS: usize = 16;
 
@@ -208,15 +212,28 @@ impl Config {
                 ),
             )
         })?;
-        let store: StoreUrl = raw
-            .store
-            .get_ref()
+        // `env:NAME` keeps a Redis password out of the file.
+        let store_text = match raw.store.get_ref().strip_prefix("env:") {
+            Some(var) => env(var).ok_or_else(|| {
+                at.invalid(
+                    &raw.store,
+                    format!(
+                        "store is read from ${var}, which is not set; export it or write the URL"
+                    ),
+                )
+            })?,
+            None => raw.store.get_ref().clone(),
+        };
+        let store: StoreUrl = store_text
             .parse()
             .map_err(|e| at.invalid(&raw.store, format!("store: {e}")))?;
-        if *raw.max_inflight.get_ref() == 0 {
+        if !(1..=MAX_INFLIGHT).contains(raw.max_inflight.get_ref()) {
             return Err(at.invalid(
                 &raw.max_inflight,
-                "max_inflight must be at least 1 (it is the number of executions at once)".into(),
+                format!(
+                    "max_inflight must be between 1 and {MAX_INFLIGHT} (executions at once; each \
+                     reserves an instance slot)"
+                ),
             ));
         }
         if !(1..=60_000).contains(raw.store_timeout_ms.get_ref()) {
@@ -281,22 +298,34 @@ impl Config {
         })
     }
 
-    /// The settings a reload cannot change (they shape the listener, the store or the
-    /// engine), each as `name = value`, for telling the operator what needs a restart.
-    pub(crate) fn restart_only(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("listen", self.listen.to_string()),
-            ("store", self.store.to_string()),
-            ("store_timeout_ms", self.store_timeout_ms.to_string()),
-            ("policy", format!("{:?}", self.policy)),
-            (
-                "compiled_cache_dir",
-                format!("{:?}", self.compiled_cache_dir),
-            ),
-            ("max_inflight", self.max_inflight.to_string()),
-            ("cache_limits", format!("{:?}", self.cache_limits)),
-            ("execution_limits", format!("{:?}", self.execution_limits)),
-        ]
+    /// The settings a reload cannot apply (they shape the listener, the store or the engine)
+    /// that differ between `self` and `new`. The store URL is compared whole, password
+    /// included, so a changed password is not silently ignored.
+    pub(crate) fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut check = |name: &'static str, same: bool| {
+            if !same {
+                changed.push(name);
+            }
+        };
+        check("listen", self.listen == new.listen);
+        check("store", self.store == new.store);
+        check(
+            "store_timeout_ms",
+            self.store_timeout_ms == new.store_timeout_ms,
+        );
+        check("policy", self.policy == new.policy);
+        check(
+            "compiled_cache_dir",
+            self.compiled_cache_dir == new.compiled_cache_dir,
+        );
+        check("max_inflight", self.max_inflight == new.max_inflight);
+        check("cache_limits", self.cache_limits == new.cache_limits);
+        check(
+            "execution_limits",
+            self.execution_limits == new.execution_limits,
+        );
+        changed
     }
 }
 
@@ -376,11 +405,17 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
+    /// 1-based line and column (in characters) of byte `offset`.
     fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
+        // Back to a character boundary, so no offset can make the slice panic.
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        (line, column)
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
     }
 
     /// An error at `value`'s line; a defaulted value (empty span) points at line 1.
@@ -615,6 +650,34 @@ mod tests {
         assert_eq!(config.actions[0].config.secrets["id"], "s3cr3t-value");
         assert!(!format!("{config:?}").contains("s3cr3t"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_and_columns_count_characters_and_never_split_one() {
+        let at = Locator {
+            path: Path::new("c.toml"),
+            text: "a = 1\nnamé = \"x\"\n",
+        };
+        assert_eq!(at.line_col(0), (1, 1));
+        assert_eq!(at.line_col(6), (2, 1));
+        // Inside the two bytes of `é`: moved back to its start.
+        assert_eq!(at.line_col(10), (2, 4));
+        assert_eq!(at.line_col(11), (2, 5));
+        assert_eq!(at.line_col(usize::MAX).0, 3);
+    }
+
+    #[test]
+    fn max_inflight_is_bounded_and_the_store_can_come_from_the_environment() {
+        let e = parse("max_inflight = 100000000000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":1:") && e.contains("65536"), "{e}");
+        let env = |v: &str| (v == "STORE").then(|| "redis://:pw@127.0.0.1:6379".to_owned());
+        let config = Config::parse(Path::new("c.toml"), "store = \"env:STORE\"\n", &env).unwrap();
+        assert!(matches!(config.store, StoreUrl::Redis(_)));
+        assert!(!format!("{config:?}").contains("pw"));
+        let e = parse("store = \"env:STORE\"\n").unwrap_err().to_string();
+        assert!(e.contains("$STORE"), "{e}");
     }
 
     #[test]

@@ -46,7 +46,9 @@ use cachet_host::{
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-pub use config::{ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MIN_TOKEN_CHARS, Tokens};
+pub use config::{
+    ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MAX_INFLIGHT, MIN_TOKEN_CHARS, Tokens,
+};
 pub use metrics::Metrics;
 use metrics::PartitionMetrics;
 pub use store::{OpenStoreError, OpenedStore, open_store};
@@ -261,23 +263,29 @@ impl Server {
     /// syntax, a missing file, an action that does not compile, a setting that needs a
     /// restart) changes nothing and says why.
     pub async fn reload(&self) -> Result<ReloadReport, ServerError> {
+        // The turn is taken before the file is read: two reloads then apply the file in the
+        // order they read it, never an older version last.
+        let _turn = self.shared.reloading.lock().await;
         let path = self.config().path.clone();
-        let env = Arc::clone(&self.shared.env);
-        let loaded = Config::load_with_env(&path, &*env);
-        match loaded {
-            Ok(config) => self.reload_with(config).await,
-            Err(e) => {
-                self.shared.metrics.reload(false);
-                tracing::warn!(error = %e, "reload refused; the current flows stay");
-                Err(e.into())
-            }
-        }
+        let loaded = Config::load_with_env(&path, &*self.shared.env).map_err(ServerError::from);
+        self.finish_reload(match loaded {
+            Ok(config) => self.apply(config).await,
+            Err(e) => Err(e),
+        })
     }
 
     /// Swaps in `config`'s flows and tokens (see [`Server::reload`]).
     pub async fn reload_with(&self, config: Config) -> Result<ReloadReport, ServerError> {
         let _turn = self.shared.reloading.lock().await;
         let result = self.apply(config).await;
+        self.finish_reload(result)
+    }
+
+    /// Counts and logs a reload's outcome.
+    fn finish_reload(
+        &self,
+        result: Result<ReloadReport, ServerError>,
+    ) -> Result<ReloadReport, ServerError> {
         self.shared.metrics.reload(result.is_ok());
         match &result {
             Ok(report) => tracing::info!(
@@ -293,14 +301,7 @@ impl Server {
     }
 
     async fn apply(&self, config: Config) -> Result<ReloadReport, ServerError> {
-        let current = self.config();
-        let changed: Vec<&'static str> = current
-            .restart_only()
-            .into_iter()
-            .zip(config.restart_only())
-            .filter(|(old, new)| old.1 != new.1)
-            .map(|(old, _)| old.0)
-            .collect();
+        let changed = self.config().restart_only_changes(&config);
         if !changed.is_empty() {
             return Err(ServerError::RestartRequired {
                 config: config.path.clone(),
@@ -363,12 +364,15 @@ impl Server {
         let serving = axum::serve(listener, self.router())
             .with_graceful_shutdown(graceful)
             .into_future();
-        let drain_limit = Duration::from_millis(self.config().execution_limits.flow_deadline_ms)
+        let config = self.config();
+        let drain_limit = Duration::from_millis(config.execution_limits.flow_deadline_ms)
             + Duration::from_secs(1);
+        let mut drain_started = None;
         let drained = tokio::select! {
             served = serving => served.map_err(ServerError::Serve),
             () = async {
                 let _ = stop_rx.wait_for(|stopping| *stopping).await;
+                drain_started = Some(tokio::time::Instant::now());
                 tokio::time::sleep(drain_limit).await;
             } => {
                 tracing::warn!(
@@ -377,6 +381,15 @@ impl Server {
                 Ok(())
             }
         };
+        // Executions run on tasks of their own, so one whose caller hung up is still running
+        // after its connection closed: wait for every execution slot to be free (within what
+        // is left of the drain limit) before flushing, so its cache writes are saved.
+        let left = drain_started.map_or(drain_limit, |t| drain_limit.saturating_sub(t.elapsed()));
+        let slots = u32::try_from(config.max_inflight).unwrap_or(u32::MAX);
+        let idle = tokio::time::timeout(left, self.shared.inflight.acquire_many(slots)).await;
+        if idle.is_err() {
+            tracing::warn!("executions still running {drain_limit:?} after shutdown began");
+        }
         let flushed = self
             .shared
             .runtime

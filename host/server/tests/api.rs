@@ -132,12 +132,12 @@ impl Drop for Running {
     }
 }
 
-/// The value of the sample `line` in Prometheus text, 0 when absent.
+/// The value of the sample `line` in Prometheus text; a missing sample fails the test.
 fn sample(metrics: &str, line: &str) -> f64 {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
-        .unwrap_or(0.0)
+        .unwrap_or_else(|| panic!("no sample `{line}` in:\n{metrics}"))
 }
 
 fn user(id: &str) -> Value {
@@ -531,8 +531,11 @@ async fn a_reload_swaps_the_flows_and_a_broken_config_keeps_the_old_ones() {
     assert_eq!(reply.status, 200, "{}", reply.body);
 
     // Broken configs: a syntax error, a missing action file, a restart-only change.
-    let broken = [
-        (second.clone() + "this is not toml", "cachet.toml:"),
+    let broken: [(String, &str); 3] = [
+        (
+            second.clone() + "this is not toml",
+            &*format!("cachet.toml:{}:", second.lines().count() + 1),
+        ),
         (
             second.clone() + &action("initech", "post-login", "x", "/nonexistent.wasm", ""),
             "/nonexistent.wasm",
@@ -607,6 +610,77 @@ async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
 }
 
 #[tokio::test]
+async fn a_streamed_body_over_the_limit_is_cut_off_with_413() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\n[auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n\
+         [execution_limits]\nmax_event_bytes = 1024\n{}",
+        action("acme", "post-login", "claims", guests::CLAIMS, "")
+    );
+    let running = start("chunked", &config).await;
+    // No Content-Length: the limit must hold while the body streams in.
+    let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/tenants/acme/triggers/post-login/execute HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("400\r\n{}\r\n", "x".repeat(0x400));
+    for _ in 0..4 {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("event_too_large"), "{reply}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_an_execution_whose_caller_hung_up_before_saving_the_cache() {
+    let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
+    idp.set_mode(TokenMode::Slow(Duration::from_millis(1000)));
+    let store = test_dir("hangup-store").join("cache.json");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nstore = \"file:{}\"\n[auth]\ntokens_env = \
+         \"CACHET_TEST_TOKENS\"\n{}",
+        store.display(),
+        mgmt_token_action(&idp, "acme")
+    );
+    let running = start("hangup", &config).await;
+    let addr = running.addr;
+    let caller = tokio::spawn(async move {
+        let event = user("auth0|1").to_string();
+        let path = "/v1/tenants/acme/triggers/post-login/execute";
+        request(addr, "POST", path, Some(TOKEN), Some(&event)).await
+    });
+    running
+        .wait_for_metric("cachet_inflight_executions 1")
+        .await;
+    // The caller hangs up mid-execution; its connection closes at once.
+    caller.abort();
+    let _ = caller.await;
+    let server = running.server.clone();
+    running.shutdown().await.unwrap();
+    // The execution ran to its end before the store was saved.
+    let m = server.metrics().encode();
+    assert_eq!(
+        sample(
+            &m,
+            "cachet_executions_total{tenant=\"acme\",trigger=\"post-login\",outcome=\"success\"}"
+        ),
+        1.0
+    );
+    assert_eq!(sample(&m, "cachet_inflight_executions"), 0.0);
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert!(saved.contains("\"acme\""), "{saved}");
+    let _ = std::fs::remove_dir_all(store.parent().unwrap());
+}
+
+#[tokio::test]
 async fn readiness_fails_and_store_errors_are_counted_while_the_store_is_unreachable() {
     let Some(mut redis) = cachet_tests::redis_server::RedisServer::start("readiness") else {
         return;
@@ -626,7 +700,11 @@ async fn readiness_fails_and_store_errors_are_counted_while_the_store_is_unreach
         .unwrap();
     assert_eq!(ready.status, 503, "{}", ready.body);
     assert_eq!(ready.json()["error"]["code"], "store_unavailable");
-    assert!(!ready.body.contains("password"));
+    assert!(
+        !ready.body.contains("127.0.0.1"),
+        "no store address: {}",
+        ready.body
+    );
     let health = request(running.addr, "GET", "/healthz", None, None)
         .await
         .unwrap();
