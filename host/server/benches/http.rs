@@ -95,16 +95,7 @@ async fn run() {
         .load_action("claims", Trigger::PostLogin, &wasm, ActionConfig::default())
         .unwrap();
     // Warm the cache entry so every measured execution is a hit.
-    let first = runtime
-        .execute_actions(
-            "bench",
-            Trigger::PostLogin,
-            std::slice::from_ref(&action),
-            EVENT,
-        )
-        .await
-        .unwrap();
-    assert_eq!(first.outcome, cachet_host::Outcome::Success);
+    execute_claims(&runtime, &action).await;
     let in_process = in_process(&runtime, &action, Duration::from_secs(secs)).await;
     println!("in-process  {in_process:>10.0} executions/s");
 
@@ -176,6 +167,20 @@ async fn startup(dir: &std::path::Path) {
     }
 }
 
+/// One execution of `claims` on the bench's event, which must succeed.
+async fn execute_claims(runtime: &cachet_host::Runtime, action: &cachet_host::Action) {
+    let result = runtime
+        .execute_actions(
+            "bench",
+            Trigger::PostLogin,
+            std::slice::from_ref(action),
+            EVENT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, cachet_host::Outcome::Success);
+}
+
 /// Executions per second with `CONNECTIONS` executions in flight at a time.
 async fn in_process(
     runtime: &cachet_host::Runtime,
@@ -191,16 +196,7 @@ async fn in_process(
         let (done, stop) = (done.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let result = runtime
-                    .execute_actions(
-                        "bench",
-                        Trigger::PostLogin,
-                        std::slice::from_ref(&action),
-                        EVENT,
-                    )
-                    .await
-                    .unwrap();
-                assert_eq!(result.outcome, cachet_host::Outcome::Success);
+                execute_claims(&runtime, &action).await;
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));

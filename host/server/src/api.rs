@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -156,20 +157,44 @@ fn partition(
     }
 }
 
+/// The configured partition a route's `{tenant}` and `{trigger}` name, with its flow; a path
+/// naming none is answered 404 before the handler runs.
+struct Configured {
+    partition: PartitionKey,
+    flow: Flow,
+}
+
+impl FromRequestParts<Server> for Configured {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, server: &Server) -> Result<Self, Response> {
+        #[derive(serde::Deserialize)]
+        struct Names {
+            tenant: String,
+            trigger: String,
+        }
+        let Path(names) = Path::<Names>::from_request_parts(parts, server)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match partition(server, names.tenant, &names.trigger) {
+            Ok((partition, flow)) => Ok(Self { partition, flow }),
+            Err(not_found) => {
+                if parts.uri.path().ends_with("/execute") {
+                    server.metrics().rejected("not-found");
+                }
+                Err(not_found.into_response())
+            }
+        }
+    }
+}
+
 async fn execute(
     State(server): State<Server>,
-    Path((tenant, trigger)): Path<(String, String)>,
+    Configured { partition, flow }: Configured,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let metrics = server.metrics();
-    let (partition, flow) = match partition(&server, tenant, &trigger) {
-        Ok(found) => found,
-        Err(not_found) => {
-            metrics.rejected("not-found");
-            return not_found.into_response();
-        }
-    };
     // Never queue without bound: beyond max_inflight the caller is told to come back.
     let Ok(permit) = Arc::clone(&server.shared.inflight).try_acquire_owned() else {
         metrics.rejected("overloaded");
@@ -341,12 +366,8 @@ fn store_unavailable(e: impl std::fmt::Display) -> Response {
 
 async fn show_cache(
     State(server): State<Server>,
-    Path((tenant, trigger)): Path<(String, String)>,
+    Configured { partition, .. }: Configured,
 ) -> Response {
-    let (partition, _) = match partition(&server, tenant, &trigger) {
-        Ok(found) => found,
-        Err(not_found) => return not_found.into_response(),
-    };
     let runtime = server.runtime();
     let limits = server.config().cache_limits;
     match cachet_host::inspect(
@@ -369,12 +390,8 @@ async fn show_cache(
 
 async fn purge_cache(
     State(server): State<Server>,
-    Path((tenant, trigger)): Path<(String, String)>,
+    Configured { partition, .. }: Configured,
 ) -> Response {
-    let (partition, _) = match partition(&server, tenant, &trigger) {
-        Ok(found) => found,
-        Err(not_found) => return not_found.into_response(),
-    };
     let store = server.runtime().store();
     let cleared = match store.usage(&partition).await {
         Ok(usage) => usage.entries,
@@ -393,12 +410,9 @@ async fn purge_cache(
 
 async fn delete_entry(
     State(server): State<Server>,
-    Path((tenant, trigger, key)): Path<(String, String, String)>,
+    Configured { partition, .. }: Configured,
+    Path(EntryKey { key }): Path<EntryKey>,
 ) -> Response {
-    let (partition, _) = match partition(&server, tenant, &trigger) {
-        Ok(found) => found,
-        Err(not_found) => return not_found.into_response(),
-    };
     let store = server.runtime().store();
     match store
         .delete(&partition, &key, server.runtime().now_ms())
@@ -423,6 +437,12 @@ async fn delete_entry(
         }
         Err(e) => store_unavailable(format!("{}: {e}", e.code())),
     }
+}
+
+/// The `{key}` of `DELETE …/cache/{key}`.
+#[derive(serde::Deserialize)]
+struct EntryKey {
+    key: String,
 }
 
 async fn list_flows(State(server): State<Server>) -> Response {

@@ -570,20 +570,24 @@ async fn a_reload_swaps_the_flows_and_a_broken_config_keeps_the_old_ones() {
     running.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
+/// A service with a snapshot-file store and `mgmt-token` against a dev IdP that answers after
+/// a second, and one login to it in flight: the service, the login, the snapshot file, the
+/// IdP (kept alive by the caller).
+async fn slow_login_in_flight(
+    name: &str,
+) -> (Running, JoinHandle<std::io::Result<Reply>>, PathBuf, DevIdp) {
     let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
     idp.set_mode(TokenMode::Slow(Duration::from_millis(1000)));
-    let store = test_dir("shutdown-store").join("cache.json");
+    let store = test_dir(&format!("{name}-store")).join("cache.json");
     let config = format!(
         "listen = \"127.0.0.1:0\"\nstore = \"file:{}\"\n[auth]\ntokens_env = \
          \"CACHET_TEST_TOKENS\"\n{}",
         store.display(),
         mgmt_token_action(&idp, "acme")
     );
-    let running = start("shutdown", &config).await;
+    let running = start(name, &config).await;
     let addr = running.addr;
-    let in_flight = tokio::spawn(async move {
+    let login = tokio::spawn(async move {
         let event = user("auth0|1").to_string();
         let path = "/v1/tenants/acme/triggers/post-login/execute";
         request(addr, "POST", path, Some(TOKEN), Some(&event)).await
@@ -591,6 +595,13 @@ async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
     running
         .wait_for_metric("cachet_inflight_executions 1")
         .await;
+    (running, login, store, idp)
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
+    let (running, in_flight, store, _idp) = slow_login_in_flight("shutdown").await;
+    let addr = running.addr;
     let server = running.server.clone();
     let stopped = running.shutdown().await;
 
@@ -641,25 +652,7 @@ async fn a_streamed_body_over_the_limit_is_cut_off_with_413() {
 
 #[tokio::test]
 async fn shutdown_waits_for_an_execution_whose_caller_hung_up_before_saving_the_cache() {
-    let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
-    idp.set_mode(TokenMode::Slow(Duration::from_millis(1000)));
-    let store = test_dir("hangup-store").join("cache.json");
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nstore = \"file:{}\"\n[auth]\ntokens_env = \
-         \"CACHET_TEST_TOKENS\"\n{}",
-        store.display(),
-        mgmt_token_action(&idp, "acme")
-    );
-    let running = start("hangup", &config).await;
-    let addr = running.addr;
-    let caller = tokio::spawn(async move {
-        let event = user("auth0|1").to_string();
-        let path = "/v1/tenants/acme/triggers/post-login/execute";
-        request(addr, "POST", path, Some(TOKEN), Some(&event)).await
-    });
-    running
-        .wait_for_metric("cachet_inflight_executions 1")
-        .await;
+    let (running, caller, store, _idp) = slow_login_in_flight("hangup").await;
     // The caller hangs up mid-execution; its connection closes at once.
     caller.abort();
     let _ = caller.await;
