@@ -30,6 +30,7 @@ const POST_LOGIN: &[&str] = &[
     "abuse",
     "escape",
     "extra-import",
+    "counter",
 ];
 
 /// Credentials-exchange actions.

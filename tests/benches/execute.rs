@@ -28,7 +28,7 @@ fn guest(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("built action")
 }
 
-fn runtime(wasm: &[u8], concurrency_support: bool) -> Runtime {
+fn runtime(wasm: &[u8], concurrency_support: bool, instance: cachet_host::InstanceMode) -> Runtime {
     let rt = Runtime::builder()
         .concurrency_support(concurrency_support)
         .build()
@@ -38,7 +38,10 @@ fn runtime(wasm: &[u8], concurrency_support: bool) -> Runtime {
             "claims",
             Trigger::PostLogin,
             wasm,
-            cachet_host::ActionConfig::default(),
+            cachet_host::ActionConfig {
+                instance,
+                ..cachet_host::ActionConfig::default()
+            },
         )
         .expect("load claims");
     rt.bind(TENANT, Trigger::PostLogin, vec![action])
@@ -174,12 +177,16 @@ fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
 
 fn main() {
     let wasm = guest(cachet_tests::guests::CLAIMS);
-    let rt = runtime(&wasm, false);
+    let fresh = cachet_host::InstanceMode::Fresh;
+    let rt = runtime(&wasm, false, fresh);
+    let warm = cachet_host::InstanceMode::Warm(cachet_host::WarmOptions::default());
+    let rt_warm = runtime(&wasm, false, warm);
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio");
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
+    execute(&tokio, &rt_warm);
 
     let now = 1_700_000_000_000;
     let cache = Mutex::new(BoundedCache::new(
@@ -191,6 +198,9 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("execute/claims_cache_hit", |b| {
         b.iter(|| execute(&tokio, &rt))
+    });
+    c.bench_function("execute/claims_cache_hit_warm", |b| {
+        b.iter(|| execute(&tokio, &rt_warm))
     });
     c.bench_function("native_floor/claims_cache_hit", |b| {
         b.iter(|| black_box(native_floor(&cache, black_box(EVENT), now)))
@@ -270,7 +280,7 @@ fn main() {
         samples.sort_unstable();
         percentile(&samples, 0.5)
     };
-    let rt_cm = runtime(&wasm, true);
+    let rt_cm = runtime(&wasm, true, fresh);
     execute(&tokio, &rt_cm);
     let token_floor = {
         let mut samples: Vec<Duration> = (0..20_000)
@@ -299,6 +309,7 @@ fn main() {
     for (label, rt) in [
         ("concurrency_support(false)", &rt),
         ("concurrency_support(true)", &rt_cm),
+        ("warm instances", &rt_warm),
     ] {
         let (p50, p99) = latency(rt, 20_000);
         let t1 = throughput(rt, 1, 20_000);

@@ -363,6 +363,7 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> 
                 .cloned()
                 .collect(),
             allowed_private_hosts: args.allow_private_hosts.clone(),
+            ..ActionConfig::default()
         };
         actions.push(runtime.load_action(&name, args.trigger, &wasm, config)?);
     }

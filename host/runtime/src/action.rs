@@ -18,6 +18,7 @@ use crate::error::LoadError;
 use crate::interfaces::http::AllowList;
 use crate::sandbox::Ctx;
 use crate::trigger::Trigger;
+use crate::warm::{InstanceMode, WarmPool};
 
 /// A loaded action: compiled, linked against its trigger's world, with its secrets. Cheap to
 /// clone.
@@ -36,6 +37,8 @@ pub(crate) struct ActionInner {
     /// The secrets as the JSON object the event carries, serialized once at load.
     pub(crate) secrets_json: Box<RawValue>,
     pub(crate) allow: AllowList,
+    /// Idle instances, for an action configured with [`InstanceMode::Warm`].
+    pub(crate) warm: Option<WarmPool>,
 }
 
 /// How an action is configured: its secrets and the hosts it may reach.
@@ -61,6 +64,8 @@ pub struct ActionConfig {
     /// Entries of [`ActionConfig::allowed_hosts`] whose names may resolve to loopback, private
     /// or link-local addresses (an internal service the operator vouches for).
     pub allowed_private_hosts: Vec<String>,
+    /// Fresh instances per execution (the default) or warm ones reused for the same tenant.
+    pub instance: InstanceMode,
 }
 
 impl std::fmt::Debug for ActionConfig {
@@ -70,6 +75,7 @@ impl std::fmt::Debug for ActionConfig {
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("allowed_hosts", &self.allowed_hosts)
             .field("allowed_private_hosts", &self.allowed_private_hosts)
+            .field("instance", &self.instance)
             .finish()
     }
 }
@@ -192,6 +198,7 @@ impl Loader {
             secrets,
             allowed_hosts,
             allowed_private_hosts,
+            instance,
         } = config.into();
         let inner = self;
         let named = || name.to_string();
@@ -268,6 +275,10 @@ impl Loader {
                 export: export_index,
                 secrets_json,
                 allow,
+                warm: match instance {
+                    InstanceMode::Fresh => None,
+                    InstanceMode::Warm(options) => Some(WarmPool::new(options)),
+                },
             }),
         })
     }

@@ -25,6 +25,7 @@ use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcom
 use crate::sandbox::{Ctx, DeadlineStop, Epochs, MemoryLimiter, classify_trap, deadline_failure};
 use crate::store::{CacheStore, PartitionKey};
 use crate::trigger::Trigger;
+use crate::warm::WarmInstance;
 
 /// Extra wall-clock time allowed past the flow deadline for host-side waits (a store call in
 /// flight) before the execution is abandoned. Wasm code itself is stopped by epochs, and host
@@ -164,12 +165,29 @@ impl Executor {
             commands: Commands::new(limits),
             deadline_hit: false,
         };
-        let mut store = Store::new(&inner.engine, ctx);
-        store.limiter(|c| &mut c.limiter);
-        // Guest handles to host resources (a second cap beside the resource table's), and the
-        // bytes one host call may copy out of the guest (a list can alias its own memory, so
-        // the guest's memory limit alone does not bound it).
-        store.set_max_component_handles(limits.max_resources);
+        // A warm instance of this tenant, if the action keeps them and one is idle: its store
+        // gets this execution's context in place of the last one's.
+        let warm = action
+            .inner
+            .warm
+            .as_ref()
+            .and_then(|pool| pool.take(&partition.tenant));
+        let (mut store, kept) = match warm {
+            Some(mut w) => {
+                *w.store.data_mut() = ctx;
+                (w.store, Some((w.instance, w.created, w.executions)))
+            }
+            None => {
+                let mut store = Store::new(&inner.engine, ctx);
+                store.limiter(|c| &mut c.limiter);
+                // Guest handles to host resources (a second cap beside the resource
+                // table's).
+                store.set_max_component_handles(limits.max_resources);
+                (store, None)
+            }
+        };
+        // The bytes one host call may copy out of the guest (a list can alias its own memory,
+        // so the guest's memory limit alone does not bound it).
         store.set_hostcall_fuel(limits.max_host_call_bytes);
         // Wake on every epoch tick: yield to the executor (so a looping action cannot hog a
         // worker thread) until the flow's deadline epoch, then interrupt.
@@ -184,13 +202,17 @@ impl Executor {
         });
 
         let started = Instant::now();
+        let reused = kept.as_ref().map(|(instance, _, _)| *instance);
         let call = async {
-            let instance = action
-                .inner
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(Instantiation)?;
+            let instance = match reused {
+                Some(instance) => instance,
+                None => action
+                    .inner
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(Instantiation)?,
+            };
             // Every trigger's entry point has the same shape: `func(event: string) ->
             // result<_, string>` (see `trigger.rs`).
             let entry = instance
@@ -200,12 +222,17 @@ impl Executor {
                 .call_async(&mut store, (event_json,))
                 .await
                 .map_err(Call)?;
-            Ok(returned)
+            Ok((instance, returned))
         };
         let returned = tokio::time::timeout_at((deadline + DEADLINE_GRACE).into(), call).await;
         let duration_us = micros(started.elapsed());
 
         let ctx = store.data();
+        let (instance, returned) = match returned {
+            Ok(Ok((instance, returned))) => (Some(instance), Ok(Ok(returned))),
+            Ok(Err(e)) => (None, Ok(Err(e))),
+            Err(elapsed) => (None, Err(elapsed)),
+        };
         let failure = match returned {
             Ok(Ok(Ok(()))) => None,
             Ok(Ok(Err(message))) => Some(ActionFailure {
@@ -257,8 +284,28 @@ impl Executor {
             (None, false) => Outcome::Success,
         };
         let cache_writes = ctx.cache.budget.used();
-        // The store is finished with: move the commands out rather than copy them.
+        // This execution is finished with the context: move the commands out rather than copy
+        // them.
         let commands = std::mem::take(&mut store.data_mut().commands.list);
+        // Keep a warm instance only after a clean return with no host resource left behind:
+        // any failure may have left it mid-way through something.
+        if let (Some(pool), Some(instance), None) = (&action.inner.warm, instance, &failure) {
+            if store.data().table.is_empty() {
+                let (created, executions) = kept
+                    .map_or((started, 0), |(_, created, executions)| {
+                        (created, executions)
+                    });
+                pool.put(
+                    &partition.tenant,
+                    WarmInstance {
+                        store,
+                        instance,
+                        created,
+                        executions: executions + 1,
+                    },
+                );
+            }
+        }
         ActionResult {
             name: action.name().to_string(),
             outcome,

@@ -51,6 +51,7 @@ mod sandbox;
 pub mod state_file;
 mod store;
 mod trigger;
+mod warm;
 
 pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -66,3 +67,4 @@ pub use store::{
     StoreUrlError, UsageReport, inspect,
 };
 pub use trigger::Trigger;
+pub use warm::{InstanceMode, WarmOptions};

@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use cachet_host::{ActionConfig, StoreUrl, Trigger};
+use cachet_host::{ActionConfig, InstanceMode, StoreUrl, Trigger, WarmOptions};
 use cachet_limits::{CacheLimits, ExecutionLimits, OverflowPolicy};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -396,6 +396,17 @@ struct RawAction {
     allow_private_hosts: Vec<String>,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    instance: RawInstance,
+}
+
+/// `instance = "fresh"` (the default) or `"warm"`.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawInstance {
+    #[default]
+    Fresh,
+    Warm,
 }
 
 /// Turns byte offsets into lines, and builds errors that carry them.
@@ -552,6 +563,10 @@ impl Locator<'_> {
                     .cloned()
                     .collect(),
                 allowed_private_hosts: raw.allow_private_hosts.clone(),
+                instance: match raw.instance {
+                    RawInstance::Fresh => InstanceMode::Fresh,
+                    RawInstance::Warm => InstanceMode::Warm(WarmOptions::default()),
+                },
             },
             line,
         })
@@ -648,6 +663,11 @@ mod tests {
         let env = |v: &str| (v == "NOPE_ID").then(|| "s3cr3t-value".to_owned());
         let config = Config::parse(&path, text, &env).unwrap();
         assert_eq!(config.actions[0].config.secrets["id"], "s3cr3t-value");
+        assert_eq!(config.actions[0].config.instance, InstanceMode::Fresh);
+        let warm = format!("{text}instance = \"warm\"\n");
+        let config = Config::parse(&path, &warm, &env).unwrap();
+        let expected = InstanceMode::Warm(WarmOptions::default());
+        assert_eq!(config.actions[0].config.instance, expected);
         assert!(!format!("{config:?}").contains("s3cr3t"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -14,6 +14,7 @@ mod load;
 mod shared;
 mod stores;
 mod token;
+mod warm;
 
 use cachet_host::{FlowResult, Runtime, Trigger};
 use serde_json::{Value, json};
