@@ -289,22 +289,21 @@ impl Executor {
         let commands = std::mem::take(&mut store.data_mut().commands.list);
         // Keep a warm instance only after a clean return with no host resource left behind:
         // any failure may have left it mid-way through something.
-        if let (Some(pool), Some(instance), None) = (&action.inner.warm, instance, &failure) {
-            if store.data().table.is_empty() {
-                let (created, executions) = kept
-                    .map_or((started, 0), |(_, created, executions)| {
-                        (created, executions)
-                    });
-                pool.put(
-                    &partition.tenant,
-                    WarmInstance {
-                        store,
-                        instance,
-                        created,
-                        executions: executions + 1,
-                    },
-                );
-            }
+        if let (Some(pool), Some(instance), None) = (&action.inner.warm, instance, &failure)
+            && store.data().table.is_empty()
+        {
+            let (created, executions) = kept.map_or((started, 0), |(_, created, executions)| {
+                (created, executions)
+            });
+            pool.put(
+                &partition.tenant,
+                WarmInstance {
+                    store,
+                    instance,
+                    created,
+                    executions: executions + 1,
+                },
+            );
         }
         ActionResult {
             name: action.name().to_string(),
