@@ -117,73 +117,87 @@ impl Executor {
     ) -> ActionResult {
         let inner = self;
         let limits = &inner.limits;
-        let logs = LogSink::new(limits.max_log_bytes);
-        let wasi = WasiCtxBuilder::new()
-            .stdout(logs.clone())
-            .stderr(logs.clone())
-            .wall_clock(WasiWallClock(Arc::clone(&inner.clock)))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            // wasi:random allocates what is asked before the guest sees it.
-            .max_random_size(MAX_RANDOM_BYTES)
-            .build();
-        let mut http = wasmtime_wasi_http::WasiHttpCtx::new();
-        http.set_field_size_limit(limits.max_header_bytes);
-        let outbound = Arc::new(OutboundBudget::new(limits));
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(limits.max_resources);
-        let ctx = Ctx {
-            wasi,
-            table,
-            http,
-            egress: Egress::new(
-                action.inner.allow.clone(),
-                Arc::clone(&outbound),
-                limits,
-                deadline,
-                Arc::clone(&inner.observer),
-            ),
-            limiter: MemoryLimiter::new(limits),
-            cache: CacheCtx {
-                partition: partition.clone(),
-                store: Arc::clone(&inner.store),
-                clock: Arc::clone(&inner.clock),
-                budget: limits.write_budget(),
-                deadline,
-                observer: Arc::clone(&inner.observer),
-            },
-            jwt: JwtCtx {
-                tenant: partition.tenant.clone(),
-                allow: action.inner.allow.clone(),
-                jwks: Arc::clone(&inner.jwks),
-                clock: Arc::clone(&inner.clock),
-                outbound,
-                max_token_bytes: limits.max_token_bytes,
-                deadline,
-            },
-            commands: Commands::new(limits),
-            deadline_hit: false,
-        };
-        // A warm instance of this tenant, if the action keeps them and one is idle: its store
-        // gets this execution's context in place of the last one's.
+        // A warm instance of this tenant, if the action keeps them and one is idle.
         let warm = action
             .inner
             .warm
             .as_ref()
             .and_then(|pool| pool.take(&partition.tenant));
-        let (mut store, kept) = match warm {
+        let mut http = wasmtime_wasi_http::WasiHttpCtx::new();
+        http.set_field_size_limit(limits.max_header_bytes);
+        let outbound = Arc::new(OutboundBudget::new(limits));
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(limits.max_resources);
+        let egress = Egress::new(
+            action.inner.allow.clone(),
+            Arc::clone(&outbound),
+            limits,
+            deadline,
+            Arc::clone(&inner.observer),
+        );
+        let cache = CacheCtx {
+            partition: partition.clone(),
+            store: Arc::clone(&inner.store),
+            clock: Arc::clone(&inner.clock),
+            budget: limits.write_budget(),
+            deadline,
+            observer: Arc::clone(&inner.observer),
+        };
+        let jwt = JwtCtx {
+            tenant: partition.tenant.clone(),
+            allow: action.inner.allow.clone(),
+            jwks: Arc::clone(&inner.jwks),
+            clock: Arc::clone(&inner.clock),
+            outbound,
+            max_token_bytes: limits.max_token_bytes,
+            deadline,
+        };
+        let (mut store, logs, kept) = match warm {
+            // The warm instance's store gets this execution's context in place of the last
+            // one's. Its WASI context stays (no files, environment or sockets; the clock is
+            // the runtime's), writing to the same log sink, emptied for this execution.
             Some(mut w) => {
-                *w.store.data_mut() = ctx;
-                (w.store, Some((w.instance, w.created, w.executions)))
+                w.logs.clear();
+                let ctx = w.store.data_mut();
+                ctx.table = table;
+                ctx.http = http;
+                ctx.egress = egress;
+                ctx.limiter = MemoryLimiter::new(limits);
+                ctx.cache = cache;
+                ctx.jwt = jwt;
+                ctx.commands = Commands::new(limits);
+                ctx.deadline_hit = false;
+                (w.store, w.logs, Some((w.instance, w.created, w.executions)))
             }
             None => {
+                let logs = LogSink::new(limits.max_log_bytes);
+                let wasi = WasiCtxBuilder::new()
+                    .stdout(logs.clone())
+                    .stderr(logs.clone())
+                    .wall_clock(WasiWallClock(Arc::clone(&inner.clock)))
+                    .allow_tcp(false)
+                    .allow_udp(false)
+                    .allow_ip_name_lookup(false)
+                    // wasi:random allocates what is asked before the guest sees it.
+                    .max_random_size(MAX_RANDOM_BYTES)
+                    .build();
+                let ctx = Ctx {
+                    wasi,
+                    table,
+                    http,
+                    egress,
+                    limiter: MemoryLimiter::new(limits),
+                    cache,
+                    jwt,
+                    commands: Commands::new(limits),
+                    deadline_hit: false,
+                };
                 let mut store = Store::new(&inner.engine, ctx);
                 store.limiter(|c| &mut c.limiter);
                 // Guest handles to host resources (a second cap beside the resource
                 // table's).
                 store.set_max_component_handles(limits.max_resources);
-                (store, None)
+                (store, logs, None)
             }
         };
         // The bytes one host call may copy out of the guest (a list can alias its own memory,
@@ -276,7 +290,7 @@ impl Executor {
             }
             other => other,
         };
-        let (logs, _truncated) = logs.finish();
+        let (log_text, _truncated) = logs.finish();
         let denied = ctx.commands.denied();
         let outcome = match (&failure, denied) {
             (Some(_), _) => Outcome::Failed,
@@ -299,6 +313,7 @@ impl Executor {
                 &partition.tenant,
                 WarmInstance {
                     store,
+                    logs,
                     instance,
                     created,
                     executions: executions + 1,
@@ -309,7 +324,7 @@ impl Executor {
             name: action.name().to_string(),
             outcome,
             error: failure,
-            logs,
+            logs: log_text,
             commands,
             cache_writes,
             duration_us,

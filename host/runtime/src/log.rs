@@ -47,6 +47,13 @@ impl LogSink {
         buf.dropped += (data.len() - kept) as u64;
     }
 
+    /// Empties the log for the next execution of a warm instance.
+    pub(crate) fn clear(&self) {
+        let mut buf = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        buf.bytes.clear();
+        buf.dropped = 0;
+    }
+
     /// The log as text (invalid UTF-8 replaced), with a marker if output was cut, and whether
     /// it was cut.
     pub(crate) fn finish(&self) -> (String, bool) {

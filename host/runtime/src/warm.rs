@@ -2,10 +2,11 @@
 //! them for later executions of the same action for the same tenant, as Auth0 reuses a warm
 //! Node runtime (module globals persist). Fresh instances stay the default.
 //!
-//! What survives is the instance alone: its linear memory and globals. Everything an
-//! execution is given (cache partition and write budget, commands, logs, secrets, clock,
-//! deadline, outbound budget) is a new per-execution context swapped into the instance's store
-//! before each execution. An instance is discarded, never reused, after any failure (an error,
+//! What survives is the instance (its linear memory and globals) and its WASI context (no
+//! files, environment or sockets; the runtime's clock; stdout and stderr into a log sink
+//! emptied before each execution). Everything else an execution is given (cache partition and
+//! write budget, commands, secrets, deadline, outbound budget, host resources) is new for each
+//! execution. An instance is discarded, never reused, after any failure (an error,
 //! a trap, the deadline, the memory limit), when it still holds a host resource when it
 //! returns, after [`WarmOptions::max_executions`] executions, or once older than
 //! [`WarmOptions::max_age`]. Idle instances are bounded per action
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
+use crate::log::LogSink;
 use crate::sandbox::Ctx;
 
 /// How an action's executions get their instance.
@@ -66,6 +68,8 @@ impl Default for WarmOptions {
 /// A kept instance and the store it lives in.
 pub(crate) struct WarmInstance {
     pub(crate) store: Store<Ctx>,
+    /// The log sink its WASI context writes to (emptied before each execution).
+    pub(crate) logs: LogSink,
     pub(crate) instance: Instance,
     /// When it was instantiated.
     pub(crate) created: Instant,
