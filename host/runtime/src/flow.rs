@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 
 use crate::action::Action;
 use crate::clock::Clock;
@@ -126,8 +127,6 @@ impl Executor {
         let mut http = wasmtime_wasi_http::WasiHttpCtx::new();
         http.set_field_size_limit(limits.max_header_bytes);
         let outbound = Arc::new(OutboundBudget::new(limits));
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(limits.max_resources);
         let egress = Egress::new(
             action.inner.allow.clone(),
             Arc::clone(&outbound),
@@ -155,11 +154,11 @@ impl Executor {
         let (mut store, logs, kept) = match warm {
             // The warm instance's store gets this execution's context in place of the last
             // one's. Its WASI context stays (no files, environment or sockets; the clock is
-            // the runtime's), writing to the same log sink, emptied for this execution.
+            // the runtime's), writing to the same log sink, emptied for this execution; so do
+            // its stdio streams, the only host resources an instance may keep (see below).
             Some(mut w) => {
                 w.logs.clear();
                 let ctx = w.store.data_mut();
-                ctx.table = table;
                 ctx.http = http;
                 ctx.egress = egress;
                 ctx.limiter = MemoryLimiter::new(limits);
@@ -170,6 +169,8 @@ impl Executor {
                 (w.store, w.logs, Some((w.instance, w.created, w.executions)))
             }
             None => {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(limits.max_resources);
                 let logs = LogSink::new(limits.max_log_bytes);
                 let wasi = WasiCtxBuilder::new()
                     .stdout(logs.clone())
@@ -301,10 +302,13 @@ impl Executor {
         // This execution is finished with the context: move the commands out rather than copy
         // them.
         let commands = std::mem::take(&mut store.data_mut().commands.list);
-        // Keep a warm instance only after a clean return with no host resource left behind:
-        // any failure may have left it mid-way through something.
+        // Keep a warm instance only after a clean return (any failure may have left it
+        // mid-way through something) holding no host resource but its stdio: streams that
+        // write to the kept log sink, and their pollables. Every other resource, an HTTP
+        // request, response or body among them, is tied to this execution; a body stream is
+        // a child of its body, which would then be in the table too.
         if let (Some(pool), Some(instance), None) = (&action.inner.warm, instance, &failure)
-            && store.data().table.is_empty()
+            && only_stdio(&mut store.data_mut().table)
         {
             let (created, executions) = kept.map_or((started, 0), |(_, created, executions)| {
                 (created, executions)
@@ -338,6 +342,16 @@ enum CallError {
     Call(wasmtime::Error),
 }
 use CallError::{Call, Instantiation};
+
+/// Whether every resource in `table` is a stream or a pollable: what wasi-libc keeps for the
+/// instance's life (its stdout and stderr streams and the pollables it subscribed to them).
+/// A pollable of anything else (an HTTP future, say) is a child of that resource, which is
+/// then in the table and fails the check.
+fn only_stdio(table: &mut ResourceTable) -> bool {
+    table
+        .iter_mut()
+        .all(|r| r.is::<DynOutputStream>() || r.is::<DynInputStream>() || r.is::<DynPollable>())
+}
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)

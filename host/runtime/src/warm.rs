@@ -2,15 +2,16 @@
 //! them for later executions of the same action for the same tenant, as Auth0 reuses a warm
 //! Node runtime (module globals persist). Fresh instances stay the default.
 //!
-//! What survives is the instance (its linear memory and globals) and its WASI context (no
-//! files, environment or sockets; the runtime's clock; stdout and stderr into a log sink
-//! emptied before each execution). Everything else an execution is given (cache partition and
-//! write budget, commands, secrets, deadline, outbound budget, host resources) is new for each
-//! execution. An instance is discarded, never reused, after any failure (an error,
-//! a trap, the deadline, the memory limit), when it still holds a host resource when it
-//! returns, after [`WarmOptions::max_executions`] executions, or once older than
-//! [`WarmOptions::max_age`]. Idle instances are bounded per action
-//! ([`WarmOptions::max_idle`]); each one holds an instance slot of the runtime's pool.
+//! What survives is the instance (its linear memory and globals), its WASI context (no files,
+//! environment or sockets; the runtime's clock; stdout and stderr into a log sink emptied
+//! before each execution) and the stdio streams wasi-libc keeps open. Everything else an
+//! execution is given (cache partition and write budget, commands, secrets, deadline,
+//! outbound budget) is new for each execution. An instance is discarded, never reused, after
+//! any failure (an error, a trap, the deadline, the memory limit), when it returns holding a
+//! host resource other than its stdio streams and their pollables, after
+//! [`WarmOptions::max_executions`] executions, or once older than [`WarmOptions::max_age`].
+//! Idle instances are bounded per action ([`WarmOptions::max_idle`]); each one holds an
+//! instance slot of the runtime's pool.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};

@@ -52,7 +52,13 @@ async fn run(runtime: &Runtime, action: &Action, tenant: &str, body: Value) -> F
 async fn count(runtime: &Runtime, action: &Action, tenant: &str) -> u64 {
     let result = run(runtime, action, tenant, json!({})).await;
     assert_eq!(result.outcome, Outcome::Success, "{result:#?}");
-    claim(&result, "count").as_u64().unwrap()
+    let count = claim(&result, "count").as_u64().unwrap();
+    // Each execution's log holds its own lines only.
+    assert_eq!(
+        result.actions[0].logs,
+        format!("execution {count}\nstderr {count}\n")
+    );
+    count
 }
 
 #[tokio::test]

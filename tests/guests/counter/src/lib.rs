@@ -14,6 +14,9 @@ static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
 
 fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_guest::Error> {
     let count = EXECUTIONS.fetch_add(1, Ordering::Relaxed) + 1;
+    // Logged each time: what an instance's log streams do across warm executions matters.
+    println!("execution {count}");
+    eprintln!("stderr {count}");
     let body = &event.request.body;
     match body.get("mode").and_then(Value::as_str) {
         Some("trap") => panic!("asked to trap at execution {count}"),
