@@ -18,7 +18,7 @@ use crate::error::LoadError;
 use crate::interfaces::http::AllowList;
 use crate::sandbox::Ctx;
 use crate::trigger::Trigger;
-use crate::warm::{InstanceMode, WarmPool};
+use crate::warm::{IdleBudget, InstanceMode, WarmPool};
 
 /// A loaded action: compiled, linked against its trigger's world, with its secrets. Cheap to
 /// clone.
@@ -147,6 +147,8 @@ const CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 /// on-disk cache of compiled components) and pre-links them against their trigger's world.
 pub(crate) struct Loader {
     pub(crate) engine: Engine,
+    /// The runtime's budget of idle warm instances, shared by every warm action.
+    pub(crate) warm_idle: Arc<IdleBudget>,
     /// One per trigger, indexed by [`Trigger::index`].
     pub(crate) linkers: [Linker<Ctx>; 2],
     pub(crate) compiled: Mutex<LruCache<[u8; 32], Component>>,
@@ -277,7 +279,9 @@ impl Loader {
                 allow,
                 warm: match instance {
                     InstanceMode::Fresh => None,
-                    InstanceMode::Warm(options) => Some(WarmPool::new(options)),
+                    InstanceMode::Warm(options) => {
+                        Some(WarmPool::new(options, Arc::clone(&inner.warm_idle)))
+                    }
                 },
             }),
         })

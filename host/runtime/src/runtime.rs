@@ -20,6 +20,7 @@ use crate::result::FlowResult;
 use crate::sandbox::{EpochTicks, Epochs};
 use crate::store::{CacheStore, MemoryStore, PartitionKey};
 use crate::trigger::Trigger;
+use crate::warm::IdleBudget;
 
 /// Builds a [`Runtime`]. Every setting has a production default.
 ///
@@ -50,6 +51,7 @@ pub struct RuntimeBuilder {
     compiled_cache_dir: Option<PathBuf>,
     concurrency_support: bool,
     observer: Arc<dyn Observer>,
+    warm_idle_instances: u32,
 }
 
 impl Default for RuntimeBuilder {
@@ -67,6 +69,7 @@ impl Default for RuntimeBuilder {
             compiled_cache_dir: None,
             concurrency_support: false,
             observer: Arc::new(NoObserver),
+            warm_idle_instances: 64,
         }
     }
 }
@@ -144,6 +147,16 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How many warm instances ([`crate::InstanceMode::Warm`]) may wait idle across every
+    /// action. The pool gets this many slots on top of
+    /// [`RuntimeBuilder::instance_pool_size`], so idle instances never take a slot an
+    /// execution needs; past it, a warm instance is dropped after its execution instead of
+    /// kept. Default 64.
+    pub fn warm_idle_instances(mut self, instances: u32) -> Self {
+        self.warm_idle_instances = instances;
+        self
+    }
+
     /// Who is told about every cache operation and outbound request (for metrics). Default:
     /// nobody.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
@@ -196,6 +209,7 @@ impl RuntimeBuilder {
                     engine,
                     linkers,
                     compiled: Mutex::new(LruCache::new(capacity)),
+                    warm_idle: IdleBudget::new(self.warm_idle_instances as usize),
                     disk_cache,
                     compile_stats: CompileCounters::default(),
                     limits: self.execution_limits,
@@ -207,7 +221,9 @@ impl RuntimeBuilder {
     }
 
     fn engine(&self) -> wasmtime::Result<Engine> {
-        let slots = self.instance_pool_size;
+        let slots = self
+            .instance_pool_size
+            .saturating_add(self.warm_idle_instances);
         let limits = &self.execution_limits;
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)

@@ -10,11 +10,13 @@
 //! any failure (an error, a trap, the deadline, the memory limit), when it returns holding a
 //! host resource other than its stdio streams and their pollables, after
 //! [`WarmOptions::max_executions`] executions, or once older than [`WarmOptions::max_age`].
-//! Idle instances are bounded per action ([`WarmOptions::max_idle`]); each one holds an
-//! instance slot of the runtime's pool.
+//! Idle instances are bounded per action ([`WarmOptions::max_idle`]) and in the whole runtime
+//! ([`crate::RuntimeBuilder::warm_idle_instances`], slots the pool has in addition to those
+//! for executions, so idle instances never make an execution wait or fail for a slot).
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
@@ -78,16 +80,55 @@ pub(crate) struct WarmInstance {
     pub(crate) executions: u32,
 }
 
-/// One action's idle warm instances, oldest first, each tagged with its tenant.
+/// How many warm instances may wait idle in the whole runtime: the instance slots the
+/// runtime adds to its pool for them ([`crate::RuntimeBuilder::warm_idle_instances`]), so
+/// that idle instances never take a slot an execution needs.
+pub(crate) struct IdleBudget {
+    limit: usize,
+    idle: AtomicUsize,
+}
+
+impl IdleBudget {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            idle: AtomicUsize::new(0),
+        })
+    }
+
+    /// A slot for one idle instance, released when the returned guard drops.
+    fn reserve(self: &Arc<Self>) -> Option<IdleSlot> {
+        self.idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| IdleSlot(Arc::clone(self)))
+    }
+}
+
+/// One reserved idle slot.
+struct IdleSlot(Arc<IdleBudget>);
+
+impl Drop for IdleSlot {
+    fn drop(&mut self) {
+        self.0.idle.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One action's idle warm instances, oldest first, each tagged with its tenant and holding one
+/// slot of the runtime's idle budget.
 pub(crate) struct WarmPool {
     pub(crate) options: WarmOptions,
-    idle: Mutex<VecDeque<(String, WarmInstance)>>,
+    budget: Arc<IdleBudget>,
+    idle: Mutex<VecDeque<(String, WarmInstance, IdleSlot)>>,
 }
 
 impl WarmPool {
-    pub(crate) fn new(options: WarmOptions) -> Self {
+    pub(crate) fn new(options: WarmOptions, budget: Arc<IdleBudget>) -> Self {
         Self {
             options,
+            budget,
             idle: Mutex::default(),
         }
     }
@@ -96,9 +137,9 @@ impl WarmPool {
     pub(crate) fn take(&self, tenant: &str) -> Option<WarmInstance> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         // Retire the old ones first, whoever they belong to: they hold pool slots.
-        idle.retain(|(_, w)| w.created.elapsed() < self.options.max_age);
-        let at = idle.iter().rposition(|(t, _)| t == tenant)?;
-        idle.remove(at).map(|(_, w)| w)
+        idle.retain(|(_, w, _)| w.created.elapsed() < self.options.max_age);
+        let at = idle.iter().rposition(|(t, _, _)| t == tenant)?;
+        idle.remove(at).map(|(_, w, _slot)| w)
     }
 
     /// Keeps `warm` for `tenant`'s next execution unless it is due to retire; drops the
@@ -111,9 +152,12 @@ impl WarmPool {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.push_back((tenant.to_owned(), warm));
-        while idle.len() > self.options.max_idle {
+        if idle.len() >= self.options.max_idle {
             idle.pop_front();
+        }
+        // No idle slot left in the runtime: this instance is dropped, not kept.
+        if let Some(slot) = self.budget.reserve() {
+            idle.push_back((tenant.to_owned(), warm, slot));
         }
     }
 }

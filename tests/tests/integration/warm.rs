@@ -168,3 +168,31 @@ async fn each_warm_execution_gets_its_own_deadline_and_one_that_hits_it_is_disca
     // The next execution has a deadline of its own and a new instance.
     assert_eq!(count(&runtime, &action, "acme").await, 1);
 }
+
+#[tokio::test]
+async fn idle_warm_instances_never_take_an_instance_slot_an_execution_needs() {
+    // One slot for executions and one for an idle warm instance.
+    let (builder, _clock) = cachet_tests::harness();
+    let runtime = builder
+        .instance_pool_size(1)
+        .warm_idle_instances(1)
+        .build()
+        .unwrap();
+    let first = counter(&runtime, warm(100));
+    let second = counter(&runtime, warm(100));
+    assert_eq!(count(&runtime, &first, "acme").await, 1);
+    // `first`'s idle instance holds the idle slot; `second` still gets a slot to run in, and
+    // its instance is dropped afterwards (no idle slot left) rather than kept.
+    assert_eq!(count(&runtime, &second, "acme").await, 1);
+    assert_eq!(count(&runtime, &first, "acme").await, 2);
+    assert_eq!(count(&runtime, &second, "acme").await, 1);
+}
+
+#[tokio::test]
+async fn with_no_idle_slots_warm_instances_are_never_kept() {
+    let (builder, _clock) = cachet_tests::harness();
+    let runtime = builder.warm_idle_instances(0).build().unwrap();
+    let action = counter(&runtime, warm(100));
+    assert_eq!(count(&runtime, &action, "acme").await, 1);
+    assert_eq!(count(&runtime, &action, "acme").await, 1);
+}
