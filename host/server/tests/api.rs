@@ -704,3 +704,31 @@ async fn readiness_fails_and_store_errors_are_counted_while_the_store_is_unreach
     assert_eq!(health.status, 200, "the process is still up");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_action_configured_warm_reuses_its_instance_per_tenant() {
+    let config = head("")
+        + &action(
+            "acme",
+            "post-login",
+            "counter",
+            guests::COUNTER,
+            "instance = \"warm\"",
+        )
+        + &action("globex", "post-login", "counter", guests::COUNTER, "");
+    let running = start("warm", &config).await;
+    let count = |reply: Reply| {
+        let body = reply.json();
+        assert_eq!(body["outcome"], "success", "{body}");
+        body["commands"][0]["value"].as_u64().unwrap()
+    };
+    let mut acme = Vec::new();
+    let mut globex = Vec::new();
+    for _ in 0..3 {
+        acme.push(count(running.execute("acme", &user("u")).await));
+        globex.push(count(running.execute("globex", &user("u")).await));
+    }
+    assert_eq!(acme, [1, 2, 3], "warm: the instance's globals persist");
+    assert_eq!(globex, [1, 1, 1], "fresh, the default");
+    running.shutdown().await.unwrap();
+}
