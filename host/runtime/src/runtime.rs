@@ -151,7 +151,10 @@ impl RuntimeBuilder {
     /// action. The pool gets this many slots on top of
     /// [`RuntimeBuilder::instance_pool_size`], so idle instances never take a slot an
     /// execution needs; past it, a warm instance is dropped after its execution instead of
-    /// kept. Default 64.
+    /// kept. Default 64. The pool cannot tell the two kinds of slot apart: while fewer warm
+    /// instances wait, executions may use the spare slots too, so the pool is full at
+    /// `instance_pool_size + warm_idle_instances` executions; set this to 0 for an exact cap
+    /// when no action is warm.
     pub fn warm_idle_instances(mut self, instances: u32) -> Self {
         self.warm_idle_instances = instances;
         self

@@ -220,7 +220,12 @@ async fn every_way_out_of_the_sandbox_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_instance_pool_is_a_typed_failure_and_the_host_serves_once_a_slot_frees() {
     let (builder, _) = harness();
-    let rt = builder.instance_pool_size(1).build().unwrap();
+    // One slot in all: none set aside for idle warm instances (which executions could use).
+    let rt = builder
+        .instance_pool_size(1)
+        .warm_idle_instances(0)
+        .build()
+        .unwrap();
     let looping = load(&rt, guests::LOOP_FOREVER, Trigger::PostLogin);
     let busy = tokio::spawn({
         let rt = rt.clone();
