@@ -51,7 +51,8 @@ fn action(tenant: &str, trigger: &str, name: &str, path: &str, extra: &str) -> S
     )
 }
 
-/// The head of every test config: auth on, loopback, an ephemeral port.
+/// The head of every test config: auth on, loopback, an ephemeral port, `extra` top-level
+/// settings. Tables (`[execution_limits]`, `[[actions]]`) may follow it.
 fn head(extra: &str) -> String {
     format!("listen = \"127.0.0.1:0\"\n{extra}\n[auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n")
 }
@@ -235,11 +236,9 @@ async fn every_endpoint_but_health_and_readiness_needs_a_valid_bearer_token() {
 
 #[tokio::test]
 async fn bad_events_unknown_partitions_and_oversized_bodies_get_400_404_and_413() {
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\n[auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n\
-         [execution_limits]\nmax_event_bytes = 1024\n{}",
-        action("acme", "post-login", "claims", guests::CLAIMS, "")
-    );
+    let config = head("")
+        + "[execution_limits]\nmax_event_bytes = 1024\n"
+        + &action("acme", "post-login", "claims", guests::CLAIMS, "");
     let running = start("errors", &config).await;
     let execute = "/v1/tenants/acme/triggers/post-login/execute";
 
@@ -294,11 +293,7 @@ async fn bad_events_unknown_partitions_and_oversized_bodies_get_400_404_and_413(
 async fn beyond_max_inflight_requests_get_503_with_retry_after_and_nothing_queues() {
     let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
     idp.set_mode(TokenMode::Slow(Duration::from_millis(1500)));
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nmax_inflight = 1\nretry_after_secs = 2\n\
-         [auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n{}",
-        mgmt_token_action(&idp, "acme")
-    );
+    let config = head("max_inflight = 1\nretry_after_secs = 2") + &mgmt_token_action(&idp, "acme");
     let running = Arc::new(start("overload", &config).await);
     let first = {
         let running = running.clone();
@@ -579,12 +574,8 @@ async fn slow_login_in_flight(
     let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
     idp.set_mode(TokenMode::Slow(Duration::from_millis(1000)));
     let store = test_dir(&format!("{name}-store")).join("cache.json");
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nstore = \"file:{}\"\n[auth]\ntokens_env = \
-         \"CACHET_TEST_TOKENS\"\n{}",
-        store.display(),
-        mgmt_token_action(&idp, "acme")
-    );
+    let config =
+        head(&format!("store = \"file:{}\"", store.display())) + &mgmt_token_action(&idp, "acme");
     let running = start(name, &config).await;
     let addr = running.addr;
     let login = tokio::spawn(async move {
@@ -623,11 +614,9 @@ async fn shutdown_lets_an_execution_in_flight_finish_then_stops_accepting() {
 #[tokio::test]
 async fn a_streamed_body_over_the_limit_is_cut_off_with_413() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\n[auth]\ntokens_env = \"CACHET_TEST_TOKENS\"\n\
-         [execution_limits]\nmax_event_bytes = 1024\n{}",
-        action("acme", "post-login", "claims", guests::CLAIMS, "")
-    );
+    let config = head("")
+        + "[execution_limits]\nmax_event_bytes = 1024\n"
+        + &action("acme", "post-login", "claims", guests::CLAIMS, "");
     let running = start("chunked", &config).await;
     // No Content-Length: the limit must hold while the body streams in.
     let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
