@@ -56,6 +56,23 @@ enum Command {
     Cache(CacheCommand),
     /// Run the HTTP service: login servers call it per login or token exchange.
     Serve(ServeArgs),
+    /// Build a JavaScript or TypeScript action (written as for Auth0) into a component.
+    Build(BuildArgs),
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// The action: `exports.onExecutePostLogin = async (event, api) => {…}` (or the ES module
+    /// and credentials-exchange equivalents). npm packages it imports are bundled from the
+    /// node_modules next to it.
+    #[arg(value_name = "ACTION.js")]
+    action: PathBuf,
+    /// The trigger it is built for: post-login or credentials-exchange.
+    #[arg(long)]
+    trigger: Trigger,
+    /// Where to write the component [default: ACTION.wasm next to the action].
+    #[arg(short, long, value_name = "OUT.wasm")]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -211,8 +228,9 @@ struct RunArgs {
     /// The tenant whose partition the actions use.
     #[arg(long, default_value = "default")]
     tenant: String,
-    /// Action components (.wasm built for wasm32-wasip2), run in this order.
-    #[arg(required = true, value_name = "ACTION.wasm")]
+    /// Actions, run in this order: components (.wasm built for wasm32-wasip2) or JavaScript
+    /// and TypeScript actions (.js, .ts; built on first use and cached by content hash).
+    #[arg(required = true, value_name = "ACTION.wasm|ACTION.js")]
     actions: Vec<PathBuf>,
 }
 
@@ -260,6 +278,7 @@ fn main() -> ExitCode {
         Command::DevIdp(args) => rt.block_on(dev_idp(args)),
         Command::Cache(command) => rt.block_on(cache(command)),
         Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Build(args) => build(args),
     };
     match result {
         Ok(code) => code,
@@ -325,15 +344,23 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> 
     if args.actions.is_empty() {
         bail!("no actions given");
     }
-    let wasms = args
-        .actions
-        .iter()
-        .map(|path| {
-            std::fs::read(path)
-                .with_context(|| format!("cannot read action {}", path.display()))
-                .map(|wasm| (path, wasm))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut wasms = Vec::with_capacity(args.actions.len());
+    for path in &args.actions {
+        // A JavaScript action is built first (cached by content hash), with progress on stderr.
+        let component = if cachet_host::js::is_source(path) {
+            let (builder, source) = (js_builder(), path.clone());
+            let world = js_world(args.trigger);
+            tokio::task::spawn_blocking(move || builder.build(&source, world))
+                .await
+                .context("the JavaScript build stopped unexpectedly")??
+                .path
+        } else {
+            path.clone()
+        };
+        let wasm = std::fs::read(&component)
+            .with_context(|| format!("cannot read action {}", component.display()))?;
+        wasms.push((path, wasm));
+    }
     // Opened after the cheap checks: a file store waits for other runs on the same file.
     let store = store::open(
         &args.store_url()?,
@@ -347,6 +374,9 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> 
         .store(store)
         .clock(clock)
         .instance_pool_size(32)
+        // Compiled machine code kept between runs (in the user's own cache directory): a
+        // JavaScript action's ~12 MB component takes seconds to compile, then milliseconds.
+        .compiled_cache_dir(cachet_host::js::JsBuilder::default_cache_dir().join("compiled"))
         .build()?;
     let mut actions = Vec::with_capacity(wasms.len());
     for (path, wasm) in wasms {
@@ -368,6 +398,52 @@ async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> 
         actions.push(runtime.load_action(&name, args.trigger, &wasm, config)?);
     }
     Ok((runtime, actions))
+}
+
+/// The JavaScript builder of the CLI: the default cache directory, progress on stderr.
+fn js_builder() -> cachet_host::js::JsBuilder {
+    use cachet_host::js::JsBuilder;
+    JsBuilder::new(JsBuilder::default_cache_dir())
+        .on_progress(|message| eprintln!("cachet: {message}"))
+}
+
+fn js_world(trigger: Trigger) -> cachet_host::js::World {
+    cachet_host::js::World::from_name(trigger.world())
+        .expect("every trigger's world is a cachet_js::World")
+}
+
+/// `cachet build`: a JavaScript action into a component file.
+fn build(args: BuildArgs) -> Result<ExitCode, InputError> {
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.action.with_extension("wasm"));
+    if !cachet_host::js::is_source(&args.action) {
+        return Err(InputError(anyhow::anyhow!(
+            "{} is not a JavaScript or TypeScript file (.js, .mjs, .cjs, .ts); Rust actions are \
+             built with `cargo build --target wasm32-wasip2`",
+            args.action.display()
+        )));
+    }
+    let built = js_builder()
+        .build(&args.action, js_world(args.trigger))
+        .map_err(|e| InputError(e.into()))?;
+    std::fs::copy(&built.path, &output)
+        .with_context(|| format!("cannot write {}", output.display()))
+        .map_err(InputError)?;
+    let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "cachet: wrote {} ({:.1} MB, {} trigger; {})",
+        output.display(),
+        size as f64 / 1e6,
+        args.trigger,
+        if built.cached {
+            "unchanged since the last build, taken from the cache".to_string()
+        } else {
+            format!("built in {:.1} s", built.elapsed.as_secs_f64())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn cache(command: CacheCommand) -> Result<ExitCode, InputError> {

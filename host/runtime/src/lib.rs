@@ -54,6 +54,8 @@ mod trigger;
 mod warm;
 
 pub use action::{Action, ActionConfig, CompileStats};
+/// Building JavaScript actions (re-exported so embedders need no second dependency).
+pub use cachet_js as js;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BuildError, ExecuteError, LoadError};
 pub use interfaces::http::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};

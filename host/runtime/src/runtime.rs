@@ -52,6 +52,7 @@ pub struct RuntimeBuilder {
     concurrency_support: bool,
     observer: Arc<dyn Observer>,
     warm_idle_instances: u32,
+    js_builder: Option<cachet_js::JsBuilder>,
 }
 
 impl Default for RuntimeBuilder {
@@ -69,6 +70,7 @@ impl Default for RuntimeBuilder {
             compiled_cache_dir: None,
             concurrency_support: false,
             observer: Arc::new(NoObserver),
+            js_builder: None,
             warm_idle_instances: 64,
         }
     }
@@ -160,6 +162,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How JavaScript actions given to [`Runtime::load_action_file`] are built (and where
+    /// their components are cached). Default: `node`/`npm` from PATH, caching in
+    /// [`cachet_js::JsBuilder::default_cache_dir`].
+    pub fn js_builder(mut self, builder: cachet_js::JsBuilder) -> Self {
+        self.js_builder = Some(builder);
+        self
+    }
+
     /// Who is told about every cache operation and outbound request (for metrics). Default:
     /// nobody.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
@@ -219,6 +229,9 @@ impl RuntimeBuilder {
                     action_limits: self.action_limits,
                 },
                 flows: RwLock::default(),
+                js: self.js_builder.unwrap_or_else(|| {
+                    cachet_js::JsBuilder::new(cachet_js::JsBuilder::default_cache_dir())
+                }),
             }),
         })
     }
@@ -271,6 +284,8 @@ struct Inner {
     executor: Executor,
     /// The flows bound to each partition.
     flows: RwLock<HashMap<PartitionKey, Arc<[Action]>>>,
+    /// Builds JavaScript actions for [`Runtime::load_action_file`].
+    js: cachet_js::JsBuilder,
 }
 
 impl Runtime {
@@ -319,6 +334,47 @@ impl Runtime {
         config: impl Into<ActionConfig>,
     ) -> Result<Action, LoadError> {
         self.inner.loader.load(name, trigger, wasm, config.into())
+    }
+
+    /// Loads an action from a file: a component (`.wasm`), or a JavaScript or TypeScript
+    /// action (`.js`, `.mjs`, `.cjs`, `.ts`), which is first built into a component with the
+    /// runtime's [`cachet_js::JsBuilder`] (cached by content hash: seconds the first time,
+    /// milliseconds afterwards). Otherwise as [`Runtime::load_action`].
+    ///
+    /// Blocks while building and compiling; from async code call it inside
+    /// `tokio::task::spawn_blocking`.
+    pub fn load_action_file(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        path: &std::path::Path,
+        config: impl Into<ActionConfig>,
+    ) -> Result<Action, LoadError> {
+        let wasm_path = if cachet_js::is_source(path) {
+            let world = cachet_js::World::from_name(trigger.world())
+                .expect("every trigger's world is a cachet_js::World");
+            self.inner
+                .js
+                .build(path, world)
+                .map_err(|source| LoadError::JavaScript {
+                    name: name.to_string(),
+                    source,
+                })?
+                .path
+        } else {
+            path.to_path_buf()
+        };
+        let wasm = std::fs::read(&wasm_path).map_err(|source| LoadError::Read {
+            name: name.to_string(),
+            path: wasm_path.clone(),
+            source,
+        })?;
+        self.load_action(name, trigger, &wasm, config)
+    }
+
+    /// The builder of JavaScript actions this runtime uses.
+    pub fn js_builder(&self) -> &cachet_js::JsBuilder {
+        &self.inner.js
     }
 
     /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.

@@ -524,9 +524,9 @@ impl Locator<'_> {
             return Err(self.invalid(
                 &raw.path,
                 format!(
-                    "action `{}`: {} is not a file; build the action (a .wasm component for \
-                     wasm32-wasip2) or fix the path (relative paths start at the config \
-                     file's directory)",
+                    "action `{}`: {} is not a file; give a component (.wasm, built for \
+                     wasm32-wasip2) or a JavaScript action (.js or .ts, built on first use), \
+                     or fix the path (relative paths start at the config file's directory)",
                     raw.name.get_ref(),
                     path.display()
                 ),

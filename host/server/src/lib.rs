@@ -65,20 +65,6 @@ pub enum ServerError {
     /// The runtime could not be built from the configured limits.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[from] BuildError),
-    /// An action file could not be read.
-    #[error("{config}:{line}: cannot read action `{name}` from {path}: {source}")]
-    ReadAction {
-        /// The config file.
-        config: PathBuf,
-        /// The action's line.
-        line: usize,
-        /// The action.
-        name: String,
-        /// The component file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
     /// An action could not be compiled or linked.
     #[error("{config}:{line}: {source}")]
     LoadAction {
@@ -206,7 +192,11 @@ impl Server {
             // One instance slot per execution allowed at once: a flow runs one action at a
             // time, so the service never fails an execution for want of a slot.
             .instance_pool_size(pool)
-            .observer(metrics.clone());
+            .observer(metrics.clone())
+            .js_builder(
+                cachet_host::js::JsBuilder::new(cachet_host::js::JsBuilder::default_cache_dir())
+                    .on_progress(|message| tracing::info!("{message}")),
+            );
         if let Some(dir) = &config.compiled_cache_dir {
             builder = builder.compiled_cache_dir(dir);
         }
@@ -410,23 +400,16 @@ async fn load_flows(
     let before = runtime.compile_stats();
     let mut grouped: BTreeMap<PartitionKey, Vec<Action>> = BTreeMap::new();
     for spec in &config.actions {
-        let wasm = tokio::fs::read(&spec.path)
-            .await
-            .map_err(|source| ServerError::ReadAction {
-                config: config.path.clone(),
-                line: spec.line,
-                name: spec.name.clone(),
-                path: spec.path.clone(),
-                source,
-            })?;
         let started = Instant::now();
         let (rt, spec_owned) = (runtime.clone(), spec.clone());
-        // Compiling takes CPU for up to seconds: off the async workers.
+        // Building a JavaScript action and compiling take CPU for up to seconds: off the async
+        // workers. A built JavaScript action is cached by content hash, so a reload that does
+        // not change it costs milliseconds.
         let loaded = tokio::task::spawn_blocking(move || {
-            rt.load_action(
+            rt.load_action_file(
                 &spec_owned.name,
                 spec_owned.trigger,
-                &wasm,
+                &spec_owned.path,
                 spec_owned.config,
             )
         })

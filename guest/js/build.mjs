@@ -1,0 +1,115 @@
+// Builds a JavaScript action into a WebAssembly component for one trigger's world. Run by
+// Cachet (`cachet build`, or a `.js` action given to `cachet run`/`cachet serve`/the library),
+// which installs this directory's pinned tooling with `npm ci` first:
+//
+//   node build.mjs bundle ACTION.js TRIGGER OUT.js       esbuild: the action, its npm
+//                                                         dependencies and the SDK, one file
+//   node build.mjs componentize BUNDLE.js TRIGGER WIT_DIR OUT.wasm
+//
+// Errors go to stderr as one readable message and the exit code is 1.
+
+import * as path from 'node:path';
+import { builtinModules } from 'node:module';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const TRIGGERS = {
+  'post-login': { module: 'post-login.js', fn: 'postLogin', export: 'onExecutePostLogin' },
+  'credentials-exchange': {
+    module: 'credentials-exchange.js',
+    fn: 'credentialsExchange',
+    export: 'onExecuteCredentialsExchange',
+  },
+};
+
+function fail(message) {
+  process.stderr.write(`${message.trimEnd()}\n`);
+  process.exit(1);
+}
+
+function trigger(name) {
+  return TRIGGERS[name] ?? fail(`unknown trigger ${name}: expected post-login or credentials-exchange`);
+}
+
+/** Node's built-in modules cannot be bundled: say so plainly instead of esbuild's hint. */
+const nodeBuiltins = {
+  name: 'cachet-node-builtins',
+  setup(build) {
+    const names = new Set(builtinModules);
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      const bare = args.path.replace(/^node:/, '');
+      if (args.path.startsWith('node:') || names.has(bare.split('/')[0])) {
+        return {
+          errors: [
+            {
+              text:
+                `"${args.path}" is a Node.js built-in module, which actions cannot use: Cachet runs ` +
+                `them in a WebAssembly sandbox with Web APIs (fetch, crypto.subtle, TextEncoder, URL) ` +
+                `instead; use those, or a package that needs no Node built-ins`,
+            },
+          ],
+        };
+      }
+      return undefined;
+    });
+  },
+};
+
+async function bundle(action, triggerName, out) {
+  const t = trigger(triggerName);
+  const esbuild = await import('esbuild');
+  const sdk = path.join(here, 'src', t.module);
+  const entry =
+    `import * as action from ${JSON.stringify(path.resolve(action))};\n` +
+    `import { ${t.fn} } from ${JSON.stringify(sdk)};\n` +
+    `export const ${t.export} = ${t.fn}(action);\n`;
+  try {
+    await esbuild.build({
+      stdin: { contents: entry, resolveDir: path.dirname(path.resolve(action)), sourcefile: 'cachet-entry.js' },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      external: ['cachet:*'],
+      plugins: [nodeBuiltins],
+      outfile: out,
+      logLevel: 'silent',
+      legalComments: 'none',
+      charset: 'utf8',
+    });
+  } catch (err) {
+    const messages = (err.errors ?? []).map((e) => {
+      const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : '';
+      return `${at}${e.text}`;
+    });
+    fail(messages.length ? messages.join('\n') : String(err));
+  }
+}
+
+async function componentize(bundlePath, triggerName, witDir, out) {
+  trigger(triggerName);
+  const { componentize } = await import('@bytecodealliance/componentize-js');
+  let result;
+  try {
+    result = await componentize({
+      sourcePath: bundlePath,
+      witPath: witDir,
+      worldName: triggerName,
+      // Actions reach the network only through fetch (wasi:http, allow-listed by the host).
+      disableFeatures: ['fetch-event'],
+    });
+  } catch (err) {
+    fail(`componentize-js could not build the component: ${err?.message ?? err}`);
+  }
+  await writeFile(out, result.component);
+}
+
+const [command, ...args] = process.argv.slice(2);
+if (command === 'bundle' && args.length === 3) {
+  await bundle(...args);
+} else if (command === 'componentize' && args.length === 4) {
+  await componentize(...args);
+} else {
+  fail('usage: node build.mjs bundle ACTION.js TRIGGER OUT.js | componentize BUNDLE.js TRIGGER WIT_DIR OUT.wasm');
+}

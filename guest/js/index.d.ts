@@ -1,0 +1,206 @@
+// TypeScript declarations for Cachet's JavaScript actions: `event` and `api` as in Auth0
+// Actions, for the part of Auth0's API that Cachet implements.
+//
+// Use them from TypeScript (`cachet build action.ts` bundles TypeScript directly):
+//
+//   import type { PostLoginEvent, PostLoginAPI } from "<path to cachet>/guest/js";
+//   export const onExecutePostLogin = async (event: PostLoginEvent, api: PostLoginAPI) => { … };
+//
+// or from JavaScript with JSDoc: `/** @param {import("…/guest/js").PostLoginEvent} event */`.
+
+/** A cached value and when it expires (milliseconds since the Unix epoch). */
+export interface CacheRecord {
+  value: string;
+  expires_at: number;
+}
+
+/** Auth0's cache error codes (plus `CacheKeyExists`, which only the Rust SDK's claims use). */
+export type CacheErrorCode =
+  | "CacheKeySizeExceeded"
+  | "CacheValueSizeExceeded"
+  | "CacheSizeExceeded"
+  | "ItemAlreadyExpired"
+  | "InvalidExpiry"
+  | "MaxSideEffectsExceeded"
+  | "FailedToSetCacheRecord"
+  | "FailedToDeleteCacheRecord"
+  | "CacheKeyDoesNotExist"
+  | "CacheKeyExists";
+
+/** The result of `api.cache.set`. */
+export type CacheWriteResult =
+  | { type: "success"; record: CacheRecord }
+  | { type: "error"; code: CacheErrorCode };
+
+/** The result of `api.cache.delete`. */
+export type CacheDeleteResult = { type: "success" } | { type: "error"; code: CacheErrorCode };
+
+/** When a written value expires. With neither it lives 24 h; with both the earlier wins. */
+export interface CacheSetOptions {
+  /** Lifetime in milliseconds from now. */
+  ttl?: number;
+  /** Expiry in milliseconds since the Unix epoch. */
+  expires_at?: number;
+}
+
+/**
+ * The per-trigger cache, shared by every action of the tenant's trigger. Quotas (defaults):
+ * 20 entries, 64-byte keys, 4096-byte values, 8192 bytes in total, 24 h lifetime, 100 writes
+ * per execution. A full cache evicts the least recently used entries or refuses the write
+ * (`CacheSizeExceeded`), as the host is configured.
+ */
+export interface CacheAPI {
+  /** A live entry, or `undefined`. A hit counts as a use for LRU eviction. */
+  get(key: string): CacheRecord | undefined;
+  /** Writes an entry. `value` must be a string (use `JSON.stringify` for objects). */
+  set(key: string, value: string, options?: CacheSetOptions): CacheWriteResult;
+  /** Deletes a live entry. */
+  delete(key: string): CacheDeleteResult;
+}
+
+/** The action's secrets, configured on the host. */
+export type Secrets = Record<string, string>;
+
+/** A JSON value, as claims and metadata take. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** The request that triggered the action. */
+export interface EventRequest {
+  ip?: string;
+  hostname?: string;
+  method?: string;
+  language?: string;
+  user_agent?: string;
+  query?: Record<string, unknown>;
+  body?: Record<string, unknown>;
+  geoip?: {
+    cityName?: string;
+    continentCode?: string;
+    countryCode?: string;
+    countryCode3?: string;
+    countryName?: string;
+    latitude?: number;
+    longitude?: number;
+    subdivisionCode?: string;
+    subdivisionName?: string;
+    timeZone?: string;
+  };
+  [key: string]: unknown;
+}
+
+/** The application the user logs in to, or the machine-to-machine client. */
+export interface EventClient {
+  client_id: string;
+  name?: string;
+  metadata?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** The tenant. */
+export interface EventTenant {
+  id: string;
+  [key: string]: unknown;
+}
+
+/** The API (resource server) a token is requested for. */
+export interface EventResourceServer {
+  identifier: string;
+  [key: string]: unknown;
+}
+
+/** The user logging in. */
+export interface EventUser {
+  user_id: string;
+  email?: string;
+  email_verified?: boolean;
+  name?: string;
+  nickname?: string;
+  given_name?: string;
+  family_name?: string;
+  picture?: string;
+  username?: string;
+  phone_number?: string;
+  created_at?: string;
+  updated_at?: string;
+  last_password_reset?: string;
+  app_metadata: Record<string, JsonValue>;
+  user_metadata: Record<string, JsonValue>;
+  identities?: Array<{ connection?: string; provider?: string; user_id?: string; isSocial?: boolean }>;
+  [key: string]: unknown;
+}
+
+/** The `event` of a post-login action. */
+export interface PostLoginEvent {
+  user: EventUser;
+  client: EventClient;
+  tenant: EventTenant;
+  request: EventRequest;
+  connection?: { id: string; name: string; strategy: string; metadata?: Record<string, string> };
+  transaction?: { id?: string; locale?: string; requested_scopes?: string[]; protocol?: string; [key: string]: unknown };
+  authentication?: { methods: Array<{ name: string; timestamp: string }> };
+  authorization?: { roles: string[] };
+  organization?: { id: string; name: string; display_name?: string; metadata?: Record<string, string> };
+  resource_server?: EventResourceServer;
+  stats?: { logins_count: number };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `api` of a post-login action. Every method returns `api`, so calls chain. */
+export interface PostLoginAPI {
+  access: {
+    /** Refuses the login with a reason shown to the user; the flow stops after this action. */
+    deny(reason: string): PostLoginAPI;
+  };
+  idToken: {
+    setCustomClaim(name: string, value: JsonValue | undefined): PostLoginAPI;
+  };
+  accessToken: {
+    setCustomClaim(name: string, value: JsonValue | undefined): PostLoginAPI;
+    addScope(scope: string): PostLoginAPI;
+    removeScope(scope: string): PostLoginAPI;
+  };
+  user: {
+    /** Sets one key of the user's app_metadata (`null` removes it). */
+    setAppMetadata(key: string, value: JsonValue | undefined): PostLoginAPI;
+    /** Sets one key of the user's user_metadata (`null` removes it). */
+    setUserMetadata(key: string, value: JsonValue | undefined): PostLoginAPI;
+  };
+  cache: CacheAPI;
+}
+
+/** The `event` of a credentials-exchange (machine-to-machine) action. */
+export interface CredentialsExchangeEvent {
+  client: EventClient;
+  tenant: EventTenant;
+  request: EventRequest;
+  resource_server: EventResourceServer;
+  accessToken?: { scope?: string[]; customClaims?: Record<string, JsonValue> };
+  transaction?: { requested_scopes?: string[]; [key: string]: unknown };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The OAuth 2 error code a credentials-exchange denial answers with. */
+export type DenyCode = "invalid_scope" | "invalid_request" | "server_error";
+
+/** The `api` of a credentials-exchange action. Every method returns `api`. */
+export interface CredentialsExchangeAPI {
+  access: {
+    /** Refuses the token request; the flow stops after this action. */
+    deny(code: DenyCode, reason: string): CredentialsExchangeAPI;
+  };
+  accessToken: {
+    setCustomClaim(name: string, value: JsonValue | undefined): CredentialsExchangeAPI;
+  };
+  cache: CacheAPI;
+}
+
+/** A post-login handler: `exports.onExecutePostLogin = async (event, api) => { … }`. */
+export type OnExecutePostLogin = (event: PostLoginEvent, api: PostLoginAPI) => void | Promise<void>;
+
+/** A credentials-exchange handler. */
+export type OnExecuteCredentialsExchange = (
+  event: CredentialsExchangeEvent,
+  api: CredentialsExchangeAPI,
+) => void | Promise<void>;
