@@ -1,6 +1,6 @@
-//! Builds action components (workspace crates) for `wasm32-wasip2` with a nested cargo, so
-//! build scripts and benches get real components compiled from source, never checked-in
-//! `.wasm`.
+//! Builds action components from source, so build scripts and benches get real components,
+//! never checked-in `.wasm`: Rust actions (workspace crates) for `wasm32-wasip2` with a nested
+//! cargo ([`build`]), JavaScript actions with `cachet-js` ([`build_js`]).
 //!
 //! The nested build uses its own target directory (`target/guests`), so it never waits on the
 //! outer build's lock, and the `guest` profile (stripped, LTO). Flags and wrappers meant for
@@ -146,4 +146,78 @@ pub fn build(root: &Path, packages: &[&str]) -> Vec<PathBuf> {
             path
         })
         .collect()
+}
+
+/// Where [`build_js`] caches the JavaScript tooling and built components: inside the
+/// workspace's target directory, so `cargo clean` removes them and nothing else shares them.
+pub fn js_cache_dir(root: &Path) -> PathBuf {
+    root.join("target").join("cachet-js")
+}
+
+/// Builds JavaScript actions (`(source, trigger world)` pairs) into components with
+/// `cachet-js`, two at a time (componentize-js is single-threaded and the machines have two
+/// cores), and returns their component paths, in order. Unchanged actions come from the
+/// cache in milliseconds. An action directory with a `package-lock.json` but no
+/// `node_modules` gets `npm ci` first, so its npm dependencies can be bundled.
+///
+/// Panics with the builder's message (which says what to install or fix) if a build fails.
+pub fn build_js(root: &Path, actions: &[(PathBuf, cachet_js::World)]) -> Vec<PathBuf> {
+    let builder = cachet_js::JsBuilder::new(js_cache_dir(root))
+        .on_progress(|message| eprintln!("cachet-build: {message}"));
+    for (source, _) in actions {
+        let dir = source.parent().unwrap_or(root);
+        if dir.join("package-lock.json").is_file() && !dir.join("node_modules").is_dir() {
+            npm_ci(dir);
+        }
+    }
+    // The tooling is installed once, before the parallel builds share it.
+    if let Some((first, world)) = actions.first()
+        && let Err(e) = builder.build(first, *world)
+    {
+        panic!("cannot build {}: {e}", first.display());
+    }
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let halves = actions.chunks(actions.len().div_ceil(2).max(1));
+        let handles: Vec<_> = halves
+            .map(|half| {
+                let builder = builder.clone();
+                scope.spawn(move || {
+                    half.iter()
+                        .map(|(source, world)| match builder.build(source, *world) {
+                            Ok(built) => built.path,
+                            Err(e) => panic!("cannot build {}: {e}", source.display()),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a JavaScript build thread panicked"))
+            .collect()
+    });
+    results.into_iter().flatten().collect()
+}
+
+/// `npm ci` in `dir` (an action's own dependencies, pinned by its lock file).
+fn npm_ci(dir: &Path) {
+    eprintln!("cachet-build: npm ci in {}", dir.display());
+    let status = Command::new("npm")
+        .current_dir(dir)
+        .args([
+            "ci",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ])
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run npm ({e}): install Node.js 18 or newer and npm, then build again")
+        });
+    assert!(
+        status.success(),
+        "`npm ci` in {} failed ({status}); its messages are above",
+        dir.display()
+    );
 }

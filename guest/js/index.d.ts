@@ -14,7 +14,7 @@ export interface CacheRecord {
   expires_at: number;
 }
 
-/** Auth0's cache error codes (plus `CacheKeyExists`, which only the Rust SDK's claims use). */
+/** Auth0's cache error codes (plus `CacheKeyExists`, for Cachet's `if_absent`). */
 export type CacheErrorCode =
   | "CacheKeySizeExceeded"
   | "CacheValueSizeExceeded"
@@ -41,6 +41,11 @@ export interface CacheSetOptions {
   ttl?: number;
   /** Expiry in milliseconds since the Unix epoch. */
   expires_at?: number;
+  /**
+   * Cachet's extension (not in Auth0): write only when the key holds no live entry, else
+   * `CacheKeyExists`. An atomic claim, so one of many concurrent executions refreshes a value.
+   */
+  if_absent?: boolean;
 }
 
 /**

@@ -37,6 +37,18 @@ pub fn harness() -> (RuntimeBuilder, ManualClock) {
     (builder, clock)
 }
 
+/// [`harness`] for JavaScript actions: compiled components are also kept on disk (in the
+/// workspace's target directory), because each JavaScript component is ~12 MB of SpiderMonkey
+/// that takes seconds to compile, and every test builds its own runtime.
+pub fn js_harness() -> (RuntimeBuilder, ManualClock) {
+    let (builder, clock) = harness();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("cachet-compiled-tests");
+    (builder.compiled_cache_dir(dir), clock)
+}
+
 /// Loads the component at `path` as `trigger`, with no secrets.
 pub fn load(runtime: &Runtime, path: &str, trigger: Trigger) -> Action {
     let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));

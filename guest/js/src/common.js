@@ -58,11 +58,14 @@ function record(r) {
   return { value: r.value, expires_at: Number(r.expiresAt) };
 }
 
-/** A millisecond option as the WIT's u64, or null when it is not a non-negative number. */
+const U64_MAX = 2n ** 64n - 1n;
+
+/** A millisecond option as the WIT's u64, or null when no u64 can represent it. */
 function millis(value) {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return null;
-  return BigInt(Math.floor(value));
+  const ms = BigInt(Math.floor(value));
+  return ms > U64_MAX ? null : ms;
 }
 
 function failure(code) {
@@ -81,7 +84,11 @@ export const cache = Object.freeze({
     const r = wit.get(key);
     return r === undefined ? undefined : record(r);
   },
-  /** Writes an entry; `options.ttl` (ms from now) and `options.expires_at` (ms since the epoch). */
+  /**
+   * Writes an entry; `options.ttl` (ms from now) and `options.expires_at` (ms since the epoch).
+   * Cachet's extension `options.if_absent: true` writes only when the key holds no live entry
+   * (else `CacheKeyExists`): an atomic claim, so one execution refreshes a shared value.
+   */
   set(key, value, options = {}) {
     requireString('api.cache.set', 'the key', key);
     requireString('api.cache.set', 'the value (use JSON.stringify for objects)', value);
@@ -89,7 +96,7 @@ export const cache = Object.freeze({
     const expiresAt = millis(options?.expires_at);
     if (ttl === null || expiresAt === null) return failure('InvalidExpiry');
     try {
-      return { type: 'success', record: record(wit.set(key, value, { ttl, expiresAt, ifAbsent: false })) };
+      return { type: 'success', record: record(wit.set(key, value, { ttl, expiresAt, ifAbsent: options?.if_absent === true })) };
     } catch (err) {
       return failure(CACHE_CODES[payloadOf(err)] ?? String(payloadOf(err)));
     }

@@ -155,7 +155,8 @@ impl Executor {
             // The warm instance's store gets this execution's context in place of the last
             // one's. Its WASI context stays (no files, environment or sockets; the clock is
             // the runtime's), writing to the same log sink, emptied for this execution; so do
-            // its stdio streams, the only host resources an instance may keep (see below).
+            // the host resources it kept (stdio streams, a finished fetch's remains: see
+            // `reusable`).
             Some(mut w) => {
                 w.logs.clear();
                 let ctx = w.store.data_mut();
@@ -250,6 +251,16 @@ impl Executor {
         };
         let failure = match returned {
             Ok(Ok(Ok(()))) => None,
+            // A language runtime may catch its own out-of-memory (SpiderMonkey throws "out of
+            // memory") and fail the action with it: still the memory limit's doing.
+            Ok(Ok(Err(message))) if ctx.limiter.exceeded => Some(ActionFailure {
+                kind: FailureKind::MemoryLimitExceeded,
+                message: format!(
+                    "the action tried to grow its memory past {} bytes; keep less in memory \
+                     (it then failed with: {message})",
+                    inner.limits.max_memory_bytes
+                ),
+            }),
             Ok(Ok(Err(message))) => Some(ActionFailure {
                 kind: FailureKind::ActionError,
                 message,
@@ -303,12 +314,12 @@ impl Executor {
         // them.
         let commands = std::mem::take(&mut store.data_mut().commands.list);
         // Keep a warm instance only after a clean return (any failure may have left it
-        // mid-way through something) holding no host resource but its stdio: streams that
-        // write to the kept log sink, and their pollables. Every other resource, an HTTP
-        // request, response or body among them, is tied to this execution; a body stream is
-        // a child of its body, which would then be in the table too.
+        // mid-way through something), with no memory growth refused (a runtime that caught
+        // its out-of-memory may be in any state), and holding only resources a finished
+        // execution may leave behind (see `reusable`).
         if let (Some(pool), Some(instance), None) = (&action.inner.warm, instance, &failure)
-            && only_stdio(&mut store.data_mut().table)
+            && !store.data().limiter.exceeded
+            && reusable(&mut store.data_mut().table)
         {
             let (created, executions) = kept.map_or((started, 0), |(_, created, executions)| {
                 (created, executions)
@@ -343,14 +354,39 @@ enum CallError {
 }
 use CallError::{Call, Instantiation};
 
-/// Whether every resource in `table` is a stream or a pollable: what wasi-libc keeps for the
-/// instance's life (its stdout and stderr streams and the pollables it subscribed to them).
-/// A pollable of anything else (an HTTP future, say) is a child of that resource, which is
-/// then in the table and fails the check.
-fn only_stdio(table: &mut ResourceTable) -> bool {
-    table
-        .iter_mut()
-        .all(|r| r.is::<DynOutputStream>() || r.is::<DynInputStream>() || r.is::<DynPollable>())
+/// The most host resources a warm instance may keep between executions.
+const MAX_KEPT_RESOURCES: usize = 64;
+
+/// Whether an instance holding `table` may be kept warm: every resource is one a finished
+/// execution can leave behind, and there are at most [`MAX_KEPT_RESOURCES`] of them.
+///
+/// - Streams and pollables: what wasi-libc keeps for the instance's life (its stdout and
+///   stderr streams and the pollables it subscribed to them).
+/// - The remains of a finished HTTP exchange: a response, its body and body stream, its
+///   trailers, and a future whose response has arrived. A garbage-collected language
+///   (SpiderMonkey in componentize-js) drops its handles only when it collects the objects
+///   that own them, so they outlive the `fetch` that made them; they belong to this action
+///   and tenant only, like any module global.
+///
+/// Anything else ends the instance: a request still in flight (a pending future: it would go
+/// on outside any execution's deadline and egress budget), an outgoing request or body, and
+/// every resource a future interface may add.
+fn reusable(table: &mut ResourceTable) -> bool {
+    use wasmtime_wasi_http::p2::body::{HostFutureTrailers, HostIncomingBody};
+    use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostIncomingResponse};
+    let mut count = 0;
+    table.iter_mut().all(|r| {
+        count += 1;
+        count <= MAX_KEPT_RESOURCES
+            && (r.is::<DynOutputStream>()
+                || r.is::<DynInputStream>()
+                || r.is::<DynPollable>()
+                || r.is::<HostIncomingResponse>()
+                || r.is::<HostIncomingBody>()
+                || r.is::<HostFutureTrailers>()
+                || r.downcast_ref::<HostFutureIncomingResponse>()
+                    .is_some_and(|f| !matches!(f, HostFutureIncomingResponse::Pending(_))))
+    })
 }
 
 fn micros(d: Duration) -> u64 {

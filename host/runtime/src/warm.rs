@@ -4,11 +4,14 @@
 //!
 //! What survives is the instance (its linear memory and globals), its WASI context (no files,
 //! environment or sockets; the runtime's clock; stdout and stderr into a log sink emptied
-//! before each execution) and the stdio streams wasi-libc keeps open. Everything else an
+//! before each execution), the stdio streams wasi-libc keeps open, and what is left of
+//! finished HTTP exchanges that a garbage-collected language has not yet dropped (at most 64
+//! resources in all). Everything else an
 //! execution is given (cache partition and write budget, commands, secrets, deadline,
 //! outbound budget) is new for each execution. An instance is discarded, never reused, after
-//! any failure (an error, a trap, the deadline, the memory limit), when it returns holding a
-//! host resource other than its stdio streams and their pollables, after
+//! any failure (an error, a trap, the deadline, the memory limit), after memory growth was
+//! refused, when it returns holding any other host resource (a request still in flight, say)
+//! or more than 64, after
 //! [`WarmOptions::max_executions`] executions, or once older than [`WarmOptions::max_age`].
 //! Idle instances are bounded per action ([`WarmOptions::max_idle`]) and in the whole runtime
 //! ([`crate::RuntimeBuilder::warm_idle_instances`], slots the pool has in addition to those

@@ -10,6 +10,7 @@ mod concurrency;
 mod deadlines;
 mod hostile;
 mod isolation;
+mod javascript;
 mod load;
 mod shared;
 mod stores;
