@@ -67,6 +67,9 @@ async function bundle(action, triggerName, out) {
   try {
     await esbuild.build({
       stdin: { contents: entry, resolveDir: path.dirname(path.resolve(action)), sourcefile: 'cachet-entry.js' },
+      // Paths in the bundle are relative to the action's directory, so the bundle (and the
+      // cache key made from it) does not depend on where the build was started.
+      absWorkingDir: path.dirname(path.resolve(action)),
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -81,7 +84,11 @@ async function bundle(action, triggerName, out) {
   } catch (err) {
     const messages = (err.errors ?? []).map((e) => {
       const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : '';
-      return `${at}${e.text}`;
+      // An npm package that is not installed: say where to install it.
+      const hint = /^Could not resolve "[^.\/]/.test(e.text)
+        ? ` (install it with \`npm install\` in ${path.dirname(path.resolve(action))} or an ancestor)`
+        : '';
+      return `${at}${e.text}${hint}`;
     });
     fail(messages.length ? messages.join('\n') : String(err));
   }
@@ -100,7 +107,15 @@ async function componentize(bundlePath, triggerName, witDir, out) {
       disableFeatures: ['fetch-event'],
     });
   } catch (err) {
-    fail(`componentize-js could not build the component: ${err?.message ?? err}`);
+    const text = String(err?.message ?? err);
+    // The action's module is evaluated while the component is built (Wizer): what it threw
+    // is the message that matters, not componentize-js's account of it.
+    const thrown = text.match(/Exception while evaluating top-level script\n(?:\S+:\d+:\d+ )?(.*)/);
+    fail(
+      thrown
+        ? `the action threw while its module was loaded: ${thrown[1]}`
+        : `componentize-js could not build the component: ${text}`,
+    );
   }
   await writeFile(out, result.component);
 }

@@ -144,6 +144,11 @@ export function entry(action, name, makeApi) {
         ? action.default[name]
         : undefined;
   if (handler === undefined) {
+    const other = name === 'onExecutePostLogin' ? 'onExecuteCredentialsExchange' : 'onExecutePostLogin';
+    if (typeof (action?.[other] ?? action?.default?.[other]) === 'function') {
+      const trigger = other === 'onExecutePostLogin' ? 'post-login' : 'credentials-exchange';
+      throw new Error(`the action exports ${other}, not ${name}: it is a ${trigger} action; build it for that trigger`);
+    }
     throw new Error(
       `the action exports no ${name} function: write \`exports.${name} = async (event, api) => { … }\` ` +
         `(CommonJS) or \`export const ${name} = async (event, api) => { … }\` (ES module)`,
