@@ -1,0 +1,168 @@
+//! JavaScript actions: the `claims` logic written as an Auth0 action (`tests/js/claims.js`,
+//! built with componentize-js by `tests/build.rs`) on a cache hit, with a fresh instance per
+//! execution and with a warm instance, beside the same source in Node.js's `vm` (a fresh
+//! context per execution and one reused context) run in the same bench; and how long a
+//! precompiled JavaScript component takes to load from `compiled_cache_dir`.
+//!
+//! Run: `cargo bench -p cachet-tests --bench javascript` (needs `node` on PATH for the
+//! baseline).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cachet_host::{ActionConfig, InstanceMode, Outcome, Runtime, Trigger, WarmOptions};
+use criterion::Criterion;
+
+const EVENT: &str = include_str!("../../examples/events/post-login.json");
+const TENANT: &str = "bench";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn compiled_dir() -> PathBuf {
+    root().join("target").join("cachet-compiled-bench")
+}
+
+fn runtime(wasm: &[u8], instance: InstanceMode) -> Runtime {
+    let rt = Runtime::builder()
+        .compiled_cache_dir(compiled_dir())
+        .build()
+        .expect("runtime");
+    let action = rt
+        .load_action(
+            "claims-js",
+            Trigger::PostLogin,
+            wasm,
+            ActionConfig {
+                instance,
+                ..ActionConfig::default()
+            },
+        )
+        .expect("load claims.js");
+    rt.bind(TENANT, Trigger::PostLogin, vec![action])
+        .expect("bind");
+    rt
+}
+
+fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
+    let r = tokio
+        .block_on(rt.execute(TENANT, Trigger::PostLogin, EVENT))
+        .expect("execute");
+    // Checked every time: a failing execution must not post a fast figure.
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.actions[0].error);
+    assert_eq!(r.commands.len(), 2);
+    black_box(r);
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn latency(rt: &Runtime, n: usize) -> (Duration, Duration) {
+    let tokio = current_thread();
+    let mut samples: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            execute(&tokio, rt);
+            t.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    (percentile(&samples, 0.5), percentile(&samples, 0.99))
+}
+
+fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let tokio = current_thread();
+                for _ in 0..per_thread {
+                    execute(&tokio, rt);
+                }
+            });
+        }
+    });
+    (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The Node.js baseline's JSON line, or why there is none.
+fn node_baseline(iterations: usize) -> String {
+    let out = Command::new("node")
+        .arg(root().join("tests/benches/node-vm.mjs"))
+        .arg(root().join("tests/js/claims.js"))
+        .arg(root().join("examples/events/post-login.json"))
+        .arg(iterations.to_string())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        Ok(out) => format!(
+            "node failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("node not run: {e}"),
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    let wasm = std::fs::read(cachet_tests::guests::JS_CLAIMS).expect("built claims.js");
+    // Compile once into the disk cache, then time a load that finds it there.
+    let first = Instant::now();
+    let rt = runtime(&wasm, InstanceMode::Fresh);
+    let first_load = first.elapsed();
+    let again = Instant::now();
+    let rt_again = runtime(&wasm, InstanceMode::Fresh);
+    let cached_load = again.elapsed();
+    drop(rt_again);
+    let rt_warm = runtime(&wasm, InstanceMode::Warm(WarmOptions::default()));
+    let tokio = current_thread();
+    execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
+    execute(&tokio, &rt_warm);
+
+    let mut c = Criterion::default().configure_from_args();
+    c.bench_function("execute_js/claims_cache_hit", |b| {
+        b.iter(|| execute(&tokio, &rt))
+    });
+    c.bench_function("execute_js/claims_cache_hit_warm", |b| {
+        b.iter(|| execute(&tokio, &rt_warm))
+    });
+    c.final_summary();
+
+    let n = 2_000;
+    let node = node_baseline(n);
+    println!();
+    println!(
+        "claims.js component: {:.1} MB; load with compiling (or an earlier run's disk cache) {:.1} ms, \
+         load from compiled_cache_dir {:.2} ms",
+        wasm.len() as f64 / 1e6,
+        first_load.as_secs_f64() * 1e3,
+        cached_load.as_secs_f64() * 1e3
+    );
+    for (name, rt, per_thread) in [("fresh", &rt, 2_000), ("warm", &rt_warm, 20_000)] {
+        let (p50, p99) = latency(rt, n);
+        let one = throughput(rt, 1, per_thread);
+        let two = throughput(rt, 2, per_thread);
+        println!(
+            "cachet {name:5}: p50 {:8.1} µs  p99 {:8.1} µs  {:8.0} exec/s on 1 thread  {:8.0} on 2",
+            us(p50),
+            us(p99),
+            one,
+            two
+        );
+    }
+    println!("node:vm baseline ({n} executions each): {node}");
+}
