@@ -80,6 +80,9 @@ pub struct Config {
     pub policy: OverflowPolicy,
     /// Where compiled components are kept between restarts.
     pub compiled_cache_dir: Option<PathBuf>,
+    /// Where JavaScript actions' tooling and built components are kept (`None`: the default
+    /// cache directory, `$CACHET_CACHE_DIR` or `~/.cache/cachet`).
+    pub js_cache_dir: Option<PathBuf>,
     /// Executions allowed at once; beyond, 503 with `Retry-After`.
     pub max_inflight: usize,
     /// Seconds a client is told to wait when the service is at `max_inflight`.
@@ -263,6 +266,7 @@ impl Config {
             .compiled_cache_dir
             .as_ref()
             .map(|d| base.join(d.get_ref()));
+        let js_cache_dir = raw.js_cache_dir.as_ref().map(|d| base.join(d.get_ref()));
         let mut actions = Vec::with_capacity(raw.actions.len());
         for entry in &raw.actions {
             actions.push(at.action(entry, base, env)?);
@@ -289,6 +293,7 @@ impl Config {
             store_timeout_ms: *raw.store_timeout_ms.get_ref(),
             policy: raw.policy,
             compiled_cache_dir,
+            js_cache_dir,
             max_inflight: *raw.max_inflight.get_ref(),
             retry_after_secs: raw.retry_after_secs,
             auth,
@@ -319,6 +324,7 @@ impl Config {
             "compiled_cache_dir",
             self.compiled_cache_dir == new.compiled_cache_dir,
         );
+        check("js_cache_dir", self.js_cache_dir == new.js_cache_dir);
         check("max_inflight", self.max_inflight == new.max_inflight);
         check("cache_limits", self.cache_limits == new.cache_limits);
         check(
@@ -364,6 +370,7 @@ struct RawConfig {
     #[serde(default)]
     policy: OverflowPolicy,
     compiled_cache_dir: Option<Spanned<PathBuf>>,
+    js_cache_dir: Option<Spanned<PathBuf>>,
     #[serde(default = "default_max_inflight")]
     max_inflight: Spanned<usize>,
     #[serde(default = "default_retry_after")]

@@ -194,8 +194,13 @@ impl Server {
             .instance_pool_size(pool)
             .observer(metrics.clone())
             .js_builder(
-                cachet_host::js::JsBuilder::new(cachet_host::js::JsBuilder::default_cache_dir())
-                    .on_progress(|message| tracing::info!("{message}")),
+                cachet_host::js::JsBuilder::new(
+                    config
+                        .js_cache_dir
+                        .clone()
+                        .unwrap_or_else(cachet_host::js::JsBuilder::default_cache_dir),
+                )
+                .on_progress(|message| tracing::info!("{message}")),
             );
         if let Some(dir) = &config.compiled_cache_dir {
             builder = builder.compiled_cache_dir(dir);

@@ -721,3 +721,37 @@ async fn an_action_configured_warm_reuses_its_instance_per_tenant() {
     assert_eq!(globex, [1, 1, 1], "fresh, the default");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_action_path_is_built_on_first_use_and_served_warm() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target");
+    // The test suite's JavaScript cache and compiled components: `tests/build.rs` has built
+    // this action already, so the service finds it there.
+    let config = head(&format!(
+        "js_cache_dir = {:?}\ncompiled_cache_dir = {:?}\n",
+        target.join("cachet-js"),
+        target.join("cachet-compiled-tests")
+    )) + &action(
+        "acme",
+        "post-login",
+        "tour",
+        &root.join("tests/js/api-tour.js").display().to_string(),
+        "instance = \"warm\"",
+    );
+    let s = start("javascript", &config).await;
+    let event = json!({
+        "user": { "user_id": "auth0|5", "name": "Ada" },
+        "tenant": { "id": "acme" },
+        "request": { "ip": "203.0.113.7", "query": {} },
+        "stats": { "logins_count": 1 }
+    });
+    for _ in 0..3 {
+        let reply = s.execute("acme", &event).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let body: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(body["outcome"], "success", "{body:#}");
+        assert_eq!(body["commands"][0]["value"], "Ada", "{body:#}");
+    }
+    s.shutdown().await.unwrap();
+}
