@@ -36,8 +36,8 @@ pub enum LoadError {
     JavaScript {
         /// The action.
         name: String,
-        /// Why.
-        source: cachet_js::JsBuildError,
+        /// Why (boxed: it is large, and rare).
+        source: Box<cachet_js::JsBuildError>,
     },
     /// The module is larger than the configured maximum.
     #[error("action `{name}`: {source}")]

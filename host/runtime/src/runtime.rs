@@ -358,7 +358,7 @@ impl Runtime {
                 .build(path, world)
                 .map_err(|source| LoadError::JavaScript {
                     name: name.to_string(),
-                    source,
+                    source: Box::new(source),
                 })?
                 .path
         } else {
