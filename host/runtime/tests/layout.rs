@@ -45,6 +45,11 @@ fn reexports(lib: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for line in lib.lines().filter(|l| l.starts_with("pub use ")) {
         let rest = line.trim_start_matches("pub use ").trim_end_matches(';');
+        // A whole crate re-exported under a name (`pub use cachet_js as js;`) is no module of
+        // this crate.
+        if !rest.contains("::") {
+            continue;
+        }
         let (module, items) = match rest.split_once("::{") {
             Some((m, items)) => (m, items.trim_end_matches('}').to_string()),
             None => rest
