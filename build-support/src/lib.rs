@@ -167,7 +167,13 @@ pub fn build_js(root: &Path, actions: &[(PathBuf, cachet_js::World)]) -> Vec<Pat
     for (source, _) in actions {
         let dir = source.parent().unwrap_or(root);
         if dir.join("package-lock.json").is_file() && !dir.join("node_modules").is_dir() {
-            npm_ci(dir);
+            eprintln!("cachet-build: npm ci in {}", dir.display());
+            if let Err(e) = builder.npm_ci(dir) {
+                panic!(
+                    "cannot install the npm dependencies of {}: {e}",
+                    source.display()
+                );
+            }
         }
     }
     // The tooling is installed once, before the parallel builds share it.
@@ -197,27 +203,4 @@ pub fn build_js(root: &Path, actions: &[(PathBuf, cachet_js::World)]) -> Vec<Pat
             .collect()
     });
     results.into_iter().flatten().collect()
-}
-
-/// `npm ci` in `dir` (an action's own dependencies, pinned by its lock file).
-fn npm_ci(dir: &Path) {
-    eprintln!("cachet-build: npm ci in {}", dir.display());
-    let status = Command::new("npm")
-        .current_dir(dir)
-        .args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ])
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run npm ({e}): install Node.js 18 or newer and npm, then build again")
-        });
-    assert!(
-        status.success(),
-        "`npm ci` in {} failed ({status}); its messages are above",
-        dir.display()
-    );
 }

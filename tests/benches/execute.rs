@@ -10,6 +10,8 @@
 //! criterion's figures it prints p50/p99 latency and executions/s on 1 and 2 threads, for the
 //! default engine and with component-model concurrency support on.
 
+mod common;
+use common::{current_thread, latency, percentile, throughput};
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -136,55 +138,13 @@ fn native_token_floor(
     ]
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn latency(rt: &Runtime, n: usize) -> (Duration, Duration) {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
-    let mut samples: Vec<Duration> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            execute(&tokio, rt);
-            t.elapsed()
-        })
-        .collect();
-    samples.sort_unstable();
-    (percentile(&samples, 0.5), percentile(&samples, 0.99))
-}
-
-fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let tokio = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("tokio");
-                for _ in 0..per_thread {
-                    execute(&tokio, rt);
-                }
-            });
-        }
-    });
-    (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
-}
-
 fn main() {
     let wasm = guest(cachet_tests::guests::CLAIMS);
     let fresh = cachet_host::InstanceMode::Fresh;
     let rt = runtime(&wasm, false, fresh);
     let warm = cachet_host::InstanceMode::Warm(cachet_host::WarmOptions::default());
     let rt_warm = runtime(&wasm, false, warm);
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let tokio = current_thread();
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
     execute(&tokio, &rt_warm);
 
@@ -298,7 +258,7 @@ fn main() {
         samples.sort_unstable();
         percentile(&samples, 0.5)
     };
-    let (p50, p99) = latency(&token_rt, 20_000);
+    let (p50, p99) = latency(&token_rt, 20_000, execute);
     println!(
         "token helper, cache hit: p50 {:.1} µs, p99 {:.1} µs; native floor p50 {:.2} µs (ratio {:.0}x)",
         p50.as_secs_f64() * 1e6,
@@ -311,9 +271,9 @@ fn main() {
         ("concurrency_support(true)", &rt_cm),
         ("warm instances", &rt_warm),
     ] {
-        let (p50, p99) = latency(rt, 20_000);
-        let t1 = throughput(rt, 1, 20_000);
-        let t2 = throughput(rt, 2, 20_000);
+        let (p50, p99) = latency(rt, 20_000, execute);
+        let t1 = throughput(rt, 1, 20_000, execute);
+        let t2 = throughput(rt, 2, 20_000, execute);
         println!(
             "{label}: p50 {:.1} µs, p99 {:.1} µs, {:.0} exec/s on 1 thread, {:.0} exec/s on 2 threads; \
              native floor p50 {:.2} µs (ratio {:.0}x)",

@@ -7,6 +7,8 @@
 //! Run: `cargo bench -p cachet-tests --bench javascript` (needs `node` on PATH for the
 //! baseline).
 
+mod common;
+use common::{current_thread, latency, throughput};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
@@ -55,45 +57,6 @@ fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.actions[0].error);
     assert_eq!(r.commands.len(), 2);
     black_box(r);
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn latency(rt: &Runtime, n: usize) -> (Duration, Duration) {
-    let tokio = current_thread();
-    let mut samples: Vec<Duration> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            execute(&tokio, rt);
-            t.elapsed()
-        })
-        .collect();
-    samples.sort_unstable();
-    (percentile(&samples, 0.5), percentile(&samples, 0.99))
-}
-
-fn throughput(rt: &Runtime, threads: usize, per_thread: usize) -> f64 {
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let tokio = current_thread();
-                for _ in 0..per_thread {
-                    execute(&tokio, rt);
-                }
-            });
-        }
-    });
-    (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// The Node.js baseline's JSON line, or why there is none.
@@ -153,9 +116,9 @@ fn main() {
         cached_load.as_secs_f64() * 1e3
     );
     for (name, rt, per_thread) in [("fresh", &rt, 2_000), ("warm", &rt_warm, 20_000)] {
-        let (p50, p99) = latency(rt, n);
-        let one = throughput(rt, 1, per_thread);
-        let two = throughput(rt, 2, per_thread);
+        let (p50, p99) = latency(rt, n, execute);
+        let one = throughput(rt, 1, per_thread, execute);
+        let two = throughput(rt, 2, per_thread, execute);
         println!(
             "cachet {name:5}: p50 {:8.1} µs  p99 {:8.1} µs  {:8.0} exec/s on 1 thread  {:8.0} on 2",
             us(p50),

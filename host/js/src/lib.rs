@@ -146,14 +146,14 @@ pub enum JsBuildError {
         /// What `node --version` printed.
         version: String,
     },
-    /// `npm ci` failed to install the pinned tooling.
+    /// `npm ci` failed (installing the pinned tooling, or an action's own dependencies).
     #[error(
-        "installing the JavaScript tooling with `npm ci` in {} failed ({status}): {stderr}\nCheck that \
+        "`npm ci` in {} failed ({status}): {stderr}\nCheck that \
          the npm registry is reachable (proxy settings come from npm's usual configuration), then build again",
         dir.display()
     )]
     Install {
-        /// The tooling directory.
+        /// Where it ran.
         dir: PathBuf,
         /// npm's exit status.
         status: String,
@@ -465,10 +465,19 @@ impl JsBuilder {
             "installing the JavaScript tooling (componentize-js, esbuild; about 230 MB) with `npm ci` into {}, once…",
             tooling.display()
         ));
+        self.npm_ci(tooling)?;
+        write(ready, b"")?;
+        self.report("installed the JavaScript tooling");
+        Ok(())
+    }
+
+    /// Runs `npm ci` in `dir`: installs exactly what its `package-lock.json` pins (for the
+    /// tooling, or an action's own npm dependencies). Install scripts are not run: nothing
+    /// here needs them (esbuild's binary comes as an optional package), and an action's
+    /// dependencies are bundled, never executed on the host.
+    pub fn npm_ci(&self, dir: &Path) -> Result<(), JsBuildError> {
         let out = Command::new(&self.npm)
-            .current_dir(tooling)
-            // Install scripts are not needed (esbuild's binary comes as an optional package)
-            // and not run: the tooling is pinned by its lock file, nothing else.
+            .current_dir(dir)
             .args([
                 "ci",
                 "--ignore-scripts",
@@ -483,13 +492,11 @@ impl JsBuilder {
             })?;
         if !out.status.success() {
             return Err(JsBuildError::Install {
-                dir: tooling.to_path_buf(),
+                dir: dir.to_path_buf(),
                 status: out.status.to_string(),
                 stderr: tail(&stderr_of(&out), 2000),
             });
         }
-        write(ready, b"")?;
-        self.report("installed the JavaScript tooling");
         Ok(())
     }
 

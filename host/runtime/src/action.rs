@@ -31,6 +31,8 @@ pub(crate) struct ActionInner {
     pub(crate) name: String,
     pub(crate) trigger: Trigger,
     pub(crate) digest: String,
+    /// Size of the component, in bytes.
+    pub(crate) component_bytes: usize,
     pub(crate) pre: InstancePre<Ctx>,
     /// The trigger's entry point, looked up once at load.
     pub(crate) export: ComponentExportIndex,
@@ -126,6 +128,16 @@ impl Action {
     /// SHA-256 of the component, hex.
     pub fn digest(&self) -> &str {
         &self.inner.digest
+    }
+
+    /// Size of the component, in bytes.
+    pub fn component_bytes(&self) -> usize {
+        self.inner.component_bytes
+    }
+
+    /// Whether it keeps warm instances ([`InstanceMode::Warm`]).
+    pub fn is_warm(&self) -> bool {
+        self.inner.warm.is_some()
     }
 }
 
@@ -273,6 +285,7 @@ impl Loader {
                 name: named(),
                 trigger,
                 digest: hex::encode(digest),
+                component_bytes: wasm.len(),
                 pre,
                 export: export_index,
                 secrets_json,

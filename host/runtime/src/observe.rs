@@ -44,6 +44,14 @@ pub trait Observer: Send + Sync + 'static {
     fn egress_request(&self, outcome: EgressOutcome) {
         let _ = outcome;
     }
+
+    /// An outbound request that was a token request (a `POST` to a path ending in `/token`,
+    /// as OAuth 2 token endpoints are named: `/oauth/token`, `/oauth2/v1/token`) ended this
+    /// way; [`Observer::egress_request`] is told about it too. What the Management-API token
+    /// pattern exists to keep rare.
+    fn token_request(&self, outcome: EgressOutcome) {
+        let _ = outcome;
+    }
 }
 
 /// The observer a runtime has when none is configured: it ignores everything.

@@ -218,7 +218,7 @@ impl RuntimeBuilder {
                     jwks: Arc::new(JwksCache::new(&self.execution_limits)),
                     observer: self.observer,
                 },
-                loader: Loader {
+                loader: Arc::new(Loader {
                     engine,
                     linkers,
                     compiled: Mutex::new(LruCache::new(capacity)),
@@ -227,7 +227,7 @@ impl RuntimeBuilder {
                     compile_stats: CompileCounters::default(),
                     limits: self.execution_limits,
                     action_limits: self.action_limits,
-                },
+                }),
                 flows: RwLock::default(),
                 js: self.js_builder.unwrap_or_else(|| {
                     cachet_js::JsBuilder::new(cachet_js::JsBuilder::default_cache_dir())
@@ -280,7 +280,8 @@ pub struct Runtime {
 }
 
 struct Inner {
-    loader: Loader,
+    /// Shared with the runtimes [`Runtime::with_store`] makes.
+    loader: Arc<Loader>,
     executor: Executor,
     /// The flows bound to each partition.
     flows: RwLock<HashMap<PartitionKey, Arc<[Action]>>>,
@@ -297,6 +298,16 @@ impl Runtime {
     /// The runtime's clock reading, ms since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         self.inner.executor.clock.now_ms()
+    }
+
+    /// The runtime's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.executor.clock
+    }
+
+    /// The runtime's observer.
+    pub fn observer(&self) -> &Arc<dyn Observer> {
+        &self.inner.executor.observer
     }
 
     /// The cache store.
@@ -370,6 +381,38 @@ impl Runtime {
             source,
         })?;
         self.load_action(name, trigger, &wasm, config)
+    }
+
+    /// A runtime sharing this one's engine, compiled components, limits and epochs, but
+    /// keeping its cache in `store`, reading the time from `clock` and telling `observer`
+    /// what happens: to try a flow against a scratch copy of a partition (a dry run) or as if
+    /// later without touching the live store, or to see one execution's cache operations
+    /// apart from everyone else's. Actions loaded by either runtime run on both; no flow is
+    /// bound in the new one (use [`Runtime::execute_actions`]). A warm action keeps its idle
+    /// instances per action and tenant, whichever runtime ran them.
+    pub fn with_store(
+        &self,
+        store: Arc<dyn CacheStore>,
+        clock: Arc<dyn Clock>,
+        observer: Arc<dyn Observer>,
+    ) -> Runtime {
+        let live = &self.inner.executor;
+        Runtime {
+            inner: Arc::new(Inner {
+                loader: Arc::clone(&self.inner.loader),
+                executor: Executor {
+                    engine: live.engine.clone(),
+                    store,
+                    clock,
+                    limits: live.limits,
+                    epochs: Arc::clone(&live.epochs),
+                    jwks: Arc::clone(&live.jwks),
+                    observer,
+                },
+                flows: RwLock::default(),
+                js: self.inner.js.clone(),
+            }),
+        }
     }
 
     /// The builder of JavaScript actions this runtime uses.

@@ -11,6 +11,7 @@
 //! | `POST /v1/admin/reload` | re-read the config file |
 //! | `GET /metrics` | Prometheus text |
 //! | `GET /healthz`, `GET /readyz` | liveness and readiness, no auth |
+//! | `GET /ui`, `GET /v1/console/overview`, `POST …/test` | the web console (see [`crate::console`]) |
 //!
 //! Request bodies, events, cache keys and values, and tokens are never logged.
 
@@ -49,6 +50,8 @@ pub(crate) fn router(server: Server) -> Router {
             get(show_cache).delete(purge_cache),
         )
         .route(&format!("{partition}/cache/{{key}}"), delete(delete_entry))
+        .route(&format!("{partition}/test"), post(crate::console::test))
+        .route("/v1/console/overview", get(crate::console::overview))
         .route("/v1/flows", get(list_flows))
         .route("/v1/admin/reload", post(reload))
         .route("/metrics", get(metrics))
@@ -59,6 +62,10 @@ pub(crate) fn router(server: Server) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/ui", get(crate::console::page))
+        .route("/ui/", get(crate::console::page))
+        .route("/ui/console.css", get(crate::console::style))
+        .route("/ui/console.js", get(crate::console::script))
         .merge(authed)
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
@@ -66,7 +73,7 @@ pub(crate) fn router(server: Server) -> Router {
 }
 
 /// A JSON error with a stable `code` to branch on and a `message` for people.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = json!({ "error": { "code": code, "message": message.into() } });
     (status, axum::Json(body)).into_response()
 }
@@ -159,9 +166,9 @@ fn partition(
 
 /// The configured partition a route's `{tenant}` and `{trigger}` name, with its flow; a path
 /// naming none is answered 404 before the handler runs.
-struct Configured {
-    partition: PartitionKey,
-    flow: Flow,
+pub(crate) struct Configured {
+    pub(crate) partition: PartitionKey,
+    pub(crate) flow: Flow,
 }
 
 impl FromRequestParts<Server> for Configured {
@@ -279,7 +286,9 @@ async fn execute(
             .await;
         // Counted here, not in the handler, so an execution whose caller hung up counts too.
         if let Ok(result) = &result {
-            runner.metrics().execution(&flow.series, result);
+            runner
+                .metrics()
+                .execution(&flow.series, result, runner.runtime().now_ms());
         }
         result
     });
@@ -356,7 +365,7 @@ impl Drop for Running<'_> {
     }
 }
 
-fn store_unavailable(e: impl std::fmt::Display) -> Response {
+pub(crate) fn store_unavailable(e: impl std::fmt::Display) -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         "store_unavailable",

@@ -29,12 +29,13 @@
 
 mod api;
 mod config;
+mod console;
 mod metrics;
 mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -116,6 +117,8 @@ pub type Environment = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub(crate) struct Flow {
     pub(crate) actions: Arc<[Action]>,
     pub(crate) series: Arc<PartitionMetrics>,
+    /// Each action's source language (`javascript`, `typescript`, `wasm`), in flow order.
+    pub(crate) languages: Arc<[&'static str]>,
 }
 
 /// The flows of every tenant and trigger, swapped as a whole by a reload.
@@ -396,6 +399,15 @@ impl Server {
     }
 }
 
+/// An action's source language, from its file's extension (for the console).
+fn language(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("ts" | "mts" | "cts") => "typescript",
+        Some("js" | "mjs" | "cjs") => "javascript",
+        _ => "wasm",
+    }
+}
+
 /// Reads, compiles and binds every action of `config`, in file order, into flows.
 async fn load_flows(
     runtime: &Runtime,
@@ -403,7 +415,7 @@ async fn load_flows(
     config: &Config,
 ) -> Result<(Flows, ReloadReport), ServerError> {
     let before = runtime.compile_stats();
-    let mut grouped: BTreeMap<PartitionKey, Vec<Action>> = BTreeMap::new();
+    let mut grouped: BTreeMap<PartitionKey, Vec<(Action, &'static str)>> = BTreeMap::new();
     for spec in &config.actions {
         let started = Instant::now();
         let (rt, spec_owned) = (runtime.clone(), spec.clone());
@@ -446,11 +458,12 @@ async fn load_flows(
         grouped
             .entry(PartitionKey::new(spec.tenant.clone(), spec.trigger))
             .or_default()
-            .push(action);
+            .push((action, language(&spec.path)));
     }
     let after = runtime.compile_stats();
     let mut flows = Flows::with_capacity(grouped.len());
-    for (partition, actions) in grouped {
+    for (partition, loaded) in grouped {
+        let (actions, languages): (Vec<Action>, Vec<&'static str>) = loaded.into_iter().unzip();
         // Checks the flow (its length) without binding it in the runtime: the service keeps
         // its own table so that a reload swaps every flow at once.
         runtime
@@ -461,12 +474,14 @@ async fn load_flows(
                 trigger: partition.trigger,
                 source,
             })?;
-        let series = Arc::new(metrics.partition(&partition));
+        let names: Vec<&str> = actions.iter().map(Action::name).collect();
+        let series = Arc::new(metrics.partition(&partition, &names));
         flows.insert(
             partition,
             Flow {
                 actions: actions.into(),
                 series,
+                languages: languages.into(),
             },
         );
     }

@@ -29,6 +29,14 @@ struct ExecutionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    tenant: String,
+    trigger: &'static str,
+    action: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
 }
@@ -57,6 +65,84 @@ pub(crate) struct PartitionMetrics {
     duration: Histogram,
     entries: Gauge,
     bytes: Gauge,
+    /// One per action of the flow, in flow order.
+    pub(crate) actions: Vec<ActionMetrics>,
+}
+
+/// How many minutes of per-action activity the console shows.
+pub(crate) const ACTIVITY_MINUTES: usize = 10;
+
+/// The series of one action of a flow, and its recent activity per minute for the console,
+/// counted at the same place as the counters.
+pub(crate) struct ActionMetrics {
+    success: Counter,
+    denied: Counter,
+    failed: Counter,
+    /// `(minute since the epoch, executions, failures)`, newest last; at most
+    /// [`ACTIVITY_MINUTES`].
+    minutes: std::sync::Mutex<std::collections::VecDeque<(u64, u64, u64)>>,
+}
+
+impl ActionMetrics {
+    fn record(&self, outcome: cachet_host::Outcome, now_ms: u64) {
+        let failed = match outcome {
+            cachet_host::Outcome::Success => {
+                self.success.inc();
+                false
+            }
+            cachet_host::Outcome::Denied => {
+                self.denied.inc();
+                false
+            }
+            cachet_host::Outcome::Failed => {
+                self.failed.inc();
+                true
+            }
+        };
+        let minute = now_ms / 60_000;
+        let mut minutes = self
+            .minutes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match minutes.back_mut() {
+            Some((m, executions, failures)) if *m == minute => {
+                *executions += 1;
+                *failures += u64::from(failed);
+            }
+            _ => {
+                minutes.push_back((minute, 1, u64::from(failed)));
+                while minutes.len() > ACTIVITY_MINUTES {
+                    minutes.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Totals since start-up: `(executions, failures)`.
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        let failed = self.failed.get();
+        (self.success.get() + self.denied.get() + failed, failed)
+    }
+
+    /// Executions and failures in each of the last [`ACTIVITY_MINUTES`] minutes up to
+    /// `now_ms`, oldest first (zeros for quiet minutes).
+    pub(crate) fn recent(&self, now_ms: u64) -> Vec<(u64, u64)> {
+        let now = now_ms / 60_000;
+        let minutes = self
+            .minutes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (0..ACTIVITY_MINUTES as u64)
+            .rev()
+            .map(|back| {
+                let minute = now.saturating_sub(back);
+                minutes
+                    .iter()
+                    .find(|(m, ..)| *m == minute)
+                    .map_or((0, 0), |&(_, e, f)| (e, f))
+            })
+            .collect()
+    }
 }
 
 /// Every metric the service exports, and the registry that encodes them.
@@ -70,6 +156,8 @@ pub struct Metrics {
     cache_bytes: Family<PartitionLabels, Gauge>,
     store_errors: Counter,
     egress: Family<OutcomeLabels, Counter>,
+    token_requests: Family<OutcomeLabels, Counter>,
+    action_executions: Family<ActionLabels, Counter>,
     /// Executions running now.
     pub(crate) inflight: Gauge,
     rejected: Family<ReasonLabels, Counter>,
@@ -143,6 +231,18 @@ impl Metrics {
             "Outbound HTTP requests of actions by outcome (completed, denied, refused, failed)",
             egress.clone(),
         );
+        let token_requests = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "token_requests",
+            "Outbound token requests of actions (POST to a path ending in /token) by outcome (completed, failed)",
+            token_requests.clone(),
+        );
+        let action_executions = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "action_executions",
+            "Executions of each configured action by outcome (success, denied, failed)",
+            action_executions.clone(),
+        );
         let inflight = Gauge::default();
         registry.register(
             "inflight_executions",
@@ -171,6 +271,8 @@ impl Metrics {
             cache_bytes,
             store_errors,
             egress,
+            token_requests,
+            action_executions,
             inflight,
             rejected,
             reloads,
@@ -179,8 +281,9 @@ impl Metrics {
 
     /// The series of one configured partition, resolved once when its flow is loaded so that
     /// counting an execution neither hashes labels nor allocates. Creating them also makes
-    /// every configured partition's series visible (at 0) from the start.
-    pub(crate) fn partition(&self, partition: &PartitionKey) -> PartitionMetrics {
+    /// every configured partition's series visible (at 0) from the start. `actions` are the
+    /// flow's action names, in order.
+    pub(crate) fn partition(&self, partition: &PartitionKey, actions: &[&str]) -> PartitionMetrics {
         let labels = PartitionLabels {
             tenant: partition.tenant.clone(),
             trigger: partition.trigger.as_str(),
@@ -201,11 +304,37 @@ impl Metrics {
             duration: self.duration.get_or_create(&labels).clone(),
             entries: self.cache_entries.get_or_create(&labels).clone(),
             bytes: self.cache_bytes.get_or_create(&labels).clone(),
+            actions: actions
+                .iter()
+                .map(|action| {
+                    let counter = |outcome: cachet_host::Outcome| {
+                        self.action_executions
+                            .get_or_create(&ActionLabels {
+                                tenant: partition.tenant.clone(),
+                                trigger: labels.trigger,
+                                action: (*action).to_string(),
+                                outcome: outcome_label(outcome),
+                            })
+                            .clone()
+                    };
+                    ActionMetrics {
+                        success: counter(cachet_host::Outcome::Success),
+                        denied: counter(cachet_host::Outcome::Denied),
+                        failed: counter(cachet_host::Outcome::Failed),
+                        minutes: std::sync::Mutex::default(),
+                    }
+                })
+                .collect(),
         }
     }
 
-    /// Counts one finished execution of the partition whose series are `series`.
-    pub(crate) fn execution(&self, series: &PartitionMetrics, result: &FlowResult) {
+    /// Counts one finished execution of the partition whose series are `series`, which
+    /// ended at `now_ms` (ms since the epoch, for the per-minute activity).
+    pub(crate) fn execution(&self, series: &PartitionMetrics, result: &FlowResult, now_ms: u64) {
+        // The results are in flow order and stop where the flow stopped.
+        for (action, metrics) in result.actions.iter().zip(&series.actions) {
+            metrics.record(action.outcome, now_ms);
+        }
         match result.outcome {
             cachet_host::Outcome::Success => series.success.inc(),
             cachet_host::Outcome::Denied => series.denied.inc(),
@@ -252,6 +381,17 @@ impl Metrics {
         self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
+    /// Token requests and all outbound requests of actions since start-up, every outcome.
+    pub(crate) fn egress_totals(&self) -> (u64, u64) {
+        let sum = |family: &Family<OutcomeLabels, Counter>| {
+            ["completed", "denied", "refused", "failed"]
+                .into_iter()
+                .map(|outcome| family.get_or_create(&OutcomeLabels { outcome }).get())
+                .sum()
+        };
+        (sum(&self.token_requests), sum(&self.egress))
+    }
+
     /// Every metric in the Prometheus text format (OpenMetrics 1.0).
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -276,6 +416,14 @@ impl Observer for Metrics {
 
     fn egress_request(&self, outcome: EgressOutcome) {
         self.egress
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    fn token_request(&self, outcome: EgressOutcome) {
+        self.token_requests
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.as_str(),
             })

@@ -755,3 +755,103 @@ async fn a_javascript_action_path_is_built_on_first_use_and_served_warm() {
     }
     s.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_console_overview_lists_flows_actions_usage_and_activity() {
+    let config = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let s = start("console-overview", &config).await;
+    let reply = s
+        .execute("acme", &json!({ "user": { "user_id": "auth0|1" } }))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = s.call("GET", "/v1/console/overview", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let overview: Value = serde_json::from_str(&reply.body).unwrap();
+    let partition = &overview["partitions"][0];
+    assert_eq!(partition["tenant"], "acme");
+    assert_eq!(partition["usage"]["entries"], 1);
+    let claims = &partition["actions"][0];
+    assert_eq!(claims["name"], "claims");
+    assert_eq!(claims["language"], "wasm");
+    assert_eq!(claims["instance"], "fresh");
+    assert_eq!(claims["executions"], 1);
+    assert_eq!(claims["failures"], 0);
+    let recent = claims["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 10, "ten minutes");
+    assert_eq!(recent[9], json!([1, 0]), "this minute's execution");
+    assert_eq!(overview["limits"]["max_entries"], 20);
+    // The per-action counter behind it is on /metrics too.
+    let metrics = s.metrics().await;
+    assert!(
+        metrics.contains(
+            "cachet_action_executions_total{tenant=\"acme\",trigger=\"post-login\",action=\"claims\",outcome=\"success\"} 1"
+        ),
+        "{metrics}"
+    );
+    // The page itself needs no token and keeps to itself.
+    let page = request(s.addr, "GET", "/ui", None, None).await.unwrap();
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<title>Cachet console</title>"));
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_console_dry_run_leaves_the_live_partition_alone_and_can_run_as_if_later() {
+    let config = head("") + &action("acme", "post-login", "ops", guests::CACHE_OPS, "");
+    let s = start("console-test", &config).await;
+    let set = json!({ "request": { "body": { "ops": [
+        { "op": "set", "key": "short", "value": "v", "ttl": 60_000 },
+        { "op": "set", "key": "k".repeat(65), "value": "v" }
+    ] } } });
+    let path = "/v1/tenants/acme/triggers/post-login/test";
+    let run = |body: Value| {
+        let s = &s;
+        async move {
+            let reply = s.call("POST", path, Some(&body.to_string())).await;
+            let json: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+            (reply.status, json)
+        }
+    };
+    // A dry run: written in the scratch copy, refused codes reported, the live cache untouched.
+    let (status, dry) = run(json!({ "event": set, "dry_run": true })).await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["after"]["usage"]["entries"], 1);
+    assert_eq!(
+        dry["refused"],
+        json!([{ "op": "set", "code": "CacheKeySizeExceeded", "count": 1 }])
+    );
+    let live = s
+        .call("GET", "/v1/tenants/acme/triggers/post-login/cache", None)
+        .await;
+    assert!(live.body.contains("\"entries\":0"), "{}", live.body);
+
+    // A live run writes the live cache.
+    let (status, real) = run(json!({ "event": set })).await;
+    assert_eq!(status, 200, "{real}");
+    assert_eq!(real["before"]["usage"]["entries"], 0);
+    assert_eq!(real["after"]["usage"]["entries"], 1);
+
+    // As if 61 s later: the entry has expired in the scratch copy, and is still live.
+    let get = json!({ "request": { "body": { "ops": [ { "op": "get", "key": "short" } ] } } });
+    let (status, later) =
+        run(json!({ "event": get, "dry_run": true, "clock_offset_secs": 61 })).await;
+    assert_eq!(status, 200, "{later}");
+    assert_eq!(later["before"]["usage"]["entries"], 0, "{later}");
+    let (_, now) = run(json!({ "event": get, "dry_run": true })).await;
+    assert_eq!(now["before"]["usage"]["entries"], 1, "{now}");
+
+    // A clock offset on the live cache, and a malformed body, are refused with what to do.
+    let (status, refused) = run(json!({ "event": get, "clock_offset_secs": 5 })).await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "clock_offset_needs_dry_run");
+    let (status, bad) = run(json!({ "evnt": {} })).await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dry_run"),
+        "{bad}"
+    );
+    s.shutdown().await.unwrap();
+}

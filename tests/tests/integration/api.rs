@@ -300,18 +300,23 @@ async fn a_manual_clock_makes_entries_expire_exactly_at_their_ttl() {
     assert_eq!(cache_ops(&rt, "acme", get).await[0], json!(null));
 }
 
-/// Runs the quota probe once under `policy`, checks the partition kept its quotas and that the
-/// probe spent exactly the write budget (100: refused writes are charged too), and returns the
-/// probe's report claim.
-async fn quota_probe(policy: cachet_limits::OverflowPolicy) -> serde_json::Value {
-    let (builder, _) = harness();
+/// Runs a quota probe (the Rust example or its JavaScript twin, `path`) once under `policy`
+/// on a runtime from `builder`, checks the partition kept its quotas and that the probe spent
+/// exactly the write budget (100: refused writes are charged too), and returns the probe's
+/// report claim.
+pub(crate) async fn quota_probe(
+    builder: cachet_host::RuntimeBuilder,
+    path: &str,
+    policy: cachet_limits::OverflowPolicy,
+) -> serde_json::Value {
     let rt = builder.overflow_policy(policy).build().unwrap();
-    let probe = load(&rt, guests::QUOTA_PROBE, Trigger::PostLogin);
+    let probe = load(&rt, path, Trigger::PostLogin);
     let r = rt
         .execute_actions("acme", Trigger::PostLogin, &[probe], "{}")
         .bounded()
         .await
         .unwrap();
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
     assert!(
         r.cache.entries <= 20 && r.cache.bytes <= 8192,
         "{:?}",
@@ -321,9 +326,8 @@ async fn quota_probe(policy: cachet_limits::OverflowPolicy) -> serde_json::Value
     claim(&r, "https://cachet.example/quota").clone()
 }
 
-#[tokio::test]
-async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
-    let quota = quota_probe(cachet_limits::OverflowPolicy::Strict).await;
+/// What a quota probe meets under the strict policy: every refusal code once.
+pub(crate) fn assert_strict_quota_codes(quota: &serde_json::Value) {
     assert_eq!(
         quota["written_before_overflow"],
         json!(16),
@@ -348,16 +352,37 @@ async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
     );
 }
 
-#[tokio::test]
-async fn the_quota_probe_sees_lru_eviction_under_the_evict_policy() {
-    let quota = quota_probe(cachet_limits::OverflowPolicy::Evict).await;
+/// What a quota probe meets under the evict policy: no refusal, the oldest entry evicted.
+pub(crate) fn assert_evict_quota(quota: &serde_json::Value) {
     assert_eq!(
         quota["written_before_overflow"],
         json!(40),
         "evict never refuses"
     );
     assert_eq!(quota["first_key_evicted"], json!(true));
-    assert!(quota["codes"].get("fill").is_none());
+    assert!(quota["codes"].get("fill").is_none(), "{quota}");
+}
+
+#[tokio::test]
+async fn the_quota_probe_meets_every_quota_code_under_the_strict_policy() {
+    let quota = quota_probe(
+        harness().0,
+        guests::QUOTA_PROBE,
+        cachet_limits::OverflowPolicy::Strict,
+    )
+    .await;
+    assert_strict_quota_codes(&quota);
+}
+
+#[tokio::test]
+async fn the_quota_probe_sees_lru_eviction_under_the_evict_policy() {
+    let quota = quota_probe(
+        harness().0,
+        guests::QUOTA_PROBE,
+        cachet_limits::OverflowPolicy::Evict,
+    )
+    .await;
+    assert_evict_quota(&quota);
 }
 
 #[tokio::test]

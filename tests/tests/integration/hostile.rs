@@ -7,7 +7,7 @@ use cachet_limits::ExecutionLimits;
 use cachet_tests::{guests, harness, load};
 use serde_json::json;
 
-use crate::{assert_host_keeps_serving, claim};
+use crate::{assert_host_keeps_serving, assert_log_cut_at_cap, claim, run_to_deadline};
 
 async fn run(rt: &Runtime, path: &str) -> FlowResult {
     let action = load(rt, path, Trigger::PostLogin);
@@ -40,29 +40,7 @@ async fn an_infinite_loop_ends_at_the_deadline_and_the_host_keeps_serving() {
     };
     let rt = builder.execution_limits(limits).build().unwrap();
     let looping = load(&rt, guests::LOOP_FOREVER, Trigger::PostLogin);
-    let task = tokio::spawn({
-        let rt = rt.clone();
-        async move {
-            rt.execute_actions("acme", Trigger::PostLogin, &[looping], "{}")
-                .bounded()
-                .await
-        }
-    });
-    // Drive the deadline by hand (no sleeping): a tick is 10 ms of deadline. The bound only
-    // keeps a broken build from spinning forever.
-    for _ in 0..10_000_000 {
-        if task.is_finished() {
-            break;
-        }
-        rt.advance_epochs(1);
-        tokio::task::yield_now().await;
-    }
-    // Bounded, so a broken epoch fails the test instead of hanging it.
-    let r = tokio::time::timeout(std::time::Duration::from_secs(60), task)
-        .await
-        .expect("the looping execution never ended")
-        .unwrap()
-        .unwrap();
+    let r = run_to_deadline(&rt, looping, "{}".into()).await;
     let (kind, message) = failure(&r);
     assert_eq!(kind, FailureKind::DeadlineExceeded);
     assert!(message.contains("1000 ms"), "{message}");
@@ -118,14 +96,7 @@ async fn a_log_flood_is_cut_at_the_cap_with_a_marker_and_the_action_still_succee
     let (builder, _) = harness();
     let rt = builder.build().unwrap();
     let r = run(&rt, guests::LOG_FLOOD).await;
-    assert_eq!(r.outcome, Outcome::Success);
-    let logs = &r.actions[0].logs;
-    let (kept, marker) = logs
-        .split_once("\n[cachet: log truncated")
-        .expect("marker present");
-    assert_eq!(kept.len(), 256 * 1024);
-    assert!(marker.contains("more bytes dropped"));
-    assert!(!logs.contains("done"), "output after the cap is dropped");
+    assert_log_cut_at_cap(&r);
     assert_host_keeps_serving(&rt).await;
 }
 

@@ -15,7 +15,8 @@ use cachet_limits::{ExecutionLimits, OverflowPolicy};
 use cachet_tests::{T0, guests, js_harness};
 use serde_json::{Value, json};
 
-use crate::{assert_host_keeps_serving, claim};
+use crate::api::{assert_evict_quota, assert_strict_quota_codes, quota_probe};
+use crate::{assert_host_keeps_serving, assert_log_cut_at_cap, claim, run_to_deadline};
 
 fn load(rt: &Runtime, path: &str, trigger: Trigger, config: ActionConfig) -> Action {
     let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
@@ -137,54 +138,27 @@ async fn a_javascript_deny_stops_the_flow_and_is_the_last_command() {
     );
 }
 
-async fn js_quota_probe(policy: OverflowPolicy) -> Value {
-    let (builder, _) = js_harness();
-    let rt = builder.overflow_policy(policy).build().unwrap();
-    let probe = load(
-        &rt,
-        guests::JS_QUOTA_PROBE,
-        Trigger::PostLogin,
-        ActionConfig::default(),
-    );
-    let r = run(&rt, &probe, &json!({})).await;
-    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
-    assert!(
-        r.cache.entries <= 20 && r.cache.bytes <= 8192,
-        "{:?}",
-        r.cache
-    );
-    assert_eq!(r.actions[0].cache_writes, 100, "the whole budget, no more");
-    claim(&r, "https://cachet.example/quota").clone()
-}
-
 #[tokio::test]
 async fn the_javascript_quota_probe_meets_every_auth0_code_under_the_strict_policy() {
-    let quota = js_quota_probe(OverflowPolicy::Strict).await;
-    assert_eq!(quota["written_before_overflow"], json!(16));
-    assert_eq!(quota["first_key_evicted"], json!(false));
-    // The same arithmetic as the Rust probe: 25 writes charged before the budget loop.
-    assert_eq!(quota["writes_until_budget_ran_out"], json!(75));
-    assert_eq!(
-        quota["codes"],
-        json!({
-            "fill": "CacheSizeExceeded",
-            "key_65_bytes": "CacheKeySizeExceeded",
-            "value_4097_bytes": "CacheValueSizeExceeded",
-            "ttl_0": "ItemAlreadyExpired",
-            "ttl_overflow": "InvalidExpiry",
-            "delete_missing": "CacheKeyDoesNotExist",
-            "claim_taken": "CacheKeyExists",
-            "budget": "MaxSideEffectsExceeded",
-        })
-    );
+    let quota = quota_probe(
+        js_harness().0,
+        guests::JS_QUOTA_PROBE,
+        OverflowPolicy::Strict,
+    )
+    .await;
+    // The same codes and the same 100-write arithmetic as the Rust probe.
+    assert_strict_quota_codes(&quota);
 }
 
 #[tokio::test]
 async fn the_javascript_quota_probe_sees_lru_eviction_under_the_evict_policy() {
-    let quota = js_quota_probe(OverflowPolicy::Evict).await;
-    assert_eq!(quota["written_before_overflow"], json!(40));
-    assert_eq!(quota["first_key_evicted"], json!(true));
-    assert!(quota["codes"].get("fill").is_none(), "{quota}");
+    let quota = quota_probe(
+        js_harness().0,
+        guests::JS_QUOTA_PROBE,
+        OverflowPolicy::Evict,
+    )
+    .await;
+    assert_evict_quota(&quota);
 }
 
 fn hostile_event(mode: &str) -> Value {
@@ -215,32 +189,7 @@ async fn a_javascript_infinite_loop_ends_at_the_deadline_and_the_host_keeps_serv
         Trigger::PostLogin,
         ActionConfig::default(),
     );
-    let task = tokio::spawn({
-        let rt = rt.clone();
-        async move {
-            rt.execute_actions(
-                "acme",
-                Trigger::PostLogin,
-                &[action],
-                &hostile_event("loop").to_string(),
-            )
-            .bounded()
-            .await
-        }
-    });
-    // Manual epochs: a tick is 10 ms of deadline; the bound only stops a broken build.
-    for _ in 0..10_000_000 {
-        if task.is_finished() {
-            break;
-        }
-        rt.advance_epochs(1);
-        tokio::task::yield_now().await;
-    }
-    let r = tokio::time::timeout(Duration::from_secs(60), task)
-        .await
-        .expect("the looping execution never ended")
-        .unwrap()
-        .unwrap();
+    let r = run_to_deadline(&rt, action, hostile_event("loop").to_string()).await;
     let (kind, message) = failure(&r);
     assert_eq!(kind, FailureKind::DeadlineExceeded);
     assert!(
@@ -303,14 +252,7 @@ async fn a_javascript_log_flood_is_cut_at_the_cap_and_the_action_still_succeeds(
     let (builder, _) = js_harness();
     let rt = builder.build().unwrap();
     let r = hostile(&rt, "log-flood").await;
-    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
-    let logs = &r.actions[0].logs;
-    let (kept, marker) = logs
-        .split_once("\n[cachet: log truncated")
-        .expect("marker present");
-    assert_eq!(kept.len(), 256 * 1024);
-    assert!(marker.contains("more bytes dropped"));
-    assert!(!logs.contains("done"), "output after the cap is dropped");
+    assert_log_cut_at_cap(&r);
     assert_host_keeps_serving(&rt).await;
 }
 

@@ -36,6 +36,49 @@ pub trait Bounded: std::future::Future + Sized {
 
 impl<F: std::future::Future> Bounded for F {}
 
+/// Runs `action` alone on `event` for tenant `acme`, advancing the epochs by hand (no
+/// sleeping: a tick is 10 ms of deadline) until the execution ends; for actions that never end
+/// by themselves. The bounds only keep a broken build from spinning or hanging forever.
+pub async fn run_to_deadline(
+    rt: &Runtime,
+    action: cachet_host::Action,
+    event: String,
+) -> FlowResult {
+    let task = tokio::spawn({
+        let rt = rt.clone();
+        async move {
+            rt.execute_actions("acme", Trigger::PostLogin, &[action], &event)
+                .bounded()
+                .await
+        }
+    });
+    for _ in 0..10_000_000 {
+        if task.is_finished() {
+            break;
+        }
+        rt.advance_epochs(1);
+        tokio::task::yield_now().await;
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(60), task)
+        .await
+        .expect("the looping execution never ended")
+        .unwrap()
+        .unwrap()
+}
+
+/// A log flood was cut at the 256 KiB cap, with the marker, and nothing after the cap (the
+/// action's final `done`) was kept.
+pub fn assert_log_cut_at_cap(result: &FlowResult) {
+    assert_eq!(result.outcome, cachet_host::Outcome::Success, "{result:#?}");
+    let logs = &result.actions[0].logs;
+    let (kept, marker) = logs
+        .split_once("\n[cachet: log truncated")
+        .expect("marker present");
+    assert_eq!(kept.len(), 256 * 1024);
+    assert!(marker.contains("more bytes dropped"));
+    assert!(!logs.contains("done"), "output after the cap is dropped");
+}
+
 /// An event whose `request.body.ops` the `cache-ops` action runs.
 pub fn ops_event(ops: Value) -> String {
     json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } }).to_string()

@@ -535,12 +535,22 @@ impl WasiHttpHooks for Egress {
         });
         let options = clamp(options, self.deadline);
         let observer = Arc::clone(&self.observer);
+        let token_request = request.method() == http::Method::POST
+            && request
+                .uri()
+                .path()
+                .trim_end_matches('/')
+                .ends_with("/token");
         Box::new(async move {
             let sent = send_checked(request, target, allow_private, options, slot).await;
-            observer.egress_request(match sent {
+            let outcome = match sent {
                 Ok(_) => EgressOutcome::Completed,
                 Err(_) => EgressOutcome::Failed,
-            });
+            };
+            observer.egress_request(outcome);
+            if token_request {
+                observer.token_request(outcome);
+            }
             sent
         })
     }

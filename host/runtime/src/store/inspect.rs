@@ -67,15 +67,16 @@ pub struct RedactedValue {
     pub sha256_prefix: String,
 }
 
-/// Reads `partition` from `store` as of `now_ms`, against `limits`' quotas.
+/// Reads `partition` from `store` as of `now_ms`, against `limits`' quotas. Usage counts the
+/// entries live at `now_ms` (a store may still hold expired ones it has not swept yet; they
+/// make way for the next write).
 pub async fn inspect(
     store: &dyn CacheStore,
     partition: &PartitionKey,
     limits: &CacheLimits,
     now_ms: u64,
 ) -> Result<PartitionReport, StoreError> {
-    let usage = store.usage(partition).await?;
-    let entries_lru_first = store
+    let entries_lru_first: Vec<EntryReport> = store
         .snapshot(partition, now_ms)
         .await?
         .into_iter()
@@ -96,9 +97,9 @@ pub async fn inspect(
             trigger: partition.trigger,
         },
         usage: UsageReport {
-            entries: usage.entries,
+            entries: entries_lru_first.len(),
             max_entries: limits.max_entries,
-            bytes: usage.bytes,
+            bytes: entries_lru_first.iter().map(|e| e.bytes).sum(),
             max_bytes: limits.max_total_bytes,
         },
         entries_lru_first,
