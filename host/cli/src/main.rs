@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod demo;
+mod scenario;
 mod store;
 
 use std::time::Duration;
@@ -58,6 +59,27 @@ enum Command {
     Serve(ServeArgs),
     /// Build a JavaScript or TypeScript action (written as for Auth0) into a component.
     Build(BuildArgs),
+    /// Run scenario files (TOML or JSON) against the real sandbox; exit 0 only if every
+    /// expectation held.
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+struct TestArgs {
+    /// Scenario files, or directories searched for them [default: the current directory].
+    #[arg(value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+    /// `text`: a readable report with the first difference of each failing scenario;
+    /// `junit`: JUnit XML on stdout, for CI.
+    #[arg(long, default_value = "text", value_parser = ["text", "junit"])]
+    format: String,
+    /// Run only scenarios whose name or file contains this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Rewrite the expected `commands` of each step from what the actions did, showing what
+    /// changed.
+    #[arg(long)]
+    update: bool,
 }
 
 #[derive(clap::Args)]
@@ -279,6 +301,7 @@ fn main() -> ExitCode {
         Command::Cache(command) => rt.block_on(cache(command)),
         Command::Serve(args) => rt.block_on(serve(args)),
         Command::Build(args) => build(args),
+        Command::Test(args) => rt.block_on(test(args)),
     };
     match result {
         Ok(code) => code,
@@ -410,6 +433,100 @@ fn js_builder() -> cachet_host::js::JsBuilder {
 fn js_world(trigger: Trigger) -> cachet_host::js::World {
     cachet_host::js::World::from_name(trigger.world())
         .expect("every trigger's world is a cachet_js::World")
+}
+
+/// `cachet test`: runs scenario files and reports.
+async fn test(args: TestArgs) -> Result<ExitCode, InputError> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let files = scenario::discover(&paths).map_err(|e| InputError(e.into()))?;
+    let mut errors = Vec::new();
+    let mut scenarios = Vec::new();
+    for file in files {
+        match scenario::Scenario::load(&file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(filter) = &args.filter {
+        scenarios.retain(|s| {
+            s.name.contains(filter.as_str())
+                || s.path.display().to_string().contains(filter.as_str())
+        });
+        errors.retain(|e| e.path.display().to_string().contains(filter.as_str()));
+    }
+    if scenarios.is_empty() && errors.is_empty() {
+        return Err(InputError(anyhow::anyhow!(
+            "no scenarios found in {} (files ending .toml or .json with [[steps]]{})",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.filter
+                .as_ref()
+                .map(|f| format!(", matching {f:?}"))
+                .unwrap_or_default()
+        )));
+    }
+    let text = args.format == "text";
+    for e in &errors {
+        if text {
+            println!("ERROR {e}");
+        }
+    }
+    let mut outcomes = Vec::new();
+    for s in &scenarios {
+        let outcome = scenario::run(s).await;
+        if text {
+            match &outcome.failure {
+                None => println!(
+                    "ok    {} ({:.2} s)",
+                    outcome.name,
+                    outcome.elapsed.as_secs_f64()
+                ),
+                Some(f) => println!(
+                    "FAIL  {} ({})
+  {}",
+                    outcome.name,
+                    outcome.path.display(),
+                    f.replace('\n', "\n  ")
+                ),
+            }
+        }
+        if args.update && !outcome.actual_commands.is_empty() {
+            match scenario::update(&outcome) {
+                Ok(changes) if changes.is_empty() => {}
+                Ok(changes) => {
+                    eprintln!("updated {}:", outcome.path.display());
+                    for change in changes {
+                        eprintln!("  {change}");
+                    }
+                }
+                Err(e) => eprintln!("cannot update {}: {e}", outcome.path.display()),
+            }
+        }
+        outcomes.push(outcome);
+    }
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    if text {
+        println!(
+            "\n{} scenario(s): {} passed, {failed} failed, {} could not be read",
+            outcomes.len() + errors.len(),
+            outcomes.len() - failed,
+            errors.len()
+        );
+    } else {
+        print!("{}", scenario::junit(&outcomes, &errors));
+    }
+    Ok(if failed == 0 && errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `cachet build`: a JavaScript action into a component file.

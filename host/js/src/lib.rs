@@ -226,11 +226,13 @@ impl fmt::Debug for JsBuilder {
 }
 
 impl JsBuilder {
-    /// A builder caching in `cache_dir` (created when first needed), running `node` and `npm`
+    /// A builder caching in `cache_dir` (made absolute; created when first needed), running `node` and `npm`
     /// from PATH.
     pub fn new(cache_dir: impl Into<PathBuf>) -> JsBuilder {
+        let cache_dir = cache_dir.into();
         JsBuilder {
-            cache_dir: cache_dir.into(),
+            // Absolute: the build script runs with the SDK directory as its working directory.
+            cache_dir: std::path::absolute(&cache_dir).unwrap_or(cache_dir),
             node: PathBuf::from("node"),
             npm: PathBuf::from("npm"),
             progress: None,
@@ -629,6 +631,12 @@ mod tests {
         let message = err.to_string();
         assert!(matches!(err, JsBuildError::ToolMissing { .. }), "{message}");
         assert!(message.contains("install them"), "{message}");
+    }
+
+    #[test]
+    fn a_relative_cache_directory_is_made_absolute() {
+        // The build script runs in the SDK directory: a relative path would point elsewhere.
+        assert!(JsBuilder::new("relative/cache").cache_dir().is_absolute());
     }
 
     #[test]
