@@ -176,31 +176,24 @@ pub fn build_js(root: &Path, actions: &[(PathBuf, cachet_js::World)]) -> Vec<Pat
             }
         }
     }
-    // The tooling is installed once, before the parallel builds share it.
-    if let Some((first, world)) = actions.first()
-        && let Err(e) = builder.build(first, *world)
+    let build = |(source, world): &(PathBuf, cachet_js::World)| match builder.build(source, *world)
     {
-        panic!("cannot build {}: {e}", first.display());
-    }
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let halves = actions.chunks(actions.len().div_ceil(2).max(1));
-        let handles: Vec<_> = halves
-            .map(|half| {
-                let builder = builder.clone();
-                scope.spawn(move || {
-                    half.iter()
-                        .map(|(source, world)| match builder.build(source, *world) {
-                            Ok(built) => built.path,
-                            Err(e) => panic!("cannot build {}: {e}", source.display()),
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+        Ok(built) => built.path,
+        Err(e) => panic!("cannot build {}: {e}", source.display()),
+    };
+    let Some((first, rest)) = actions.split_first() else {
+        return Vec::new();
+    };
+    // The first build installs the tooling, once, before the parallel builds share it.
+    let mut paths = vec![build(first)];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rest
+            .chunks(rest.len().div_ceil(2).max(1))
+            .map(|half| scope.spawn(move || half.iter().map(build).collect::<Vec<_>>()))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a JavaScript build thread panicked"))
-            .collect()
+        for handle in handles {
+            paths.extend(handle.join().expect("a JavaScript build thread panicked"));
+        }
     });
-    results.into_iter().flatten().collect()
+    paths
 }

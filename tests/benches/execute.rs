@@ -11,7 +11,7 @@
 //! default engine and with component-model concurrency support on.
 
 mod common;
-use common::{current_thread, latency, percentile, throughput};
+use common::{EVENT, TENANT, bound, current_thread, latency, percentile, throughput};
 use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,33 +22,14 @@ use cachet_limits::{BoundedCache, CacheLimits, OverflowPolicy, SetOptions};
 use criterion::Criterion;
 use serde_json::Value;
 
-const EVENT: &str = include_str!("../../examples/events/post-login.json");
-const TENANT: &str = "bench";
-
 /// An action component `build.rs` built from source.
 fn guest(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("built action")
 }
 
 fn runtime(wasm: &[u8], concurrency_support: bool, instance: cachet_host::InstanceMode) -> Runtime {
-    let rt = Runtime::builder()
-        .concurrency_support(concurrency_support)
-        .build()
-        .expect("runtime");
-    let action = rt
-        .load_action(
-            "claims",
-            Trigger::PostLogin,
-            wasm,
-            cachet_host::ActionConfig {
-                instance,
-                ..cachet_host::ActionConfig::default()
-            },
-        )
-        .expect("load claims");
-    rt.bind(TENANT, Trigger::PostLogin, vec![action])
-        .expect("bind");
-    rt
+    let builder = Runtime::builder().concurrency_support(concurrency_support);
+    bound(builder, "claims", wasm, instance)
 }
 
 fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {

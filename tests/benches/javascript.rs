@@ -8,17 +8,14 @@
 //! baseline).
 
 mod common;
-use common::{current_thread, latency, throughput};
+use common::{EVENT, TENANT, bound, current_thread, latency, throughput};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cachet_host::{ActionConfig, InstanceMode, Outcome, Runtime, Trigger, WarmOptions};
+use cachet_host::{InstanceMode, Outcome, Runtime, Trigger, WarmOptions};
 use criterion::Criterion;
-
-const EVENT: &str = include_str!("../../examples/events/post-login.json");
-const TENANT: &str = "bench";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -29,24 +26,8 @@ fn compiled_dir() -> PathBuf {
 }
 
 fn runtime(wasm: &[u8], instance: InstanceMode) -> Runtime {
-    let rt = Runtime::builder()
-        .compiled_cache_dir(compiled_dir())
-        .build()
-        .expect("runtime");
-    let action = rt
-        .load_action(
-            "claims-js",
-            Trigger::PostLogin,
-            wasm,
-            ActionConfig {
-                instance,
-                ..ActionConfig::default()
-            },
-        )
-        .expect("load claims.js");
-    rt.bind(TENANT, Trigger::PostLogin, vec![action])
-        .expect("bind");
-    rt
+    let builder = Runtime::builder().compiled_cache_dir(compiled_dir());
+    bound(builder, "claims-js", wasm, instance)
 }
 
 fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {

@@ -51,12 +51,22 @@ pub fn js_harness() -> (RuntimeBuilder, ManualClock) {
 
 /// Loads the component at `path` as `trigger`, with no secrets.
 pub fn load(runtime: &Runtime, path: &str, trigger: Trigger) -> Action {
+    load_with(runtime, path, trigger, cachet_host::ActionConfig::default())
+}
+
+/// Loads the component at `path` as `trigger` with `config`, named after its file.
+pub fn load_with(
+    runtime: &Runtime,
+    path: &str,
+    trigger: Trigger,
+    config: cachet_host::ActionConfig,
+) -> Action {
     let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     let name = std::path::Path::new(path)
         .file_stem()
         .map(|s| s.to_string_lossy().replace('_', "-"))
         .unwrap_or_default();
     runtime
-        .load_action(&name, trigger, &wasm, cachet_host::ActionConfig::default())
+        .load_action(&name, trigger, &wasm, config)
         .unwrap_or_else(|e| panic!("cannot load {name}: {e}"))
 }

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenMode};
 use cachet_host::{
-    ActionConfig, CacheOp, CacheOpResult, Clock as _, EgressOutcome, FlowResult, ManualClock,
-    MemoryStore, Observer, PartitionKey, Runtime, Trigger, inspect,
+    ActionConfig, CacheOp, CacheOpResult, Clock as _, FlowResult, ManualClock, MemoryStore,
+    Observer, PartitionKey, Runtime, Trigger, inspect,
 };
 use cachet_limits::{CacheLimits, OverflowPolicy, SnapshotEntry};
 use serde::Deserialize;
@@ -348,7 +348,6 @@ impl Observer for Codes {
                 .push(code.to_string());
         }
     }
-    fn egress_request(&self, _: EgressOutcome) {}
 }
 
 fn substitute(text: &str, idp: Option<&DevIdp>) -> String {

@@ -314,14 +314,15 @@ pub(crate) async fn test(
         )
     };
 
-    let before = match inspect(
-        runtime.store().as_ref(),
-        &partition,
-        &limits,
-        runtime.now_ms(),
-    )
-    .await
-    {
+    let report = || {
+        inspect(
+            runtime.store().as_ref(),
+            &partition,
+            &limits,
+            runtime.now_ms(),
+        )
+    };
+    let before = match report().await {
         Ok(report) => report,
         Err(e) => return store_unavailable(e),
     };
@@ -333,14 +334,7 @@ pub(crate) async fn test(
         Ok(result) => result,
         Err(e) => return error(StatusCode::BAD_REQUEST, "flow_refused", e.to_string()),
     };
-    let after = match inspect(
-        runtime.store().as_ref(),
-        &partition,
-        &limits,
-        runtime.now_ms(),
-    )
-    .await
-    {
+    let after = match report().await {
         Ok(report) => report,
         Err(e) => return store_unavailable(e),
     };

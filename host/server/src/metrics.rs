@@ -7,6 +7,8 @@
 use cachet_host::{
     CacheOp, CacheOpResult, EgressOutcome, FailureKind, FlowResult, Observer, PartitionKey,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -78,9 +80,17 @@ pub(crate) struct ActionMetrics {
     success: Counter,
     denied: Counter,
     failed: Counter,
-    /// `(minute since the epoch, executions, failures)`, newest last; at most
-    /// [`ACTIVITY_MINUTES`].
-    minutes: std::sync::Mutex<std::collections::VecDeque<(u64, u64, u64)>>,
+    /// One slot per minute, reused every [`ACTIVITY_MINUTES`] minutes: atomics rather than a
+    /// lock, since every execution of the service counts here.
+    minutes: [MinuteSlot; ACTIVITY_MINUTES],
+}
+
+/// Executions and failures in one minute; `minute` says which (minutes since the epoch).
+#[derive(Default)]
+struct MinuteSlot {
+    minute: AtomicU64,
+    executions: AtomicU64,
+    failures: AtomicU64,
 }
 
 impl ActionMetrics {
@@ -100,21 +110,22 @@ impl ActionMetrics {
             }
         };
         let minute = now_ms / 60_000;
-        let mut minutes = self
-            .minutes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match minutes.back_mut() {
-            Some((m, executions, failures)) if *m == minute => {
-                *executions += 1;
-                *failures += u64::from(failed);
-            }
-            _ => {
-                minutes.push_back((minute, 1, u64::from(failed)));
-                while minutes.len() > ACTIVITY_MINUTES {
-                    minutes.pop_front();
-                }
-            }
+        let slot = &self.minutes[(minute % ACTIVITY_MINUTES as u64) as usize];
+        let seen = slot.minute.load(Ordering::Acquire);
+        // The first execution of a new minute takes the slot over from ten minutes ago; an
+        // execution racing it may land in either count, which a per-minute chart tolerates.
+        if seen != minute
+            && slot
+                .minute
+                .compare_exchange(seen, minute, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            slot.executions.store(0, Ordering::Release);
+            slot.failures.store(0, Ordering::Release);
+        }
+        slot.executions.fetch_add(1, Ordering::AcqRel);
+        if failed {
+            slot.failures.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -128,18 +139,19 @@ impl ActionMetrics {
     /// `now_ms`, oldest first (zeros for quiet minutes).
     pub(crate) fn recent(&self, now_ms: u64) -> Vec<(u64, u64)> {
         let now = now_ms / 60_000;
-        let minutes = self
-            .minutes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         (0..ACTIVITY_MINUTES as u64)
             .rev()
             .map(|back| {
                 let minute = now.saturating_sub(back);
-                minutes
-                    .iter()
-                    .find(|(m, ..)| *m == minute)
-                    .map_or((0, 0), |&(_, e, f)| (e, f))
+                let slot = &self.minutes[(minute % ACTIVITY_MINUTES as u64) as usize];
+                if slot.minute.load(Ordering::Acquire) == minute {
+                    (
+                        slot.executions.load(Ordering::Acquire),
+                        slot.failures.load(Ordering::Acquire),
+                    )
+                } else {
+                    (0, 0)
+                }
             })
             .collect()
     }
@@ -321,7 +333,7 @@ impl Metrics {
                         success: counter(cachet_host::Outcome::Success),
                         denied: counter(cachet_host::Outcome::Denied),
                         failed: counter(cachet_host::Outcome::Failed),
-                        minutes: std::sync::Mutex::default(),
+                        minutes: Default::default(),
                     }
                 })
                 .collect(),

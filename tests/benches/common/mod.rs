@@ -3,7 +3,29 @@
 
 use std::time::{Duration, Instant};
 
-use cachet_host::Runtime;
+use cachet_host::{ActionConfig, InstanceMode, Runtime, RuntimeBuilder, Trigger};
+
+/// The event every execution bench runs: the example post-login event.
+pub const EVENT: &str = include_str!("../../../examples/events/post-login.json");
+
+/// The tenant the benched flow is bound to.
+pub const TENANT: &str = "bench";
+
+/// A runtime from `builder` with `wasm` loaded as `name` (a post-login action, with
+/// `instance`) and bound as [`TENANT`]'s flow.
+pub fn bound(builder: RuntimeBuilder, name: &str, wasm: &[u8], instance: InstanceMode) -> Runtime {
+    let rt = builder.build().expect("runtime");
+    let config = ActionConfig {
+        instance,
+        ..ActionConfig::default()
+    };
+    let action = rt
+        .load_action(name, Trigger::PostLogin, wasm, config)
+        .unwrap_or_else(|e| panic!("load {name}: {e}"));
+    rt.bind(TENANT, Trigger::PostLogin, vec![action])
+        .expect("bind");
+    rt
+}
 
 /// A current-thread Tokio runtime, as each measuring thread uses.
 pub fn current_thread() -> tokio::runtime::Runtime {

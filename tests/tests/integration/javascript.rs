@@ -12,28 +12,14 @@ use cachet_host::{
     Trigger, WarmOptions,
 };
 use cachet_limits::{ExecutionLimits, OverflowPolicy};
-use cachet_tests::{T0, guests, js_harness};
+use cachet_tests::{T0, guests, js_harness, load_with};
 use serde_json::{Value, json};
 
 use crate::api::{assert_evict_quota, assert_strict_quota_codes, quota_probe};
-use crate::{assert_host_keeps_serving, assert_log_cut_at_cap, claim, run_to_deadline};
-
-fn load(rt: &Runtime, path: &str, trigger: Trigger, config: ActionConfig) -> Action {
-    let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    rt.load_action("js", trigger, &wasm, config)
-        .unwrap_or_else(|e| panic!("cannot load {path}: {e}"))
-}
+use crate::{assert_host_keeps_serving, assert_log_cut_at_cap, claim, run_one, run_to_deadline};
 
 async fn run(rt: &Runtime, action: &Action, event: &Value) -> FlowResult {
-    rt.execute_actions(
-        "acme",
-        Trigger::PostLogin,
-        std::slice::from_ref(action),
-        &event.to_string(),
-    )
-    .bounded()
-    .await
-    .unwrap()
+    run_one(rt, "acme", action, event).await
 }
 
 fn failure(r: &FlowResult) -> (FailureKind, &str) {
@@ -57,7 +43,7 @@ async fn a_javascript_action_calls_every_post_login_api_with_auth0s_shapes() {
     let (builder, _) = js_harness();
     let rt = builder.build().unwrap();
     let config = ActionConfig::default().secret("API_KEY", "k-123");
-    let tour = load(&rt, guests::JS_API_TOUR, Trigger::PostLogin, config);
+    let tour = load_with(&rt, guests::JS_API_TOUR, Trigger::PostLogin, config);
     let r = run(&rt, &tour, &tour_event(false)).await;
     assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
     assert_eq!(
@@ -106,7 +92,7 @@ async fn a_javascript_action_calls_every_post_login_api_with_auth0s_shapes() {
 async fn a_javascript_deny_stops_the_flow_and_is_the_last_command() {
     let (builder, _) = js_harness();
     let rt = builder.build().unwrap();
-    let tour = load(
+    let tour = load_with(
         &rt,
         guests::JS_API_TOUR,
         Trigger::PostLogin,
@@ -166,7 +152,7 @@ fn hostile_event(mode: &str) -> Value {
 }
 
 async fn hostile(rt: &Runtime, mode: &str) -> FlowResult {
-    let action = load(
+    let action = load_with(
         rt,
         guests::JS_HOSTILE,
         Trigger::PostLogin,
@@ -183,7 +169,7 @@ async fn a_javascript_infinite_loop_ends_at_the_deadline_and_the_host_keeps_serv
         ..ExecutionLimits::default()
     };
     let rt = builder.execution_limits(limits).build().unwrap();
-    let action = load(
+    let action = load_with(
         &rt,
         guests::JS_HOSTILE,
         Trigger::PostLogin,
@@ -260,7 +246,7 @@ async fn a_javascript_log_flood_is_cut_at_the_cap_and_the_action_still_succeeds(
 async fn a_javascript_credentials_exchange_action_sets_claims_and_denies_with_auth0s_codes() {
     let (builder, _) = js_harness();
     let rt = builder.build().unwrap();
-    let m2m = load(
+    let m2m = load_with(
         &rt,
         guests::JS_M2M,
         Trigger::CredentialsExchange,
@@ -341,7 +327,7 @@ async fn with_idp(instance: InstanceMode) -> (Idp, Action) {
             .secret("clientSecret", idp.client_secret())
             .allow_host(idp.host_port())
     };
-    let action = load(&rt, guests::JS_MGMT_TOKEN_JS, Trigger::PostLogin, config);
+    let action = load_with(&rt, guests::JS_MGMT_TOKEN_JS, Trigger::PostLogin, config);
     (Idp { idp, rt, clock }, action)
 }
 
@@ -401,7 +387,7 @@ async fn a_warm_javascript_instance_keeps_module_globals_for_its_tenant_even_aft
         instance: InstanceMode::Warm(WarmOptions::default()),
         ..ActionConfig::default().allow_host(s.idp.host_port())
     };
-    let counter = load(&s.rt, guests::JS_COUNTER, Trigger::PostLogin, warm);
+    let counter = load_with(&s.rt, guests::JS_COUNTER, Trigger::PostLogin, warm);
     let url = format!("http://{}/.well-known/jwks.json", s.idp.host_port());
     let count = |tenant: &'static str, url: Option<String>| {
         let (rt, counter) = (s.rt.clone(), counter.clone());

@@ -79,6 +79,24 @@ pub fn assert_log_cut_at_cap(result: &FlowResult) {
     assert!(!logs.contains("done"), "output after the cap is dropped");
 }
 
+/// Runs `action` alone on `event` for `tenant`'s post-login partition.
+pub async fn run_one(
+    rt: &Runtime,
+    tenant: &str,
+    action: &cachet_host::Action,
+    event: &Value,
+) -> FlowResult {
+    rt.execute_actions(
+        tenant,
+        Trigger::PostLogin,
+        std::slice::from_ref(action),
+        &event.to_string(),
+    )
+    .bounded()
+    .await
+    .unwrap()
+}
+
 /// An event whose `request.body.ops` the `cache-ops` action runs.
 pub fn ops_event(ops: Value) -> String {
     json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } }).to_string()

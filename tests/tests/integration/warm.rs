@@ -11,20 +11,17 @@ use cachet_host::{
     WarmOptions,
 };
 use cachet_limits::ExecutionLimits;
-use cachet_tests::guests;
+use cachet_tests::{guests, load_with};
 use serde_json::{Value, json};
 
-use crate::{Bounded, claim};
+use crate::{claim, run_one};
 
 fn counter(runtime: &Runtime, instance: InstanceMode) -> Action {
-    let wasm = std::fs::read(guests::COUNTER).unwrap();
     let config = ActionConfig {
         instance,
         ..ActionConfig::default()
     };
-    runtime
-        .load_action("counter", Trigger::PostLogin, &wasm, config)
-        .unwrap()
+    load_with(runtime, guests::COUNTER, Trigger::PostLogin, config)
 }
 
 fn warm(max_executions: u32) -> InstanceMode {
@@ -36,16 +33,7 @@ fn warm(max_executions: u32) -> InstanceMode {
 
 async fn run(runtime: &Runtime, action: &Action, tenant: &str, body: Value) -> FlowResult {
     let event = json!({ "user": { "user_id": "auth0|1" }, "request": { "body": body } });
-    runtime
-        .execute_actions(
-            tenant,
-            Trigger::PostLogin,
-            std::slice::from_ref(action),
-            &event.to_string(),
-        )
-        .bounded()
-        .await
-        .unwrap()
+    run_one(runtime, tenant, action, &event).await
 }
 
 /// The `count` the action reported.
