@@ -31,6 +31,8 @@ const POST_LOGIN: &[&str] = &[
     "escape",
     "extra-import",
     "counter",
+    "refused-http",
+    "memory-marker",
 ];
 
 /// Credentials-exchange actions.
@@ -46,6 +48,7 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/counter.js", "post-login"),
     ("tests/js/claims.js", "post-login"),
     ("tests/js/m2m.js", "credentials-exchange"),
+    ("tests/js/refused-fetch.js", "post-login"),
 ];
 
 fn main() {

@@ -35,7 +35,10 @@ export type CacheWriteResult =
 /** The result of `api.cache.delete`. */
 export type CacheDeleteResult = { type: "success" } | { type: "error"; code: CacheErrorCode };
 
-/** When a written value expires. With neither it lives 24 h; with both the earlier wins. */
+/**
+ * When a written value expires. With neither it lives 15 minutes (Auth0's default); with both
+ * the earlier wins; nothing lives past 24 hours.
+ */
 export interface CacheSetOptions {
   /** Lifetime in milliseconds from now. */
   ttl?: number;
@@ -50,7 +53,7 @@ export interface CacheSetOptions {
 
 /**
  * The per-trigger cache, shared by every action of the tenant's trigger. Quotas (defaults):
- * 20 entries, 64-byte keys, 4096-byte values, 8192 bytes in total, 24 h lifetime, 100 writes
+ * 20 entries, 64-byte keys, 4096-byte values, 8192 bytes in total, 15 min default and 24 h maximum lifetime, 100 writes
  * per execution. A full cache evicts the least recently used entries or refuses the write
  * (`CacheSizeExceeded`), as the host is configured.
  */

@@ -20,7 +20,7 @@ pub struct CacheRecord {
 /// let opts = SetOptions::ttl(60_000).if_absent();
 /// assert_eq!(opts.ttl_ms, Some(60_000));
 /// assert!(opts.if_absent);
-/// assert_eq!(SetOptions::default().ttl_ms, None); // 24 h default
+/// assert_eq!(SetOptions::default().ttl_ms, None); // the 15 min default lifetime
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SetOptions {

@@ -94,6 +94,16 @@ pub enum HttpError {
         /// The host the action tried to reach.
         host: String,
     },
+    /// The host refused the request by another of its rules (the address policy, the
+    /// execution's request budget, the body size limit); nothing was sent.
+    Refused {
+        /// The host the action tried to reach.
+        host: String,
+        /// Which rule refused it, and what to do.
+        rule: &'static str,
+        /// The `wasi:http` error code the host answered with.
+        code: String,
+    },
     /// Connecting or reading took too long.
     Timeout {
         /// The host.
@@ -119,6 +129,9 @@ impl fmt::Display for HttpError {
                 "request to {host} denied: the host is not on this action's allow-list \
                  (add it, e.g. `cachet run --allow-host {host}`)"
             ),
+            Self::Refused { host, rule, code } => {
+                write!(f, "request to {host} refused ({code}): {rule}")
+            }
             Self::Timeout { host } => write!(f, "request to {host} timed out"),
             Self::Connection { host, reason } => write!(f, "request to {host} failed: {reason}"),
             Self::ResponseTooLarge => {
@@ -315,8 +328,26 @@ impl Request {
 
 fn map_error(e: ErrorCode, host: &str) -> HttpError {
     let host = host.to_string();
+    let code = format!("{e:?}");
     match e {
         ErrorCode::HttpRequestDenied => HttpError::Denied { host },
+        ErrorCode::DestinationIpProhibited => HttpError::Refused {
+            host,
+            rule: "the name resolves only to loopback, private or link-local addresses (the \
+                   operator can list the IP itself, or mark the allow-list entry private)",
+            code,
+        },
+        ErrorCode::ConnectionLimitReached => HttpError::Refused {
+            host,
+            rule: "this execution's outbound request budget is spent (requests in all, or at \
+                   once; refused requests count too)",
+            code,
+        },
+        ErrorCode::HttpRequestBodySize(_) => HttpError::Refused {
+            host,
+            rule: "the request body is larger than the host allows",
+            code,
+        },
         ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout => HttpError::Timeout { host },

@@ -55,7 +55,7 @@ pub use event::{
     Authorization, Client, Connection, CredentialsExchangeEvent, CredentialsTransaction,
     PostLoginEvent, Request, ResourceServer, Secrets, Stats, Tenant, User,
 };
-pub use token::{ManagementToken, NotCached, Token, TokenError, TokenSource};
+pub use token::{ManagementToken, NotCached, Token, TokenError, TokenSource, effective_leeway_ms};
 
 /// Milliseconds since the Unix epoch by the host's clock.
 pub fn now_ms() -> u64 {

@@ -7,9 +7,12 @@
 //! - treats access tokens as RFC 6749 does: opaque strings with an `expires_in`. When a token
 //!   is a JWT its `exp` is honoured too (the earlier expiry wins), and its `aud` must be the
 //!   configured audience when it has one (Auth0 sets it; many servers do not);
-//! - uses the cached token while it lives beyond now + leeway (30 s by default; with
-//!   [`ManagementToken::verify_with`], also its signature); anything else in the cache entry
-//!   (expired, foreign, poisoned) is dropped, never used;
+//! - uses the cached token while it lives beyond now + leeway; the leeway is the smaller of
+//!   the configured one (30 s by default) and a quarter of the token's lifetime
+//!   ([`effective_leeway_ms`]), so a short-lived token (20 s, say) is still cached for most of
+//!   its life instead of being fetched on every login; with [`ManagementToken::verify_with`],
+//!   its signature is checked too; anything else in the cache entry (expired, foreign,
+//!   poisoned) is dropped, never used;
 //! - otherwise claims the refresh with an `if_absent` write holding a value unique to this
 //!   execution, so that of many concurrent logins one fetches (RFC 6749 §4.4) while the others
 //!   wait for its token as long as the fetch may take, and only the owner releases the claim;
@@ -45,6 +48,28 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(1);
 const UNAUTHORIZED_REFETCH_MS: u64 = 1_000;
 /// The largest value the default cache limits accept.
 const MAX_CACHED_TOKEN_BYTES: usize = 4096;
+/// The leeway is at most this fraction (1/N) of a token's lifetime.
+const LEEWAY_LIFETIME_DIVISOR: u64 = 4;
+
+/// The leeway a token of `lifetime_ms` gets: the smaller of the configured leeway and a
+/// quarter of its lifetime.
+///
+/// A fixed leeway longer than the lifetime would make every token "about to expire" the
+/// moment it arrives, so none would be cached and every login would fetch one. A quarter
+/// keeps the margin meaningful (a 5 s token is refreshed 1.25 s early) while the token
+/// serves logins for three quarters of its life.
+///
+/// ```
+/// use cachet_guest::effective_leeway_ms;
+///
+/// assert_eq!(effective_leeway_ms(30_000, 3_600_000), 30_000); // 1 h: the full 30 s
+/// assert_eq!(effective_leeway_ms(30_000, 60_000), 15_000);
+/// assert_eq!(effective_leeway_ms(30_000, 20_000), 5_000);
+/// assert_eq!(effective_leeway_ms(30_000, 5_000), 1_250);
+/// ```
+pub fn effective_leeway_ms(configured_ms: u64, lifetime_ms: u64) -> u64 {
+    configured_ms.min(lifetime_ms / LEEWAY_LIFETIME_DIVISOR)
+}
 
 /// Why no token could be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,7 +323,8 @@ impl ManagementToken {
         }
     }
 
-    /// Treat a token as expired this long before its `exp` (default 30 s).
+    /// Treat a token as expired this long before its `exp` (default 30 s), or a quarter of its
+    /// lifetime when that is shorter ([`effective_leeway_ms`]).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway_ms = u64::try_from(leeway.as_millis()).unwrap_or(u64::MAX);
         self
@@ -383,7 +409,7 @@ impl ManagementToken {
         // Drop it unless another execution has already replaced it.
         if cache
             .get(&self.key)
-            .is_some_and(|r| unwrap_entry(&r.value).is_some_and(|(t, _)| t == token))
+            .is_some_and(|r| unwrap_entry(&r.value).is_some_and(|e| e.token == token))
         {
             let _ = cache.delete(&self.key);
         }
@@ -467,11 +493,12 @@ impl ManagementToken {
     fn fetch_and_store(&self, cache: &Cache) -> Result<Token, TokenError> {
         let (value, expires_at_ms) = self.fetch()?;
         let now = now_ms();
+        let leeway_ms = effective_leeway_ms(self.leeway_ms, expires_at_ms.saturating_sub(now));
         let ttl = expires_at_ms
-            .saturating_sub(self.leeway_ms)
+            .saturating_sub(leeway_ms)
             .saturating_sub(now)
             .min(DAY_MS);
-        let entry = wrap_entry(&value, expires_at_ms);
+        let entry = wrap_entry(&value, expires_at_ms, leeway_ms);
         let not_cached = if ttl == 0 {
             Some(NotCached::ExpiresWithinLeeway)
         } else if entry.len() > MAX_CACHED_TOKEN_BYTES {
@@ -586,14 +613,17 @@ impl ManagementToken {
     /// opaque token; a JWT's `exp` and audience are checked again, so a poisoned or foreign
     /// entry is never used.
     fn cached(&self, hit: &crate::CacheRecord, now: u64) -> Result<(String, u64), Unusable> {
-        let (token, recorded) = unwrap_entry(&hit.value)
+        let entry = unwrap_entry(&hit.value)
             .ok_or_else(|| Unusable::Invalid("not a token entry".into()))?;
-        let from_entry = hit.expires_at.saturating_add(self.leeway_ms);
-        let mut expires_at_ms = recorded.min(from_entry);
+        // The leeway chosen when the token was cached, never more than the configured one.
+        let leeway_ms = entry.leeway_ms.min(self.leeway_ms);
+        let from_entry = hit.expires_at.saturating_add(leeway_ms);
+        let mut expires_at_ms = entry.expires_at_ms.min(from_entry);
+        let token = entry.token;
         if let Some(exp) = self.checked_claims(token, false)? {
             expires_at_ms = expires_at_ms.min(exp);
         }
-        if expires_at_ms <= now.saturating_add(self.leeway_ms) {
+        if expires_at_ms <= now.saturating_add(leeway_ms) {
             return Err(Unusable::Invalid("expires within the leeway".into()));
         }
         Ok((token.to_string(), expires_at_ms))
@@ -617,18 +647,39 @@ impl fmt::Display for Unusable {
     }
 }
 
-/// The cache entry for a token: a version tag, its expiry in ms, then the token. The helper
-/// reads only entries it wrote this way, so a foreign value under its key (an opaque token
-/// cannot be told from garbage) is never sent as a token.
-fn wrap_entry(token: &str, expires_at_ms: u64) -> String {
-    format!("t1.{expires_at_ms}.{token}")
+/// The cache entry for a token: a version tag, its expiry and the leeway it was cached with
+/// (both in ms), then the token. The helper reads only entries it wrote this way, so a foreign
+/// value under its key (an opaque token cannot be told from garbage) is never sent as a token.
+fn wrap_entry(token: &str, expires_at_ms: u64, leeway_ms: u64) -> String {
+    format!("t2.{expires_at_ms}.{leeway_ms}.{token}")
 }
 
-/// The token and its recorded expiry, if `entry` is one [`wrap_entry`] made.
-fn unwrap_entry(entry: &str) -> Option<(&str, u64)> {
-    let (expiry, token) = entry.strip_prefix("t1.")?.split_once('.')?;
+/// A token entry read back from the cache.
+#[derive(Debug, PartialEq, Eq)]
+struct Entry<'a> {
+    token: &'a str,
+    expires_at_ms: u64,
+    leeway_ms: u64,
+}
+
+/// The entry, if [`wrap_entry`] made it. Entries of the previous format (`t1.`, written before
+/// the leeway scaled with the lifetime, possibly by another replica still running it) are read
+/// with the full configured leeway, as they were written.
+fn unwrap_entry(entry: &str) -> Option<Entry<'_>> {
+    let (expiry, leeway, token) = if let Some(rest) = entry.strip_prefix("t2.") {
+        let (expiry, rest) = rest.split_once('.')?;
+        let (leeway, token) = rest.split_once('.')?;
+        (expiry, leeway.parse().ok()?, token)
+    } else {
+        let (expiry, token) = entry.strip_prefix("t1.")?.split_once('.')?;
+        (expiry, u64::MAX, token)
+    };
     let expires_at_ms = expiry.parse().ok()?;
-    (!token.is_empty()).then_some((token, expires_at_ms))
+    (!token.is_empty()).then_some(Entry {
+        token,
+        expires_at_ms,
+        leeway_ms: leeway,
+    })
 }
 
 /// Plain `http` only for loopback hosts (a local dev server): the client secret is in the body.
@@ -666,11 +717,48 @@ mod tests {
 
     #[test]
     fn cache_entries_round_trip_and_foreign_values_are_not_tokens() {
-        let entry = wrap_entry("eyJ.a.b", 42);
-        assert_eq!(unwrap_entry(&entry), Some(("eyJ.a.b", 42)));
-        for foreign in ["garbage", "eyJ.a.b", "t1.x.tok", "t1.5.", "t1.5"] {
+        let entry = wrap_entry("eyJ.a.b", 42, 7);
+        let read = |token, expires_at_ms, leeway_ms| Entry {
+            token,
+            expires_at_ms,
+            leeway_ms,
+        };
+        assert_eq!(unwrap_entry(&entry), Some(read("eyJ.a.b", 42, 7)));
+        // The previous format is still read, with the configured leeway.
+        assert_eq!(
+            unwrap_entry("t1.42.eyJ.a.b"),
+            Some(read("eyJ.a.b", 42, u64::MAX))
+        );
+        for foreign in [
+            "garbage",
+            "eyJ.a.b",
+            "t1.x.tok",
+            "t1.5.",
+            "t1.5",
+            "t2.5.x.tok",
+            "t2.5.1.",
+            "t2.5",
+        ] {
             assert_eq!(unwrap_entry(foreign), None, "{foreign}");
         }
+    }
+
+    #[test]
+    fn the_leeway_is_a_quarter_of_a_short_lifetime_and_30_s_for_long_ones() {
+        let secs = |s: u64| s * 1000;
+        // (lifetime, leeway, how long the token is cached)
+        for (lifetime, leeway, cached) in [
+            (secs(5), 1_250, 3_750),
+            (secs(20), secs(5), secs(15)),
+            (secs(60), secs(15), secs(45)),
+            (secs(3600), secs(30), secs(3570)),
+        ] {
+            let got = effective_leeway_ms(secs(30), lifetime);
+            assert_eq!(got, leeway, "lifetime {lifetime} ms");
+            assert_eq!(lifetime - got, cached, "lifetime {lifetime} ms");
+        }
+        // A configured leeway shorter than a quarter wins.
+        assert_eq!(effective_leeway_ms(secs(1), secs(60)), secs(1));
     }
 
     #[test]

@@ -7,8 +7,12 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// One day in milliseconds: Auth0's `api.cache` lifetime ceiling and default.
+/// One day in milliseconds: Auth0's `api.cache` lifetime ceiling.
 pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Fifteen minutes in milliseconds: the lifetime Auth0's `api.cache.set` gives an entry written
+/// with neither `ttl` nor `expires_at`.
+pub const DEFAULT_TTL_MS: u64 = 15 * 60 * 1000;
 
 /// The quotas of one cache partition (one tenant's one trigger).
 ///
@@ -24,6 +28,7 @@ pub const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 /// assert_eq!(limits.max_value_bytes, 4096);
 /// assert_eq!(limits.max_total_bytes, 8192);
 /// assert_eq!(limits.max_ttl_ms, 24 * 60 * 60 * 1000);
+/// assert_eq!(limits.default_ttl_ms, 15 * 60 * 1000);
 ///
 /// // Partial configurations keep the defaults for what they do not say...
 /// let small: CacheLimits = serde_json::from_str(r#"{"max_entries": 5}"#).unwrap();
@@ -58,7 +63,7 @@ impl Default for CacheLimits {
             max_value_bytes: 4096,
             max_total_bytes: 8192,
             max_ttl_ms: DAY_MS,
-            default_ttl_ms: DAY_MS,
+            default_ttl_ms: DEFAULT_TTL_MS,
         }
     }
 }

@@ -9,7 +9,8 @@
 //! | key size                       | 64 B    |
 //! | value size                     | 4096 B  |
 //! | total (keys + values)          | 8192 B  |
-//! | maximum and default lifetime   | 24 h    |
+//! | maximum lifetime               | 24 h    |
+//! | default lifetime               | 15 min  |
 //! | cache writes per execution     | 100     |
 //!
 //! This crate is pure: no I/O, no clock, no wasm. Time is passed in as `now_ms` (milliseconds
@@ -38,6 +39,6 @@ mod execution;
 pub mod reference;
 
 pub use cache::{BoundedCache, CacheRecord, RestoreReport, SetOptions, SnapshotEntry, Usage};
-pub use config::{CacheLimits, ConfigError, DAY_MS, OverflowPolicy};
+pub use config::{CacheLimits, ConfigError, DAY_MS, DEFAULT_TTL_MS, OverflowPolicy};
 pub use error::CacheError;
 pub use execution::{ActionLimits, ExecutionLimits, LimitError, WriteBudget};

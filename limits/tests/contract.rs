@@ -3,7 +3,8 @@
 
 use cachet_limits::{
     ActionLimits, BoundedCache, CacheError, CacheLimits, CacheRecord, ConfigError, DAY_MS,
-    ExecutionLimits, LimitError, OverflowPolicy, SetOptions, SnapshotEntry, Usage, WriteBudget,
+    DEFAULT_TTL_MS, ExecutionLimits, LimitError, OverflowPolicy, SetOptions, SnapshotEntry, Usage,
+    WriteBudget,
 };
 
 const NOW: u64 = 1_700_000_000_000;
@@ -256,12 +257,13 @@ fn keys_at(c: &BoundedCache, now: u64) -> Vec<String> {
 // --- lifetimes -----------------------------------------------------------------------------
 
 #[test]
-fn default_lifetime_is_24_hours() {
+fn default_lifetime_is_15_minutes_as_auth0_documents() {
     let mut c = evict();
     let rec = put(&mut c, "k", "v").unwrap();
-    assert_eq!(rec.expires_at, NOW + DAY_MS);
-    assert!(c.get("k", NOW + DAY_MS - 1).is_some());
-    assert_eq!(c.get("k", NOW + DAY_MS), None);
+    assert_eq!(rec.expires_at, NOW + DEFAULT_TTL_MS);
+    assert_eq!(DEFAULT_TTL_MS, 15 * 60 * 1000);
+    assert!(c.get("k", NOW + DEFAULT_TTL_MS - 1).is_some());
+    assert_eq!(c.get("k", NOW + DEFAULT_TTL_MS), None);
 }
 
 #[test]

@@ -73,9 +73,20 @@ fn main() {
     let cached_load = again.elapsed();
     drop(rt_again);
     let rt_warm = runtime(&wasm, InstanceMode::Warm(WarmOptions::default()));
+    // Fresh instances whose slot memory is reset whole instead of by dirty pages (what
+    // `SlotReset::Auto` does where swap is configured).
+    let rt_whole = bound(
+        Runtime::builder()
+            .compiled_cache_dir(compiled_dir())
+            .slot_reset(cachet_host::SlotReset::Whole),
+        "claims-js",
+        &wasm,
+        InstanceMode::Fresh,
+    );
     let tokio = current_thread();
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
     execute(&tokio, &rt_warm);
+    execute(&tokio, &rt_whole);
 
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("execute_js/claims_cache_hit", |b| {
@@ -96,7 +107,11 @@ fn main() {
         first_load.as_secs_f64() * 1e3,
         cached_load.as_secs_f64() * 1e3
     );
-    for (name, rt, per_thread) in [("fresh", &rt, 2_000), ("warm", &rt_warm, 20_000)] {
+    for (name, rt, per_thread) in [
+        ("fresh", &rt, 2_000),
+        ("fresh, SlotReset::Whole", &rt_whole, 2_000),
+        ("warm", &rt_warm, 20_000),
+    ] {
         let (p50, p99) = latency(rt, n, execute);
         let one = throughput(rt, 1, per_thread, execute);
         let two = throughput(rt, 2, per_thread, execute);

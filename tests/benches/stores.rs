@@ -119,7 +119,7 @@ fn main() {
         OverflowPolicy::Evict,
     ));
     rt.block_on(fill(memory.as_ref(), &p));
-    let server = RedisServer::start("bench stores");
+    let server = RedisServer::try_start("bench stores");
     let redis: Option<Arc<dyn CacheStore>> = server.as_ref().map(|server| {
         let StoreUrl::Redis(url) = server.url().parse().expect("url") else {
             unreachable!("a redis URL")

@@ -24,6 +24,7 @@ pub type StoreFuture = Pin<Box<dyn Future<Output = Arc<dyn CacheStore>> + Send>>
 
 const NOW: u64 = 1_700_000_000_000;
 const DAY: u64 = 24 * 60 * 60 * 1000;
+const DEFAULT_TTL: u64 = 15 * 60 * 1000;
 
 fn p(tenant: &str) -> PartitionKey {
     PartitionKey::new(tenant, Trigger::PostLogin)
@@ -111,7 +112,8 @@ async fn lifetimes_follow_precedence_clamping_and_refusals(make: &MakeStore) {
             .await
             .unwrap()
             .expires_at,
-        NOW + DAY
+        NOW + DEFAULT_TTL,
+        "the default lifetime is Auth0's 15 minutes"
     );
     assert_eq!(
         set("ttl", ttl(1_000)).await.unwrap().expires_at,

@@ -86,7 +86,8 @@ struct RawIdp {
 struct RawEntry {
     key: String,
     value: String,
-    /// Lifetime from the scenario's start, in seconds (default: the 24 h maximum).
+    /// Lifetime from the scenario's start, in seconds (default: the cache's default lifetime,
+    /// 15 min, as for `api.cache.set` without a `ttl`).
     ttl_secs: Option<u64>,
 }
 
@@ -488,7 +489,7 @@ async fn run_steps(
             .map(|e| SnapshotEntry {
                 key: e.key.clone(),
                 value: e.value.clone(),
-                expires_at: T0 + e.ttl_secs.map_or(limits.max_ttl_ms, |s| s * 1000),
+                expires_at: T0 + e.ttl_secs.map_or(limits.default_ttl_ms, |s| s * 1000),
             })
             .collect();
         runtime

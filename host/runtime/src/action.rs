@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 
+use crate::egress::AllowList;
 use crate::error::LoadError;
-use crate::interfaces::http::AllowList;
 use crate::sandbox::Ctx;
 use crate::trigger::Trigger;
 use crate::warm::{IdleBudget, InstanceMode, WarmPool};
@@ -230,10 +230,10 @@ impl Loader {
                 name: named(),
                 source,
             })?;
-        let allow = AllowList::parse(&allowed_hosts, &allowed_private_hosts).map_err(|reason| {
+        let allow = AllowList::parse(&allowed_hosts, &allowed_private_hosts).map_err(|source| {
             LoadError::AllowList {
                 name: named(),
-                reason,
+                source,
             }
         })?;
         if wasm.get(..4) != Some(WASM_MAGIC.as_slice()) {

@@ -103,12 +103,12 @@ pub enum LoadError {
         reason: String,
     },
     /// An allow-list entry is malformed (e.g. a port out of range, or a URL instead of a host).
-    #[error("action `{name}`: {reason}")]
+    #[error("action `{name}`: {source}")]
     AllowList {
         /// The action.
         name: String,
         /// Which entry and what is wrong with it.
-        reason: String,
+        source: crate::egress::AllowListError,
     },
     /// The action's secrets break a limit.
     #[error("action `{name}`: {source}")]

@@ -15,10 +15,11 @@ use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable};
 use crate::action::Action;
 use crate::clock::Clock;
 use crate::clock::WasiWallClock;
+use crate::egress::budget::OutboundBudget;
 use crate::error::ExecuteError;
 use crate::interfaces::cache::CacheCtx;
 use crate::interfaces::commands::Commands;
-use crate::interfaces::http::{Egress, OutboundBudget};
+use crate::interfaces::http::Egress;
 use crate::interfaces::jwt::{JwksCache, JwtCtx};
 use crate::log::LogSink;
 use crate::observe::Observer;
@@ -124,6 +125,15 @@ impl Executor {
             .warm
             .as_ref()
             .and_then(|pool| pool.take(&partition.tenant));
+        // The log: a warm instance's WASI context keeps writing to its sink, emptied here for
+        // this execution; a fresh one gets its own.
+        let logs = match &warm {
+            Some(w) => {
+                w.logs.clear();
+                w.logs.clone()
+            }
+            None => LogSink::new(limits.max_log_bytes),
+        };
         let mut http = wasmtime_wasi_http::WasiHttpCtx::new();
         http.set_field_size_limit(limits.max_header_bytes);
         let outbound = Arc::new(OutboundBudget::new(limits));
@@ -133,6 +143,7 @@ impl Executor {
             limits,
             deadline,
             Arc::clone(&inner.observer),
+            logs.clone(),
         );
         let cache = CacheCtx {
             partition: partition.clone(),
@@ -151,14 +162,13 @@ impl Executor {
             max_token_bytes: limits.max_token_bytes,
             deadline,
         };
-        let (mut store, logs, kept) = match warm {
+        let (mut store, kept) = match warm {
             // The warm instance's store gets this execution's context in place of the last
             // one's. Its WASI context stays (no files, environment or sockets; the clock is
             // the runtime's), writing to the same log sink, emptied for this execution; so do
             // the host resources it kept (stdio streams, a finished fetch's remains: see
             // `reusable`).
             Some(mut w) => {
-                w.logs.clear();
                 let ctx = w.store.data_mut();
                 ctx.http = http;
                 ctx.egress = egress;
@@ -167,12 +177,11 @@ impl Executor {
                 ctx.jwt = jwt;
                 ctx.commands = Commands::new(limits);
                 ctx.deadline_hit = false;
-                (w.store, w.logs, Some((w.instance, w.created, w.executions)))
+                (w.store, Some((w.instance, w.created, w.executions)))
             }
             None => {
                 let mut table = ResourceTable::new();
                 table.set_max_capacity(limits.max_resources);
-                let logs = LogSink::new(limits.max_log_bytes);
                 let wasi = WasiCtxBuilder::new()
                     .stdout(logs.clone())
                     .stderr(logs.clone())
@@ -199,7 +208,7 @@ impl Executor {
                 // Guest handles to host resources (a second cap beside the resource
                 // table's).
                 store.set_max_component_handles(limits.max_resources);
-                (store, logs, None)
+                (store, None)
             }
         };
         // The bytes one host call may copy out of the guest (a list can alias its own memory,
@@ -261,9 +270,17 @@ impl Executor {
                     inner.limits.max_memory_bytes
                 ),
             }),
+            // An action that fails after the host refused one of its requests most likely
+            // failed of it, and a JavaScript `fetch` only says "NetworkError": name the rule,
+            // unless the action's own message already names the host.
             Ok(Ok(Err(message))) => Some(ActionFailure {
                 kind: FailureKind::ActionError,
-                message,
+                message: match ctx.egress.first_refusal() {
+                    Some((host, refusal)) if !message.contains(host) => {
+                        format!("{message} (the host refused: {refusal})")
+                    }
+                    _ => message,
+                },
             }),
             // The deadline or memory limit can strike during instantiation too (start
             // functions run wasm), so what the sandbox observed decides first.

@@ -31,15 +31,27 @@
 //!   deterministic test harness for action authors.
 //! - [`FlowResult`]: the outcome, merged commands, and per-action logs, errors and timings.
 //!
-//! Inside, modules point one way: `runtime` (engine, builder) and `action` (loading) and
-//! `flow` (execution) use `trigger` (the per-trigger table), which uses `sandbox` (one
-//! execution's store data, linker, epochs), which uses `interfaces/` (one file per WIT
-//! interface, each with its own per-execution state and `add_to_linker`), which use only
-//! `bindings` (generated), `store`, `clock` and `result`.
+//! Inside, modules are layered, and a module imports only from its own layer or the layers
+//! below it (`tests/layout.rs` reads this list and checks every `crate::` path against it,
+//! and that no module imports one that imports it back):
+//!
+//! 1. `bindings` (generated from the WIT), `clock`, `log`, `result`, `trigger`, `state_file`,
+//!    `store`, `observe`: data and plumbing (`trigger` is the per-trigger table); nothing here
+//!    runs wasm.
+//! 2. `egress`: the outbound HTTP policy and transport (allow-list, address policy, budget,
+//!    connections).
+//! 3. `interfaces`: one file per WIT interface, each with its own per-execution state and
+//!    `add_to_linker`.
+//! 4. `sandbox`: one execution's store data, linker, epochs, limiter.
+//! 5. `error`, `warm`: the library's errors; warm instances.
+//! 6. `action`: loading, validating and compiling actions.
+//! 7. `flow`: executing a flow of actions.
+//! 8. `runtime`: the engine and its builder, flows by partition: the library's face.
 
 mod action;
 mod bindings;
 mod clock;
+mod egress;
 mod error;
 mod flow;
 mod interfaces;
@@ -57,16 +69,16 @@ pub use action::{Action, ActionConfig, CompileStats};
 /// Building JavaScript actions (re-exported so embedders need no second dependency).
 pub use cachet_js as js;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};
-pub use interfaces::http::{AllowList, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use observe::{CacheOp, CacheOpResult, EgressOutcome, Observer};
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;
 pub use store::{
     CacheStore, EntryReport, FileStore, FileStoreError, FileStoreOptions, LoadReport, MemoryStore,
     PartitionKey, PartitionName, PartitionReport, RedactedValue, RedisUrl, StoreError, StoreUrl,
     StoreUrlError, UsageReport, inspect,
 };
-pub use trigger::Trigger;
+pub use trigger::{Trigger, UnknownTrigger};
 pub use warm::{InstanceMode, WarmOptions};

@@ -47,6 +47,12 @@ impl LogSink {
         buf.dropped += (data.len() - kept) as u64;
     }
 
+    /// Appends a line from the host (`[cachet] LINE`), such as why an outbound request was
+    /// refused; it counts against the cap like the action's own output.
+    pub(crate) fn host_line(&self, line: &str) {
+        self.append(format!("[cachet] {line}\n").as_bytes());
+    }
+
     /// Empties the log for the next execution of a warm instance.
     pub(crate) fn clear(&self) {
         let mut buf = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);

@@ -64,7 +64,7 @@ pub(crate) fn linker(engine: &Engine, trigger: Trigger) -> wasmtime::Result<Link
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     cache::add_to_linker(&mut linker, |c| &mut c.cache)?;
     jwt::add_to_linker(&mut linker, |c| &mut c.jwt)?;
-    (trigger.add_api_to_linker::<Ctx>())(&mut linker, |c| &mut c.commands)?;
+    (crate::interfaces::add_trigger_api::<Ctx>(trigger))(&mut linker, |c| &mut c.commands)?;
     Ok(linker)
 }
 

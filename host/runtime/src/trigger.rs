@@ -1,17 +1,15 @@
-//! Triggers, and the one table that says what each trigger means to the runtime: the function
-//! its actions export, the WIT world they are built against, how each SDK exports it, and (in
-//! [`Trigger::add_api_to_linker`]) the trigger API linked in.
-//! Everything trigger-specific in the runtime reads this table; adding a trigger is a new row
-//! (and its API module in `interfaces/`), not a `match` in every file.
+//! Triggers, and the one table that says what each trigger means: its name, the function its
+//! actions export, the WIT world they are built against, and how each SDK exports it. Pure
+//! data, so every layer (stores, the linker, the CLI, the server) can read it; the trigger's
+//! API is linked in by [`crate::interfaces::add_trigger_api`].
+//!
+//! Everything trigger-specific reads this table; adding a trigger is a new row (with its WIT
+//! world, its API module in `interfaces/` and the SDKs' files), not a `match` in every file.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
-use crate::interfaces::{credentials_exchange, post_login};
-use wasmtime::component::Linker;
-
-use crate::interfaces::commands::Commands;
+use thiserror::Error;
 
 /// A trigger: the event an action runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -22,9 +20,6 @@ pub enum Trigger {
     /// Every client-credentials (machine-to-machine) token exchange.
     CredentialsExchange,
 }
-
-/// Adds a trigger API to a linker for store data `T`, given where the execution's commands are.
-pub(crate) type AddApi<T> = fn(&mut Linker<T>, fn(&mut T) -> &mut Commands) -> wasmtime::Result<()>;
 
 /// What the runtime needs to know about one trigger.
 pub(crate) struct TriggerSpec {
@@ -71,16 +66,6 @@ impl Trigger {
         spec
     }
 
-    /// The function that links this trigger's API interface into a linker for store data `T`,
-    /// recording into the commands `get` finds. The table's last column: a function, generic
-    /// over the store data so this module need not know the sandbox.
-    pub(crate) fn add_api_to_linker<T: Send + 'static>(self) -> AddApi<T> {
-        match self {
-            Self::PostLogin => post_login::add_to_linker::<T>,
-            Self::CredentialsExchange => credentials_exchange::add_to_linker::<T>,
-        }
-    }
-
     /// Position in [`Trigger::ALL`], for per-trigger arrays.
     pub(crate) fn index(self) -> usize {
         match self {
@@ -111,16 +96,26 @@ impl fmt::Display for Trigger {
     }
 }
 
-impl std::str::FromStr for Trigger {
-    type Err = String;
+/// A name that is no trigger's.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown trigger `{0}`; use one of: {names}", names = Trigger::names().join(", "))]
+pub struct UnknownTrigger(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl Trigger {
+    /// Every trigger's name, in [`Trigger::ALL`] order.
+    pub fn names() -> Vec<&'static str> {
+        Trigger::ALL.iter().map(|t| t.as_str()).collect()
+    }
+}
+
+impl std::str::FromStr for Trigger {
+    type Err = UnknownTrigger;
+
+    fn from_str(s: &str) -> Result<Self, UnknownTrigger> {
         Trigger::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown trigger `{s}`; use `post-login` or `credentials-exchange`")
-            })
+            .ok_or_else(|| UnknownTrigger(s.to_string()))
     }
 }
 
@@ -135,6 +130,10 @@ mod tests {
             assert_eq!(t.spec().trigger, t);
             assert_eq!(t.as_str().parse::<Trigger>(), Ok(t));
         }
-        assert!("pre-login".parse::<Trigger>().is_err());
+        let unknown = "pre-login".parse::<Trigger>().unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown trigger `pre-login`; use one of: post-login, credentials-exchange"
+        );
     }
 }

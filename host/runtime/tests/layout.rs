@@ -1,6 +1,8 @@
-//! The library's layout, checked: no module imports another that imports it back (directly or
-//! round a longer circle), and the library depends on no server, CLI or dev-tool crate and has
-//! no build script. Read from the sources, so a change that breaks either fails here.
+//! The library's layout, checked: every module imports only from its own layer or below, as
+//! the layer list in `src/lib.rs` states; no module imports another that imports it back
+//! (directly or round a longer circle); and the library depends on no server, CLI or dev-tool
+//! crate and has no build script. Read from the sources, so a change that breaks any of them
+//! fails here.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test fails
 
@@ -120,8 +122,9 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
     out
 }
 
-#[test]
-fn no_module_imports_another_that_imports_it_back() {
+/// Every edge `from -> to` between the library's modules (`interfaces::x` files as their own
+/// nodes), read from the `crate::` paths of each file's code.
+fn import_edges() -> BTreeMap<String, BTreeSet<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&root, &root, &mut files);
@@ -141,6 +144,82 @@ fn no_module_imports_another_that_imports_it_back() {
         }
     }
     assert!(edges.len() > 8, "the scan found too few modules: {edges:?}");
+    edges
+}
+
+/// The layer list of `src/lib.rs`' module docs: `//! N. \`a\`, \`b\`: ...` items, lowest
+/// first, continued on indented lines. Returns each top-level module's layer number.
+fn stated_layers() -> BTreeMap<String, usize> {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    // Each item's whole text (its continuation lines joined), by layer number.
+    let mut items: Vec<(usize, String)> = Vec::new();
+    let mut open = false;
+    for line in lib.lines() {
+        let doc = line.strip_prefix("//!").map(str::trim_start);
+        match doc {
+            Some(doc) => {
+                if let Some((number, rest)) = doc.split_once(". ")
+                    && let Ok(n) = number.parse::<usize>()
+                {
+                    items.push((n, rest.to_string()));
+                    open = true;
+                } else if doc.is_empty() {
+                    open = false;
+                } else if open && let Some((_, text)) = items.last_mut() {
+                    text.push(' ');
+                    text.push_str(doc);
+                }
+            }
+            None => open = false,
+        }
+    }
+    let mut layers = BTreeMap::new();
+    for (n, text) in items {
+        // Module names are the backticked words before the item's first colon.
+        let names = text.split(':').next().unwrap_or("");
+        for name in names.split('`').skip(1).step_by(2) {
+            layers.insert(name.to_string(), n);
+        }
+    }
+    assert!(
+        layers.len() > 8,
+        "src/lib.rs states too few layers: {layers:?}"
+    );
+    layers
+}
+
+#[test]
+fn every_module_imports_only_from_its_own_layer_or_below_as_lib_rs_states() {
+    let layers = stated_layers();
+    let layer = |node: &str| {
+        let top = node.split("::").next().unwrap();
+        *layers
+            .get(top)
+            .unwrap_or_else(|| panic!("module `{top}` is in no layer of src/lib.rs; add it"))
+    };
+    let mut wrong = Vec::new();
+    for (from, tos) in import_edges() {
+        for to in tos {
+            if layer(&to) > layer(&from) {
+                wrong.push(format!(
+                    "{from} (layer {}) imports {to} (layer {})",
+                    layer(&from),
+                    layer(&to)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports up the layers:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn no_module_imports_another_that_imports_it_back() {
+    let edges = import_edges();
     // Depth-first search for a back edge.
     fn visit(
         n: &str,

@@ -664,9 +664,7 @@ async fn shutdown_waits_for_an_execution_whose_caller_hung_up_before_saving_the_
 
 #[tokio::test]
 async fn readiness_fails_and_store_errors_are_counted_while_the_store_is_unreachable() {
-    let Some(mut redis) = cachet_tests::redis_server::RedisServer::start("readiness") else {
-        return;
-    };
+    let mut redis = cachet_tests::redis_server::RedisServer::start("readiness");
     let config = head(&format!(
         "store = \"{}\"\nstore_timeout_ms = 500",
         redis.url()

@@ -1,7 +1,7 @@
 //! No key string lets an action reach another tenant's or trigger's partition.
 
 use crate::Bounded as _;
-use cachet_host::{PartitionKey, Trigger};
+use cachet_host::{PartitionKey, SlotReset, Trigger};
 use cachet_tests::{T0, guests, harness, load};
 use serde_json::{Value, json};
 
@@ -89,4 +89,49 @@ async fn the_same_key_in_another_trigger_of_the_same_tenant_is_a_different_entry
             .value,
         "41"
     );
+}
+
+/// The memory-marker action with `mode` and `seed` in its event's query.
+fn marker_event(mode: &str, seed: u64) -> Value {
+    json!({
+        "user": { "user_id": "auth0|1" },
+        "request": { "query": { "mode": mode, "seed": seed.to_string() } }
+    })
+}
+
+#[tokio::test]
+async fn no_data_crosses_instances_through_a_pool_slot_between_tenants_with_either_reset() {
+    for reset in [SlotReset::DirtyPages, SlotReset::Whole, SlotReset::Auto] {
+        one_slot_keeps_tenants_apart(reset).await;
+    }
+}
+
+async fn one_slot_keeps_tenants_apart(reset: SlotReset) {
+    // One slot, so every instance of both tenants lives in the same memory, one after another.
+    let (builder, _) = harness();
+    let rt = builder
+        .instance_pool_size(1)
+        .warm_idle_instances(0)
+        .slot_reset(reset)
+        .build()
+        .unwrap();
+    let action = load(&rt, guests::MEMORY_MARKER, Trigger::PostLogin);
+    // The scan finds a marker that is there: 16 MiB of 64-byte blocks, in the same execution.
+    let control = crate::run_one(&rt, "eve", &action, &marker_event("fill-then-scan", 99)).await;
+    assert!(
+        claim(&control, "matches").as_u64().unwrap() >= 16 * 1024 * 1024 / 64 - 1,
+        "{control:#?}"
+    );
+    for seed in [1_u64, 2, 3] {
+        let filled = crate::run_one(&rt, "alice", &action, &marker_event("fill", seed)).await;
+        assert_eq!(filled.outcome, cachet_host::Outcome::Success, "{filled:#?}");
+        // Another tenant's instance in the same slot, with its memory grown over the pages
+        // alice's instance filled, finds none of her marker.
+        let scanned = crate::run_one(&rt, "bob", &action, &marker_event("scan", seed)).await;
+        assert_eq!(
+            claim(&scanned, "matches"),
+            &json!(0),
+            "{reset:?}, seed {seed}"
+        );
+    }
 }

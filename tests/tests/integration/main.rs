@@ -8,6 +8,7 @@ mod api;
 mod bounds;
 mod concurrency;
 mod deadlines;
+mod egress;
 mod hostile;
 mod isolation;
 mod javascript;

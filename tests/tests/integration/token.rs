@@ -443,32 +443,50 @@ async fn with_require_audience_a_jwt_without_aud_is_refused() {
 }
 
 #[tokio::test]
-async fn a_token_whose_lifetime_is_within_the_leeway_is_used_but_not_cached() {
-    let (builder, clock) = harness();
-    let idp = DevIdp::start(DevIdpConfig {
-        token_ttl: Duration::from_secs(20), // less than the 30 s leeway
-        clock: Arc::new(clock.clone()),
-        ..DevIdpConfig::default()
-    })
-    .await
-    .unwrap();
-    let s = Setup {
-        idp,
-        rt: builder.build().unwrap(),
-        clock,
-    };
-    let only = s.action(guests::TOKEN_ONLY, s.config());
-    for i in 0..3 {
-        let r = s.login_ok(&only, i).await;
-        assert_eq!(claim(&r, "source"), "fetched");
-        assert_eq!(
-            claim(&r, "not_cached"),
-            "the token expires within the leeway"
+async fn a_token_is_cached_until_the_smaller_of_30_s_and_a_quarter_of_its_lifetime_before_expiry() {
+    // (token lifetime, how long it is served from the cache): the leeway is the smaller of
+    // 30 s and a quarter of the lifetime.
+    for (ttl, cached) in [
+        (Duration::from_secs(5), Duration::from_millis(3_750)),
+        (Duration::from_secs(20), Duration::from_secs(15)),
+        (Duration::from_secs(60), Duration::from_secs(45)),
+        (HOUR, HOUR - Duration::from_secs(30)),
+    ] {
+        let (builder, clock) = harness();
+        let idp = DevIdp::start(DevIdpConfig {
+            token_ttl: ttl,
+            clock: Arc::new(clock.clone()),
+            ..DevIdpConfig::default()
+        })
+        .await
+        .unwrap();
+        let s = Setup {
+            idp,
+            rt: builder.build().unwrap(),
+            clock,
+        };
+        let only = s.action(guests::TOKEN_ONLY, s.config());
+        let first = s.login_ok(&only, 0).await;
+        assert_eq!(claim(&first, "source"), "fetched", "{ttl:?}");
+        assert!(
+            !first.commands.iter().any(|c| matches!(
+                c,
+                cachet_host::Command::SetIdTokenClaim { name, .. } if name == "not_cached"
+            )),
+            "{ttl:?}: cached: {first:#?}"
         );
+        s.clock.advance(cached.as_millis() as u64 - 1);
+        let r = s.login_ok(&only, 1).await;
+        assert_eq!(
+            claim(&r, "source"),
+            "cache",
+            "{ttl:?}: 1 ms before the leeway"
+        );
+        s.clock.advance(1);
+        let r = s.login_ok(&only, 2).await;
+        assert_eq!(claim(&r, "source"), "fetched", "{ttl:?}: at the leeway");
+        assert_eq!(s.token_requests(), 2, "{ttl:?}");
     }
-    assert_eq!(s.token_requests(), 3, "each login fetched: nothing cached");
-    let mgmt = s.action(guests::MGMT_TOKEN, s.config());
-    s.login_ok(&mgmt, 3).await;
 }
 
 #[tokio::test]

@@ -28,7 +28,10 @@ use wasmtime::component::{HasData, Linker};
 
 use crate::Clock;
 use crate::bindings::jwt::{self as wit, JwtError, VerifyOptions};
-use crate::interfaces::http::{self, AllowList, OutboundBudget, Target};
+use crate::egress::budget::OutboundBudget;
+use crate::egress::connect;
+use crate::egress::policy::AllowList;
+use crate::egress::target::Target;
 
 /// How long fetched keys are trusted before they are fetched again.
 const JWKS_TTL_MS: u64 = 10 * 60 * 1000;
@@ -241,7 +244,7 @@ impl JwksCache {
             .outbound
             .start()
             .map_err(|e| JwtError::KeysUnavailable(format!("fetching the JWKS: {e}")))?;
-        let body = http::get(target, &ctx.allow, self.max_doc_bytes, ctx.deadline, slot)
+        let body = connect::get(target, &ctx.allow, self.max_doc_bytes, ctx.deadline, slot)
             .await
             .map_err(JwtError::KeysUnavailable)?;
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| {
