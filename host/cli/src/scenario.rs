@@ -14,6 +14,8 @@
 //! `{{idp.issuer}}`: a dev IdP is then started for the scenario (sharing its clock) and put on
 //! every action's allow-list, so the token pattern is testable with no network.
 
+use cachet_loader::ActionLoader;
+use cachet_loader::js::JsBuilder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -436,11 +438,7 @@ async fn run_steps(
         .clock(Arc::new(clock.clone()))
         .observer(codes.clone())
         .instance_pool_size(64)
-        .compiled_cache_dir(cachet_host::js::JsBuilder::default_cache_dir().join("compiled"))
-        .js_builder(
-            cachet_host::js::JsBuilder::new(cachet_host::js::JsBuilder::default_cache_dir())
-                .on_progress(|message| eprintln!("cachet: {message}")),
-        )
+        .compiled_cache_dir(JsBuilder::default_cache_dir().join("compiled"))
         .build()
         .map_err(|e| format!("cannot build the runtime: {e}"))?;
     let secrets: BTreeMap<String, String> = raw
@@ -474,8 +472,9 @@ async fn run_steps(
             ..ActionConfig::default()
         };
         let (rt, path, trigger) = (runtime.clone(), path.clone(), raw.trigger);
+        let loader = ActionLoader::with_progress(|message| eprintln!("cachet: {message}"));
         let action =
-            tokio::task::spawn_blocking(move || rt.load_action_file(&name, trigger, &path, config))
+            tokio::task::spawn_blocking(move || loader.load(&rt, &name, trigger, &path, config))
                 .await
                 .map_err(|e| format!("loading stopped: {e}"))?
                 .map_err(|e| e.to_string())?;

@@ -16,7 +16,7 @@ pub async fn open(
     clock: Arc<dyn Clock>,
     timeout_ms: u64,
 ) -> Result<Arc<dyn CacheStore>> {
-    let opened = cachet_server::open_store(
+    let opened = cachet_loader::open_store(
         url,
         CacheLimits::default(),
         policy,

@@ -162,7 +162,8 @@ pub(crate) struct Loader {
     /// The runtime's budget of idle warm instances, shared by every warm action.
     pub(crate) warm_idle: Arc<IdleBudget>,
     /// One per trigger, indexed by [`Trigger::index`].
-    pub(crate) linkers: [Linker<Ctx>; 2],
+    /// One linker per trigger, in [`Trigger::ALL`] order.
+    pub(crate) linkers: Vec<Linker<Ctx>>,
     pub(crate) compiled: Mutex<LruCache<[u8; 32], Component>>,
     /// Directory and engine-compatibility tag of the on-disk compiled cache, if enabled.
     pub(crate) disk_cache: Option<(PathBuf, String)>,

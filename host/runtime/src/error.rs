@@ -21,24 +21,6 @@ pub enum BuildError {
 /// An action could not be loaded. Every variant names the action.
 #[derive(Debug, Error)]
 pub enum LoadError {
-    /// The action's file cannot be read.
-    #[error("action `{name}`: cannot read {}: {source}", path.display())]
-    Read {
-        /// The action.
-        name: String,
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A JavaScript action could not be built into a component.
-    #[error("action `{name}`: {source}")]
-    JavaScript {
-        /// The action.
-        name: String,
-        /// Why (boxed: it is large, and rare).
-        source: Box<cachet_js::JsBuildError>,
-    },
     /// The module is larger than the configured maximum.
     #[error("action `{name}`: {source}")]
     TooLarge {

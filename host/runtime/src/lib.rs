@@ -67,7 +67,6 @@ mod warm;
 
 pub use action::{Action, ActionConfig, CompileStats};
 /// Building JavaScript actions (re-exported so embedders need no second dependency).
-pub use cachet_js as js;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};

@@ -52,7 +52,6 @@ pub struct RuntimeBuilder {
     concurrency_support: bool,
     observer: Arc<dyn Observer>,
     warm_idle_instances: u32,
-    js_builder: Option<cachet_js::JsBuilder>,
     slot_reset: SlotReset,
 }
 
@@ -110,7 +109,6 @@ impl Default for RuntimeBuilder {
             compiled_cache_dir: None,
             concurrency_support: false,
             observer: Arc::new(NoObserver),
-            js_builder: None,
             warm_idle_instances: 64,
             slot_reset: SlotReset::default(),
         }
@@ -209,14 +207,6 @@ impl RuntimeBuilder {
         self
     }
 
-    /// How JavaScript actions given to [`Runtime::load_action_file`] are built (and where
-    /// their components are cached). Default: `node`/`npm` from PATH, caching in
-    /// [`cachet_js::JsBuilder::default_cache_dir`].
-    pub fn js_builder(mut self, builder: cachet_js::JsBuilder) -> Self {
-        self.js_builder = Some(builder);
-        self
-    }
-
     /// Who is told about every cache operation and outbound request (for metrics). Default:
     /// nobody.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
@@ -234,7 +224,10 @@ impl RuntimeBuilder {
         let linker = |trigger: Trigger| {
             crate::sandbox::linker(&engine, trigger).map_err(|e| BuildError::Engine(e.to_string()))
         };
-        let linkers = [linker(Trigger::ALL[0])?, linker(Trigger::ALL[1])?];
+        let linkers = Trigger::ALL
+            .into_iter()
+            .map(linker)
+            .collect::<Result<Vec<_>, _>>()?;
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(self.cache_limits, self.policy)));
@@ -276,9 +269,6 @@ impl RuntimeBuilder {
                     action_limits: self.action_limits,
                 }),
                 flows: RwLock::default(),
-                js: self.js_builder.unwrap_or_else(|| {
-                    cachet_js::JsBuilder::new(cachet_js::JsBuilder::default_cache_dir())
-                }),
             }),
         })
     }
@@ -336,8 +326,6 @@ struct Inner {
     executor: Executor,
     /// The flows bound to each partition.
     flows: RwLock<HashMap<PartitionKey, Arc<[Action]>>>,
-    /// Builds JavaScript actions for [`Runtime::load_action_file`].
-    js: cachet_js::JsBuilder,
 }
 
 impl Runtime {
@@ -398,42 +386,6 @@ impl Runtime {
         self.inner.loader.load(name, trigger, wasm, config.into())
     }
 
-    /// Loads an action from a file: a component (`.wasm`), or a JavaScript or TypeScript
-    /// action (`.js`, `.mjs`, `.cjs`, `.ts`), which is first built into a component with the
-    /// runtime's [`cachet_js::JsBuilder`] (cached by content hash: seconds the first time,
-    /// milliseconds afterwards). Otherwise as [`Runtime::load_action`].
-    ///
-    /// Blocks while building and compiling; from async code call it inside
-    /// `tokio::task::spawn_blocking`.
-    pub fn load_action_file(
-        &self,
-        name: &str,
-        trigger: Trigger,
-        path: &std::path::Path,
-        config: impl Into<ActionConfig>,
-    ) -> Result<Action, LoadError> {
-        let wasm_path = if cachet_js::is_source(path) {
-            let world = cachet_js::World::from_name(trigger.world())
-                .expect("every trigger's world is a cachet_js::World");
-            self.inner
-                .js
-                .build(path, world)
-                .map_err(|source| LoadError::JavaScript {
-                    name: name.to_string(),
-                    source: Box::new(source),
-                })?
-                .path
-        } else {
-            path.to_path_buf()
-        };
-        let wasm = std::fs::read(&wasm_path).map_err(|source| LoadError::Read {
-            name: name.to_string(),
-            path: wasm_path.clone(),
-            source,
-        })?;
-        self.load_action(name, trigger, &wasm, config)
-    }
-
     /// A runtime sharing this one's engine, compiled components, limits and epochs, but
     /// keeping its cache in `store`, reading the time from `clock` and telling `observer`
     /// what happens: to try a flow against a scratch copy of a partition (a dry run) or as if
@@ -461,14 +413,8 @@ impl Runtime {
                     observer,
                 },
                 flows: RwLock::default(),
-                js: self.inner.js.clone(),
             }),
         }
-    }
-
-    /// The builder of JavaScript actions this runtime uses.
-    pub fn js_builder(&self) -> &cachet_js::JsBuilder {
-        &self.inner.js
     }
 
     /// Binds `actions` (in order) to `tenant`'s `trigger`, replacing any previous flow.

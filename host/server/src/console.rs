@@ -261,14 +261,14 @@ pub(crate) async fn test(
             .filter(|a| a.tenant == partition.tenant && a.trigger == partition.trigger)
             .cloned()
             .collect();
-        let (rt, secrets) = (live.clone(), run.secrets.clone());
+        let (rt, loader, secrets) = (live.clone(), server.loader().clone(), run.secrets.clone());
         let loaded = tokio::task::spawn_blocking(move || {
             specs
                 .into_iter()
                 .map(|spec| {
                     let mut config: ActionConfig = spec.config;
                     config.secrets.extend(secrets.clone());
-                    rt.load_action_file(&spec.name, spec.trigger, &spec.path, config)
+                    loader.load(&rt, &spec.name, spec.trigger, &spec.path, config)
                 })
                 .collect::<Result<Vec<_>, _>>()
         })

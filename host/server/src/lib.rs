@@ -31,7 +31,6 @@ mod api;
 mod config;
 mod console;
 mod metrics;
-mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
@@ -44,15 +43,18 @@ use cachet_host::{
     Action, BuildError, ExecuteError, LoadError, PartitionKey, Runtime, StoreError, SystemClock,
     Trigger,
 };
+use cachet_loader::ActionLoader;
+use cachet_loader::LoadFileError;
+use cachet_loader::js::JsBuilder;
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
+pub use cachet_loader::{OpenStoreError, OpenedStore, open_store};
 pub use config::{
     ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MAX_INFLIGHT, MIN_TOKEN_CHARS, Tokens,
 };
 pub use metrics::Metrics;
 use metrics::PartitionMetrics;
-pub use store::{OpenStoreError, OpenedStore, open_store};
 
 /// Why the service could not start, reload or finish cleanly.
 #[derive(Debug, Error)]
@@ -74,7 +76,7 @@ pub enum ServerError {
         /// The action's line.
         line: usize,
         /// Why (it names the action).
-        source: LoadError,
+        source: LoadFileError,
     },
     /// A flow cannot run as configured (too many actions).
     #[error("{config}: tenant `{tenant}`'s {trigger} flow: {source}")]
@@ -145,6 +147,8 @@ pub struct Server {
 
 struct Shared {
     runtime: Runtime,
+    /// Loads the configured action files (building JavaScript) on start, reload and trial.
+    loader: ActionLoader,
     config: RwLock<Arc<Config>>,
     flows: RwLock<Arc<Flows>>,
     metrics: Arc<Metrics>,
@@ -186,6 +190,15 @@ impl Server {
         }
         let metrics = Arc::new(Metrics::new());
         let pool = u32::try_from(config.max_inflight).unwrap_or(u32::MAX);
+        let loader = ActionLoader::new(
+            JsBuilder::new(
+                config
+                    .js_cache_dir
+                    .clone()
+                    .unwrap_or_else(JsBuilder::default_cache_dir),
+            )
+            .on_progress(|message| tracing::info!("{message}")),
+        );
         let mut builder = Runtime::builder()
             .store(opened.store)
             .cache_limits(config.cache_limits)
@@ -195,21 +208,12 @@ impl Server {
             // One instance slot per execution allowed at once: a flow runs one action at a
             // time, so the service never fails an execution for want of a slot.
             .instance_pool_size(pool)
-            .observer(metrics.clone())
-            .js_builder(
-                cachet_host::js::JsBuilder::new(
-                    config
-                        .js_cache_dir
-                        .clone()
-                        .unwrap_or_else(cachet_host::js::JsBuilder::default_cache_dir),
-                )
-                .on_progress(|message| tracing::info!("{message}")),
-            );
+            .observer(metrics.clone());
         if let Some(dir) = &config.compiled_cache_dir {
             builder = builder.compiled_cache_dir(dir);
         }
         let runtime = builder.build()?;
-        let (flows, _) = load_flows(&runtime, &metrics, &config).await?;
+        let (flows, _) = load_flows(&runtime, &loader, &metrics, &config).await?;
         metrics.reload(true);
         tracing::info!(
             store = %config.store,
@@ -220,6 +224,7 @@ impl Server {
         Ok(Self {
             shared: Arc::new(Shared {
                 runtime,
+                loader,
                 inflight: Arc::new(Semaphore::new(config.max_inflight)),
                 config: RwLock::new(Arc::new(config)),
                 flows: RwLock::new(Arc::new(flows)),
@@ -245,6 +250,11 @@ impl Server {
     /// The runtime (its store, limits and compile statistics).
     pub fn runtime(&self) -> &Runtime {
         &self.shared.runtime
+    }
+
+    /// What loads the configured action files (building JavaScript first).
+    pub fn loader(&self) -> &ActionLoader {
+        &self.shared.loader
     }
 
     /// The metrics, as `GET /metrics` shows them.
@@ -306,8 +316,13 @@ impl Server {
                 changed,
             });
         }
-        let (flows, report) =
-            load_flows(&self.shared.runtime, &self.shared.metrics, &config).await?;
+        let (flows, report) = load_flows(
+            &self.shared.runtime,
+            &self.shared.loader,
+            &self.shared.metrics,
+            &config,
+        )
+        .await?;
         // Both swaps are single pointer writes; an execution that already took the old table
         // finishes on it.
         *self
@@ -411,6 +426,7 @@ fn language(path: &Path) -> &'static str {
 /// Reads, compiles and binds every action of `config`, in file order, into flows.
 async fn load_flows(
     runtime: &Runtime,
+    loader: &ActionLoader,
     metrics: &Metrics,
     config: &Config,
 ) -> Result<(Flows, ReloadReport), ServerError> {
@@ -418,12 +434,13 @@ async fn load_flows(
     let mut grouped: BTreeMap<PartitionKey, Vec<(Action, &'static str)>> = BTreeMap::new();
     for spec in &config.actions {
         let started = Instant::now();
-        let (rt, spec_owned) = (runtime.clone(), spec.clone());
+        let (rt, loader, spec_owned) = (runtime.clone(), loader.clone(), spec.clone());
         // Building a JavaScript action and compiling take CPU for up to seconds: off the async
         // workers. A built JavaScript action is cached by content hash, so a reload that does
         // not change it costs milliseconds.
         let loaded = tokio::task::spawn_blocking(move || {
-            rt.load_action_file(
+            loader.load(
+                &rt,
                 &spec_owned.name,
                 spec_owned.trigger,
                 &spec_owned.path,
@@ -441,10 +458,10 @@ async fn load_flows(
                 return Err(ServerError::LoadAction {
                     config: config.path.clone(),
                     line: spec.line,
-                    source: LoadError::Invalid {
+                    source: LoadFileError::Load(LoadError::Invalid {
                         name: spec.name.clone(),
                         reason: format!("compiling stopped unexpectedly: {join}"),
-                    },
+                    }),
                 });
             }
         };

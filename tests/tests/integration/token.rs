@@ -27,9 +27,14 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with_token_ttl(HOUR).await
+}
+
+/// A runtime and a dev IdP sharing one manual clock; the IdP's tokens live `token_ttl`.
+async fn setup_with_token_ttl(token_ttl: Duration) -> Setup {
     let (builder, clock) = harness();
     let idp = DevIdp::start(DevIdpConfig {
-        token_ttl: HOUR,
+        token_ttl,
         clock: Arc::new(clock.clone()),
         ..DevIdpConfig::default()
     })
@@ -452,19 +457,7 @@ async fn a_token_is_cached_until_the_smaller_of_30_s_and_a_quarter_of_its_lifeti
         (Duration::from_secs(60), Duration::from_secs(45)),
         (HOUR, HOUR - Duration::from_secs(30)),
     ] {
-        let (builder, clock) = harness();
-        let idp = DevIdp::start(DevIdpConfig {
-            token_ttl: ttl,
-            clock: Arc::new(clock.clone()),
-            ..DevIdpConfig::default()
-        })
-        .await
-        .unwrap();
-        let s = Setup {
-            idp,
-            rt: builder.build().unwrap(),
-            clock,
-        };
+        let s = setup_with_token_ttl(ttl).await;
         let only = s.action(guests::TOKEN_ONLY, s.config());
         let first = s.login_ok(&only, 0).await;
         assert_eq!(claim(&first, "source"), "fetched", "{ttl:?}");

@@ -1,0 +1,24 @@
+//! One file per `cachet` command: its arguments (clap) and its handler. Helpers two commands
+//! share are here.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use cachet_loader::ActionLoader;
+
+pub(crate) mod build;
+pub(crate) mod cache;
+pub(crate) mod demo;
+pub(crate) mod dev_idp;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod test;
+
+/// The CLI's action loader: JavaScript cached in the default directory, progress on stderr.
+pub(crate) fn loader() -> ActionLoader {
+    ActionLoader::with_progress(|message| eprintln!("cachet: {message}"))
+}
+
+pub(crate) fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
