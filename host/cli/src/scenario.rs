@@ -33,10 +33,6 @@ use serde_json::{Value, json};
 /// The time every scenario starts at: 2023-11-14T22:13:20Z (tokens and expiries are relative).
 const T0: u64 = 1_700_000_000_000;
 
-const POST_LOGIN_EVENT: &str = include_str!("../../../examples/events/post-login.json");
-const CREDENTIALS_EXCHANGE_EVENT: &str =
-    include_str!("../../../examples/events/credentials-exchange.json");
-
 /// A scenario file that cannot be used: the file, the line and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{}:{line}: {message}", path.display())]
@@ -497,11 +493,8 @@ async fn run_steps(
             .await
             .map_err(|e| format!("cannot set up the initial cache: {e}"))?;
     }
-    let default_event: Value = serde_json::from_str(match raw.trigger {
-        Trigger::PostLogin => POST_LOGIN_EVENT,
-        Trigger::CredentialsExchange => CREDENTIALS_EXCHANGE_EVENT,
-    })
-    .map_err(|e| e.to_string())?;
+    let default_event: Value =
+        serde_json::from_str(raw.trigger.default_event()).map_err(|e| e.to_string())?;
 
     for (i, step) in raw.steps.iter().enumerate() {
         let label = format!(

@@ -485,3 +485,27 @@ fn the_demo_reports_the_token_requests_of_every_phase_and_the_quota_codes() {
     assert_eq!(evict["first_key_evicted"], true);
     assert_eq!(evict["written_before_overflow"], 40);
 }
+
+#[test]
+fn every_trigger_of_the_table_is_a_value_of_every_trigger_option_and_others_are_refused() {
+    for command in [&["run"][..], &["build"], &["cache", "show"]] {
+        let help = run(&[command, &["--help"]].concat());
+        let text = String::from_utf8_lossy(&help.stdout);
+        for trigger in cachet_host::Trigger::ALL {
+            assert!(text.contains(trigger.as_str()), "{command:?}: {text}");
+        }
+    }
+    let out = run(&[
+        "run",
+        "--trigger",
+        "pre-login",
+        "--event",
+        "e.json",
+        "a.wasm",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for trigger in cachet_host::Trigger::ALL {
+        assert!(err.contains(trigger.as_str()), "{err}");
+    }
+}

@@ -33,6 +33,9 @@ pub(crate) struct TriggerSpec {
     pub(crate) export: &'static str,
     /// How an action exports it in each SDK, for load errors.
     pub(crate) how_to_export: &'static str,
+    /// A realistic Auth0-shaped event (JSON), from `examples/events/`: what `cachet test`
+    /// scenarios and the console start from.
+    pub(crate) default_event: &'static str,
 }
 
 /// The table, in [`Trigger::ALL`] order.
@@ -44,6 +47,7 @@ static TRIGGERS: [TriggerSpec; 2] = [
         export: "on-execute-post-login",
         how_to_export: "in Rust `cachet_guest::post_login!(your_fn)` (feature `post-login`); \
                         in JavaScript `exports.onExecutePostLogin`",
+        default_event: include_str!("../../../examples/events/post-login.json"),
     },
     TriggerSpec {
         trigger: Trigger::CredentialsExchange,
@@ -52,6 +56,7 @@ static TRIGGERS: [TriggerSpec; 2] = [
         export: "on-execute-credentials-exchange",
         how_to_export: "in Rust `cachet_guest::credentials_exchange!(your_fn)` (feature \
                         `credentials-exchange`); in JavaScript `exports.onExecuteCredentialsExchange`",
+        default_event: include_str!("../../../examples/events/credentials-exchange.json"),
     },
 ];
 
@@ -87,6 +92,12 @@ impl Trigger {
     /// The WIT world (package `cachet:action`) an action of this trigger is built against.
     pub fn world(&self) -> &'static str {
         self.spec().world
+    }
+
+    /// A realistic Auth0-shaped event of this trigger, as JSON (`examples/events/NAME.json`):
+    /// where scenarios and the console's test runner start.
+    pub fn default_event(&self) -> &'static str {
+        self.spec().default_event
     }
 }
 
@@ -129,6 +140,8 @@ mod tests {
             assert_eq!(t.index(), i);
             assert_eq!(t.spec().trigger, t);
             assert_eq!(t.as_str().parse::<Trigger>(), Ok(t));
+            let event: serde_json::Value = serde_json::from_str(t.default_event()).unwrap();
+            assert!(event.is_object(), "{t}");
         }
         let unknown = "pre-login".parse::<Trigger>().unwrap_err();
         assert_eq!(

@@ -27,7 +27,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use cachet_host::{ExecuteError, PartitionKey, Trigger};
+use cachet_host::{ExecuteError, PartitionKey, Trigger, UnknownTrigger};
 use cachet_limits::{CacheError, LimitError};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::json;
@@ -147,10 +147,12 @@ fn partition(
     tenant: String,
     trigger: &str,
 ) -> Result<(PartitionKey, Flow), NotFound> {
-    let trigger: Trigger = trigger.parse().map_err(|_| NotFound {
-        code: "unknown_trigger",
-        message: format!("unknown trigger `{trigger}`; use post-login or credentials-exchange"),
-    })?;
+    let trigger: Trigger = trigger
+        .parse()
+        .map_err(|unknown: UnknownTrigger| NotFound {
+            code: "unknown_trigger",
+            message: unknown.to_string(),
+        })?;
     let key = PartitionKey::new(tenant, trigger);
     match server.flow(&key) {
         Some(flow) => Ok((key, flow)),

@@ -18,10 +18,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cachet_host::{
     ActionConfig, CacheOp, CacheOpResult, CacheStore, Clock, EgressOutcome, MemoryStore, Observer,
-    PartitionKey, inspect,
+    PartitionKey, Trigger, inspect,
 };
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Server;
 use crate::api::{Configured, error, store_unavailable};
@@ -134,6 +134,15 @@ pub(crate) async fn overview(State(server): State<Server>) -> Response {
         "policy": config.policy,
         "egress": { "token_requests": token_requests, "requests": egress_requests },
         "partitions": partitions,
+        // Every trigger the runtime runs, with the event its tests start from: the console
+        // reads them from the trigger table rather than keeping copies of its own.
+        "triggers": Trigger::ALL
+            .iter()
+            .map(|t| {
+                let event: Value = serde_json::from_str(t.default_event()).unwrap_or(Value::Null);
+                json!({ "name": t.as_str(), "default_event": event })
+            })
+            .collect::<Vec<_>>(),
     }))
     .into_response()
 }

@@ -853,3 +853,42 @@ async fn a_console_dry_run_leaves_the_live_partition_alone_and_can_run_as_if_lat
     );
     s.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn every_trigger_of_the_table_has_a_route_a_console_event_and_a_javascript_world() {
+    let config = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let s = start("every-trigger", &config).await;
+    let overview: Value =
+        serde_json::from_str(&s.call("GET", "/v1/console/overview", None).await.body).unwrap();
+    let listed = overview["triggers"].as_array().unwrap();
+    assert_eq!(listed.len(), cachet_host::Trigger::ALL.len(), "{listed:?}");
+    for trigger in cachet_host::Trigger::ALL {
+        let name = trigger.as_str();
+        // A route: a tenant without a flow for it is `no_flow`, never `unknown_trigger`.
+        let path = format!("/v1/tenants/nobody/triggers/{name}/execute");
+        let reply = s.call("POST", &path, Some("{}")).await;
+        assert_eq!(reply.status, 404, "{name}: {}", reply.body);
+        assert!(reply.body.contains("no_flow"), "{name}: {}", reply.body);
+        // The console's test runner has its default event.
+        let entry = listed.iter().find(|t| t["name"] == name).unwrap();
+        assert!(entry["default_event"].is_object(), "{name}: {entry}");
+        // The JavaScript SDK builds actions for it.
+        assert!(
+            cachet_loader::ActionLoader::world(trigger).is_some(),
+            "{name} has no JavaScript world"
+        );
+    }
+    // A name that is no trigger's is refused with every trigger named.
+    let reply = s
+        .call(
+            "POST",
+            "/v1/tenants/acme/triggers/pre-login/execute",
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(reply.status, 404);
+    for trigger in cachet_host::Trigger::ALL {
+        assert!(reply.body.contains(trigger.as_str()), "{}", reply.body);
+    }
+    s.shutdown().await.unwrap();
+}

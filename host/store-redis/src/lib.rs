@@ -355,21 +355,10 @@ impl CacheStore for RedisStore {
                 value: value.to_owned(),
                 expires_at,
             }),
-            Some("CacheKeySizeExceeded") => Err(CacheError::CacheKeySizeExceeded {
-                bytes: key.len(),
-                max: self.limits.max_key_bytes,
-            }),
-            Some("CacheValueSizeExceeded") => Err(CacheError::CacheValueSizeExceeded {
-                bytes: value.len(),
-                max: self.limits.max_value_bytes,
-            }),
-            Some("ItemAlreadyExpired") => Err(CacheError::ItemAlreadyExpired),
-            Some("InvalidExpiry") => Err(CacheError::InvalidExpiry),
-            Some("CacheKeyExists") => Err(CacheError::CacheKeyExists),
-            Some("CacheSizeExceeded") => Err(CacheError::CacheSizeExceeded {
-                max_entries: self.limits.max_entries,
-                max_bytes: self.limits.max_total_bytes,
-            }),
+            Some(code) => match refusal(code, key, value, &self.limits) {
+                Some(refused) => Err(refused),
+                None => Err(failed(unexpected("set", &items).0)),
+            },
             _ => Err(failed(unexpected("set", &items).0)),
         }
     }
@@ -387,8 +376,10 @@ impl CacheStore for RedisStore {
             .map_err(failed)?;
         match text(&reply).map_err(|e| failed(e.0))?.as_str() {
             "OK" => Ok(()),
-            "CacheKeyDoesNotExist" => Err(CacheError::CacheKeyDoesNotExist),
-            _ => Err(failed(unexpected("delete", &reply).0)),
+            code => match refusal(code, key, "", &self.limits) {
+                Some(CacheError::CacheKeyDoesNotExist) => Err(CacheError::CacheKeyDoesNotExist),
+                _ => Err(failed(unexpected("delete", &reply).0)),
+            },
         }
     }
 
@@ -605,9 +596,72 @@ impl FailureLog {
     }
 }
 
+/// The error a code of `partition.lua` stands for (Auth0's codes, as `CacheError::code` spells
+/// them), given the write it refused; `None` for anything else. The one place the script's
+/// codes are read: a test checks that they are exactly the codes the script returns.
+fn refusal(code: &str, key: &str, value: &str, limits: &CacheLimits) -> Option<CacheError> {
+    Some(match code {
+        "CacheKeySizeExceeded" => CacheError::CacheKeySizeExceeded {
+            bytes: key.len(),
+            max: limits.max_key_bytes,
+        },
+        "CacheValueSizeExceeded" => CacheError::CacheValueSizeExceeded {
+            bytes: value.len(),
+            max: limits.max_value_bytes,
+        },
+        "CacheSizeExceeded" => CacheError::CacheSizeExceeded {
+            max_entries: limits.max_entries,
+            max_bytes: limits.max_total_bytes,
+        },
+        "ItemAlreadyExpired" => CacheError::ItemAlreadyExpired,
+        "InvalidExpiry" => CacheError::InvalidExpiry,
+        "CacheKeyExists" => CacheError::CacheKeyExists,
+        "CacheKeyDoesNotExist" => CacheError::CacheKeyDoesNotExist,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every quoted `'CamelCase'` word of the script (Redis commands are upper case, `'OK'`
+    /// too): the codes it can return.
+    fn script_codes() -> std::collections::BTreeSet<&'static str> {
+        PARTITION_LUA
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| {
+                w.len() > 2
+                    && w.starts_with(|c: char| c.is_ascii_uppercase())
+                    && w.chars().any(|c| c.is_ascii_lowercase())
+                    && w.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_scripts_codes_are_auth0_codes_and_exactly_the_ones_the_store_reads() {
+        let limits = CacheLimits::default();
+        let script = script_codes();
+        assert!(script.len() >= 6, "{script:?}");
+        for code in &script {
+            assert!(
+                CacheError::CODES.contains(code),
+                "{code} is not in the code table"
+            );
+            let read = refusal(code, "k", "v", &limits)
+                .unwrap_or_else(|| panic!("the store does not read the script's `{code}`"));
+            assert_eq!(read.code(), *code);
+        }
+        // And the store reads no code the script never returns.
+        for code in CacheError::CODES {
+            if refusal(code, "k", "v", &limits).is_some() {
+                assert!(script.contains(code), "the script never returns `{code}`");
+            }
+        }
+    }
 
     #[test]
     fn tenant_names_cannot_reach_another_partition_or_break_the_hash_tag() {

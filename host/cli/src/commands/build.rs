@@ -17,8 +17,8 @@ pub(crate) struct BuildArgs {
     /// node_modules next to it.
     #[arg(value_name = "ACTION.js")]
     pub(crate) action: PathBuf,
-    /// The trigger it is built for: post-login or credentials-exchange.
-    #[arg(long)]
+    /// The trigger it is built for.
+    #[arg(long, value_parser = super::trigger_parser())]
     pub(crate) trigger: Trigger,
     /// Where to write the component [default: ACTION.wasm next to the action].
     #[arg(short, long, value_name = "OUT.wasm")]

@@ -38,8 +38,8 @@ pub(crate) struct PartitionArgs {
     /// The tenant.
     #[arg(long)]
     pub(crate) tenant: String,
-    /// The trigger: post-login or credentials-exchange.
-    #[arg(long)]
+    /// The trigger.
+    #[arg(long, value_parser = super::trigger_parser())]
     pub(crate) trigger: Trigger,
     /// Look at the partition as of this time (ms since the Unix epoch) instead of now.
     #[arg(long, value_name = "MS")]

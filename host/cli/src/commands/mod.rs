@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use cachet_host::Trigger;
 use cachet_loader::ActionLoader;
 
 pub(crate) mod build;
@@ -13,6 +14,14 @@ pub(crate) mod dev_idp;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod test;
+
+/// Parses a `--trigger` value, offering every trigger of the runtime's table (so `--help` and
+/// the error for a wrong name list them all).
+pub(crate) fn trigger_parser() -> impl clap::builder::TypedValueParser<Value = Trigger> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Trigger::names())
+        .try_map(|name| name.parse::<Trigger>())
+}
 
 /// The CLI's action loader: JavaScript cached in the default directory, progress on stderr.
 pub(crate) fn loader() -> ActionLoader {

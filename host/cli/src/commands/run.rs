@@ -18,8 +18,8 @@ use crate::InputError;
 
 #[derive(clap::Args)]
 pub(crate) struct RunArgs {
-    /// The trigger: post-login or credentials-exchange.
-    #[arg(long)]
+    /// The trigger.
+    #[arg(long, value_parser = super::trigger_parser())]
     pub(crate) trigger: Trigger,
     /// The event, a JSON file in Auth0's shape.
     #[arg(long, value_name = "EVENT.json")]

@@ -7,33 +7,6 @@
 const TOKEN_KEY = 'cachet-console-token';
 const $ = (id) => document.getElementById(id);
 
-/** A realistic Auth0-shaped event for each trigger, to start a test from. */
-const SAMPLE_EVENTS = {
-  'post-login': {
-    user: {
-      user_id: 'auth0|64f1c2d3e4b5a6978899aabb',
-      email: 'ada@example.com',
-      email_verified: true,
-      name: 'Ada Lovelace',
-      app_metadata: { plan: 'enterprise', entitlements: ['beta:analytics'] },
-      user_metadata: { locale: 'en-GB' },
-    },
-    client: { client_id: 'k3Jd8s0aQ1', name: 'Web App' },
-    connection: { id: 'con_1', name: 'Username-Password-Authentication', strategy: 'auth0' },
-    request: { ip: '203.0.113.7', hostname: 'login.example.com', user_agent: 'Mozilla/5.0', query: {} },
-    tenant: { id: 'example' },
-    transaction: { requested_scopes: ['openid', 'profile'] },
-    stats: { logins_count: 42 },
-  },
-  'credentials-exchange': {
-    client: { client_id: 'svc-reporting', name: 'Reporting service', metadata: {} },
-    resource_server: { identifier: 'https://api.example.com' },
-    transaction: { requested_scopes: ['read:reports'] },
-    tenant: { id: 'example' },
-    request: { ip: '198.51.100.20', body: {} },
-  },
-};
-
 let overview = null;
 let shownPartition = null;
 
@@ -236,9 +209,12 @@ function fillTestPartitions() {
   if (!$('test-event').value.trim()) sampleEvent();
 }
 
+/** The realistic Auth0-shaped event of the chosen partition's trigger (from the overview). */
 function sampleEvent() {
-  const trigger = $('test-partition').value.split('\n')[1] ?? 'post-login';
-  $('test-event').value = JSON.stringify(SAMPLE_EVENTS[trigger] ?? SAMPLE_EVENTS['post-login'], null, 2);
+  const trigger = $('test-partition').value.split('\n')[1];
+  const known = overview?.triggers ?? [];
+  const found = known.find((t) => t.name === trigger) ?? known[0];
+  $('test-event').value = JSON.stringify(found?.default_event ?? {}, null, 2);
 }
 
 function entriesTable(report, other, side) {
