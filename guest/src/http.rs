@@ -86,6 +86,7 @@ impl Response {
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpError {
     /// The URL cannot be sent (no scheme or host, unsupported scheme).
     InvalidUrl(String),
@@ -281,8 +282,8 @@ impl Request {
             written.and_then(|()| OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}")));
 
         pending.subscribe().block();
-        // A request the host refused (e.g. denied egress) closes its body early: report the
-        // request's own error rather than the write that noticed it.
+        // A body the host cut off (one past the size limit as it streams) fails the write:
+        // report the request's own error rather than the write that noticed it.
         if let Err(write_error) = finished {
             return Err(match pending.get() {
                 Some(Ok(Err(e))) => map_error(e, &host),

@@ -66,7 +66,6 @@ mod trigger;
 mod warm;
 
 pub use action::{Action, ActionConfig, CompileStats};
-/// Building JavaScript actions (re-exported so embedders need no second dependency).
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};

@@ -178,9 +178,6 @@ impl Body for ResponseBody {
     }
 }
 
-/// Sends `request` to `target` over a connection [`connect`] made, with hyper's header limits,
-/// the given timeouts, and `slot` held until the response is done with. Adapted from
-/// wasmtime-wasi-http's `default_send_request`, which resolves and connects by name.
 /// Why a name is refused when it resolves only to addresses the policy does not allow.
 pub(crate) const ADDRESS_REFUSED: &str = "the name resolves only to loopback, private or link-local \
                                addresses; list the IP itself, or mark the entry private, to allow it";
@@ -213,8 +210,10 @@ pub(crate) async fn open(
     .map_err(|_| Error::ConnectionTimeout)?
 }
 
-/// Sends `request` on an open connection and waits for the response head, within the
-/// first-byte timeout; the response body enforces the between-bytes timeout.
+/// Sends `request` on a connection [`open`] made (hyper's header limits), waits for the
+/// response head within the first-byte timeout, and holds `slot` until the response is done
+/// with; the response body enforces the between-bytes timeout. Adapted from
+/// wasmtime-wasi-http's `default_send_request`, which resolves and connects by name.
 pub(crate) async fn send_checked(
     mut request: http::Request<WasiBody>,
     Connection { mut sender, conn }: Connection,

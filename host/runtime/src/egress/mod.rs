@@ -14,8 +14,10 @@
 //!   [`ExecutionLimits::request_body_chunk_bytes`] (two per body at most: with the resource
 //!   cap, a few MiB per execution even when an action fills bodies it never sends);
 //! - timeouts that never outlast the flow deadline;
-//! - refusals logged at most once a second, with a count of what was not logged, and each one
-//!   written to the action's own log (`[cachet] outbound request to HOST refused: WHY`).
+//! - refusals logged at most once a second, with a count of what was not logged; each refusal
+//!   of an action's own request is also written to its log (`[cachet] outbound request to
+//!   HOST refused: WHY`), while a JWKS fetch's refusal reaches the action as `jwt.verify`'s
+//!   error.
 //!
 //! One file per concern: [`policy`] (allow-list and address policy), [`target`] (URLs),
 //! [`budget`] (the request budget and the refusal log), [`connect`] (DNS, TCP, TLS, one

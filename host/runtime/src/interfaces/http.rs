@@ -145,14 +145,6 @@ impl WasiHttpHooks for Egress {
                 EgressOutcome::Refused,
             );
         }
-        let request = request.map(|body| {
-            Limited::new(body, max)
-                .map_err(move |e| match e.downcast::<Error>() {
-                    Ok(e) => *e,
-                    Err(_) => Error::HttpRequestBodySize(Some(max as u64)),
-                })
-                .boxed_unsync()
-        });
         let options = clamp(options, self.deadline);
         let observer = Arc::clone(&self.observer);
         let token_request = request.method() == http::Method::POST
@@ -164,12 +156,24 @@ impl WasiHttpHooks for Egress {
         let (refusals, deadline) = (self.refusals.clone(), self.deadline);
         Box::new(async move {
             let sent = match open(&target, allow_private, &options).await {
-                Ok(connection) => send_checked(request, connection, options, slot).await,
+                Ok(connection) => {
+                    // Connected: the body streams to the server, cut off at the limit.
+                    let request = request.map(|body| {
+                        Limited::new(body, max)
+                            .map_err(move |e| match e.downcast::<Error>() {
+                                Ok(e) => *e,
+                                Err(_) => Error::HttpRequestBodySize(Some(max as u64)),
+                            })
+                            .boxed_unsync()
+                    });
+                    send_checked(request, connection, options, slot).await
+                }
                 Err(e) => {
+                    drop(slot);
                     if matches!(e, Error::DestinationIpProhibited) {
                         refusals.note(&target.authority(), ADDRESS_REFUSED);
                     }
-                    // Nothing was sent: take the body as a refusal does (see `discard`).
+                    // Nothing was sent: take the whole body as a refusal does (see `discard`).
                     discard(request.into_body(), deadline).await;
                     Err(e)
                 }
