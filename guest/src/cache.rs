@@ -1,7 +1,5 @@
 //! The per-trigger cache, as action authors use it.
 
-use std::fmt;
-
 use crate::bindings::cachet::action::cache as wit;
 
 /// A value read from or written to the cache, with its real expiry (ms since the Unix epoch).
@@ -56,56 +54,9 @@ impl SetOptions {
     }
 }
 
-/// Why a cache write failed. [`CacheError::code`] gives Auth0's code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CacheError {
-    /// Key longer than 64 bytes.
-    CacheKeySizeExceeded,
-    /// Value longer than 4096 bytes.
-    CacheValueSizeExceeded,
-    /// Partition full under the strict policy.
-    CacheSizeExceeded,
-    /// ttl 0, or expires_at not in the future.
-    ItemAlreadyExpired,
-    /// The expiry overflows.
-    InvalidExpiry,
-    /// More than 100 writes in this execution.
-    MaxSideEffectsExceeded,
-    /// The store failed to write.
-    FailedToSetCacheRecord,
-    /// The store failed to delete.
-    FailedToDeleteCacheRecord,
-    /// Delete of an absent or expired key.
-    CacheKeyDoesNotExist,
-    /// An `if_absent` write met a live entry.
-    CacheKeyExists,
-}
-
-impl CacheError {
-    /// Auth0's error code, e.g. `"CacheKeySizeExceeded"`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::CacheKeySizeExceeded => "CacheKeySizeExceeded",
-            Self::CacheValueSizeExceeded => "CacheValueSizeExceeded",
-            Self::CacheSizeExceeded => "CacheSizeExceeded",
-            Self::ItemAlreadyExpired => "ItemAlreadyExpired",
-            Self::InvalidExpiry => "InvalidExpiry",
-            Self::MaxSideEffectsExceeded => "MaxSideEffectsExceeded",
-            Self::FailedToSetCacheRecord => "FailedToSetCacheRecord",
-            Self::FailedToDeleteCacheRecord => "FailedToDeleteCacheRecord",
-            Self::CacheKeyDoesNotExist => "CacheKeyDoesNotExist",
-            Self::CacheKeyExists => "CacheKeyExists",
-        }
-    }
-}
-
-impl fmt::Display for CacheError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cache error {}", self.code())
-    }
-}
-
-impl std::error::Error for CacheError {}
+/// Why a cache write failed: Auth0's error code ([`CacheError::code`] spells it). The table
+/// is `cachet_limits::ErrorCode`, the one the host uses, so the SDK and the host cannot drift.
+pub use cachet_limits::ErrorCode as CacheError;
 
 impl From<wit::CacheError> for CacheError {
     fn from(e: wit::CacheError) -> Self {

@@ -212,16 +212,26 @@ pub enum OverflowPolicy {
     Strict,
 }
 
-impl std::str::FromStr for OverflowPolicy {
-    type Err = String;
+/// A string that names no [`OverflowPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown overflow policy `{0}`; use `evict` or `strict`")]
+pub struct UnknownPolicy(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl std::str::FromStr for OverflowPolicy {
+    type Err = UnknownPolicy;
+
+    /// `evict` or `strict`.
+    ///
+    /// ```
+    /// use cachet_limits::{OverflowPolicy, UnknownPolicy};
+    /// assert_eq!("strict".parse(), Ok(OverflowPolicy::Strict));
+    /// assert_eq!("lru".parse::<OverflowPolicy>(), Err(UnknownPolicy("lru".into())));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, UnknownPolicy> {
         match s {
             "evict" => Ok(Self::Evict),
             "strict" => Ok(Self::Strict),
-            other => Err(format!(
-                "unknown overflow policy `{other}`; use `evict` or `strict`"
-            )),
+            other => Err(UnknownPolicy(other.to_owned())),
         }
     }
 }

@@ -86,32 +86,129 @@ pub enum CacheError {
 
 impl CacheError {
     /// Every code [`CacheError::code`] can return, in declaration order.
-    pub const CODES: [&'static str; 10] = [
-        "CacheKeySizeExceeded",
-        "CacheValueSizeExceeded",
-        "CacheSizeExceeded",
-        "ItemAlreadyExpired",
-        "InvalidExpiry",
-        "MaxSideEffectsExceeded",
-        "FailedToSetCacheRecord",
-        "FailedToDeleteCacheRecord",
-        "CacheKeyDoesNotExist",
-        "CacheKeyExists",
-    ];
+    pub const CODES: [&'static str; ErrorCode::ALL.len()] = {
+        let mut codes = [""; ErrorCode::ALL.len()];
+        let mut i = 0;
+        while i < codes.len() {
+            codes[i] = ErrorCode::ALL[i].as_str();
+            i += 1;
+        }
+        codes
+    };
+
+    /// Which of Auth0's errors this is, without its details.
+    pub fn kind(&self) -> ErrorCode {
+        match self {
+            Self::CacheKeySizeExceeded { .. } => ErrorCode::CacheKeySizeExceeded,
+            Self::CacheValueSizeExceeded { .. } => ErrorCode::CacheValueSizeExceeded,
+            Self::CacheSizeExceeded { .. } => ErrorCode::CacheSizeExceeded,
+            Self::ItemAlreadyExpired => ErrorCode::ItemAlreadyExpired,
+            Self::InvalidExpiry => ErrorCode::InvalidExpiry,
+            Self::MaxSideEffectsExceeded { .. } => ErrorCode::MaxSideEffectsExceeded,
+            Self::FailedToSetCacheRecord { .. } => ErrorCode::FailedToSetCacheRecord,
+            Self::FailedToDeleteCacheRecord { .. } => ErrorCode::FailedToDeleteCacheRecord,
+            Self::CacheKeyDoesNotExist => ErrorCode::CacheKeyDoesNotExist,
+            Self::CacheKeyExists => ErrorCode::CacheKeyExists,
+        }
+    }
 
     /// The Auth0 error code for this failure, e.g. `"CacheKeySizeExceeded"`.
     pub fn code(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// Auth0's `api.cache` error codes, without details: the one table of them in Rust. The
+/// action SDK (`cachet-guest`) hands these to actions; the host's [`CacheError`] carries one
+/// with what went wrong.
+///
+/// ```
+/// use cachet_limits::ErrorCode;
+/// assert_eq!(ErrorCode::CacheKeyExists.code(), "CacheKeyExists");
+/// assert_eq!("CacheKeyExists".parse(), Ok(ErrorCode::CacheKeyExists));
+/// assert_eq!(ErrorCode::ALL.len(), 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
+    /// The key is longer than the key limit (64 bytes).
+    CacheKeySizeExceeded,
+    /// The value is longer than the value limit (4 096 bytes).
+    CacheValueSizeExceeded,
+    /// The partition is full under the strict policy.
+    CacheSizeExceeded,
+    /// `ttl` 0, or an `expires_at` not in the future.
+    ItemAlreadyExpired,
+    /// The expiry overflows.
+    InvalidExpiry,
+    /// More cache writes than allowed in one execution (100).
+    MaxSideEffectsExceeded,
+    /// The store failed to write.
+    FailedToSetCacheRecord,
+    /// The store failed to delete.
+    FailedToDeleteCacheRecord,
+    /// Delete of an absent or expired key.
+    CacheKeyDoesNotExist,
+    /// An `if_absent` write met a live entry.
+    CacheKeyExists,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 10] = [
+        Self::CacheKeySizeExceeded,
+        Self::CacheValueSizeExceeded,
+        Self::CacheSizeExceeded,
+        Self::ItemAlreadyExpired,
+        Self::InvalidExpiry,
+        Self::MaxSideEffectsExceeded,
+        Self::FailedToSetCacheRecord,
+        Self::FailedToDeleteCacheRecord,
+        Self::CacheKeyDoesNotExist,
+        Self::CacheKeyExists,
+    ];
+
+    /// Auth0's spelling, e.g. `"CacheKeySizeExceeded"`.
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Self::CacheKeySizeExceeded { .. } => "CacheKeySizeExceeded",
-            Self::CacheValueSizeExceeded { .. } => "CacheValueSizeExceeded",
-            Self::CacheSizeExceeded { .. } => "CacheSizeExceeded",
+            Self::CacheKeySizeExceeded => "CacheKeySizeExceeded",
+            Self::CacheValueSizeExceeded => "CacheValueSizeExceeded",
+            Self::CacheSizeExceeded => "CacheSizeExceeded",
             Self::ItemAlreadyExpired => "ItemAlreadyExpired",
             Self::InvalidExpiry => "InvalidExpiry",
-            Self::MaxSideEffectsExceeded { .. } => "MaxSideEffectsExceeded",
-            Self::FailedToSetCacheRecord { .. } => "FailedToSetCacheRecord",
-            Self::FailedToDeleteCacheRecord { .. } => "FailedToDeleteCacheRecord",
+            Self::MaxSideEffectsExceeded => "MaxSideEffectsExceeded",
+            Self::FailedToSetCacheRecord => "FailedToSetCacheRecord",
+            Self::FailedToDeleteCacheRecord => "FailedToDeleteCacheRecord",
             Self::CacheKeyDoesNotExist => "CacheKeyDoesNotExist",
             Self::CacheKeyExists => "CacheKeyExists",
         }
+    }
+
+    /// Auth0's spelling (as [`ErrorCode::as_str`]; the name [`CacheError::code`] uses).
+    pub const fn code(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for ErrorCode {}
+
+/// A string that is none of Auth0's cache error codes.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{0}` is not an Auth0 cache error code; the codes are {codes}", codes = CacheError::CODES.join(", "))]
+pub struct UnknownErrorCode(pub String);
+
+impl std::str::FromStr for ErrorCode {
+    type Err = UnknownErrorCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|code| code.as_str() == s)
+            .ok_or_else(|| UnknownErrorCode(s.to_owned()))
     }
 }

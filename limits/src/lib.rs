@@ -39,6 +39,6 @@ mod execution;
 pub mod reference;
 
 pub use cache::{BoundedCache, CacheRecord, RestoreReport, SetOptions, SnapshotEntry, Usage};
-pub use config::{CacheLimits, ConfigError, DAY_MS, DEFAULT_TTL_MS, OverflowPolicy};
-pub use error::CacheError;
+pub use config::{CacheLimits, ConfigError, DAY_MS, DEFAULT_TTL_MS, OverflowPolicy, UnknownPolicy};
+pub use error::{CacheError, ErrorCode, UnknownErrorCode};
 pub use execution::{ActionLimits, ExecutionLimits, LimitError, WriteBudget};

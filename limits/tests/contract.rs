@@ -635,6 +635,7 @@ fn overflow_policy_parses_from_its_cli_spelling() {
         "lru"
             .parse::<OverflowPolicy>()
             .unwrap_err()
+            .to_string()
             .contains("evict")
     );
 }

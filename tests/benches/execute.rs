@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cachet_guest::PostLoginEvent;
-use cachet_host::{Command, Outcome, Runtime, Trigger};
 use cachet_limits::{BoundedCache, CacheLimits, OverflowPolicy, SetOptions};
+use cachet_runtime::{Command, Outcome, Runtime, Trigger};
 use criterion::Criterion;
 use serde_json::Value;
 
@@ -27,7 +27,11 @@ fn guest(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("built action")
 }
 
-fn runtime(wasm: &[u8], concurrency_support: bool, instance: cachet_host::InstanceMode) -> Runtime {
+fn runtime(
+    wasm: &[u8],
+    concurrency_support: bool,
+    instance: cachet_runtime::InstanceMode,
+) -> Runtime {
     let builder = Runtime::builder().concurrency_support(concurrency_support);
     bound(builder, "claims", wasm, instance)
 }
@@ -124,9 +128,9 @@ fn native_token_floor(
 
 fn main() {
     let wasm = guest(cachet_tests::guests::CLAIMS);
-    let fresh = cachet_host::InstanceMode::Fresh;
+    let fresh = cachet_runtime::InstanceMode::Fresh;
     let rt = runtime(&wasm, false, fresh);
-    let warm = cachet_host::InstanceMode::Warm(cachet_host::WarmOptions::default());
+    let warm = cachet_runtime::InstanceMode::Warm(cachet_runtime::WarmOptions::default());
     let rt_warm = runtime(&wasm, false, warm);
     let tokio = current_thread();
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
@@ -182,7 +186,7 @@ fn main() {
 
     let token = tokio
         .block_on(token_rt.store().snapshot(
-            &cachet_host::PartitionKey::new(TENANT, Trigger::PostLogin),
+            &cachet_runtime::PartitionKey::new(TENANT, Trigger::PostLogin),
             token_rt.now_ms(),
         ))
         .expect("snapshot")
@@ -229,7 +233,7 @@ fn main() {
     // Fresh instances whose slot memory is reset whole instead of by dirty pages (what
     // `SlotReset::Auto` does where swap is configured).
     let rt_whole = bound(
-        Runtime::builder().slot_reset(cachet_host::SlotReset::Whole),
+        Runtime::builder().slot_reset(cachet_runtime::SlotReset::Whole),
         "claims",
         &wasm,
         fresh,

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cachet_host::{InstanceMode, Outcome, Runtime, Trigger, WarmOptions};
+use cachet_runtime::{InstanceMode, Outcome, Runtime, Trigger, WarmOptions};
 use criterion::Criterion;
 
 fn root() -> PathBuf {
@@ -78,7 +78,7 @@ fn main() {
     let rt_whole = bound(
         Runtime::builder()
             .compiled_cache_dir(compiled_dir())
-            .slot_reset(cachet_host::SlotReset::Whole),
+            .slot_reset(cachet_runtime::SlotReset::Whole),
         "claims-js",
         &wasm,
         InstanceMode::Fresh,

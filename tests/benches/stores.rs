@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
-use cachet_host::{
+use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
+use cachet_runtime::{
     CacheStore, FileStore, FileStoreOptions, ManualClock, MemoryStore, Outcome, PartitionKey,
     Runtime, StoreUrl, Trigger,
 };
-use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
 use cachet_store_redis::{RedisOptions, RedisStore};
 use cachet_tests::redis_server::RedisServer;
 use criterion::Criterion;

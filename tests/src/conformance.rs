@@ -12,8 +12,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use cachet_host::{CacheStore, PartitionKey, Trigger};
 use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, SnapshotEntry};
+use cachet_runtime::{CacheStore, PartitionKey, Trigger};
 
 /// Makes an empty store with the default limits and the given policy. Every call must give a
 /// store whose partitions are empty (a fresh namespace for a shared server).

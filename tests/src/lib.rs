@@ -10,7 +10,7 @@ pub mod redis_server;
 
 use std::sync::Arc;
 
-use cachet_host::{Action, EpochTicks, ManualClock, Runtime, RuntimeBuilder, Trigger};
+use cachet_runtime::{Action, EpochTicks, ManualClock, Runtime, RuntimeBuilder, Trigger};
 
 /// The README's Rust examples, compiled as doctests of this crate so they cannot drift from
 /// the API (`no_run`: they need a component and an event).
@@ -51,7 +51,12 @@ pub fn js_harness() -> (RuntimeBuilder, ManualClock) {
 
 /// Loads the component at `path` as `trigger`, with no secrets.
 pub fn load(runtime: &Runtime, path: &str, trigger: Trigger) -> Action {
-    load_with(runtime, path, trigger, cachet_host::ActionConfig::default())
+    load_with(
+        runtime,
+        path,
+        trigger,
+        cachet_runtime::ActionConfig::default(),
+    )
 }
 
 /// Loads the component at `path` as `trigger` with `config`, named after its file.
@@ -59,7 +64,7 @@ pub fn load_with(
     runtime: &Runtime,
     path: &str,
     trigger: Trigger,
-    config: cachet_host::ActionConfig,
+    config: cachet_runtime::ActionConfig,
 ) -> Action {
     let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     let name = std::path::Path::new(path)

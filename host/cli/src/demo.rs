@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use cachet_dev_idp::{DevIdp, DevIdpConfig, IdpStats};
-use cachet_host::{
+use cachet_limits::{CacheLimits, OverflowPolicy};
+use cachet_runtime::{
     ActionConfig, Clock, Command, FlowResult, ManualClock, Outcome, Runtime, SystemClock, Trigger,
 };
-use cachet_limits::{CacheLimits, OverflowPolicy};
 use serde::Serialize;
 use serde_json::{Value, json};
 

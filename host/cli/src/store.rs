@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use cachet_host::{CacheStore, Clock, StoreUrl};
 use cachet_limits::{CacheLimits, OverflowPolicy};
+use cachet_runtime::{CacheStore, Clock, StoreUrl};
 
 /// Opens the store at `url` with the default limits and `policy`; a Redis store's operations
 /// time out after `timeout_ms`. A snapshot file is locked for as long as the store lives, so

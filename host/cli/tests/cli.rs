@@ -491,7 +491,7 @@ fn every_trigger_of_the_table_is_a_value_of_every_trigger_option_and_others_are_
     for command in [&["run"][..], &["build"], &["cache", "show"]] {
         let help = run(&[command, &["--help"]].concat());
         let text = String::from_utf8_lossy(&help.stdout);
-        for trigger in cachet_host::Trigger::ALL {
+        for trigger in cachet_runtime::Trigger::ALL {
             assert!(text.contains(trigger.as_str()), "{command:?}: {text}");
         }
     }
@@ -505,7 +505,7 @@ fn every_trigger_of_the_table_is_a_value_of_every_trigger_option_and_others_are_
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    for trigger in cachet_host::Trigger::ALL {
+    for trigger in cachet_runtime::Trigger::ALL {
         assert!(err.contains(trigger.as_str()), "{err}");
     }
 }

@@ -14,7 +14,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Time comes from a [`Clock`], so a test that moves a [`ManualClock`](cachet_host::ManualClock)
+//! Time comes from a [`Clock`], so a test that moves a [`ManualClock`](cachet_runtime::ManualClock)
 //! moves token expiry for the IdP and the runtime alike.
 
 use std::collections::HashSet;
@@ -38,7 +38,7 @@ use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use cachet_host::{Clock, SystemClock};
+use cachet_runtime::{Clock, SystemClock};
 
 /// How the token endpoint behaves: normally, or one of the failures a client must survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -242,8 +242,8 @@ impl DevIdp {
     /// The configuration of an action that gets Management-API tokens from this server with
     /// the SDK's `ManagementToken`: secrets `token_url`, `client_id`, `client_secret`,
     /// `audience`, and this server on its allow-list.
-    pub fn action_config(&self) -> cachet_host::ActionConfig {
-        cachet_host::ActionConfig::default()
+    pub fn action_config(&self) -> cachet_runtime::ActionConfig {
+        cachet_runtime::ActionConfig::default()
             .secret("token_url", self.token_url())
             .secret("client_id", self.client_id())
             .secret("client_secret", self.client_secret())

@@ -19,7 +19,8 @@
 //!
 //! let builder = JsBuilder::new(JsBuilder::default_cache_dir())
 //!     .on_progress(|message| eprintln!("{message}"));
-//! let built = builder.build("action.js".as_ref(), World::PostLogin)?;
+//! let world = World::from_name("post-login").expect("a trigger world");
+//! let built = builder.build("action.js".as_ref(), world)?;
 //! let wasm = std::fs::read(&built.path)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -36,23 +37,12 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-/// The SDK and build script, as files relative to the SDK directory.
-const SDK_FILES: &[(&str, &str)] = &[
-    ("build.mjs", include_str!("../../../guest/js/build.mjs")),
-    (
-        "src/common.js",
-        include_str!("../../../guest/js/src/common.js"),
-    ),
-    (
-        "src/post-login.js",
-        include_str!("../../../guest/js/src/post-login.js"),
-    ),
-    (
-        "src/credentials-exchange.js",
-        include_str!("../../../guest/js/src/credentials-exchange.js"),
-    ),
-    ("wit/action.wit", include_str!("../../../wit/action.wit")),
-];
+/// The SDK and build script, as files relative to the SDK directory: `build.mjs`, every file
+/// of `guest/js/src/` (listed by `build.rs`), and `wit/action.wit`.
+const SDK_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+
+/// The WIT package every world is in.
+const WIT: &str = include_str!("../../../wit/action.wit");
 
 /// The pinned tooling: installed with `npm ci` into the tooling directory.
 const TOOLING_FILES: &[(&str, &str)] = &[
@@ -83,29 +73,39 @@ pub fn is_source(path: &Path) -> bool {
         .is_some_and(|ext| SOURCE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
-/// The trigger world a component is built for (`wit/action.wit`).
+/// A trigger world a component is built for: a world of `wit/action.wit` that has an SDK file
+/// (`guest/js/src/<world>.js`, which exports the trigger's `onExecute…` function). Its name is
+/// the trigger's; the runtime's trigger table names the world of each trigger, so nothing
+/// here lists triggers.
+///
+/// ```
+/// use cachet_js::World;
+/// let world = World::from_name("post-login").unwrap();
+/// assert_eq!(world.name(), "post-login");
+/// assert!(World::all().any(|w| w == world));
+/// assert_eq!(World::from_name("no-such-trigger"), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum World {
-    /// `post-login`: exports `onExecutePostLogin`.
-    PostLogin,
-    /// `credentials-exchange`: exports `onExecuteCredentialsExchange`.
-    CredentialsExchange,
-}
+pub struct World(&'static str);
 
 impl World {
     /// The world's name in `wit/action.wit`, which is also the trigger's name.
     pub fn name(self) -> &'static str {
-        match self {
-            World::PostLogin => "post-login",
-            World::CredentialsExchange => "credentials-exchange",
-        }
+        self.0
     }
 
-    /// The world named `name`, if any.
+    /// The world named `name`, if the WIT declares it and the SDK has its file.
     pub fn from_name(name: &str) -> Option<World> {
-        [World::PostLogin, World::CredentialsExchange]
-            .into_iter()
-            .find(|w| w.name() == name)
+        Self::all().find(|w| w.0 == name)
+    }
+
+    /// Every world the SDK can build for, in file-name order.
+    pub fn all() -> impl Iterator<Item = World> {
+        SDK_FILES.iter().filter_map(|(path, _)| {
+            let name = path.strip_prefix("src/")?.strip_suffix(".js")?;
+            WIT.contains(&format!("world {name} {{"))
+                .then_some(World(name))
+        })
     }
 }
 
@@ -606,16 +606,24 @@ mod tests {
         }
     }
 
+    fn post_login() -> World {
+        World::from_name("post-login").unwrap()
+    }
+
     #[test]
     fn worlds_are_named_as_in_the_wit() {
-        for world in [World::PostLogin, World::CredentialsExchange] {
+        let worlds: Vec<World> = World::all().collect();
+        let names: Vec<&str> = worlds.iter().map(|w| w.name()).collect();
+        assert!(
+            names.contains(&"post-login") && names.contains(&"credentials-exchange"),
+            "{names:?}"
+        );
+        for world in worlds {
             assert_eq!(World::from_name(world.name()), Some(world));
-            assert!(
-                SDK_FILES[4]
-                    .1
-                    .contains(&format!("world {} {{", world.name()))
-            );
+            assert!(WIT.contains(&format!("world {} {{", world.name())));
         }
+        // common.js is a file of the SDK, not a world.
+        assert_eq!(World::from_name("common"), None);
         assert_eq!(World::from_name("pre-login"), None);
     }
 
@@ -626,7 +634,7 @@ mod tests {
         fs::write(&action, "exports.onExecutePostLogin = async () => {};").unwrap();
         let err = JsBuilder::new(dir.path().join("cache"))
             .node("/nonexistent/node")
-            .build(&action, World::PostLogin)
+            .build(&action, post_login())
             .unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, JsBuildError::ToolMissing { .. }), "{message}");
@@ -643,7 +651,7 @@ mod tests {
     fn a_missing_action_file_is_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = JsBuilder::new(dir.path())
-            .build(&dir.path().join("nope.js"), World::PostLogin)
+            .build(&dir.path().join("nope.js"), post_login())
             .unwrap_err();
         assert!(err.to_string().contains("nope.js"), "{err}");
     }

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cachet_host::{Action, ActionConfig, LoadError, Runtime, Trigger};
 use cachet_js::{JsBuildError, JsBuilder, World};
+use cachet_runtime::{Action, ActionConfig, LoadError, Runtime, Trigger};
 use thiserror::Error;
 
 /// Why an action file could not be loaded.

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cachet_host::{
+use cachet_limits::{CacheLimits, OverflowPolicy};
+use cachet_runtime::{
     CacheStore, Clock, FileStore, FileStoreError, FileStoreOptions, MemoryStore, StoreUrl,
 };
-use cachet_limits::{CacheLimits, OverflowPolicy};
 use cachet_store_redis::{RedisOptions, RedisStore, RedisStoreError};
 use thiserror::Error;
 

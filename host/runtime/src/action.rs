@@ -46,7 +46,7 @@ pub(crate) struct ActionInner {
 /// How an action is configured: its secrets and the hosts it may reach.
 ///
 /// ```
-/// use cachet_host::ActionConfig;
+/// use cachet_runtime::ActionConfig;
 /// let config = ActionConfig::default()
 ///     .secret("client_id", "abc")
 ///     .allow_host("tenant.example.com");

@@ -30,7 +30,7 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to; clones share the same time.
 ///
 /// ```
-/// use cachet_host::{Clock, ManualClock};
+/// use cachet_runtime::{Clock, ManualClock};
 /// let clock = ManualClock::new(1_000);
 /// let shared = clock.clone();
 /// clock.advance(500);

@@ -4,11 +4,11 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use cachet_host::{Runtime, Trigger};
+//! use cachet_runtime::{Runtime, Trigger};
 //!
 //! let runtime = Runtime::builder().build()?;
 //! let wasm = std::fs::read("claims.wasm")?;
-//! let action = runtime.load_action("claims", Trigger::PostLogin, &wasm, cachet_host::ActionConfig::default())?;
+//! let action = runtime.load_action("claims", Trigger::PostLogin, &wasm, cachet_runtime::ActionConfig::default())?;
 //! runtime.bind("tenant-1", Trigger::PostLogin, vec![action])?;
 //!
 //! let result = runtime
@@ -69,7 +69,7 @@ pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};
-pub use observe::{CacheOp, CacheOpResult, EgressOutcome, Observer};
+pub use observe::{CacheOp, CacheOpResult, EgressOutcome, ErrorCodes, Observer};
 pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
 pub use runtime::{Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;

@@ -9,7 +9,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicU64, Ordering};
-//! use cachet_host::{CacheOp, CacheOpResult, Observer, PartitionKey, Runtime};
+//! use cachet_runtime::{CacheOp, CacheOpResult, Observer, PartitionKey, Runtime};
 //!
 //! #[derive(Default)]
 //! struct Hits(AtomicU64);
@@ -28,7 +28,10 @@
 //! assert_eq!(hits.0.load(Ordering::Relaxed), 0);
 //! ```
 
-use cachet_limits::CacheError;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cachet_limits::{CacheError, ErrorCode};
 
 use crate::store::PartitionKey;
 
@@ -59,8 +62,112 @@ pub(crate) struct NoObserver;
 
 impl Observer for NoObserver {}
 
+/// Counts the Auth0 error codes cache operations ended with, per operation, and passes every
+/// event on to another observer (the service's metrics, say). What `cachet test` checks a
+/// step's `codes` against and what the console's test runner lists as refused writes.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cachet_runtime::{CacheOp, CacheOpResult, ErrorCodes, Observer, PartitionKey, Trigger};
+/// use cachet_limits::ErrorCode;
+///
+/// let codes = ErrorCodes::new();
+/// let partition = PartitionKey::new("acme", Trigger::PostLogin);
+/// let refused = CacheOpResult::Error(ErrorCode::CacheKeySizeExceeded);
+/// codes.cache_operation(&partition, CacheOp::Set, refused);
+/// codes.cache_operation(&partition, CacheOp::Set, refused);
+/// codes.cache_operation(&partition, CacheOp::Get, CacheOpResult::Hit);
+/// assert_eq!(codes.counts()[&(CacheOp::Set, ErrorCode::CacheKeySizeExceeded)], 2);
+/// assert_eq!(codes.codes(), [ErrorCode::CacheKeySizeExceeded].into());
+/// codes.clear();
+/// assert!(codes.counts().is_empty());
+/// ```
+pub struct ErrorCodes {
+    next: Option<Arc<dyn Observer>>,
+    counts: Mutex<BTreeMap<(CacheOp, ErrorCode), u64>>,
+}
+
+impl ErrorCodes {
+    /// Counts, and passes nothing on.
+    pub fn new() -> Self {
+        Self {
+            next: None,
+            counts: Mutex::default(),
+        }
+    }
+
+    /// Counts, and passes every event on to `next`.
+    pub fn forwarding_to(next: Arc<dyn Observer>) -> Self {
+        Self {
+            next: Some(next),
+            counts: Mutex::default(),
+        }
+    }
+
+    /// How many operations of each kind ended with each code, since creation or the last
+    /// [`ErrorCodes::clear`].
+    pub fn counts(&self) -> BTreeMap<(CacheOp, ErrorCode), u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The codes met, whatever the operation.
+    pub fn codes(&self) -> std::collections::BTreeSet<ErrorCode> {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .map(|(_, code)| *code)
+            .collect()
+    }
+
+    /// Forgets what was counted.
+    pub fn clear(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl Default for ErrorCodes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Observer for ErrorCodes {
+    fn cache_operation(&self, partition: &PartitionKey, op: CacheOp, result: CacheOpResult) {
+        if let CacheOpResult::Error(code) = result {
+            *self
+                .counts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry((op, code))
+                .or_default() += 1;
+        }
+        if let Some(next) = &self.next {
+            next.cache_operation(partition, op, result);
+        }
+    }
+
+    fn egress_request(&self, outcome: EgressOutcome) {
+        if let Some(next) = &self.next {
+            next.egress_request(outcome);
+        }
+    }
+
+    fn token_request(&self, outcome: EgressOutcome) {
+        if let Some(next) = &self.next {
+            next.token_request(outcome);
+        }
+    }
+}
+
 /// A cache operation an action can make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CacheOp {
     /// `get`.
     Get,
@@ -92,8 +199,8 @@ pub enum CacheOpResult {
     Unavailable,
     /// A `set` or `delete` succeeded.
     Ok,
-    /// A `set` or `delete` failed with this Auth0 error code (see [`CacheError::code`]).
-    Error(&'static str),
+    /// A `set` or `delete` failed with this Auth0 error code (see [`CacheError::kind`]).
+    Error(ErrorCode),
 }
 
 impl CacheOpResult {
@@ -104,7 +211,7 @@ impl CacheOpResult {
             Self::Miss => "miss",
             Self::Unavailable => "unavailable",
             Self::Ok => "ok",
-            Self::Error(code) => code,
+            Self::Error(code) => code.as_str(),
         }
     }
 
@@ -113,14 +220,17 @@ impl CacheOpResult {
     pub fn is_store_failure(self) -> bool {
         matches!(
             self,
-            Self::Unavailable | Self::Error("FailedToSetCacheRecord" | "FailedToDeleteCacheRecord")
+            Self::Unavailable
+                | Self::Error(
+                    ErrorCode::FailedToSetCacheRecord | ErrorCode::FailedToDeleteCacheRecord
+                )
         )
     }
 
     pub(crate) fn of_write<T>(result: &Result<T, CacheError>) -> Self {
         match result {
             Ok(_) => Self::Ok,
-            Err(e) => Self::Error(e.code()),
+            Err(e) => Self::Error(e.kind()),
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::warm::IdleBudget;
 /// Builds a [`Runtime`]. Every setting has a production default.
 ///
 /// ```
-/// use cachet_host::{ManualClock, Runtime};
+/// use cachet_runtime::{ManualClock, Runtime};
 /// use cachet_limits::OverflowPolicy;
 /// use std::sync::Arc;
 ///

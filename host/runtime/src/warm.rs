@@ -31,7 +31,7 @@ use crate::sandbox::Ctx;
 /// How an action's executions get their instance.
 ///
 /// ```
-/// use cachet_host::{ActionConfig, InstanceMode, WarmOptions};
+/// use cachet_runtime::{ActionConfig, InstanceMode, WarmOptions};
 /// let config = ActionConfig {
 ///     instance: InstanceMode::Warm(WarmOptions::default()),
 ///     ..ActionConfig::default()

@@ -268,9 +268,66 @@ fn the_library_depends_on_no_server_cli_dev_store_backend_or_javascript_build_cr
             "redis",
             "cachet-store-redis",
         ] {
-            assert_ne!(name, banned, "cachet-host must not depend on {banned}");
+            assert_ne!(name, banned, "cachet-runtime must not depend on {banned}");
         }
     }
     assert!(!manifest.contains("build ="), "no build script");
     assert!(!dir.join("build.rs").exists(), "no build script");
+}
+
+/// The workspace's members, as the root `Cargo.toml` lists them (globs expanded): each
+/// member's folder and its package name.
+fn workspace_members() -> Vec<(std::path::PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let list = manifest
+        .split_once("members = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+        .expect("the root Cargo.toml has a members list");
+    let mut dirs = Vec::new();
+    for entry in list.lines().map(str::trim) {
+        let Some(member) = entry.strip_prefix('"').and_then(|e| e.split_once('"')) else {
+            continue;
+        };
+        match member.0.strip_suffix("/*") {
+            Some(parent) => {
+                for dir in std::fs::read_dir(root.join(parent)).unwrap() {
+                    let dir = dir.unwrap().path();
+                    if dir.join("Cargo.toml").is_file() {
+                        dirs.push(dir);
+                    }
+                }
+            }
+            None => dirs.push(root.join(member.0)),
+        }
+    }
+    dirs.into_iter()
+        .map(|dir| {
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            let name = manifest
+                .lines()
+                .find_map(|l| l.strip_prefix("name = \""))
+                .and_then(|l| l.strip_suffix('"'))
+                .expect("every member names its package")
+                .to_owned();
+            (dir, name)
+        })
+        .collect()
+}
+
+#[test]
+fn every_workspace_crate_lives_in_a_folder_named_after_it() {
+    let members = workspace_members();
+    assert!(members.len() > 10, "found only {members:?}");
+    for (dir, name) in members {
+        let folder = dir.file_name().unwrap().to_str().unwrap();
+        // Cachet's own crates are `cachet-<folder>`; actions (examples, test guests) are
+        // named as their folder.
+        assert!(
+            name == format!("cachet-{folder}") || name == folder,
+            "{} holds the crate {name}: name the folder after the crate",
+            dir.display()
+        );
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cachet_host::{ActionConfig, Trigger};
+use cachet_runtime::{ActionConfig, Trigger};
 use cachet_server::{Config, Server};
 use cachet_tests::guests;
 
@@ -168,7 +168,7 @@ async fn startup(dir: &std::path::Path) {
 }
 
 /// One execution of `claims` on the bench's event, which must succeed.
-async fn execute_claims(runtime: &cachet_host::Runtime, action: &cachet_host::Action) {
+async fn execute_claims(runtime: &cachet_runtime::Runtime, action: &cachet_runtime::Action) {
     let result = runtime
         .execute_actions(
             "bench",
@@ -178,13 +178,13 @@ async fn execute_claims(runtime: &cachet_host::Runtime, action: &cachet_host::Ac
         )
         .await
         .unwrap();
-    assert_eq!(result.outcome, cachet_host::Outcome::Success);
+    assert_eq!(result.outcome, cachet_runtime::Outcome::Success);
 }
 
 /// Executions per second with `CONNECTIONS` executions in flight at a time.
 async fn in_process(
-    runtime: &cachet_host::Runtime,
-    action: &cachet_host::Action,
+    runtime: &cachet_runtime::Runtime,
+    action: &cachet_runtime::Action,
     duration: Duration,
 ) -> f64 {
     let done = Arc::new(AtomicU64::new(0));

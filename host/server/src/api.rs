@@ -1,5 +1,6 @@
-//! The HTTP API: routes, bearer-token auth, and the mapping of every failure to a status and
-//! a JSON error `{"error": {"code", "message"}}`.
+//! The partition API, behind the bearer token: execute a flow, inspect and purge a
+//! partition, list the flows, reload the config. Every failure maps to a status and a JSON
+//! error (see [`crate::http::error`]).
 //!
 //! | Route | |
 //! |---|---|
@@ -9,191 +10,47 @@
 //! | `DELETE /v1/tenants/{tenant}/triggers/{trigger}/cache/{key}` | remove one entry |
 //! | `GET /v1/flows` | the configured flows |
 //! | `POST /v1/admin/reload` | re-read the config file |
-//! | `GET /metrics` | Prometheus text |
-//! | `GET /healthz`, `GET /readyz` | liveness and readiness, no auth |
-//! | `GET /ui`, `GET /v1/console/overview`, `POST …/test` | the web console (see [`crate::console`]) |
+//!
+//! The other groups: `GET /metrics` ([`crate::metrics`]), `GET /healthz` and `/readyz`
+//! ([`crate::probes`]), the console at `/ui` ([`crate::console`]).
 //!
 //! Request bodies, events, cache keys and values, and tokens are never logged.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Path, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use cachet_host::{ExecuteError, PartitionKey, Trigger, UnknownTrigger};
 use cachet_limits::{CacheError, LimitError};
+use cachet_runtime::ExecuteError;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::json;
 
-use crate::{Flow, Server};
-
-/// How long readiness waits for the store to answer.
-const READY_PING_TIMEOUT: Duration = Duration::from_secs(1);
+use crate::Server;
+use crate::http::{Configured, Routes, error, store_unavailable};
 
 /// How long an event body may take to arrive. The execution slot is taken first (so bodies
 /// in memory are bounded by `max_inflight`), so a slow upload must not hold it for long.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) fn router(server: Server) -> Router {
+/// The partition routes, all authenticated.
+pub(crate) fn routes() -> Routes {
     let partition = "/v1/tenants/{tenant}/triggers/{trigger}";
-    let authed = Router::new()
-        .route(&format!("{partition}/execute"), post(execute))
-        .route(
-            &format!("{partition}/cache"),
-            get(show_cache).delete(purge_cache),
-        )
-        .route(&format!("{partition}/cache/{{key}}"), delete(delete_entry))
-        .route(&format!("{partition}/test"), post(crate::console::test))
-        .route("/v1/console/overview", get(crate::console::overview))
-        .route("/v1/flows", get(list_flows))
-        .route("/v1/admin/reload", post(reload))
-        .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(
-            server.clone(),
-            require_token,
-        ));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/ui", get(crate::console::page))
-        .route("/ui/", get(crate::console::page))
-        .route("/ui/console.css", get(crate::console::style))
-        .route("/ui/console.js", get(crate::console::script))
-        .merge(authed)
-        .fallback(not_found)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .with_state(server)
-}
-
-/// A JSON error with a stable `code` to branch on and a `message` for people.
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({ "error": { "code": code, "message": message.into() } });
-    (status, axum::Json(body)).into_response()
-}
-
-/// A 404 for a path naming no configured partition (small, unlike a `Response`).
-struct NotFound {
-    code: &'static str,
-    message: String,
-}
-
-impl IntoResponse for NotFound {
-    fn into_response(self) -> Response {
-        error(StatusCode::NOT_FOUND, self.code, self.message)
-    }
-}
-
-fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked; the service keeps running");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the service failed on this request; it has been logged",
-    )
-}
-
-async fn not_found() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        "no such endpoint; see /v1/tenants/{tenant}/triggers/{trigger}/execute",
-    )
-}
-
-async fn require_token(State(server): State<Server>, request: Request, next: Next) -> Response {
-    let config = server.config();
-    if let Some(tokens) = &config.auth {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                // The scheme name is case-insensitive (RFC 9110 §11.1).
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then_some(token)
-            })
-            .map(str::trim);
-        let accepted = presented.is_some_and(|t| tokens.accepts(t));
-        if !accepted {
-            if request.uri().path().ends_with("/execute") {
-                server.metrics().rejected("unauthorized");
-            }
-            let message = if presented.is_some() {
-                "the bearer token is not valid"
-            } else {
-                "send `Authorization: Bearer <token>` with one of the service's API tokens"
-            };
-            let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", message);
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"cachet\""),
-            );
-            return response;
-        }
-    }
-    next.run(request).await
-}
-
-/// The configured partition named by the path and its flow, or the 404 to answer.
-fn partition(
-    server: &Server,
-    tenant: String,
-    trigger: &str,
-) -> Result<(PartitionKey, Flow), NotFound> {
-    let trigger: Trigger = trigger
-        .parse()
-        .map_err(|unknown: UnknownTrigger| NotFound {
-            code: "unknown_trigger",
-            message: unknown.to_string(),
-        })?;
-    let key = PartitionKey::new(tenant, trigger);
-    match server.flow(&key) {
-        Some(flow) => Ok((key, flow)),
-        None => Err(NotFound {
-            code: "no_flow",
-            message: format!(
-                "tenant `{}` has no {} actions in this service's configuration",
-                key.tenant, key.trigger
-            ),
-        }),
-    }
-}
-
-/// The configured partition a route's `{tenant}` and `{trigger}` name, with its flow; a path
-/// naming none is answered 404 before the handler runs.
-pub(crate) struct Configured {
-    pub(crate) partition: PartitionKey,
-    pub(crate) flow: Flow,
-}
-
-impl FromRequestParts<Server> for Configured {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, server: &Server) -> Result<Self, Response> {
-        #[derive(serde::Deserialize)]
-        struct Names {
-            tenant: String,
-            trigger: String,
-        }
-        let Path(names) = Path::<Names>::from_request_parts(parts, server)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        match partition(server, names.tenant, &names.trigger) {
-            Ok((partition, flow)) => Ok(Self { partition, flow }),
-            Err(not_found) => {
-                if parts.uri.path().ends_with("/execute") {
-                    server.metrics().rejected("not-found");
-                }
-                Err(not_found.into_response())
-            }
-        }
+    Routes {
+        open: Router::new(),
+        authenticated: Router::new()
+            .route(&format!("{partition}/execute"), post(execute))
+            .route(
+                &format!("{partition}/cache"),
+                get(show_cache).delete(purge_cache),
+            )
+            .route(&format!("{partition}/cache/{{key}}"), delete(delete_entry))
+            .route("/v1/flows", get(list_flows))
+            .route("/v1/admin/reload", post(reload)),
     }
 }
 
@@ -367,21 +224,13 @@ impl Drop for Running<'_> {
     }
 }
 
-pub(crate) fn store_unavailable(e: impl std::fmt::Display) -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        format!("{e}; retry when the store is back"),
-    )
-}
-
 async fn show_cache(
     State(server): State<Server>,
     Configured { partition, .. }: Configured,
 ) -> Response {
     let runtime = server.runtime();
     let limits = server.config().cache_limits;
-    match cachet_host::inspect(
+    match cachet_runtime::inspect(
         runtime.store().as_ref(),
         &partition,
         &limits,
@@ -489,50 +338,4 @@ async fn reload(State(server): State<Server>) -> Response {
             e.to_string(),
         ),
     }
-}
-
-async fn metrics(State(server): State<Server>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        server.metrics().encode(),
-    )
-        .into_response()
-}
-
-async fn healthz() -> Response {
-    axum::Json(json!({ "status": "ok" })).into_response()
-}
-
-async fn readyz(State(server): State<Server>) -> Response {
-    if server.shared.stopping.load(Ordering::SeqCst) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the service is shutting down",
-        );
-    }
-    let ping = tokio::time::timeout(READY_PING_TIMEOUT, server.runtime().store().ping()).await;
-    let why = match ping {
-        Ok(Ok(())) => {
-            let flows = server.flows();
-            let actions: usize = flows.values().map(|f| f.actions.len()).sum();
-            return axum::Json(
-                json!({ "status": "ready", "flows": flows.len(), "actions": actions }),
-            )
-            .into_response();
-        }
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no answer within {READY_PING_TIMEOUT:?}"),
-    };
-    // The detail (the store's address, its error) is for the operator's log, not for
-    // whoever can reach this unauthenticated endpoint.
-    tracing::warn!(error = %why, "not ready: the cache store does not answer");
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        "the cache store does not answer; see the service's log",
-    )
 }

@@ -9,31 +9,24 @@
 //!
 //! The page's actions (delete an entry, purge) use the API's own routes.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+mod trial;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cachet_host::{
-    ActionConfig, CacheOp, CacheOpResult, CacheStore, Clock, EgressOutcome, MemoryStore, Observer,
-    PartitionKey, Trigger, inspect,
-};
-use serde::Deserialize;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cachet_runtime::{PartitionKey, Trigger};
 use serde_json::{Value, json};
 
 use crate::Server;
-use crate::api::{Configured, error, store_unavailable};
+use crate::http::{Configured, Routes, error};
 use crate::metrics::ACTIVITY_MINUTES;
+use trial::Trial;
 
 const HTML: &str = include_str!("console/console.html");
 const CSS: &str = include_str!("console/console.css");
 const JS: &str = include_str!("console/console.js");
-
-/// The longest "as if later" a test may ask for: the cache's own 24 h maximum lifetime, and
-/// a day on top to see everything expire.
-const MAX_CLOCK_OFFSET_SECS: u64 = 2 * 24 * 3600;
 
 /// The console's files, with headers that keep the page to itself: no inline script, no
 /// framing, nothing fetched from elsewhere.
@@ -60,20 +53,35 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     response
 }
 
-pub(crate) async fn page() -> Response {
+/// The page and its files (open: they hold no data), the overview and test runs (behind the
+/// token).
+pub(crate) fn routes() -> Routes {
+    Routes {
+        open: Router::new()
+            .route("/ui", get(page))
+            .route("/ui/", get(page))
+            .route("/ui/console.css", get(style))
+            .route("/ui/console.js", get(script)),
+        authenticated: Router::new()
+            .route("/v1/console/overview", get(overview))
+            .route("/v1/tenants/{tenant}/triggers/{trigger}/test", post(test)),
+    }
+}
+
+async fn page() -> Response {
     asset("text/html; charset=utf-8", HTML)
 }
 
-pub(crate) async fn style() -> Response {
+async fn style() -> Response {
     asset("text/css; charset=utf-8", CSS)
 }
 
-pub(crate) async fn script() -> Response {
+async fn script() -> Response {
     asset("text/javascript; charset=utf-8", JS)
 }
 
 /// Everything the overview shows, in one request.
-pub(crate) async fn overview(State(server): State<Server>) -> Response {
+async fn overview(State(server): State<Server>) -> Response {
     let config = server.config();
     let runtime = server.runtime();
     let now = runtime.now_ms();
@@ -147,70 +155,12 @@ pub(crate) async fn overview(State(server): State<Server>) -> Response {
     .into_response()
 }
 
-/// The body of a test run.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TestRun {
-    /// The event, a JSON object.
-    event: serde_json::Value,
-    /// Secrets for this run only, over each action's configured ones.
-    #[serde(default)]
-    secrets: BTreeMap<String, String>,
-    /// Run on a scratch copy of the partition: the live cache is not touched.
-    #[serde(default)]
-    dry_run: bool,
-    /// Run as if this many seconds later (dry runs only).
-    #[serde(default)]
-    clock_offset_secs: u64,
-}
-
-/// A clock some seconds ahead of another.
-struct Later {
-    clock: Arc<dyn Clock>,
-    offset_ms: u64,
-}
-
-impl Clock for Later {
-    fn now_ms(&self) -> u64 {
-        self.clock.now_ms().saturating_add(self.offset_ms)
-    }
-}
-
-/// Records one test run's cache operations (for the codes its writes were refused with) and
-/// passes everything on to the service's metrics.
-struct Recorder {
-    metrics: Arc<dyn Observer>,
-    refused: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-}
-
-impl Observer for Recorder {
-    fn cache_operation(&self, partition: &PartitionKey, op: CacheOp, result: CacheOpResult) {
-        self.metrics.cache_operation(partition, op, result);
-        if let CacheOpResult::Error(code) = result {
-            *self
-                .refused
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry((op.as_str(), code))
-                .or_default() += 1;
-        }
-    }
-
-    fn egress_request(&self, outcome: EgressOutcome) {
-        self.metrics.egress_request(outcome);
-    }
-
-    fn token_request(&self, outcome: EgressOutcome) {
-        self.metrics.token_request(outcome);
-    }
-}
-
 /// Runs the partition's flow on the test's event and answers with the result and the
-/// partition before and after.
-pub(crate) async fn test(
+/// partition before and after (see [`Trial`]).
+async fn test(
     State(server): State<Server>,
-    Configured { partition, flow }: Configured,
-    body: Result<Json<TestRun>, axum::extract::rejection::JsonRejection>,
+    configured: Configured,
+    body: Result<Json<trial::TestRun>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Json(run) = match body {
         Ok(run) => run,
@@ -225,154 +175,11 @@ pub(crate) async fn test(
             );
         }
     };
-    if !run.event.is_object() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "event_not_object",
-            "the event must be a JSON object",
-        );
+    match Trial::new(server, configured, run).await {
+        Ok(trial) => match trial.run().await {
+            Ok(report) => Json(report).into_response(),
+            Err(response) => response,
+        },
+        Err(response) => response,
     }
-    if run.clock_offset_secs > 0 && !run.dry_run {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "clock_offset_needs_dry_run",
-            "a clock offset runs the flow as if later, which only a scratch copy of the \
-             partition can do: set dry_run",
-        );
-    }
-    if run.clock_offset_secs > MAX_CLOCK_OFFSET_SECS {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "clock_offset_too_large",
-            format!("clock_offset_secs may be at most {MAX_CLOCK_OFFSET_SECS} (two days)"),
-        );
-    }
-    // A test is an execution like any other: it takes a slot or is refused.
-    let Ok(_permit) = Arc::clone(&server.shared.inflight).try_acquire_owned() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "every execution slot is busy (max_inflight); retry shortly",
-        );
-    };
-    let config = server.config();
-    let live = server.runtime().clone();
-    let limits = config.cache_limits;
-
-    let actions: Arc<[cachet_host::Action]> = if run.secrets.is_empty() {
-        Arc::clone(&flow.actions)
-    } else {
-        // Reloaded with the test's secrets over the configured ones: the compiled component
-        // (and a JavaScript action's build) are reused, so this costs milliseconds.
-        let specs: Vec<_> = config
-            .actions
-            .iter()
-            .filter(|a| a.tenant == partition.tenant && a.trigger == partition.trigger)
-            .cloned()
-            .collect();
-        let (rt, loader, secrets) = (live.clone(), server.loader().clone(), run.secrets.clone());
-        let loaded = tokio::task::spawn_blocking(move || {
-            specs
-                .into_iter()
-                .map(|spec| {
-                    let mut config: ActionConfig = spec.config;
-                    config.secrets.extend(secrets.clone());
-                    loader.load(&rt, &spec.name, spec.trigger, &spec.path, config)
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await;
-        match loaded {
-            Ok(Ok(actions)) => actions.into(),
-            Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, "bad_secrets", e.to_string()),
-            Err(_) => {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "loading the actions stopped unexpectedly",
-                );
-            }
-        }
-    };
-
-    let recorder = Arc::new(Recorder {
-        metrics: Arc::clone(live.observer()),
-        refused: Mutex::default(),
-    });
-    let runtime = if run.dry_run {
-        let scratch: Arc<dyn CacheStore> = Arc::new(MemoryStore::new(limits, config.policy));
-        let now = live.now_ms();
-        let copied = match live.store().snapshot(&partition, now).await {
-            Ok(entries) => scratch.restore(&partition, entries, now).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = copied {
-            return store_unavailable(e);
-        }
-        // The live runtime's clock, moved on: a test of a manual-clock runtime stays on it.
-        let clock: Arc<dyn Clock> = Arc::new(Later {
-            clock: Arc::clone(live.clock()),
-            offset_ms: run.clock_offset_secs.saturating_mul(1000),
-        });
-        live.with_store(scratch, clock, recorder.clone())
-    } else {
-        live.with_store(
-            Arc::clone(live.store()),
-            Arc::clone(live.clock()),
-            recorder.clone(),
-        )
-    };
-
-    let report = || {
-        inspect(
-            runtime.store().as_ref(),
-            &partition,
-            &limits,
-            runtime.now_ms(),
-        )
-    };
-    let before = match report().await {
-        Ok(report) => report,
-        Err(e) => return store_unavailable(e),
-    };
-    let event = run.event.to_string();
-    let result = runtime
-        .execute_actions(&partition.tenant, partition.trigger, &actions, &event)
-        .await;
-    let result = match result {
-        Ok(result) => result,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "flow_refused", e.to_string()),
-    };
-    let after = match report().await {
-        Ok(report) => report,
-        Err(e) => return store_unavailable(e),
-    };
-    if !run.dry_run {
-        server
-            .metrics()
-            .usage(&partition, after.usage.entries, after.usage.bytes);
-    }
-    tracing::info!(
-        partition = %partition,
-        dry_run = run.dry_run,
-        clock_offset_secs = run.clock_offset_secs,
-        outcome = ?result.outcome,
-        "console test run"
-    );
-    let refused: Vec<_> = recorder
-        .refused
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .map(|((op, code), count)| json!({ "op": op, "code": code, "count": count }))
-        .collect();
-    Json(json!({
-        "dry_run": run.dry_run,
-        "clock_offset_secs": run.clock_offset_secs,
-        "result": result,
-        "refused": refused,
-        "before": before,
-        "after": after,
-    }))
-    .into_response()
 }

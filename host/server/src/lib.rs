@@ -20,17 +20,22 @@
 //!
 //! The pieces: [`Config`] (the TOML file, validated with the file and line of each mistake),
 //! [`Server`] (the runtime, the flows built from the config, reload and graceful shutdown),
-//! the HTTP API in `api.rs` (execute, inspect and purge a partition, health, readiness,
-//! metrics, reload; bearer-token auth) and [`Metrics`] (Prometheus text). [`open_store`] opens
-//! whichever store a URL names.
+//! and the routes by group, each a module that contributes its own: `api` (execute, inspect
+//! and purge a partition, list flows, reload), `console` (the web console and its test
+//! runner), `metrics` ([`Metrics`], Prometheus text) and `probes` (health, readiness). What
+//! the groups share (error answers, the partition extractor) is in `http`, bearer-token auth
+//! ([`Tokens`]) in `auth`. [`open_store`] opens whichever store a URL names.
 //!
 //! Flows are swapped as a whole: an execution takes the flow table once, when it starts, and
 //! finishes on it even if a reload replaces it meanwhile.
 
 mod api;
+mod auth;
 mod config;
 mod console;
+mod http;
 mod metrics;
+mod probes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, IntoFuture};
@@ -39,20 +44,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use cachet_host::{
-    Action, BuildError, ExecuteError, LoadError, PartitionKey, Runtime, StoreError, SystemClock,
-    Trigger,
-};
 use cachet_loader::ActionLoader;
 use cachet_loader::LoadFileError;
 use cachet_loader::js::JsBuilder;
+use cachet_runtime::{
+    Action, BuildError, ExecuteError, LoadError, PartitionKey, Runtime, StoreError, SystemClock,
+    Trigger,
+};
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
+pub use auth::{MIN_TOKEN_CHARS, Tokens, TokensError};
 pub use cachet_loader::{OpenStoreError, OpenedStore, open_store};
-pub use config::{
-    ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MAX_INFLIGHT, MIN_TOKEN_CHARS, Tokens,
-};
+pub use config::{ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MAX_INFLIGHT};
 pub use metrics::Metrics;
 use metrics::PartitionMetrics;
 
@@ -264,7 +268,27 @@ impl Server {
 
     /// The HTTP API, for serving it on a listener of one's own.
     pub fn router(&self) -> axum::Router {
-        api::router(self.clone())
+        let groups = [
+            api::routes(),
+            console::routes(),
+            metrics::routes(),
+            probes::routes(),
+        ];
+        let (mut open, mut authenticated) = (axum::Router::new(), axum::Router::new());
+        for group in groups {
+            open = open.merge(group.open);
+            authenticated = authenticated.merge(group.authenticated);
+        }
+        let authenticated = authenticated.route_layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            auth::require_token,
+        ));
+        open.merge(authenticated)
+            .fallback(http::not_found)
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                http::panicked,
+            ))
+            .with_state(self.clone())
     }
 
     /// Re-reads the config file and swaps in its flows. A config that cannot be used (bad

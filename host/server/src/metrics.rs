@@ -4,10 +4,16 @@
 //! unknown tenant is refused before anything is counted), and every other label is a fixed
 //! word. Nothing secret is a label: no key, value, token or URL.
 
-use cachet_host::{
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cachet_runtime::{
     CacheOp, CacheOpResult, EgressOutcome, FailureKind, FlowResult, Observer, PartitionKey,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -15,6 +21,29 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::Server;
+use crate::http::Routes;
+
+/// `GET /metrics`, authenticated: partition names are tenants' names.
+pub(crate) fn routes() -> Routes {
+    Routes {
+        open: Router::new(),
+        authenticated: Router::new().route("/metrics", get(scrape)),
+    }
+}
+
+/// The registry as OpenMetrics text.
+async fn scrape(State(server): State<Server>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        server.metrics().encode(),
+    )
+        .into_response()
+}
 
 /// Labels of one partition.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,17 +123,17 @@ struct MinuteSlot {
 }
 
 impl ActionMetrics {
-    fn record(&self, outcome: cachet_host::Outcome, now_ms: u64) {
+    fn record(&self, outcome: cachet_runtime::Outcome, now_ms: u64) {
         let failed = match outcome {
-            cachet_host::Outcome::Success => {
+            cachet_runtime::Outcome::Success => {
                 self.success.inc();
                 false
             }
-            cachet_host::Outcome::Denied => {
+            cachet_runtime::Outcome::Denied => {
                 self.denied.inc();
                 false
             }
-            cachet_host::Outcome::Failed => {
+            cachet_runtime::Outcome::Failed => {
                 self.failed.inc();
                 true
             }
@@ -300,7 +329,7 @@ impl Metrics {
             tenant: partition.tenant.clone(),
             trigger: partition.trigger.as_str(),
         };
-        let executions = |outcome: cachet_host::Outcome| {
+        let executions = |outcome: cachet_runtime::Outcome| {
             self.executions
                 .get_or_create(&ExecutionLabels {
                     tenant: partition.tenant.clone(),
@@ -310,16 +339,16 @@ impl Metrics {
                 .clone()
         };
         PartitionMetrics {
-            success: executions(cachet_host::Outcome::Success),
-            denied: executions(cachet_host::Outcome::Denied),
-            failed: executions(cachet_host::Outcome::Failed),
+            success: executions(cachet_runtime::Outcome::Success),
+            denied: executions(cachet_runtime::Outcome::Denied),
+            failed: executions(cachet_runtime::Outcome::Failed),
             duration: self.duration.get_or_create(&labels).clone(),
             entries: self.cache_entries.get_or_create(&labels).clone(),
             bytes: self.cache_bytes.get_or_create(&labels).clone(),
             actions: actions
                 .iter()
                 .map(|action| {
-                    let counter = |outcome: cachet_host::Outcome| {
+                    let counter = |outcome: cachet_runtime::Outcome| {
                         self.action_executions
                             .get_or_create(&ActionLabels {
                                 tenant: partition.tenant.clone(),
@@ -330,9 +359,9 @@ impl Metrics {
                             .clone()
                     };
                     ActionMetrics {
-                        success: counter(cachet_host::Outcome::Success),
-                        denied: counter(cachet_host::Outcome::Denied),
-                        failed: counter(cachet_host::Outcome::Failed),
+                        success: counter(cachet_runtime::Outcome::Success),
+                        denied: counter(cachet_runtime::Outcome::Denied),
+                        failed: counter(cachet_runtime::Outcome::Failed),
                         minutes: Default::default(),
                     }
                 })
@@ -348,9 +377,9 @@ impl Metrics {
             metrics.record(action.outcome, now_ms);
         }
         match result.outcome {
-            cachet_host::Outcome::Success => series.success.inc(),
-            cachet_host::Outcome::Denied => series.denied.inc(),
-            cachet_host::Outcome::Failed => series.failed.inc(),
+            cachet_runtime::Outcome::Success => series.success.inc(),
+            cachet_runtime::Outcome::Denied => series.denied.inc(),
+            cachet_runtime::Outcome::Failed => series.failed.inc(),
         };
         series.duration.observe(result.duration_us as f64 / 1e6);
         for failure in result.actions.iter().filter_map(|a| a.error.as_ref()) {
@@ -443,11 +472,11 @@ impl Observer for Metrics {
     }
 }
 
-fn outcome_label(outcome: cachet_host::Outcome) -> &'static str {
+fn outcome_label(outcome: cachet_runtime::Outcome) -> &'static str {
     match outcome {
-        cachet_host::Outcome::Success => "success",
-        cachet_host::Outcome::Denied => "denied",
-        cachet_host::Outcome::Failed => "failed",
+        cachet_runtime::Outcome::Success => "success",
+        cachet_runtime::Outcome::Denied => "denied",
+        cachet_runtime::Outcome::Failed => "failed",
     }
 }
 

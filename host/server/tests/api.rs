@@ -861,8 +861,12 @@ async fn every_trigger_of_the_table_has_a_route_a_console_event_and_a_javascript
     let overview: Value =
         serde_json::from_str(&s.call("GET", "/v1/console/overview", None).await.body).unwrap();
     let listed = overview["triggers"].as_array().unwrap();
-    assert_eq!(listed.len(), cachet_host::Trigger::ALL.len(), "{listed:?}");
-    for trigger in cachet_host::Trigger::ALL {
+    assert_eq!(
+        listed.len(),
+        cachet_runtime::Trigger::ALL.len(),
+        "{listed:?}"
+    );
+    for trigger in cachet_runtime::Trigger::ALL {
         let name = trigger.as_str();
         // A route: a tenant without a flow for it is `no_flow`, never `unknown_trigger`.
         let path = format!("/v1/tenants/nobody/triggers/{name}/execute");
@@ -887,7 +891,7 @@ async fn every_trigger_of_the_table_has_a_route_a_console_event_and_a_javascript
         )
         .await;
     assert_eq!(reply.status, 404);
-    for trigger in cachet_host::Trigger::ALL {
+    for trigger in cachet_runtime::Trigger::ALL {
         assert!(reply.body.contains(trigger.as_str()), "{}", reply.body);
     }
     s.shutdown().await.unwrap();

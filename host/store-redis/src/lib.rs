@@ -62,11 +62,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cachet_host::{CacheStore, PartitionKey, RedisUrl, StoreError};
 use cachet_limits::{
     BoundedCache, CacheError, CacheLimits, CacheRecord, OverflowPolicy, RestoreReport, SetOptions,
     SnapshotEntry, Usage,
 };
+use cachet_runtime::{CacheStore, PartitionKey, RedisUrl, StoreError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -248,7 +248,7 @@ impl RedisStore {
         partition: &PartitionKey,
         now_ms: u64,
         args: &[&str],
-    ) -> Result<Value, String> {
+    ) -> Result<Value, StoreError> {
         let mut invocation = self.script.prepare_invoke();
         for key in self.partition_keys(partition) {
             invocation.key(key);
@@ -271,8 +271,8 @@ impl RedisStore {
         let outcome = tokio::time::timeout(self.options.timeout, running).await;
         let error = match outcome {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {:?}", self.options.timeout),
+            Ok(Err(e)) => StoreError::Backend(e.to_string()),
+            Err(_) => StoreError::TimedOut(self.options.timeout),
         };
         self.failures.fetch_add(1, Ordering::Relaxed);
         self.log.failed(&self.url, op, &error);
@@ -288,10 +288,7 @@ impl CacheStore for RedisStore {
         key: &str,
         now_ms: u64,
     ) -> Result<Option<CacheRecord>, StoreError> {
-        let reply = self
-            .call("get", partition, now_ms, &[key])
-            .await
-            .map_err(StoreError)?;
+        let reply = self.call("get", partition, now_ms, &[key]).await?;
         match reply {
             Value::Nil => Ok(None),
             Value::Array(items) => match items.as_slice() {
@@ -318,7 +315,7 @@ impl CacheStore for RedisStore {
         self.limits.check_entry(key, value)?;
         let expires_at = self.limits.expiry(&options, now_ms)?;
         let latest = now_ms.saturating_add(self.limits.max_ttl_ms);
-        let failed = |reason: String| CacheError::FailedToSetCacheRecord { reason };
+        let failed = |e: StoreError| CacheError::FailedToSetCacheRecord { reason: e.detail() };
         let reply = self
             .call(
                 "set",
@@ -343,13 +340,9 @@ impl CacheStore for RedisStore {
             .await
             .map_err(failed)?;
         let Value::Array(items) = reply else {
-            return Err(failed(unexpected("set", &reply).0));
+            return Err(failed(unexpected("set", &reply)));
         };
-        let code = items
-            .first()
-            .map(text)
-            .transpose()
-            .map_err(|e| failed(e.0))?;
+        let code = items.first().map(text).transpose().map_err(failed)?;
         match code.as_deref() {
             Some("OK") => Ok(CacheRecord {
                 value: value.to_owned(),
@@ -357,9 +350,9 @@ impl CacheStore for RedisStore {
             }),
             Some(code) => match refusal(code, key, value, &self.limits) {
                 Some(refused) => Err(refused),
-                None => Err(failed(unexpected("set", &items).0)),
+                None => Err(failed(unexpected("set", &items))),
             },
-            _ => Err(failed(unexpected("set", &items).0)),
+            _ => Err(failed(unexpected("set", &items))),
         }
     }
 
@@ -369,25 +362,22 @@ impl CacheStore for RedisStore {
         key: &str,
         now_ms: u64,
     ) -> Result<(), CacheError> {
-        let failed = |reason: String| CacheError::FailedToDeleteCacheRecord { reason };
+        let failed = |e: StoreError| CacheError::FailedToDeleteCacheRecord { reason: e.detail() };
         let reply = self
             .call("delete", partition, now_ms, &[key])
             .await
             .map_err(failed)?;
-        match text(&reply).map_err(|e| failed(e.0))?.as_str() {
+        match text(&reply).map_err(failed)?.as_str() {
             "OK" => Ok(()),
             code => match refusal(code, key, "", &self.limits) {
                 Some(CacheError::CacheKeyDoesNotExist) => Err(CacheError::CacheKeyDoesNotExist),
-                _ => Err(failed(unexpected("delete", &reply).0)),
+                _ => Err(failed(unexpected("delete", &reply))),
             },
         }
     }
 
     async fn usage(&self, partition: &PartitionKey) -> Result<Usage, StoreError> {
-        let reply = self
-            .call("usage", partition, 0, &[])
-            .await
-            .map_err(StoreError)?;
+        let reply = self.call("usage", partition, 0, &[]).await?;
         match &reply {
             Value::Array(items) => match items.as_slice() {
                 [entries, bytes] => Ok(Usage {
@@ -405,10 +395,7 @@ impl CacheStore for RedisStore {
         partition: &PartitionKey,
         now_ms: u64,
     ) -> Result<Vec<SnapshotEntry>, StoreError> {
-        let reply = self
-            .call("snapshot", partition, now_ms, &[])
-            .await
-            .map_err(StoreError)?;
+        let reply = self.call("snapshot", partition, now_ms, &[]).await?;
         let Value::Array(items) = &reply else {
             return Err(unexpected("snapshot", &reply));
         };
@@ -443,9 +430,7 @@ impl CacheStore for RedisStore {
                 expires_at.as_str(),
             ]);
         }
-        self.call("restore", partition, now_ms, &args)
-            .await
-            .map_err(StoreError)?;
+        self.call("restore", partition, now_ms, &args).await?;
         Ok(report)
     }
 
@@ -459,14 +444,11 @@ impl CacheStore for RedisStore {
         };
         match tokio::time::timeout(self.options.timeout, running).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError(format!(
+            Ok(Err(e)) => Err(StoreError::Backend(format!(
                 "{} does not answer PING: {e}",
                 self.url
             ))),
-            Err(_) => Err(StoreError(format!(
-                "{} did not answer PING within {:?}",
-                self.url, self.options.timeout
-            ))),
+            Err(_) => Err(StoreError::TimedOut(self.options.timeout)),
         }
     }
 }
@@ -510,8 +492,12 @@ fn encode_tenant(tenant: &str) -> String {
 
 fn text(v: &Value) -> Result<String, StoreError> {
     match v {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone())
-            .map_err(|_| StoreError("Redis returned a value that is not UTF-8".to_owned())),
+        Value::BulkString(bytes) => {
+            String::from_utf8(bytes.clone()).map_err(|_| StoreError::UnexpectedReply {
+                operation: "text",
+                shape: format!("{} bytes, not UTF-8", bytes.len()),
+            })
+        }
         Value::SimpleString(s) => Ok(s.clone()),
         Value::Okay => Ok("OK".to_owned()),
         other => Err(unexpected("text", other)),
@@ -529,11 +515,11 @@ fn count(v: &Value) -> Result<usize, StoreError> {
     }
 }
 
-fn unexpected(what: &str, reply: &impl Shape) -> StoreError {
-    StoreError(format!(
-        "unexpected reply from Redis for {what} ({}); is this a Redis-compatible server?",
-        reply.shape()
-    ))
+fn unexpected(what: &'static str, reply: &impl Shape) -> StoreError {
+    StoreError::UnexpectedReply {
+        operation: what,
+        shape: reply.shape(),
+    }
 }
 
 /// What a reply looks like, never what it holds: replies can hold values (tokens).
@@ -577,7 +563,7 @@ impl FailureLog {
         }
     }
 
-    fn failed(&self, url: &str, op: &str, error: &str) {
+    fn failed(&self, url: &str, op: &str, error: &StoreError) {
         let now = Instant::now();
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if last.is_some_and(|t| now.duration_since(t) < self.interval) {

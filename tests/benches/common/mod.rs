@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use cachet_host::{ActionConfig, InstanceMode, Runtime, RuntimeBuilder, Trigger};
+use cachet_runtime::{ActionConfig, InstanceMode, Runtime, RuntimeBuilder, Trigger};
 
 /// The event every execution bench runs: the example post-login event.
 pub const EVENT: &str = include_str!("../../../examples/events/post-login.json");

@@ -10,8 +10,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cachet_host::{CacheStore, FileStore, FileStoreOptions, PartitionKey, SystemClock, Trigger};
 use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
+use cachet_runtime::{CacheStore, FileStore, FileStoreOptions, PartitionKey, SystemClock, Trigger};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -30,7 +30,7 @@ async fn main() {
     .await
     .unwrap();
     let clock = SystemClock;
-    use cachet_host::Clock as _;
+    use cachet_runtime::Clock as _;
     let counter = PartitionKey::new("counter", Trigger::PostLogin);
     let start: u64 = match store.get(&counter, "n", clock.now_ms()).await.unwrap() {
         Some(record) => record.value.parse().unwrap(),

@@ -3,7 +3,7 @@
 use crate::Bounded as _;
 use std::collections::BTreeMap;
 
-use cachet_host::{Command, Outcome, Trigger};
+use cachet_runtime::{Command, Outcome, Trigger};
 use cachet_tests::{T0, guests, harness, load};
 use serde_json::json;
 
@@ -305,7 +305,7 @@ async fn a_manual_clock_makes_entries_expire_exactly_at_their_ttl() {
 /// exactly the write budget (100: refused writes are charged too), and returns the probe's
 /// report claim.
 pub(crate) async fn quota_probe(
-    builder: cachet_host::RuntimeBuilder,
+    builder: cachet_runtime::RuntimeBuilder,
     path: &str,
     policy: cachet_limits::OverflowPolicy,
 ) -> serde_json::Value {

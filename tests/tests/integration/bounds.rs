@@ -4,7 +4,7 @@
 
 use crate::Bounded as _;
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
-use cachet_host::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
+use cachet_runtime::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_tests::{guests, harness};
 
 use crate::assert_host_keeps_serving;

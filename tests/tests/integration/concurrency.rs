@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cachet_host::{PartitionKey, Runtime, Trigger};
+use cachet_runtime::{PartitionKey, Runtime, Trigger};
 use cachet_tests::{T0, harness};
 use serde_json::{Value, json};
 

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use cachet_host::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_limits::ExecutionLimits;
+use cachet_runtime::{ActionConfig, FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_tests::guests;
 
 use crate::assert_host_keeps_serving;

@@ -4,7 +4,7 @@
 //! Rust action as an `Err` naming the rule; the action catches it and carries on, and its log
 //! says which rule refused which host.
 
-use cachet_host::{ActionConfig, FailureKind, FlowResult, Outcome, Trigger};
+use cachet_runtime::{ActionConfig, FailureKind, FlowResult, Outcome, Trigger};
 use cachet_tests::{guests, harness, js_harness, load_with};
 use serde_json::{Value, json};
 

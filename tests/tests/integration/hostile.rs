@@ -2,8 +2,8 @@
 //! serving and the partition keeps every invariant.
 
 use crate::Bounded as _;
-use cachet_host::{FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_limits::ExecutionLimits;
+use cachet_runtime::{FailureKind, FlowResult, Outcome, Runtime, Trigger};
 use cachet_tests::{guests, harness, load};
 use serde_json::json;
 
@@ -130,7 +130,7 @@ async fn invalid_claim_json_is_refused_and_the_action_sees_the_error() {
     // What the action itself recorded: the valid claim, and nothing for the refused one.
     assert_eq!(
         r.actions[0].commands,
-        [cachet_host::Command::SetIdTokenClaim {
+        [cachet_runtime::Command::SetIdTokenClaim {
             name: "before".into(),
             value: json!(true),
         }]

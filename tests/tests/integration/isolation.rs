@@ -1,7 +1,7 @@
 //! No key string lets an action reach another tenant's or trigger's partition.
 
 use crate::Bounded as _;
-use cachet_host::{PartitionKey, SlotReset, Trigger};
+use cachet_runtime::{PartitionKey, SlotReset, Trigger};
 use cachet_tests::{T0, guests, harness, load};
 use serde_json::{Value, json};
 
@@ -124,7 +124,11 @@ async fn one_slot_keeps_tenants_apart(reset: SlotReset) {
     );
     for seed in [1_u64, 2, 3] {
         let filled = crate::run_one(&rt, "alice", &action, &marker_event("fill", seed)).await;
-        assert_eq!(filled.outcome, cachet_host::Outcome::Success, "{filled:#?}");
+        assert_eq!(
+            filled.outcome,
+            cachet_runtime::Outcome::Success,
+            "{filled:#?}"
+        );
         // Another tenant's instance in the same slot, with its memory grown over the pages
         // alice's instance filled, finds none of her marker.
         let scanned = crate::run_one(&rt, "bob", &action, &marker_event("scan", seed)).await;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
-use cachet_host::{
+use cachet_limits::{ExecutionLimits, OverflowPolicy};
+use cachet_runtime::{
     Action, ActionConfig, Command, FailureKind, FlowResult, InstanceMode, Outcome, Runtime,
     Trigger, WarmOptions,
 };
-use cachet_limits::{ExecutionLimits, OverflowPolicy};
 use cachet_tests::{T0, guests, js_harness, load_with};
 use serde_json::{Value, json};
 
@@ -304,7 +304,7 @@ async fn a_javascript_credentials_exchange_action_sets_claims_and_denies_with_au
 struct Idp {
     idp: DevIdp,
     rt: Runtime,
-    clock: cachet_host::ManualClock,
+    clock: cachet_runtime::ManualClock,
 }
 
 async fn with_idp(instance: InstanceMode) -> (Idp, Action) {

@@ -3,8 +3,8 @@
 use crate::Bounded as _;
 use std::collections::BTreeMap;
 
-use cachet_host::{ExecuteError, LoadError, Trigger};
 use cachet_limits::{ExecutionLimits, LimitError};
+use cachet_runtime::{ExecuteError, LoadError, Trigger};
 use cachet_tests::{guests, harness, load};
 
 const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";

@@ -18,7 +18,7 @@ mod stores;
 mod token;
 mod warm;
 
-use cachet_host::{FlowResult, Runtime, Trigger};
+use cachet_runtime::{FlowResult, Runtime, Trigger};
 use serde_json::{Value, json};
 
 /// Bounds an awaited execution: a broken deadline (or a hung host call) fails the test with a
@@ -42,7 +42,7 @@ impl<F: std::future::Future> Bounded for F {}
 /// by themselves. The bounds only keep a broken build from spinning or hanging forever.
 pub async fn run_to_deadline(
     rt: &Runtime,
-    action: cachet_host::Action,
+    action: cachet_runtime::Action,
     event: String,
 ) -> FlowResult {
     let task = tokio::spawn({
@@ -70,7 +70,11 @@ pub async fn run_to_deadline(
 /// A log flood was cut at the 256 KiB cap, with the marker, and nothing after the cap (the
 /// action's final `done`) was kept.
 pub fn assert_log_cut_at_cap(result: &FlowResult) {
-    assert_eq!(result.outcome, cachet_host::Outcome::Success, "{result:#?}");
+    assert_eq!(
+        result.outcome,
+        cachet_runtime::Outcome::Success,
+        "{result:#?}"
+    );
     let logs = &result.actions[0].logs;
     let (kept, marker) = logs
         .split_once("\n[cachet: log truncated")
@@ -84,7 +88,7 @@ pub fn assert_log_cut_at_cap(result: &FlowResult) {
 pub async fn run_one(
     rt: &Runtime,
     tenant: &str,
-    action: &cachet_host::Action,
+    action: &cachet_runtime::Action,
     event: &Value,
 ) -> FlowResult {
     rt.execute_actions(
@@ -109,8 +113,8 @@ pub fn claim<'a>(result: &'a FlowResult, name: &str) -> &'a Value {
         .commands
         .iter()
         .find_map(|c| match c {
-            cachet_host::Command::SetIdTokenClaim { name: n, value }
-            | cachet_host::Command::SetAccessTokenClaim { name: n, value }
+            cachet_runtime::Command::SetIdTokenClaim { name: n, value }
+            | cachet_runtime::Command::SetAccessTokenClaim { name: n, value }
                 if n == name =>
             {
                 Some(value)
@@ -134,7 +138,7 @@ pub async fn assert_host_keeps_serving(rt: &Runtime) {
         .bounded()
         .await
         .unwrap();
-    assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
+    assert_eq!(r.outcome, cachet_runtime::Outcome::Success, "{r:#?}");
     assert!(
         r.cache.entries <= 20 && r.cache.bytes <= 8192,
         "{:?}",
@@ -150,6 +154,10 @@ pub async fn cache_ops(runtime: &Runtime, tenant: &str, ops: Value) -> Vec<Value
         .bounded()
         .await
         .unwrap();
-    assert_eq!(result.outcome, cachet_host::Outcome::Success, "{result:#?}");
+    assert_eq!(
+        result.outcome,
+        cachet_runtime::Outcome::Success,
+        "{result:#?}"
+    );
     claim(&result, "results").as_array().unwrap().clone()
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
-use cachet_host::{Action, ManualClock, Outcome, Runtime, StoreUrl, Trigger};
 use cachet_limits::{CacheLimits, OverflowPolicy};
+use cachet_runtime::{Action, ManualClock, Outcome, Runtime, StoreUrl, Trigger};
 use cachet_store_redis::{RedisOptions, RedisStore};
 use cachet_tests::redis_server::RedisServer;
 use cachet_tests::{guests, harness};

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cachet_host::state_file::{self, PartitionSnapshot, StateFile};
-use cachet_host::{
+use cachet_limits::reference::{Model, Op, START, limits_strategy, op_strategy, resolve};
+use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, SnapshotEntry};
+use cachet_runtime::state_file::{self, PartitionSnapshot, StateFile};
+use cachet_runtime::{
     CacheStore, FileStore, FileStoreOptions, ManualClock, MemoryStore, PartitionKey, RedisUrl,
     StoreUrl, Trigger,
 };
-use cachet_limits::reference::{Model, Op, START, limits_strategy, op_strategy, resolve};
-use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, SnapshotEntry};
 use cachet_store_redis::{RedisOptions, RedisStore, RedisStoreError};
 use cachet_tests::redis_server::{RedisCluster, RedisServer};
 use proptest::prelude::*;
@@ -68,7 +68,7 @@ async fn open_file_report(
     path: &Path,
     clock: &ManualClock,
     options: FileStoreOptions,
-) -> (FileStore, cachet_host::LoadReport) {
+) -> (FileStore, cachet_runtime::LoadReport) {
     FileStore::open(
         path,
         CacheLimits::default(),
@@ -771,9 +771,11 @@ impl CacheStore for FailingStore {
         partition: &PartitionKey,
         key: &str,
         now_ms: u64,
-    ) -> Result<Option<cachet_limits::CacheRecord>, cachet_host::StoreError> {
+    ) -> Result<Option<cachet_limits::CacheRecord>, cachet_runtime::StoreError> {
         if self.failing().await {
-            return Err(cachet_host::StoreError("injected outage".into()));
+            return Err(cachet_runtime::StoreError::Backend(
+                "injected outage".into(),
+            ));
         }
         self.inner.get(partition, key, now_ms).await
     }
@@ -811,7 +813,7 @@ impl CacheStore for FailingStore {
     async fn usage(
         &self,
         partition: &PartitionKey,
-    ) -> Result<cachet_limits::Usage, cachet_host::StoreError> {
+    ) -> Result<cachet_limits::Usage, cachet_runtime::StoreError> {
         self.inner.usage(partition).await
     }
 
@@ -819,7 +821,7 @@ impl CacheStore for FailingStore {
         &self,
         partition: &PartitionKey,
         now_ms: u64,
-    ) -> Result<Vec<SnapshotEntry>, cachet_host::StoreError> {
+    ) -> Result<Vec<SnapshotEntry>, cachet_runtime::StoreError> {
         self.inner.snapshot(partition, now_ms).await
     }
 
@@ -828,7 +830,7 @@ impl CacheStore for FailingStore {
         partition: &PartitionKey,
         entries: Vec<SnapshotEntry>,
         now_ms: u64,
-    ) -> Result<cachet_limits::RestoreReport, cachet_host::StoreError> {
+    ) -> Result<cachet_limits::RestoreReport, cachet_runtime::StoreError> {
         self.inner.restore(partition, entries, now_ms).await
     }
 }
@@ -847,7 +849,7 @@ async fn a_failing_store_reads_as_a_miss_and_writes_fail_with_codes_charged_to_t
     assert_eq!(healthy[0]["value"], "v");
     let before = store
         .inner
-        .snapshot(&p("acme"), cachet_host::Clock::now_ms(&clock))
+        .snapshot(&p("acme"), cachet_runtime::Clock::now_ms(&clock))
         .await
         .unwrap();
 
@@ -868,7 +870,7 @@ async fn a_failing_store_reads_as_a_miss_and_writes_fail_with_codes_charged_to_t
         .bounded()
         .await
         .unwrap();
-    assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
+    assert_eq!(r.outcome, cachet_runtime::Outcome::Success, "{r:#?}");
     let results = crate::claim(&r, "results").as_array().unwrap().clone();
     assert_eq!(
         results[0],
@@ -883,7 +885,7 @@ async fn a_failing_store_reads_as_a_miss_and_writes_fail_with_codes_charged_to_t
     );
     let after = store
         .inner
-        .snapshot(&p("acme"), cachet_host::Clock::now_ms(&clock))
+        .snapshot(&p("acme"), cachet_runtime::Clock::now_ms(&clock))
         .await
         .unwrap();
     assert_eq!(after, before, "the partition is unchanged");
@@ -916,7 +918,7 @@ async fn a_store_that_never_answers_costs_a_miss_and_failed_writes_at_the_deadli
         .await
         .expect("the execution hung with its store")
         .unwrap();
-    assert_eq!(r.outcome, cachet_host::Outcome::Success, "{r:#?}");
+    assert_eq!(r.outcome, cachet_runtime::Outcome::Success, "{r:#?}");
     let results = crate::claim(&r, "results").as_array().unwrap().clone();
     assert_eq!(results[0], serde_json::Value::Null);
     assert_eq!(results[1]["error"], "FailedToSetCacheRecord");

@@ -8,11 +8,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenFormat, TokenMode};
-use cachet_host::{
+use cachet_limits::SetOptions;
+use cachet_runtime::{
     Action, ActionConfig, FailureKind, FlowResult, ManualClock, Outcome, PartitionKey, Runtime,
     Trigger,
 };
-use cachet_limits::SetOptions;
 use cachet_tests::{guests, harness};
 use serde_json::{Value, json};
 
@@ -100,7 +100,7 @@ impl Setup {
     }
 }
 
-use cachet_host::Clock as _;
+use cachet_runtime::Clock as _;
 
 fn failure(r: &FlowResult) -> (FailureKind, String) {
     assert_eq!(r.outcome, Outcome::Failed, "{r:#?}");
@@ -464,7 +464,7 @@ async fn a_token_is_cached_until_the_smaller_of_30_s_and_a_quarter_of_its_lifeti
         assert!(
             !first.commands.iter().any(|c| matches!(
                 c,
-                cachet_host::Command::SetIdTokenClaim { name, .. } if name == "not_cached"
+                cachet_runtime::Command::SetIdTokenClaim { name, .. } if name == "not_cached"
             )),
             "{ttl:?}: cached: {first:#?}"
         );

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use cachet_host::{
+use cachet_limits::ExecutionLimits;
+use cachet_runtime::{
     Action, ActionConfig, FailureKind, FlowResult, InstanceMode, Outcome, Runtime, Trigger,
     WarmOptions,
 };
-use cachet_limits::ExecutionLimits;
 use cachet_tests::{guests, load_with};
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cachet_host::Trigger;
 use cachet_loader::ActionLoader;
+use cachet_runtime::Trigger;
 
 use super::loader;
 use crate::InputError;

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cachet_host::{PartitionKey, StoreUrl, Trigger};
 use cachet_limits::OverflowPolicy;
+use cachet_runtime::{PartitionKey, StoreUrl, Trigger};
 use clap::Subcommand;
 
 use super::run::clock_at;
@@ -71,7 +71,7 @@ pub(crate) async fn cache(command: CacheCommand) -> Result<ExitCode, InputError>
     let output = match command {
         CacheCommand::Show(_) => {
             let limits = cachet_limits::CacheLimits::default();
-            match cachet_host::inspect(store.as_ref(), &partition, &limits, now).await {
+            match cachet_runtime::inspect(store.as_ref(), &partition, &limits, now).await {
                 Ok(report) => serde_json::to_value(report).map_err(|e| InputError(e.into()))?,
                 Err(e) => return fail(&e),
             }

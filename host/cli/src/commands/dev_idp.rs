@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use cachet_dev_idp::{DevIdp, DevIdpConfig, TokenFormat};
-use cachet_host::SystemClock;
+use cachet_runtime::SystemClock;
 
 use crate::InputError;
 

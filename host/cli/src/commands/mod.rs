@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use cachet_host::Trigger;
 use cachet_loader::ActionLoader;
+use cachet_runtime::Trigger;
 
 pub(crate) mod build;
 pub(crate) mod cache;

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use cachet_host::{
-    ActionConfig, Clock, ManualClock, Outcome, Runtime, StoreUrl, SystemClock, Trigger,
-};
 use cachet_limits::OverflowPolicy;
 use cachet_loader::js::JsBuilder;
+use cachet_runtime::{
+    ActionConfig, Clock, ManualClock, Outcome, Runtime, StoreUrl, SystemClock, Trigger,
+};
 
 use super::{loader, read};
 use crate::InputError;
@@ -112,7 +112,7 @@ pub(crate) fn clock_at(now: Option<u64>) -> Arc<dyn Clock> {
     }
 }
 
-pub(crate) async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_host::Action>)> {
+pub(crate) async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_runtime::Action>)> {
     let clock = clock_at(args.now);
     let secrets: BTreeMap<String, String> = match &args.secrets {
         Some(path) => serde_json::from_str(&read(path)?).with_context(|| {

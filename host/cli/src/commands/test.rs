@@ -96,7 +96,7 @@ pub(crate) async fn test(args: TestArgs) -> Result<ExitCode, InputError> {
                         eprintln!("  {change}");
                     }
                 }
-                Err(e) => eprintln!("cannot update {}: {e}", outcome.path.display()),
+                Err(e) => eprintln!("cannot update: {e}"),
             }
         }
         outcomes.push(outcome);

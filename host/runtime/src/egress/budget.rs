@@ -29,6 +29,17 @@ impl Drop for InFlight {
     }
 }
 
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BudgetExceeded {
+    /// `max_outbound_requests`.
+    #[error("more than {0} outbound requests in one execution")]
+    Total(u32),
+    /// `max_concurrent_outbound_requests`.
+    #[error("more than {0} outbound requests in flight at once")]
+    Concurrent(u32),
+}
+
 impl OutboundBudget {
     pub(crate) fn new(limits: &ExecutionLimits) -> Self {
         Self {
@@ -42,23 +53,17 @@ impl OutboundBudget {
     /// Takes a slot for one more request, or says which limit refused it. Every attempt counts
     /// toward the total, refused ones included: the total bounds the work an action can make
     /// the host do, not only the connections it gets.
-    pub(crate) fn start(self: &Arc<Self>) -> Result<InFlight, String> {
+    pub(crate) fn start(self: &Arc<Self>) -> Result<InFlight, BudgetExceeded> {
         let started = self.started.fetch_add(1, Ordering::AcqRel);
         if started >= self.max_total {
             // Saturate rather than count on: the counter cannot wrap.
             self.started.fetch_sub(1, Ordering::AcqRel);
-            return Err(format!(
-                "more than {} outbound requests in one execution",
-                self.max_total
-            ));
+            return Err(BudgetExceeded::Total(self.max_total));
         }
         let in_flight = self.in_flight.fetch_add(1, Ordering::AcqRel);
         if in_flight >= self.max_concurrent {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return Err(format!(
-                "more than {} outbound requests in flight at once",
-                self.max_concurrent
-            ));
+            return Err(BudgetExceeded::Concurrent(self.max_concurrent));
         }
         Ok(InFlight(Arc::clone(self)))
     }
@@ -145,9 +150,9 @@ mod tests {
         let budget = Arc::new(OutboundBudget::new(&limits));
         let a = budget.start().unwrap();
         let _b = budget.start().unwrap();
-        assert!(budget.start().unwrap_err().contains("in flight"));
+        assert_eq!(budget.start().unwrap_err(), BudgetExceeded::Concurrent(2));
         drop(a);
         // The refused attempt counted: three were started, allowed or not.
-        assert!(budget.start().unwrap_err().contains("more than 3"));
+        assert_eq!(budget.start().unwrap_err(), BudgetExceeded::Total(3));
     }
 }

@@ -22,7 +22,7 @@ struct Entry {
 /// case-insensitively. Built with [`AllowList::parse`], which refuses malformed entries.
 ///
 /// ```
-/// use cachet_host::AllowList;
+/// use cachet_runtime::AllowList;
 /// let allow = AllowList::parse(&["api.example.com", "127.0.0.1:8080"], &[] as &[&str]).unwrap();
 /// assert!(allow.allows("API.example.com", 443));
 /// assert!(allow.allows("127.0.0.1", 8080));

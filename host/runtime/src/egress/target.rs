@@ -1,6 +1,34 @@
 //! Where a request goes: the scheme, host and port of a URL, checked, and its normal form.
 
+use thiserror::Error;
+
 use super::policy::is_loopback_host;
+
+/// Why a URL is not somewhere the host sends requests. The message is what the action's log
+/// and error show.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub(crate) enum TargetError {
+    /// Not a URL at all.
+    #[error("invalid URL: {0}")]
+    Invalid(String),
+    /// A scheme other than `https` or `http`, or none.
+    #[error("the URL must start with https:// (or http:// for loopback)")]
+    Scheme,
+    /// No host.
+    #[error("the URL has no host")]
+    NoHost,
+    /// `user:password@` in the URL.
+    #[error("the URL must not carry user info")]
+    UserInfo,
+    /// Plain `http` to a host that is not loopback.
+    #[error("{what} {url} must use https (plain http is accepted only for loopback hosts)")]
+    PlainHttp {
+        /// What the URL is for ("JWKS URL").
+        what: &'static str,
+        /// The URL, normalised.
+        url: String,
+    },
+}
 
 /// Where a host-side fetch goes: scheme, host and port of a URL, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,20 +43,23 @@ pub(crate) struct Target {
 
 impl Target {
     /// Parses an absolute `http` or `https` URL without user info.
-    pub(crate) fn parse(url: &str) -> Result<Self, String> {
-        let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
+    pub(crate) fn parse(url: &str) -> Result<Self, TargetError> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| TargetError::Invalid(e.to_string()))?;
         Self::from_uri(uri)
     }
 
-    pub(crate) fn from_uri(uri: http::Uri) -> Result<Self, String> {
+    /// [`Target::parse`] for a URI already parsed (a `wasi:http` request's).
+    pub(crate) fn from_uri(uri: http::Uri) -> Result<Self, TargetError> {
         let tls = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err("the URL must start with https:// (or http:// for loopback)".into()),
+            _ => return Err(TargetError::Scheme),
         };
-        let authority = uri.authority().ok_or("the URL has no host")?;
+        let authority = uri.authority().ok_or(TargetError::NoHost)?;
         if authority.as_str().contains('@') {
-            return Err("the URL must not carry user info".into());
+            return Err(TargetError::UserInfo);
         }
         let host = authority
             .host()
@@ -62,14 +93,17 @@ impl Target {
     }
 
     /// Plain `http` is accepted only for a loopback host (a local dev server).
-    pub(crate) fn require_https_unless_loopback(&self, what: &str) -> Result<(), String> {
+    pub(crate) fn require_https_unless_loopback(
+        &self,
+        what: &'static str,
+    ) -> Result<(), TargetError> {
         if self.tls || is_loopback_host(&self.host) {
             return Ok(());
         }
-        Err(format!(
-            "{what} {} must use https (plain http is accepted only for loopback hosts)",
-            self.normalised_url()
-        ))
+        Err(TargetError::PlainHttp {
+            what,
+            url: self.normalised_url(),
+        })
     }
 }
 

@@ -106,7 +106,7 @@ impl wit::Host for CacheCtx {
         options: wit::SetOptions,
     ) -> Result<wit::CacheRecord, wit::CacheError> {
         if let Err(e) = self.budget.charge() {
-            self.observe(CacheOp::Set, CacheOpResult::Error(e.code()));
+            self.observe(CacheOp::Set, CacheOpResult::Error(e.kind()));
             return Err(wit_error(&e));
         }
         let options = SetOptions {
@@ -128,7 +128,7 @@ impl wit::Host for CacheCtx {
 
     async fn delete(&mut self, key: String) -> Result<(), wit::CacheError> {
         if let Err(e) = self.budget.charge() {
-            self.observe(CacheOp::Delete, CacheOpResult::Error(e.code()));
+            self.observe(CacheOp::Delete, CacheOpResult::Error(e.kind()));
             return Err(wit_error(&e));
         }
         let now = self.clock.now_ms();

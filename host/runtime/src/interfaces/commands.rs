@@ -10,6 +10,62 @@ use wasmtime::component::HasData;
 
 use crate::result::Command;
 
+/// Why the host refused an API call. The action sees the message (the WIT functions return
+/// `result<_, string>`), so each says what to do; none echoes the value the action passed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CallRefused {
+    /// The execution made `max_commands` calls already.
+    #[error("more than {max} API calls in one execution; the call was refused")]
+    TooManyCalls {
+        /// `execution_limits.max_commands`.
+        max: usize,
+    },
+    /// The call's payload would exceed what is left of the payload budget.
+    #[error(
+        "this call's {bytes} bytes would take the execution's API call payloads past {max} \
+         bytes; the call was refused (keep claims and metadata small)"
+    )]
+    PayloadBudget {
+        /// The call's payload.
+        bytes: usize,
+        /// `execution_limits.max_command_bytes`.
+        max: usize,
+    },
+    /// An empty claim name, metadata key or scope.
+    #[error("{what} must not be empty")]
+    EmptyName {
+        /// "claim", "scope", …
+        what: &'static str,
+    },
+    /// A claim name, metadata key or scope over `max_name_bytes`.
+    #[error("{what} is {bytes} bytes; at most {max} are allowed")]
+    NameTooLong {
+        /// "claim", "scope", …
+        what: &'static str,
+        /// Its length.
+        bytes: usize,
+        /// `execution_limits.max_name_bytes`.
+        max: usize,
+    },
+    /// A value that should be JSON is not.
+    #[error("the value for {what} `{name}` is not valid JSON: {reason}")]
+    NotJson {
+        /// "claim", "metadata key", …
+        what: &'static str,
+        /// The claim or key it was for (checked for length already).
+        name: String,
+        /// The parser's message (a position, never the text).
+        reason: String,
+    },
+}
+
+/// The WIT boundary: the action receives the message.
+impl From<CallRefused> for String {
+    fn from(refused: CallRefused) -> Self {
+        refused.to_string()
+    }
+}
+
 /// Lets the generated `add_to_linker` of each trigger API reach the [`Commands`] it records
 /// into.
 pub(crate) struct HasCommands;
@@ -39,25 +95,27 @@ impl Commands {
     }
 
     /// Reserves room for one command of `payload_bytes`, or says why there is none.
-    fn reserve(&mut self, payload_bytes: usize) -> Result<(), String> {
+    fn reserve(&mut self, payload_bytes: usize) -> Result<(), CallRefused> {
         if self.list.len() >= self.max_commands {
-            return Err(format!(
-                "more than {} API calls in one execution; the call was refused",
-                self.max_commands
-            ));
+            return Err(CallRefused::TooManyCalls {
+                max: self.max_commands,
+            });
         }
         if self.bytes.saturating_add(payload_bytes) > self.max_bytes {
-            return Err(format!(
-                "this call's {payload_bytes} bytes would take the execution's API call payloads \
-                 past {} bytes; the call was refused (keep claims and metadata small)",
-                self.max_bytes
-            ));
+            return Err(CallRefused::PayloadBudget {
+                bytes: payload_bytes,
+                max: self.max_bytes,
+            });
         }
         Ok(())
     }
 
     /// Records `command`, whose payload is `payload_bytes`, if the budget allows it.
-    pub(crate) fn record(&mut self, command: Command, payload_bytes: usize) -> Result<(), String> {
+    pub(crate) fn record(
+        &mut self,
+        command: Command,
+        payload_bytes: usize,
+    ) -> Result<(), CallRefused> {
         self.reserve(payload_bytes)?;
         self.bytes += payload_bytes;
         self.list.push(command);
@@ -65,16 +123,16 @@ impl Commands {
     }
 
     /// Checks a claim name, metadata key or scope.
-    pub(crate) fn check_name(&self, what: &str, name: &str) -> Result<(), String> {
+    pub(crate) fn check_name(&self, what: &'static str, name: &str) -> Result<(), CallRefused> {
         if name.is_empty() {
-            return Err(format!("{what} must not be empty"));
+            return Err(CallRefused::EmptyName { what });
         }
         if name.len() > self.max_name_bytes {
-            return Err(format!(
-                "{what} is {} bytes; at most {} are allowed",
-                name.len(),
-                self.max_name_bytes
-            ));
+            return Err(CallRefused::NameTooLong {
+                what,
+                bytes: name.len(),
+                max: self.max_name_bytes,
+            });
         }
         Ok(())
     }
@@ -83,16 +141,24 @@ impl Commands {
     /// parses the JSON (never echoing it in errors), then records.
     pub(crate) fn record_json(
         &mut self,
-        what: &str,
+        what: &'static str,
         name: String,
         json: &str,
         make: impl FnOnce(String, Value) -> Command,
-    ) -> Result<(), String> {
+    ) -> Result<(), CallRefused> {
         self.check_name(what, &name)?;
         let bytes = name.len().saturating_add(json.len());
         self.reserve(bytes)?;
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| format!("the value for {what} `{name}` is not valid JSON: {e}"))?;
+        let value: Value = match serde_json::from_str(json) {
+            Ok(value) => value,
+            Err(e) => {
+                return Err(CallRefused::NotJson {
+                    what,
+                    name,
+                    reason: e.to_string(),
+                });
+            }
+        };
         self.record(make(name, value), bytes)
     }
 
@@ -124,7 +190,7 @@ mod tests {
                 Command::SetIdTokenClaim { name, value }
             })
             .unwrap_err();
-        assert!(err.contains("past 32 bytes"), "{err}");
+        assert!(err.to_string().contains("past 32 bytes"), "{err}");
         assert!(c.list.is_empty());
     }
 

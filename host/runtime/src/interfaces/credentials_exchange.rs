@@ -23,18 +23,19 @@ impl wit::Host for Commands {
             wit::DenyCode::ServerError => "server_error",
         };
         let bytes = reason.len();
-        self.record(
+        Ok(self.record(
             Command::Deny {
                 code: Some(code.to_string()),
                 reason,
             },
             bytes,
-        )
+        )?)
     }
 
     fn set_access_token_claim(&mut self, name: String, value_json: String) -> Result<(), String> {
         self.record_json("claim", name, &value_json, |name, value| {
             Command::SetAccessTokenClaim { name, value }
         })
+        .map_err(Into::into)
     }
 }

@@ -97,7 +97,7 @@ impl WasiHttpHooks for Egress {
                 return self.refuse(
                     request.into_body(),
                     "",
-                    &why,
+                    &why.to_string(),
                     Error::HttpRequestUriInvalid,
                     EgressOutcome::Refused,
                 );
@@ -111,7 +111,7 @@ impl WasiHttpHooks for Egress {
                 return self.refuse(
                     request.into_body(),
                     &authority,
-                    &why,
+                    &why.to_string(),
                     Error::ConnectionLimitReached,
                     EgressOutcome::Refused,
                 );

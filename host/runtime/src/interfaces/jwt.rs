@@ -313,7 +313,7 @@ impl JwtCtx {
         // The allow-list first, before any cached keys are looked at.
         let target = Target::parse(&options.jwks_url)
             .and_then(|t| t.require_https_unless_loopback("JWKS URL").map(|()| t))
-            .map_err(JwtError::KeysUnavailable)?;
+            .map_err(|e| JwtError::KeysUnavailable(e.to_string()))?;
         if !self.allow.allows(&target.host, target.port) {
             return Err(JwtError::KeysUnavailable(format!(
                 "JWKS host {} is not on the action's allow-list",

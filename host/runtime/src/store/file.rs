@@ -89,7 +89,7 @@ pub enum FileStoreError {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use cachet_host::{CacheStore, FileStore, FileStoreOptions, ManualClock, PartitionKey, Trigger};
+/// use cachet_runtime::{CacheStore, FileStore, FileStoreOptions, ManualClock, PartitionKey, Trigger};
 /// use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
 ///
 /// let dir = std::env::temp_dir().join(format!("cachet-doc-{}", std::process::id()));
@@ -340,7 +340,7 @@ impl Inner {
                     tracing::error!(error = %e, "cannot write the cache state file; the cache keeps working in memory and writing is retried");
                 }
                 written.failing = true;
-                Err(StoreError(e.to_string()))
+                Err(StoreError::StateFile(e.to_string()))
             }
         }
     }
@@ -427,6 +427,6 @@ impl CacheStore for FileStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.write_if_changed())
             .await
-            .map_err(|e| StoreError(format!("writing the cache state file was cancelled: {e}")))?
+            .map_err(|e| StoreError::StateFile(format!("the write was cancelled: {e}")))?
     }
 }

@@ -21,7 +21,7 @@ use super::{CacheStore, PartitionKey, StoreError};
 ///
 /// ```
 /// # tokio_test_block_on(async {
-/// use cachet_host::{CacheStore, MemoryStore, PartitionKey, Trigger};
+/// use cachet_runtime::{CacheStore, MemoryStore, PartitionKey, Trigger};
 /// use cachet_limits::{CacheLimits, OverflowPolicy, SetOptions};
 ///
 /// let store = MemoryStore::new(CacheLimits::default(), OverflowPolicy::Evict);

@@ -25,7 +25,6 @@ use crate::Trigger;
 use async_trait::async_trait;
 use cachet_limits::{CacheError, CacheRecord, RestoreReport, SetOptions, SnapshotEntry, Usage};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// One cache partition: one tenant's one trigger. All actions of that flow share it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,10 +51,51 @@ impl fmt::Display for PartitionKey {
     }
 }
 
-/// A store failed for a reason of its own (not a quota): unreachable, corrupt, ...
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("cache store unavailable: {0}")]
-pub struct StoreError(pub String);
+/// A store failed for a reason of its own (not a quota): unreachable, slow, or answering with
+/// something it should not. Messages never hold keys, values or passwords; the `Display`
+/// message is "cache store unavailable: " and [`StoreError::detail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store did not answer within its timeout.
+    TimedOut(std::time::Duration),
+    /// The store, or the connection to it, failed the operation; the backend's own words.
+    Backend(String),
+    /// The store answered with a reply of a shape Cachet never writes (another program's data
+    /// under Cachet's keys, or a server that is not what the URL promised).
+    UnexpectedReply {
+        /// What was being read ("text", "count", "snapshot", …).
+        operation: &'static str,
+        /// What the reply looked like (its type and size, never its content).
+        shape: String,
+    },
+    /// The cache state file could not be written; the cache keeps working in memory.
+    StateFile(String),
+}
+
+impl StoreError {
+    /// What went wrong, without the "cache store unavailable" every message starts with: the
+    /// `reason` of a [`cachet_limits::CacheError::FailedToSetCacheRecord`] it becomes.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::TimedOut(timeout) => format!("no answer within {timeout:?}"),
+            Self::Backend(reason) => reason.clone(),
+            Self::UnexpectedReply { operation, shape } => format!(
+                "unexpected reply for {operation} ({shape}); is this a Redis-compatible server, \
+                 and are Cachet's keys its own?"
+            ),
+            Self::StateFile(reason) => format!("cannot write the cache state file: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cache store unavailable: {}", self.detail())
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// Where cache partitions live. Implementations enforce the cache contract of [`cachet_limits::BoundedCache`] exactly and atomically per
 /// operation; the host adds the per-execution write budget on top.

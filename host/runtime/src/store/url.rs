@@ -22,7 +22,7 @@ use thiserror::Error;
 /// Where a host's cache partitions live. Parse one with [`str::parse`].
 ///
 /// ```
-/// use cachet_host::StoreUrl;
+/// use cachet_runtime::StoreUrl;
 ///
 /// assert_eq!("memory:".parse::<StoreUrl>().unwrap(), StoreUrl::Memory);
 /// let file: StoreUrl = "file:/var/lib/cachet/cache.json".parse().unwrap();

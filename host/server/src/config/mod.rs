@@ -1,6 +1,9 @@
 //! The service's configuration file (`cachet.toml`): parsing, validation with the file and
 //! line of every mistake, and the secrets and tokens it names from the environment.
 //!
+//! This module holds the validated [`Config`] and the checks; `raw` is the file's shape as
+//! serde reads it, `locate` turns byte offsets into the lines errors name.
+//!
 //! Every table refuses unknown fields, so a typo fails at start-up instead of silently
 //! keeping a default. Secret values never appear in errors or `Debug` output: a secret
 //! written `env:NAME` is reported by the variable's name only.
@@ -10,22 +13,24 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use cachet_host::{ActionConfig, InstanceMode, StoreUrl, Trigger, WarmOptions};
 use cachet_limits::{CacheLimits, ExecutionLimits, OverflowPolicy};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use cachet_runtime::{ActionConfig, InstanceMode, StoreUrl, Trigger, WarmOptions};
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::auth::{MIN_TOKEN_CHARS, Tokens};
+use locate::Locator;
+use raw::{RawAction, RawConfig, RawInstance};
+
+mod locate;
+mod raw;
+
 /// A commented configuration that starts as it is: `cachet serve --print-example-config`.
-pub const EXAMPLE_CONFIG: &str = include_str!("example.toml");
+pub const EXAMPLE_CONFIG: &str = include_str!("../example.toml");
 
 /// The most executions `max_inflight` may allow at once: each reserves an instance slot of
 /// address space in the engine's pool.
 pub const MAX_INFLIGHT: usize = 65_536;
-
-/// The fewest characters a bearer token may have: shorter ones can be guessed.
-pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// Why a configuration could not be used. Each message names the file, the line when there
 /// is one, and what to change.
@@ -129,46 +134,6 @@ pub struct ActionSpec {
     pub line: usize,
 }
 
-/// The accepted bearer tokens, kept only as SHA-256 digests so that comparing one costs the
-/// same whatever it shares with a valid token.
-#[derive(Clone)]
-pub struct Tokens {
-    digests: Vec<[u8; 32]>,
-    /// The variable they came from, for messages.
-    pub env: String,
-}
-
-impl fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tokens({} from ${})", self.digests.len(), self.env)
-    }
-}
-
-impl Tokens {
-    /// Tokens from a list (tests and embedders; the service reads them from the environment).
-    pub fn new(env: impl Into<String>, tokens: &[&str]) -> Self {
-        Self {
-            digests: tokens
-                .iter()
-                .map(|t| Sha256::digest(t.as_bytes()).into())
-                .collect(),
-            env: env.into(),
-        }
-    }
-
-    /// Whether `presented` is one of the tokens, in time independent of its content: every
-    /// token is compared, each in constant time.
-    pub fn accepts(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq as _;
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let mut any = subtle::Choice::from(0);
-        for known in &self.digests {
-            any |= known.ct_eq(&digest);
-        }
-        any.into()
-    }
-}
-
 impl Config {
     /// Reads and validates the file at `path`, reading `env:` secrets and the bearer tokens
     /// from the process environment.
@@ -259,7 +224,7 @@ impl Config {
                 }
                 None
             }
-            Some(auth) => Some(at.tokens(&auth.tokens_env, env)?),
+            Some(auth) => Some(tokens(&at, &auth.tokens_env, env)?),
         };
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let compiled_cache_dir = raw
@@ -269,7 +234,7 @@ impl Config {
         let js_cache_dir = raw.js_cache_dir.as_ref().map(|d| base.join(d.get_ref()));
         let mut actions = Vec::with_capacity(raw.actions.len());
         for entry in &raw.actions {
-            actions.push(at.action(entry, base, env)?);
+            actions.push(action(&at, entry, base, env)?);
         }
         // Two actions with one name in one flow would be indistinguishable in results.
         let mut seen = BTreeMap::new();
@@ -335,249 +300,104 @@ impl Config {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The file's shape
-
-fn default_listen() -> Spanned<String> {
-    Spanned::new(0..0, "127.0.0.1:8787".to_owned())
+/// The bearer tokens `[auth] tokens_env` names, read from the environment.
+fn tokens(
+    at: &Locator<'_>,
+    name: &Spanned<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Tokens, ConfigError> {
+    let var = name.get_ref();
+    let Some(value) = env(var) else {
+        return Err(at.invalid(
+            name,
+            format!(
+                "[auth] tokens_env names ${var}, which is not set; set it to one or more \
+                 bearer tokens separated by commas (at least {MIN_TOKEN_CHARS} characters \
+                 each)"
+            ),
+        ));
+    };
+    Tokens::parse(var, &value).map_err(|e| at.invalid(name, e.to_string()))
 }
 
-fn default_store() -> Spanned<String> {
-    Spanned::new(0..0, "memory:".to_owned())
-}
-
-fn default_max_inflight() -> Spanned<usize> {
-    Spanned::new(0..0, 256)
-}
-
-fn default_store_timeout() -> Spanned<u64> {
-    Spanned::new(0..0, 100)
-}
-
-fn default_retry_after() -> u32 {
-    1
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default = "default_listen")]
-    listen: Spanned<String>,
-    #[serde(default = "default_store")]
-    store: Spanned<String>,
-    #[serde(default = "default_store_timeout")]
-    store_timeout_ms: Spanned<u64>,
-    #[serde(default)]
-    policy: OverflowPolicy,
-    compiled_cache_dir: Option<Spanned<PathBuf>>,
-    js_cache_dir: Option<Spanned<PathBuf>>,
-    #[serde(default = "default_max_inflight")]
-    max_inflight: Spanned<usize>,
-    #[serde(default = "default_retry_after")]
-    retry_after_secs: u32,
-    auth: Option<RawAuth>,
-    #[serde(default)]
-    cache_limits: CacheLimits,
-    #[serde(default)]
-    execution_limits: ExecutionLimits,
-    #[serde(default)]
-    actions: Vec<Spanned<RawAction>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAuth {
-    tokens_env: Spanned<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAction {
-    tenant: Spanned<String>,
-    trigger: Trigger,
-    name: Spanned<String>,
-    path: Spanned<PathBuf>,
-    #[serde(default)]
-    allow_hosts: Vec<String>,
-    #[serde(default)]
-    allow_private_hosts: Vec<String>,
-    #[serde(default)]
-    secrets: BTreeMap<String, Spanned<String>>,
-    #[serde(default)]
-    instance: RawInstance,
-}
-
-/// `instance = "fresh"` (the default) or `"warm"`.
-#[derive(Deserialize, Default, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawInstance {
-    #[default]
-    Fresh,
-    Warm,
-}
-
-/// Turns byte offsets into lines, and builds errors that carry them.
-struct Locator<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Locator<'_> {
-    /// 1-based line and column (in characters) of byte `offset`.
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        // Back to a character boundary, so no offset can make the slice panic.
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
-    }
-
-    /// An error at `value`'s line; a defaulted value (empty span) points at line 1.
-    fn invalid<T>(&self, value: &Spanned<T>, message: String) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.to_path_buf(),
-            line: self.line_col(value.span().start).0,
-            message,
-        }
-    }
-
-    fn tokens(
-        &self,
-        name: &Spanned<String>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Tokens, ConfigError> {
-        let var = name.get_ref();
-        let Some(value) = env(var) else {
-            return Err(self.invalid(
-                name,
-                format!(
-                    "[auth] tokens_env names ${var}, which is not set; set it to one or more \
-                     bearer tokens separated by commas (at least {MIN_TOKEN_CHARS} characters \
-                     each)"
-                ),
-            ));
-        };
-        let tokens: Vec<&str> = value
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .collect();
-        if tokens.is_empty() {
-            return Err(self.invalid(
-                name,
-                format!("${var} holds no token; set it to comma-separated bearer tokens"),
-            ));
-        }
-        if let Some(i) = tokens
-            .iter()
-            .position(|t| t.chars().count() < MIN_TOKEN_CHARS)
+/// One `[[actions]]` entry, checked and resolved: names usable in URLs and labels, the file
+/// present, `env:` secrets read.
+fn action(
+    at: &Locator<'_>,
+    entry: &Spanned<RawAction>,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ActionSpec, ConfigError> {
+    let line = at.line_col(entry.span().start).0;
+    let raw = entry.get_ref();
+    for (field, value) in [("tenant", &raw.tenant), ("name", &raw.name)] {
+        let v = value.get_ref();
+        if v.is_empty()
+            || v.len() > 128
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return Err(self.invalid(
-                name,
+            return Err(at.invalid(
+                value,
                 format!(
-                    "token {} of ${var} is shorter than {MIN_TOKEN_CHARS} characters; use long \
-                     random tokens (e.g. `openssl rand -hex 32`)",
-                    i + 1
+                    "{field} = {v:?}: use 1 to 128 ASCII letters, digits, `-`, `_` or `.` \
+                     (it appears in URLs and metric labels)"
                 ),
             ));
         }
-        if let Some(i) = tokens
-            .iter()
-            .position(|t| !t.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            return Err(self.invalid(
-                name,
-                format!(
-                    "token {} of ${var} contains a character an Authorization header cannot \
-                     carry; use printable ASCII without spaces",
-                    i + 1
-                ),
-            ));
-        }
-        Ok(Tokens::new(var.clone(), &tokens))
     }
-
-    fn action(
-        &self,
-        entry: &Spanned<RawAction>,
-        base: &Path,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<ActionSpec, ConfigError> {
-        let line = self.line_col(entry.span().start).0;
-        let raw = entry.get_ref();
-        for (field, value) in [("tenant", &raw.tenant), ("name", &raw.name)] {
-            let v = value.get_ref();
-            if v.is_empty()
-                || v.len() > 128
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            {
-                return Err(self.invalid(
+    let path = base.join(raw.path.get_ref());
+    if !path.is_file() {
+        return Err(at.invalid(
+            &raw.path,
+            format!(
+                "action `{}`: {} is not a file; give a component (.wasm, built for \
+                 wasm32-wasip2) or a JavaScript action (.js or .ts, built on first use), \
+                 or fix the path (relative paths start at the config file's directory)",
+                raw.name.get_ref(),
+                path.display()
+            ),
+        ));
+    }
+    let mut secrets = BTreeMap::new();
+    for (name, value) in &raw.secrets {
+        let resolved = match value.get_ref().strip_prefix("env:") {
+            Some(var) => env(var).ok_or_else(|| {
+                at.invalid(
                     value,
                     format!(
-                        "{field} = {v:?}: use 1 to 128 ASCII letters, digits, `-`, `_` or `.` \
-                         (it appears in URLs and metric labels)"
+                        "action `{}`: secret `{name}` is read from ${var}, which is not set; \
+                         export it before starting",
+                        raw.name.get_ref()
                     ),
-                ));
-            }
-        }
-        let path = base.join(raw.path.get_ref());
-        if !path.is_file() {
-            return Err(self.invalid(
-                &raw.path,
-                format!(
-                    "action `{}`: {} is not a file; give a component (.wasm, built for \
-                     wasm32-wasip2) or a JavaScript action (.js or .ts, built on first use), \
-                     or fix the path (relative paths start at the config file's directory)",
-                    raw.name.get_ref(),
-                    path.display()
-                ),
-            ));
-        }
-        let mut secrets = BTreeMap::new();
-        for (name, value) in &raw.secrets {
-            let resolved = match value.get_ref().strip_prefix("env:") {
-                Some(var) => env(var).ok_or_else(|| {
-                    self.invalid(
-                        value,
-                        format!(
-                            "action `{}`: secret `{name}` is read from ${var}, which is not set; \
-                             export it before starting",
-                            raw.name.get_ref()
-                        ),
-                    )
-                })?,
-                None => value.get_ref().clone(),
-            };
-            secrets.insert(name.clone(), resolved);
-        }
-        Ok(ActionSpec {
-            tenant: raw.tenant.get_ref().clone(),
-            trigger: raw.trigger,
-            name: raw.name.get_ref().clone(),
-            path,
-            config: ActionConfig {
-                secrets,
-                allowed_hosts: raw
-                    .allow_hosts
-                    .iter()
-                    .chain(&raw.allow_private_hosts)
-                    .cloned()
-                    .collect(),
-                allowed_private_hosts: raw.allow_private_hosts.clone(),
-                instance: match raw.instance {
-                    RawInstance::Fresh => InstanceMode::Fresh,
-                    RawInstance::Warm => InstanceMode::Warm(WarmOptions::default()),
-                },
-            },
-            line,
-        })
+                )
+            })?,
+            None => value.get_ref().clone(),
+        };
+        secrets.insert(name.clone(), resolved);
     }
+    Ok(ActionSpec {
+        tenant: raw.tenant.get_ref().clone(),
+        trigger: raw.trigger,
+        name: raw.name.get_ref().clone(),
+        path,
+        config: ActionConfig {
+            secrets,
+            allowed_hosts: raw
+                .allow_hosts
+                .iter()
+                .chain(&raw.allow_private_hosts)
+                .cloned()
+                .collect(),
+            allowed_private_hosts: raw.allow_private_hosts.clone(),
+            instance: match raw.instance {
+                RawInstance::Fresh => InstanceMode::Fresh,
+                RawInstance::Warm => InstanceMode::Warm(WarmOptions::default()),
+            },
+        },
+        line,
+    })
 }
 
 #[cfg(test)]

@@ -39,14 +39,17 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// machine needs no extra step. `rust-toolchain.toml` lists the target, but not every rustup
 /// installs listed targets on first use.
 ///
-/// Returns an error message saying what to do when the target is missing and cannot be added.
-pub fn ensure_target(root: &Path) -> Result<(), String> {
+/// Fails, saying what to do, when the target is missing and cannot be added.
+pub fn ensure_target(root: &Path) -> Result<(), TargetError> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc)
         .current_dir(root)
         .args(["--print", "sysroot"])
         .output()
-        .map_err(|e| format!("cannot run {rustc}: {e}"))?;
+        .map_err(|source| TargetError::Rustc {
+            rustc: rustc.clone(),
+            source,
+        })?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot
         .join("lib/rustlib")
@@ -73,14 +76,39 @@ pub fn ensure_target(root: &Path) -> Result<(), String> {
         .status();
     match status {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!(
-            "`rustup target add {TARGET}` failed ({s}); run it by hand, then build again"
-        )),
-        Err(e) => Err(format!(
-            "the {TARGET} target is not installed and rustup cannot be run ({e}); install the \
-             target for {rustc} (e.g. `rustup target add {TARGET}`), then build again"
-        )),
+        Ok(status) => Err(TargetError::RustupFailed { status }),
+        Err(source) => Err(TargetError::NoRustup { rustc, source }),
     }
+}
+
+/// Why [`TARGET`]'s standard library is missing and could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The compiler could not be asked for its sysroot.
+    #[error("cannot run {rustc}: {source}")]
+    Rustc {
+        /// The compiler (`$RUSTC` or `rustc`).
+        rustc: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `rustup target add` ran and failed.
+    #[error("`rustup target add {TARGET}` failed ({status}); run it by hand, then build again")]
+    RustupFailed {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+    },
+    /// The target is missing and rustup is not there to add it.
+    #[error(
+        "the {TARGET} target is not installed and rustup cannot be run ({source}); install the \
+         target for {rustc} (e.g. `rustup target add {TARGET}`), then build again"
+    )]
+    NoRustup {
+        /// The compiler the target is missing from.
+        rustc: String,
+        /// Why rustup could not run.
+        source: std::io::Error,
+    },
 }
 
 /// Where the component of `package` is after [`build`].

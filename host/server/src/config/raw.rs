@@ -1,0 +1,89 @@
+//! The config file's shape as serde reads it: every field spanned where an error may have to
+//! name its line, every table closed to unknown fields. [`super::Config::parse`] turns this
+//! into the validated [`super::Config`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use cachet_limits::{CacheLimits, ExecutionLimits, OverflowPolicy};
+use cachet_runtime::Trigger;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8787".to_owned())
+}
+
+pub(super) fn default_store() -> Spanned<String> {
+    Spanned::new(0..0, "memory:".to_owned())
+}
+
+pub(super) fn default_max_inflight() -> Spanned<usize> {
+    Spanned::new(0..0, 256)
+}
+
+pub(super) fn default_store_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 100)
+}
+
+pub(super) fn default_retry_after() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default = "default_listen")]
+    pub(super) listen: Spanned<String>,
+    #[serde(default = "default_store")]
+    pub(super) store: Spanned<String>,
+    #[serde(default = "default_store_timeout")]
+    pub(super) store_timeout_ms: Spanned<u64>,
+    #[serde(default)]
+    pub(super) policy: OverflowPolicy,
+    pub(super) compiled_cache_dir: Option<Spanned<PathBuf>>,
+    pub(super) js_cache_dir: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_max_inflight")]
+    pub(super) max_inflight: Spanned<usize>,
+    #[serde(default = "default_retry_after")]
+    pub(super) retry_after_secs: u32,
+    pub(super) auth: Option<RawAuth>,
+    #[serde(default)]
+    pub(super) cache_limits: CacheLimits,
+    #[serde(default)]
+    pub(super) execution_limits: ExecutionLimits,
+    #[serde(default)]
+    pub(super) actions: Vec<Spanned<RawAction>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(super) tokens_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAction {
+    pub(super) tenant: Spanned<String>,
+    pub(super) trigger: Trigger,
+    pub(super) name: Spanned<String>,
+    pub(super) path: Spanned<PathBuf>,
+    #[serde(default)]
+    pub(super) allow_hosts: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_private_hosts: Vec<String>,
+    #[serde(default)]
+    pub(super) secrets: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(super) instance: RawInstance,
+}
+
+/// `instance = "fresh"` (the default) or `"warm"`.
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawInstance {
+    #[default]
+    Fresh,
+    Warm,
+}
