@@ -143,8 +143,9 @@ pub(super) async fn check(
         }
     }
     if let Some(expected) = &expect.codes {
-        // A set, sorted: which codes the actions met, not how often.
-        let actual: Vec<String> = codes.codes().iter().map(ToString::to_string).collect();
+        // A set in name order: which codes the actions met, not how often.
+        let mut actual: Vec<String> = codes.codes().iter().map(ToString::to_string).collect();
+        actual.sort();
         let mut want = expected.clone();
         want.sort();
         want.dedup();
