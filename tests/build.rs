@@ -33,6 +33,8 @@ const POST_LOGIN: &[&str] = &[
     "counter",
     "refused-http",
     "memory-marker",
+    "login-tour",
+    "api-probe",
 ];
 
 /// Credentials-exchange actions.
@@ -49,6 +51,8 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/claims.js", "post-login"),
     ("tests/js/m2m.js", "credentials-exchange"),
     ("tests/js/refused-fetch.js", "post-login"),
+    ("tests/js/login-tour.js", "post-login"),
+    ("tests/js/api-probe.js", "post-login"),
 ];
 
 fn main() {

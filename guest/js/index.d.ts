@@ -1,5 +1,5 @@
 // TypeScript declarations for Cachet's JavaScript actions: `event` and `api` as in Auth0
-// Actions, for the part of Auth0's API that Cachet implements.
+// Actions (post-login's whole API except redirects, credentials-exchange's whole API).
 //
 // Use them from TypeScript (`cachet build action.ts` bundles TypeScript directly):
 //
@@ -154,7 +154,34 @@ export interface PostLoginEvent {
   [key: string]: unknown;
 }
 
-/** The `api` of a post-login action. Every method returns `api`, so calls chain. */
+/** An authentication factor, as `api.authentication.challengeWith` and friends take it. */
+export interface Factor {
+  type:
+    | "otp"
+    | "email"
+    | "phone"
+    | "push"
+    | "push-notification"
+    | "webauthn-platform"
+    | "webauthn-roaming"
+    | "recovery-code";
+  options?: {
+    /** `phone` only. */
+    preferredMethod?: "voice" | "sms" | "both";
+    /** `push-notification` only: `false` turns off the OTP fallback. */
+    otpFallback?: boolean;
+    [key: string]: unknown;
+  };
+}
+
+/** A SAML attribute's value. */
+export type SamlValue = string | number | boolean | null | Array<string | number | boolean>;
+
+/**
+ * The `api` of a post-login action, as Auth0's reference documents it. Every method is checked
+ * by the host (a bad argument throws `Error("api.<method>: …")` and records nothing) and
+ * returns `api`, so calls chain; `rules.wasExecuted` returns its answer.
+ */
 export interface PostLoginAPI {
   access: {
     /** Refuses the login with a reason shown to the user; the flow stops after this action. */
@@ -168,11 +195,111 @@ export interface PostLoginAPI {
     addScope(scope: string): PostLoginAPI;
     removeScope(scope: string): PostLoginAPI;
   };
+  authentication: {
+    /** Challenges with `factor`; the user may pick one of `additionalFactors` instead. */
+    challengeWith(factor: Factor, options?: { additionalFactors?: Factor[] }): PostLoginAPI;
+    /** Lets the user pick one of `factors` to be challenged with. */
+    challengeWithAny(factors: Factor[]): PostLoginAPI;
+    /** Enrolls in `factor` (not `email`); the user may pick one of `additionalFactors`. */
+    enrollWith(factor: Factor, options?: { additionalFactors?: Factor[] }): PostLoginAPI;
+    /** Lets the user pick one of `factors` to enroll in. */
+    enrollWithAny(factors: Factor[]): PostLoginAPI;
+    /** Only in `onContinuePostLogin` (after a redirect, which Cachet does not run yet): throws. */
+    recordMethod(providerUrl: string): PostLoginAPI;
+    /** Makes a linked account the login's subject. */
+    setPrimaryUser(primaryUserId: string): PostLoginAPI;
+  };
+  multifactor: {
+    enable(
+      provider: "any" | "duo" | "google-authenticator" | "guardian" | "none",
+      options?: {
+        allowRememberBrowser?: boolean;
+        /** Duo: `host`, `ikey`, `skey` (required), `username`. */
+        providerOptions?: { host?: string; ikey?: string; skey?: string; username?: string; [key: string]: unknown };
+      },
+    ): PostLoginAPI;
+  };
+  prompt: {
+    /** Shows a form (one per action); its results reach `onContinuePostLogin` at Auth0. */
+    render(promptId: string, options?: { fields?: Record<string, unknown>; vars?: Record<string, unknown> }): PostLoginAPI;
+  };
+  refreshToken: {
+    /** Denies the exchange and revokes the refresh token; the flow stops after this action. */
+    revoke(reason: string): PostLoginAPI;
+    setExpiresAt(absoluteMs: number): PostLoginAPI;
+    setIdleExpiresAt(idleMs: number): PostLoginAPI;
+    /** At most 256 characters each; `null` removes the key. */
+    setMetadata(key: string, value: string | null): PostLoginAPI;
+    deleteMetadata(key: string): PostLoginAPI;
+    evictMetadata(): PostLoginAPI;
+  };
+  rules: {
+    /** Whether a Rule ran earlier in this transaction: Cachet runs no Rules, so `false`. */
+    wasExecuted(ruleId: string): boolean;
+  };
+  samlResponse: {
+    setAttribute(attribute: string, value: SamlValue): PostLoginAPI;
+    setAudience(audience: string): PostLoginAPI;
+    setRecipient(recipient: string): PostLoginAPI;
+    setCreateUpnClaim(createUpnClaim: boolean): PostLoginAPI;
+    setPassthroughClaimsWithNoMapping(passthrough: boolean): PostLoginAPI;
+    setMapUnknownClaimsAsIs(mapUnknown: boolean): PostLoginAPI;
+    setMapIdentities(mapIdentities: boolean): PostLoginAPI;
+    setSignatureAlgorithm(algorithm: "rsa-sha256" | "rsa-sha1"): PostLoginAPI;
+    setDigestAlgorithm(algorithm: "sha256" | "sha1"): PostLoginAPI;
+    setDestination(destination: string): PostLoginAPI;
+    setLifetimeInSeconds(seconds: number): PostLoginAPI;
+    setSignResponse(signResponse: boolean): PostLoginAPI;
+    setNameIdentifierFormat(format: string): PostLoginAPI;
+    setNameIdentifierProbes(probes: string[]): PostLoginAPI;
+    setAuthnContextClassRef(ref: string): PostLoginAPI;
+    setSigningCert(pem: string): PostLoginAPI;
+    setIncludeAttributeNameFormat(include: boolean): PostLoginAPI;
+    setTypedAttributes(typed: boolean): PostLoginAPI;
+    setEncryptionCert(pem: string): PostLoginAPI;
+    setEncryptionPublicKey(pem: string): PostLoginAPI;
+    setCert(pem: string): PostLoginAPI;
+    setKey(pem: string): PostLoginAPI;
+    setRelayState(relayState: string): PostLoginAPI;
+    setIssuer(issuer: string): PostLoginAPI;
+    setEncryptionAlgorithm(algorithm: "aes256-gcm" | "aes256-cbc"): PostLoginAPI;
+  };
+  session: {
+    /** Ends the session and denies the login; the flow stops after this action. */
+    revoke(reason: string, options?: { preserveRefreshTokens?: boolean }): PostLoginAPI;
+    setExpiresAt(absoluteMs: number): PostLoginAPI;
+    setIdleExpiresAt(idleMs: number): PostLoginAPI;
+    setCookieMode(mode: "persistent" | "non-persistent"): PostLoginAPI;
+    /** At most 256 characters each; `null` removes the key. */
+    setMetadata(key: string, value: string | null): PostLoginAPI;
+    deleteMetadata(key: string): PostLoginAPI;
+    evictMetadata(): PostLoginAPI;
+  };
+  transaction: {
+    /** Also changes `event.transaction.metadata` at once. */
+    setMetadata(key: string, value: string | number | boolean | null): PostLoginAPI;
+    /** These also change `event.transaction.target_scopes` at once. */
+    addTargetScope(scope: string): PostLoginAPI;
+    removeTargetScope(scope: string): PostLoginAPI;
+    setTargetScopes(scopes: string[]): PostLoginAPI;
+    clearTargetScopes(): PostLoginAPI;
+  };
   user: {
     /** Sets one key of the user's app_metadata (`null` removes it). */
     setAppMetadata(key: string, value: JsonValue | undefined): PostLoginAPI;
     /** Sets one key of the user's user_metadata (`null` removes it). */
     setUserMetadata(key: string, value: JsonValue | undefined): PostLoginAPI;
+  };
+  validation: {
+    /** Refuses the login with this error; the flow stops after this action. */
+    error(errorCode: string, errorMessage: string): PostLoginAPI;
+  };
+  /** Redirects are not run by Cachet yet: each method throws saying so. */
+  redirect: {
+    sendUserTo(url: string, options?: { query?: Record<string, string> }): PostLoginAPI;
+    encodeToken(options: { secret: string; payload: Record<string, unknown>; expiresInSeconds?: number }): string;
+    validateToken(options: { secret: string; tokenParameterName?: string }): Record<string, unknown>;
+    canRedirect(): boolean;
   };
   cache: CacheAPI;
 }
@@ -200,6 +327,13 @@ export interface CredentialsExchangeAPI {
   };
   accessToken: {
     setCustomClaim(name: string, value: JsonValue | undefined): CredentialsExchangeAPI;
+  };
+  /** The request's target scopes (Early Access at Auth0). */
+  transaction: {
+    addTargetScope(scope: string): CredentialsExchangeAPI;
+    removeTargetScope(scope: string): CredentialsExchangeAPI;
+    setTargetScopes(scopes: string[]): CredentialsExchangeAPI;
+    clearTargetScopes(): CredentialsExchangeAPI;
   };
   cache: CacheAPI;
 }

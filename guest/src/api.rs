@@ -1,22 +1,133 @@
-//! The trigger APIs: what an action may do to the login or token request.
+//! The trigger APIs: what an action may do to the login or token request, as Auth0's `api`
+//! object offers it (the method names are Auth0's, in snake case).
 //!
-//! Every call is recorded by the host as a command and applied after the whole flow has run.
-//! Values are any `Serialize` type; the host validates the JSON and refuses what is invalid.
+//! Every call goes to the host, which checks its arguments as Auth0's method does and records
+//! a command, applied after the whole flow has run. Values are any `Serialize` type. A refused
+//! call records nothing and returns an [`ApiError`] reading `api.<method>: <why>`.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::bindings::cachet::action::{credentials_exchange_api as cx, post_login_api as pl};
+use crate::bindings::cachet::action::api as wit;
 use crate::{ApiError, Cache};
 
-fn json(value: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(value)
-        .map_err(|e| ApiError(format!("value is not serializable as JSON: {e}")))
+/// Calls `method` of the trigger's API with `args` (a JSON array).
+fn call(method: &str, args: Value) -> Result<Value, ApiError> {
+    let reply = wit::call(method, &args.to_string())
+        .map_err(|why| ApiError(format!("api.{method}: {why}")))?;
+    serde_json::from_str(&reply).map_err(|e| ApiError(format!("api.{method}: {e}")))
+}
+
+/// `value` as JSON.
+fn json(method: &str, value: &impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| {
+        ApiError(format!(
+            "api.{method}: the value is not serializable as JSON: {e}"
+        ))
+    })
+}
+
+/// Records a call that returns nothing.
+fn record(method: &str, args: Value) -> Result<(), ApiError> {
+    call(method, args).map(drop)
+}
+
+/// An authentication factor for [`Authentication`]: `{ type, options? }` as Auth0 takes it.
+///
+/// ```
+/// use cachet_guest::Factor;
+/// let phone = Factor::new("phone").with_options(serde_json::json!({ "preferredMethod": "sms" }));
+/// assert_eq!(serde_json::to_value(&phone).unwrap()["type"], "phone");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Factor {
+    /// `otp`, `email`, `phone`, `push-notification`, `webauthn-platform`, `webauthn-roaming`,
+    /// `recovery-code` (and `push` for enrollment).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The factor's options (`preferredMethod` of `phone`, `otpFallback` of
+    /// `push-notification`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Value>,
+}
+
+impl Factor {
+    /// A factor of this type, without options.
+    pub fn new(kind: &str) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            options: None,
+        }
+    }
+
+    /// The same factor with these options.
+    pub fn with_options(mut self, options: Value) -> Self {
+        self.options = Some(options);
+        self
+    }
+}
+
+/// Options of [`Multifactor::enable`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultifactorOptions {
+    /// Let the user skip MFA on this browser for a while.
+    pub allow_remember_browser: bool,
+    /// Provider settings: Duo's `host`, `ikey`, `skey` (keep them in the secrets), `username`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_options: Option<Value>,
 }
 
 /// The post-login API, handed to a post-login action.
 #[derive(Debug)]
 pub struct PostLoginApi {
     _private: (),
+}
+
+/// Declares zero-sized accessor types, one per API namespace.
+macro_rules! namespace {
+    ($($(#[$doc:meta])* $name:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name {
+                _private: (),
+            }
+        )*
+    };
+}
+
+namespace! {
+    /// `api.access()` of post-login.
+    PostLoginAccess;
+    /// `api.id_token()` of post-login.
+    IdToken;
+    /// `api.access_token()` of post-login.
+    PostLoginAccessToken;
+    /// `api.user()` of post-login.
+    UserApi;
+    /// `api.multifactor()` of post-login.
+    Multifactor;
+    /// `api.authentication()` of post-login.
+    Authentication;
+    /// `api.saml_response()` of post-login.
+    SamlResponse;
+    /// `api.session()` of post-login.
+    Session;
+    /// `api.refresh_token()` of post-login.
+    RefreshToken;
+    /// `api.transaction()` of post-login and credentials-exchange.
+    Transaction;
+    /// `api.prompt()` of post-login.
+    Prompt;
+    /// `api.validation()` of post-login.
+    Validation;
+    /// `api.rules()` of post-login.
+    Rules;
+    /// `api.access()` of credentials-exchange.
+    CredentialsAccess;
+    /// `api.access_token()` of credentials-exchange.
+    CredentialsAccessToken;
 }
 
 impl PostLoginApi {
@@ -45,76 +156,360 @@ impl PostLoginApi {
         UserApi { _private: () }
     }
 
+    /// Multi-factor authentication for this login.
+    pub fn multifactor(&self) -> Multifactor {
+        Multifactor { _private: () }
+    }
+
+    /// Challenges, enrollments, the login's subject.
+    pub fn authentication(&self) -> Authentication {
+        Authentication { _private: () }
+    }
+
+    /// The SAML response of a SAML login.
+    pub fn saml_response(&self) -> SamlResponse {
+        SamlResponse { _private: () }
+    }
+
+    /// The session.
+    pub fn session(&self) -> Session {
+        Session { _private: () }
+    }
+
+    /// The refresh token being exchanged.
+    pub fn refresh_token(&self) -> RefreshToken {
+        RefreshToken { _private: () }
+    }
+
+    /// The transaction's metadata and target scopes.
+    pub fn transaction(&self) -> Transaction {
+        Transaction { _private: () }
+    }
+
+    /// Forms.
+    pub fn prompt(&self) -> Prompt {
+        Prompt { _private: () }
+    }
+
+    /// Validation errors.
+    pub fn validation(&self) -> Validation {
+        Validation { _private: () }
+    }
+
+    /// Rules that ran before the actions.
+    pub fn rules(&self) -> Rules {
+        Rules { _private: () }
+    }
+
     /// The trigger's cache.
     pub fn cache(&self) -> Cache {
         Cache::new()
     }
 }
 
-/// `api.access()` of post-login.
-#[derive(Debug)]
-pub struct PostLoginAccess {
-    _private: (),
+impl Default for PostLoginApi {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl PostLoginAccess {
     /// Refuses the login with a reason shown to the user; the flow stops after this action.
     pub fn deny(&self, reason: &str) -> Result<(), ApiError> {
-        pl::deny(reason).map_err(ApiError)
+        record("access.deny", json!([reason]))
     }
-}
-
-/// `api.id_token()` of post-login.
-#[derive(Debug)]
-pub struct IdToken {
-    _private: (),
 }
 
 impl IdToken {
     /// Adds a custom claim to the ID token.
     pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        pl::set_id_token_claim(name, &json(value)?).map_err(ApiError)
+        let m = "idToken.setCustomClaim";
+        record(m, json!([name, json(m, value)?]))
     }
-}
-
-/// `api.access_token()` of post-login.
-#[derive(Debug)]
-pub struct PostLoginAccessToken {
-    _private: (),
 }
 
 impl PostLoginAccessToken {
     /// Adds a custom claim to the access token.
     pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        pl::set_access_token_claim(name, &json(value)?).map_err(ApiError)
+        let m = "accessToken.setCustomClaim";
+        record(m, json!([name, json(m, value)?]))
     }
 
     /// Adds a scope to the access token.
     pub fn add_scope(&self, scope: &str) -> Result<(), ApiError> {
-        pl::add_access_token_scope(scope).map_err(ApiError)
+        record("accessToken.addScope", json!([scope]))
     }
 
     /// Removes a scope from the access token.
     pub fn remove_scope(&self, scope: &str) -> Result<(), ApiError> {
-        pl::remove_access_token_scope(scope).map_err(ApiError)
+        record("accessToken.removeScope", json!([scope]))
     }
-}
-
-/// `api.user()` of post-login.
-#[derive(Debug)]
-pub struct UserApi {
-    _private: (),
 }
 
 impl UserApi {
-    /// Sets one key of the user's app_metadata.
+    /// Sets one key of the user's app_metadata (`None`/`null` removes it).
     pub fn set_app_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        pl::set_app_metadata(key, &json(value)?).map_err(ApiError)
+        let m = "user.setAppMetadata";
+        record(m, json!([key, json(m, value)?]))
     }
 
-    /// Sets one key of the user's user_metadata.
+    /// Sets one key of the user's user_metadata (`None`/`null` removes it).
     pub fn set_user_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        pl::set_user_metadata(key, &json(value)?).map_err(ApiError)
+        let m = "user.setUserMetadata";
+        record(m, json!([key, json(m, value)?]))
+    }
+}
+
+impl Multifactor {
+    /// Requires MFA with `provider`: `any`, `duo`, `google-authenticator`, `guardian` or
+    /// `none`.
+    pub fn enable(&self, provider: &str, options: &MultifactorOptions) -> Result<(), ApiError> {
+        let m = "multifactor.enable";
+        record(m, json!([provider, json(m, options)?]))
+    }
+}
+
+impl Authentication {
+    /// Challenges the user with `factor`, letting them pick one of `additional` instead.
+    pub fn challenge_with(&self, factor: &Factor, additional: &[Factor]) -> Result<(), ApiError> {
+        record(
+            "authentication.challengeWith",
+            json!([factor, { "additionalFactors": additional }]),
+        )
+    }
+
+    /// Lets the user pick one of `factors` to be challenged with.
+    pub fn challenge_with_any(&self, factors: &[Factor]) -> Result<(), ApiError> {
+        record("authentication.challengeWithAny", json!([factors]))
+    }
+
+    /// Enrolls the user in `factor`, letting them pick one of `additional` instead.
+    pub fn enroll_with(&self, factor: &Factor, additional: &[Factor]) -> Result<(), ApiError> {
+        record(
+            "authentication.enrollWith",
+            json!([factor, { "additionalFactors": additional }]),
+        )
+    }
+
+    /// Lets the user pick one of `factors` to enroll in.
+    pub fn enroll_with_any(&self, factors: &[Factor]) -> Result<(), ApiError> {
+        record("authentication.enrollWithAny", json!([factors]))
+    }
+
+    /// Records a custom authentication method (only in `onContinuePostLogin`, after a
+    /// redirect; Cachet does not run redirects yet, so the host refuses it).
+    pub fn record_method(&self, provider_url: &str) -> Result<(), ApiError> {
+        record("authentication.recordMethod", json!([provider_url]))
+    }
+
+    /// Makes the linked account `user_id` the login's subject.
+    pub fn set_primary_user(&self, user_id: &str) -> Result<(), ApiError> {
+        record("authentication.setPrimaryUser", json!([user_id]))
+    }
+}
+
+/// SAML setters that take one value: `fn name(&self, value) -> Result<(), ApiError>`.
+macro_rules! saml_setters {
+    ($($(#[$doc:meta])* $fn:ident($ty:ty) => $method:literal;)*) => {
+        impl SamlResponse {
+            $(
+                $(#[$doc])*
+                pub fn $fn(&self, value: $ty) -> Result<(), ApiError> {
+                    record(concat!("samlResponse.", $method), json!([value]))
+                }
+            )*
+        }
+    };
+}
+
+saml_setters! {
+    /// The audience (default: the SAMLRequest's issuer).
+    set_audience(&str) => "setAudience";
+    /// The recipient (default: the AssertionConsumerUrl).
+    set_recipient(&str) => "setRecipient";
+    /// Whether to create a UPN claim (default true).
+    set_create_upn_claim(bool) => "setCreateUpnClaim";
+    /// Whether to pass claims without a mapping through (default true).
+    set_passthrough_claims_with_no_mapping(bool) => "setPassthroughClaimsWithNoMapping";
+    /// Whether to map unknown claims as they are (default false).
+    set_map_unknown_claims_as_is(bool) => "setMapUnknownClaimsAsIs";
+    /// Whether to map identities (default true).
+    set_map_identities(bool) => "setMapIdentities";
+    /// `rsa-sha256` (default) or `rsa-sha1`.
+    set_signature_algorithm(&str) => "setSignatureAlgorithm";
+    /// `sha256` (default) or `sha1`.
+    set_digest_algorithm(&str) => "setDigestAlgorithm";
+    /// The destination.
+    set_destination(&str) => "setDestination";
+    /// The assertion's lifetime in seconds (default 3600).
+    set_lifetime_in_seconds(u64) => "setLifetimeInSeconds";
+    /// Whether to sign the whole response (default false: the assertion is signed).
+    set_sign_response(bool) => "setSignResponse";
+    /// The NameID format.
+    set_name_identifier_format(&str) => "setNameIdentifierFormat";
+    /// The claims tried in order for the NameID.
+    set_name_identifier_probes(&[&str]) => "setNameIdentifierProbes";
+    /// The AuthnContextClassRef.
+    set_authn_context_class_ref(&str) => "setAuthnContextClassRef";
+    /// The certificate SAML requests must be signed with (PEM).
+    set_signing_cert(&str) => "setSigningCert";
+    /// Whether to include the attribute NameFormat (default true).
+    set_include_attribute_name_format(bool) => "setIncludeAttributeNameFormat";
+    /// Whether attributes are typed (default true).
+    set_typed_attributes(bool) => "setTypedAttributes";
+    /// The encryption certificate (PEM; with the public key).
+    set_encryption_cert(&str) => "setEncryptionCert";
+    /// The encryption public key (PEM; with the certificate).
+    set_encryption_public_key(&str) => "setEncryptionPublicKey";
+    /// Your own signing certificate (PEM; with the key).
+    set_cert(&str) => "setCert";
+    /// Your own signing key (PEM; keep it in the secrets).
+    set_key(&str) => "setKey";
+    /// The RelayState.
+    set_relay_state(&str) => "setRelayState";
+    /// The issuer (default `urn:auth0:TENANT`).
+    set_issuer(&str) => "setIssuer";
+    /// `aes256-gcm` (recommended) or `aes256-cbc`.
+    set_encryption_algorithm(&str) => "setEncryptionAlgorithm";
+}
+
+impl SamlResponse {
+    /// Sets one attribute: a string, number, boolean, array, or `null` to remove it.
+    pub fn set_attribute(&self, attribute: &str, value: &impl Serialize) -> Result<(), ApiError> {
+        let m = "samlResponse.setAttribute";
+        record(m, json!([attribute, json(m, value)?]))
+    }
+}
+
+impl Session {
+    /// Ends the session and denies the login.
+    pub fn revoke(&self, reason: &str, preserve_refresh_tokens: bool) -> Result<(), ApiError> {
+        record(
+            "session.revoke",
+            json!([reason, { "preserveRefreshTokens": preserve_refresh_tokens }]),
+        )
+    }
+
+    /// When the session ends, ms since the Unix epoch (the earliest call wins).
+    pub fn set_expires_at(&self, ms: u64) -> Result<(), ApiError> {
+        record("session.setExpiresAt", json!([ms]))
+    }
+
+    /// When the idle session ends, ms since the Unix epoch.
+    pub fn set_idle_expires_at(&self, ms: u64) -> Result<(), ApiError> {
+        record("session.setIdleExpiresAt", json!([ms]))
+    }
+
+    /// `persistent` or `non-persistent`.
+    pub fn set_cookie_mode(&self, mode: &str) -> Result<(), ApiError> {
+        record("session.setCookieMode", json!([mode]))
+    }
+
+    /// Sets one metadata key (`None` removes it).
+    pub fn set_metadata(&self, key: &str, value: Option<&str>) -> Result<(), ApiError> {
+        record("session.setMetadata", json!([key, value]))
+    }
+
+    /// Removes one metadata key.
+    pub fn delete_metadata(&self, key: &str) -> Result<(), ApiError> {
+        record("session.deleteMetadata", json!([key]))
+    }
+
+    /// Removes all metadata.
+    pub fn evict_metadata(&self) -> Result<(), ApiError> {
+        record("session.evictMetadata", json!([]))
+    }
+}
+
+impl RefreshToken {
+    /// Denies the exchange and revokes the refresh token used.
+    pub fn revoke(&self, reason: &str) -> Result<(), ApiError> {
+        record("refreshToken.revoke", json!([reason]))
+    }
+
+    /// When the refresh token expires, ms since the Unix epoch.
+    pub fn set_expires_at(&self, ms: u64) -> Result<(), ApiError> {
+        record("refreshToken.setExpiresAt", json!([ms]))
+    }
+
+    /// When the idle refresh token expires, ms since the Unix epoch.
+    pub fn set_idle_expires_at(&self, ms: u64) -> Result<(), ApiError> {
+        record("refreshToken.setIdleExpiresAt", json!([ms]))
+    }
+
+    /// Sets one metadata key (`None` removes it).
+    pub fn set_metadata(&self, key: &str, value: Option<&str>) -> Result<(), ApiError> {
+        record("refreshToken.setMetadata", json!([key, value]))
+    }
+
+    /// Removes one metadata key.
+    pub fn delete_metadata(&self, key: &str) -> Result<(), ApiError> {
+        record("refreshToken.deleteMetadata", json!([key]))
+    }
+
+    /// Removes all metadata.
+    pub fn evict_metadata(&self) -> Result<(), ApiError> {
+        record("refreshToken.evictMetadata", json!([]))
+    }
+}
+
+impl Transaction {
+    /// Sets one key of the transaction's metadata: a string, number or boolean (`null`
+    /// removes it). post-login only.
+    pub fn set_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), ApiError> {
+        let m = "transaction.setMetadata";
+        record(m, json!([key, json(m, value)?]))
+    }
+
+    /// Adds a target scope.
+    pub fn add_target_scope(&self, scope: &str) -> Result<(), ApiError> {
+        record("transaction.addTargetScope", json!([scope]))
+    }
+
+    /// Removes a target scope.
+    pub fn remove_target_scope(&self, scope: &str) -> Result<(), ApiError> {
+        record("transaction.removeTargetScope", json!([scope]))
+    }
+
+    /// Replaces the target scopes.
+    pub fn set_target_scopes(&self, scopes: &[&str]) -> Result<(), ApiError> {
+        record("transaction.setTargetScopes", json!([scopes]))
+    }
+
+    /// Removes every target scope.
+    pub fn clear_target_scopes(&self) -> Result<(), ApiError> {
+        record("transaction.clearTargetScopes", json!([]))
+    }
+}
+
+impl Prompt {
+    /// Shows the form `prompt_id` (one per action), with client-side `fields` and
+    /// server-side `vars`.
+    pub fn render(
+        &self,
+        prompt_id: &str,
+        fields: Option<&Value>,
+        vars: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        record(
+            "prompt.render",
+            json!([prompt_id, { "fields": fields, "vars": vars }]),
+        )
+    }
+}
+
+impl Validation {
+    /// Refuses the login with a validation error; the flow stops after this action.
+    pub fn error(&self, code: &str, message: &str) -> Result<(), ApiError> {
+        record("validation.error", json!([code, message]))
+    }
+}
+
+impl Rules {
+    /// Whether the Rule `rule_id` ran earlier in this transaction (Cachet runs no Rules).
+    pub fn was_executed(&self, rule_id: &str) -> Result<bool, ApiError> {
+        let value = call("rules.wasExecuted", json!([rule_id]))?;
+        Ok(value.as_bool().unwrap_or(false))
     }
 }
 
@@ -151,39 +546,39 @@ impl CredentialsExchangeApi {
         CredentialsAccessToken { _private: () }
     }
 
+    /// The token request's target scopes (Early Access at Auth0).
+    pub fn transaction(&self) -> Transaction {
+        Transaction { _private: () }
+    }
+
     /// The trigger's cache.
     pub fn cache(&self) -> Cache {
         Cache::new()
     }
 }
 
-/// `api.access()` of credentials-exchange.
-#[derive(Debug)]
-pub struct CredentialsAccess {
-    _private: (),
+impl Default for CredentialsExchangeApi {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl CredentialsAccess {
     /// Refuses the token request with an OAuth 2 error code; the flow stops after this action.
     pub fn deny(&self, code: DenyCode, reason: &str) -> Result<(), ApiError> {
         let code = match code {
-            DenyCode::InvalidScope => cx::DenyCode::InvalidScope,
-            DenyCode::InvalidRequest => cx::DenyCode::InvalidRequest,
-            DenyCode::ServerError => cx::DenyCode::ServerError,
+            DenyCode::InvalidScope => "invalid_scope",
+            DenyCode::InvalidRequest => "invalid_request",
+            DenyCode::ServerError => "server_error",
         };
-        cx::deny(code, reason).map_err(ApiError)
+        record("access.deny", json!([code, reason]))
     }
-}
-
-/// `api.access_token()` of credentials-exchange.
-#[derive(Debug)]
-pub struct CredentialsAccessToken {
-    _private: (),
 }
 
 impl CredentialsAccessToken {
     /// Adds a custom claim to the access token.
     pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        cx::set_access_token_claim(name, &json(value)?).map_err(ApiError)
+        let m = "accessToken.setCustomClaim";
+        record(m, json!([name, json(m, value)?]))
     }
 }

@@ -46,8 +46,10 @@ pub mod jwt;
 mod token;
 
 pub use api::{
-    CredentialsAccess, CredentialsAccessToken, CredentialsExchangeApi, DenyCode, IdToken,
-    PostLoginAccess, PostLoginAccessToken, PostLoginApi, UserApi,
+    Authentication, CredentialsAccess, CredentialsAccessToken, CredentialsExchangeApi, DenyCode,
+    Factor, IdToken, Multifactor, MultifactorOptions, PostLoginAccess, PostLoginAccessToken,
+    PostLoginApi, Prompt, RefreshToken, Rules, SamlResponse, Session, Transaction, UserApi,
+    Validation,
 };
 pub use cache::{Cache, CacheError, CacheRecord, SetOptions};
 pub use error::{ApiError, Error};
@@ -99,7 +101,7 @@ pub mod post_login_export {
         world: "post-login",
         with: {
             "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
-            "cachet:action/post-login-api@0.1.0": crate::bindings::cachet::action::post_login_api,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
         },
         pub_export_macro: true,
         export_macro_name: "__export_post_login",
@@ -116,7 +118,7 @@ pub mod credentials_exchange_export {
         world: "credentials-exchange",
         with: {
             "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
-            "cachet:action/credentials-exchange-api@0.1.0": crate::bindings::cachet::action::credentials_exchange_api,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
         },
         pub_export_macro: true,
         export_macro_name: "__export_credentials_exchange",

@@ -1,7 +1,13 @@
 // Test action (credentials-exchange): adds a claim from the event and the cache, and denies with
-// Auth0's code when the request body asks for it.
+// Auth0's code when the request body asks for it; `scopes: true` calls every target-scope method.
 exports.onExecuteCredentialsExchange = async (event, api) => {
   const body = event.request?.body ?? {};
+  if (body.scopes === true) {
+    api.transaction.addTargetScope('read:a').transaction.removeTargetScope('read:b');
+    api.transaction.setTargetScopes(['read:a', 'read:c']);
+    api.transaction.clearTargetScopes();
+    return;
+  }
   if (body.deny) {
     api.access.deny(body.deny, `denied for ${event.client.client_id}`);
     return;

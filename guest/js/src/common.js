@@ -1,5 +1,7 @@
-// The part of Cachet's JavaScript SDK both triggers share: `api.cache` with Auth0's shapes and
-// codes, error conversion, and the entry point that runs an Auth0-style handler.
+// The part of Cachet's JavaScript SDK every trigger shares: `api.cache` with Auth0's shapes and
+// codes, the `api` object built from a trigger's method list (each method one host call that
+// checks its arguments as Auth0's does), error conversion, and the entry point that runs an
+// Auth0-style handler.
 //
 // This file is bundled (esbuild) into every JavaScript action together with the action's own
 // code; `cachet:action/*` imports stay external and become the component's WIT imports
@@ -7,6 +9,7 @@
 // `payload` is E; `option<T>` is T or undefined; `u64` is a BigInt.
 
 import * as wit from 'cachet:action/cache@0.1.0';
+import { call as apiCall } from 'cachet:action/api@0.1.0';
 
 /** Auth0's code for each WIT `cache-error` case. */
 const CACHE_CODES = {
@@ -27,25 +30,67 @@ export function payloadOf(err) {
   return err !== null && typeof err === 'object' && 'payload' in err ? err.payload : err;
 }
 
-/**
- * Calls a WIT import that returns `result<_, string>`; its error string becomes a thrown Error
- * (what an Auth0 API method does when it refuses an argument).
- */
-export function call(what, fn, ...args) {
-  try {
-    return fn(...args);
-  } catch (err) {
-    throw new Error(`${what}: ${payloadOf(err)}`);
-  }
-}
-
-/** `JSON.stringify` for claim and metadata values: `undefined` is sent as `null`. */
-export function json(what, value) {
-  const text = JSON.stringify(value === undefined ? null : value);
+/** Arguments as the host reads them: `undefined` is sent as `null`, as Auth0's JSON does. */
+function argsJson(method, args) {
+  const text = JSON.stringify(args, (_key, value) => (value === undefined ? null : value));
   if (text === undefined) {
-    throw new TypeError(`${what}: the value cannot be represented as JSON (a function or a symbol)`);
+    throw new TypeError(`api.${method}: the arguments cannot be represented as JSON`);
   }
   return text;
+}
+
+/**
+ * Calls `method` of the trigger's API (Auth0's name without `api.`) with `args`. The host
+ * checks them as Auth0's method does; its refusal is thrown as an Error reading
+ * `api.<method>: <why>`, and nothing is recorded.
+ */
+export function invoke(method, args) {
+  for (const arg of args) {
+    if (typeof arg === 'function' || typeof arg === 'symbol' || typeof arg === 'bigint') {
+      throw new TypeError(`api.${method}: a ${typeof arg} cannot be sent to the host (use JSON values)`);
+    }
+  }
+  let reply;
+  try {
+    reply = apiCall(method, argsJson(method, args));
+  } catch (err) {
+    throw new Error(`api.${method}: ${payloadOf(err)}`);
+  }
+  return JSON.parse(reply);
+}
+
+/**
+ * The `api` object of a trigger: `methods` are Auth0's dotted names (`accessToken.addScope`);
+ * each becomes a function that calls the host and returns `api` (for chaining), or the host's
+ * value for the names in `returning` (`rules.wasExecuted`). `extra` adds members of its own
+ * (`cache`, methods that also change the event), and `unsupported` names methods Cachet does
+ * not run yet, which throw saying so.
+ */
+export function buildApi(methods, { returning = [], extra = {}, unsupported: missing = [] } = {}) {
+  const api = {};
+  const place = (name, fn) => {
+    const [group, member] = name.split('.');
+    api[group] ??= {};
+    api[group][member] = fn;
+  };
+  for (const name of methods) {
+    const gives = returning.includes(name);
+    place(name, (...args) => {
+      const value = invoke(name, args);
+      return gives ? value : api;
+    });
+  }
+  for (const name of missing) {
+    place(name, unsupported(`api.${name}`));
+  }
+  for (const [group, members] of Object.entries(extra)) {
+    if (typeof members === 'object' && members !== null && !Object.isFrozen(members) && api[group]) {
+      Object.assign(api[group], members);
+    } else {
+      api[group] = members;
+    }
+  }
+  return api;
 }
 
 function requireString(what, name, value) {
@@ -144,9 +189,13 @@ export function entry(action, name, makeApi) {
         ? action.default[name]
         : undefined;
   if (handler === undefined) {
-    const other = name === 'onExecutePostLogin' ? 'onExecuteCredentialsExchange' : 'onExecutePostLogin';
-    if (typeof (action?.[other] ?? action?.default?.[other]) === 'function') {
-      const trigger = other === 'onExecutePostLogin' ? 'post-login' : 'credentials-exchange';
+    // Another trigger's handler: `onExecuteCredentialsExchange` is a credentials-exchange action.
+    const exported = [...Object.keys(action ?? {}), ...Object.keys(action?.default ?? {})];
+    const other = exported.find(
+      (key) => key !== name && /^onExecute[A-Z]/.test(key) && typeof (action?.[key] ?? action?.default?.[key]) === 'function',
+    );
+    if (other !== undefined) {
+      const trigger = other.slice('onExecute'.length).replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase());
       throw new Error(`the action exports ${other}, not ${name}: it is a ${trigger} action; build it for that trigger`);
     }
     throw new Error(
@@ -157,7 +206,7 @@ export function entry(action, name, makeApi) {
   return async function run(eventJson) {
     try {
       const event = JSON.parse(eventJson);
-      await handler(event, makeApi());
+      await handler(event, makeApi(event));
     } catch (err) {
       // A thrown string is the WIT result's error.
       throw describe(err);
@@ -168,6 +217,6 @@ export function entry(action, name, makeApi) {
 /** A method Cachet does not implement: a clear error instead of `undefined is not a function`. */
 export function unsupported(path) {
   return () => {
-    throw new Error(`${path} is not supported by Cachet (only the cache, access, token claims and metadata APIs are)`);
+    throw new Error(`${path} is not supported by Cachet yet (redirects are not run)`);
   };
 }

@@ -1,36 +1,19 @@
-// `api` for credentials-exchange actions (Auth0's CredentialsExchangeAPI).
+// `api` for credentials-exchange actions (Auth0's CredentialsExchangeAPI): each method one host
+// call, checked as Auth0's is (`host/runtime/src/interfaces/api/credentials_exchange.rs`).
 
-import * as wit from 'cachet:action/credentials-exchange-api@0.1.0';
-import { cache, call, entry, json } from './common.js';
+import { buildApi, cache, entry } from './common.js';
 
-/** Auth0's denial codes and the WIT's. */
-const DENY_CODES = {
-  invalid_scope: 'invalid-scope',
-  invalid_request: 'invalid-request',
-  server_error: 'server-error',
-};
+const METHODS = [
+  'access.deny',
+  'accessToken.setCustomClaim',
+  'transaction.addTargetScope',
+  'transaction.removeTargetScope',
+  'transaction.setTargetScopes',
+  'transaction.clearTargetScopes',
+];
 
 function makeApi() {
-  const api = {
-    access: {
-      deny(code, reason) {
-        const witCode = DENY_CODES[code];
-        if (witCode === undefined) {
-          throw new TypeError(`api.access.deny: the code must be one of ${Object.keys(DENY_CODES).join(', ')}, not ${JSON.stringify(code)}`);
-        }
-        call('api.access.deny', wit.deny, witCode, String(reason ?? ''));
-        return api;
-      },
-    },
-    accessToken: {
-      setCustomClaim(name, value) {
-        call('api.accessToken.setCustomClaim', wit.setAccessTokenClaim, String(name), json('api.accessToken.setCustomClaim', value));
-        return api;
-      },
-    },
-    cache,
-  };
-  return api;
+  return buildApi(METHODS, { extra: { cache } });
 }
 
 /** Runs an action module's `onExecuteCredentialsExchange(event, api)`. */

@@ -1,52 +1,127 @@
-// `api` for post-login actions (Auth0's PostLoginAPI): every call is recorded by the host as a
-// command and applied by the caller once the whole flow has run.
+// `api` for post-login actions (Auth0's PostLoginAPI): every method is one host call, checked
+// as Auth0's is and recorded as a command the caller applies once the whole flow has run.
 
-import * as wit from 'cachet:action/post-login-api@0.1.0';
-import { cache, call, entry, json, unsupported } from './common.js';
+import { buildApi, cache, entry, invoke } from './common.js';
 
-function makeApi() {
-  const api = {
-    access: {
-      deny(reason) {
-        call('api.access.deny', wit.deny, String(reason ?? ''));
-        return api;
-      },
-    },
-    idToken: {
-      setCustomClaim(name, value) {
-        call('api.idToken.setCustomClaim', wit.setIdTokenClaim, String(name), json('api.idToken.setCustomClaim', value));
-        return api;
-      },
-    },
-    accessToken: {
-      setCustomClaim(name, value) {
-        call('api.accessToken.setCustomClaim', wit.setAccessTokenClaim, String(name), json('api.accessToken.setCustomClaim', value));
-        return api;
-      },
-      addScope(scope) {
-        call('api.accessToken.addScope', wit.addAccessTokenScope, String(scope));
-        return api;
-      },
-      removeScope(scope) {
-        call('api.accessToken.removeScope', wit.removeAccessTokenScope, String(scope));
-        return api;
-      },
-    },
-    user: {
-      setAppMetadata(key, value) {
-        call('api.user.setAppMetadata', wit.setAppMetadata, String(key), json('api.user.setAppMetadata', value));
-        return api;
-      },
-      setUserMetadata(key, value) {
-        call('api.user.setUserMetadata', wit.setUserMetadata, String(key), json('api.user.setUserMetadata', value));
-        return api;
-      },
-    },
-    cache,
-    redirect: { sendUserTo: unsupported('api.redirect.sendUserTo'), encodeToken: unsupported('api.redirect.encodeToken'), validateToken: unsupported('api.redirect.validateToken') },
-    multifactor: { enable: unsupported('api.multifactor.enable') },
-    authentication: { challengeWith: unsupported('api.authentication.challengeWith'), recordMethod: unsupported('api.authentication.recordMethod') },
+/** The methods the host's post-login table has (`host/runtime/src/interfaces/api/post_login.rs`). */
+const METHODS = [
+  'access.deny',
+  'accessToken.setCustomClaim',
+  'accessToken.addScope',
+  'accessToken.removeScope',
+  'authentication.challengeWith',
+  'authentication.challengeWithAny',
+  'authentication.enrollWith',
+  'authentication.enrollWithAny',
+  'authentication.recordMethod',
+  'authentication.setPrimaryUser',
+  'idToken.setCustomClaim',
+  'multifactor.enable',
+  'prompt.render',
+  'refreshToken.revoke',
+  'refreshToken.setExpiresAt',
+  'refreshToken.setIdleExpiresAt',
+  'refreshToken.setMetadata',
+  'refreshToken.deleteMetadata',
+  'refreshToken.evictMetadata',
+  'rules.wasExecuted',
+  ...[
+    'Attribute',
+    'Audience',
+    'Recipient',
+    'CreateUpnClaim',
+    'PassthroughClaimsWithNoMapping',
+    'MapUnknownClaimsAsIs',
+    'MapIdentities',
+    'SignatureAlgorithm',
+    'DigestAlgorithm',
+    'Destination',
+    'LifetimeInSeconds',
+    'SignResponse',
+    'NameIdentifierFormat',
+    'NameIdentifierProbes',
+    'AuthnContextClassRef',
+    'SigningCert',
+    'IncludeAttributeNameFormat',
+    'TypedAttributes',
+    'EncryptionCert',
+    'EncryptionPublicKey',
+    'Cert',
+    'Key',
+    'RelayState',
+    'Issuer',
+    'EncryptionAlgorithm',
+  ].map((setter) => `samlResponse.set${setter}`),
+  'session.revoke',
+  'session.setExpiresAt',
+  'session.setIdleExpiresAt',
+  'session.setCookieMode',
+  'session.setMetadata',
+  'session.deleteMetadata',
+  'session.evictMetadata',
+  'transaction.setMetadata',
+  'transaction.addTargetScope',
+  'transaction.removeTargetScope',
+  'transaction.setTargetScopes',
+  'transaction.clearTargetScopes',
+  'user.setAppMetadata',
+  'user.setUserMetadata',
+  'validation.error',
+];
+
+/**
+ * `api.transaction`'s methods also change `event.transaction` at once, as Auth0's do, so later
+ * code in the action (and Auth0-style helpers) sees the new metadata and target scopes.
+ */
+function transaction(event, api) {
+  const tx = () => {
+    if (event.transaction === null || typeof event.transaction !== 'object') event.transaction = {};
+    return event.transaction;
   };
+  const scopes = () => {
+    const t = tx();
+    if (!Array.isArray(t.target_scopes)) t.target_scopes = [];
+    return t.target_scopes;
+  };
+  return {
+    setMetadata(key, value) {
+      invoke('transaction.setMetadata', [key, value]);
+      const t = tx();
+      if (t.metadata === null || typeof t.metadata !== 'object') t.metadata = {};
+      if (value === null || value === undefined) delete t.metadata[key];
+      else t.metadata[key] = value;
+      return api;
+    },
+    addTargetScope(scope) {
+      invoke('transaction.addTargetScope', [scope]);
+      if (!scopes().includes(scope)) scopes().push(scope);
+      return api;
+    },
+    removeTargetScope(scope) {
+      invoke('transaction.removeTargetScope', [scope]);
+      tx().target_scopes = scopes().filter((s) => s !== scope);
+      return api;
+    },
+    setTargetScopes(list) {
+      invoke('transaction.setTargetScopes', [list]);
+      tx().target_scopes = [...list];
+      return api;
+    },
+    clearTargetScopes() {
+      invoke('transaction.clearTargetScopes', []);
+      tx().target_scopes = [];
+      return api;
+    },
+  };
+}
+
+function makeApi(event) {
+  const api = buildApi(METHODS, {
+    returning: ['rules.wasExecuted'],
+    unsupported: ['redirect.sendUserTo', 'redirect.encodeToken', 'redirect.validateToken', 'redirect.canRedirect'],
+    extra: { cache },
+  });
+  Object.assign(api.transaction, transaction(event, api));
   return api;
 }
 

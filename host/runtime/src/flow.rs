@@ -175,7 +175,7 @@ impl Executor {
                 ctx.limiter = MemoryLimiter::new(limits);
                 ctx.cache = cache;
                 ctx.jwt = jwt;
-                ctx.commands = Commands::new(limits);
+                ctx.commands = Commands::new(action.inner.trigger, limits);
                 ctx.deadline_hit = false;
                 (w.store, Some((w.instance, w.created, w.executions)))
             }
@@ -200,7 +200,7 @@ impl Executor {
                     limiter: MemoryLimiter::new(limits),
                     cache,
                     jwt,
-                    commands: Commands::new(limits),
+                    commands: Commands::new(action.inner.trigger, limits),
                     deadline_hit: false,
                 };
                 let mut store = Store::new(&inner.engine, ctx);

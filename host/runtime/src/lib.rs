@@ -70,7 +70,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ExecuteError, LoadError};
 pub use observe::{CacheOp, CacheOpResult, EgressOutcome, ErrorCodes, Observer};
-pub use result::{ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome};
+pub use result::{ActionFailure, ActionResult, Command, Factor, FailureKind, FlowResult, Outcome};
 pub use runtime::{Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;
 pub use store::{

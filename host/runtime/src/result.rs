@@ -19,10 +19,16 @@ pub enum Outcome {
 }
 
 /// One call an action made to its trigger API, recorded for the caller to apply.
+///
+/// Serialized with a `type` tag (the variant in kebab case) and the fields in snake case: the
+/// README's table of commands lists every type with its JSON shape and the Auth0 method that
+/// records it. Commands that end the login or exchange ([`Command::ends_flow`]) stop the flow
+/// after the action that recorded them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Command {
-    /// Refuse the login or token exchange.
+    /// Refuse the login or token exchange (`access.deny`).
     Deny {
         /// OAuth 2 error code (credentials-exchange only): `invalid_scope`, `invalid_request`
         /// or `server_error`.
@@ -31,44 +37,235 @@ pub enum Command {
         /// Reason shown to the user or client.
         reason: String,
     },
-    /// Add a custom claim to the ID token.
+    /// Add a custom claim to the ID token (`idToken.setCustomClaim`).
     SetIdTokenClaim {
         /// Claim name.
         name: String,
         /// Claim value.
         value: Value,
     },
-    /// Add a custom claim to the access token.
+    /// Add a custom claim to the access token (`accessToken.setCustomClaim`).
     SetAccessTokenClaim {
         /// Claim name.
         name: String,
         /// Claim value.
         value: Value,
     },
-    /// Add a scope to the access token.
+    /// Add a scope to the access token (`accessToken.addScope`).
     AddAccessTokenScope {
         /// The scope.
         scope: String,
     },
-    /// Remove a scope from the access token.
+    /// Remove a scope from the access token (`accessToken.removeScope`).
     RemoveAccessTokenScope {
         /// The scope.
         scope: String,
     },
-    /// Set one key of the user's app_metadata.
+    /// Set one key of the user's app_metadata (`user.setAppMetadata`); `null` removes it.
     SetAppMetadata {
         /// Metadata key.
         key: String,
         /// Metadata value.
         value: Value,
     },
-    /// Set one key of the user's user_metadata.
+    /// Set one key of the user's user_metadata (`user.setUserMetadata`); `null` removes it.
     SetUserMetadata {
         /// Metadata key.
         key: String,
         /// Metadata value.
         value: Value,
     },
+    /// Require multi-factor authentication for this login (`multifactor.enable`).
+    EnableMultifactor {
+        /// `any`, `duo`, `google-authenticator`, `guardian` or `none`.
+        provider: String,
+        /// Let the user skip MFA on this browser for a while.
+        allow_remember_browser: bool,
+        /// Provider settings (Duo's `host`, `ikey`, `skey`, `username`).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        provider_options: Option<Value>,
+    },
+    /// Challenge the user with a factor, offering others (`authentication.challengeWith`).
+    ChallengeWith {
+        /// The factor shown first.
+        factor: Factor,
+        /// Factors the user may pick instead.
+        additional_factors: Vec<Factor>,
+    },
+    /// Let the user pick one of these factors to be challenged with
+    /// (`authentication.challengeWithAny`).
+    ChallengeWithAny {
+        /// The factors offered.
+        factors: Vec<Factor>,
+    },
+    /// Enroll the user in a factor, offering others (`authentication.enrollWith`).
+    EnrollWith {
+        /// The factor offered first.
+        factor: Factor,
+        /// Factors the user may pick instead.
+        additional_factors: Vec<Factor>,
+    },
+    /// Let the user pick one of these factors to enroll in (`authentication.enrollWithAny`).
+    EnrollWithAny {
+        /// The factors offered.
+        factors: Vec<Factor>,
+    },
+    /// Make a linked account the login's subject (`authentication.setPrimaryUser`).
+    SetPrimaryUser {
+        /// The primary user's id.
+        user_id: String,
+    },
+    /// Set one attribute of the SAML response (`samlResponse.setAttribute`); `null` removes
+    /// it.
+    SetSamlAttribute {
+        /// The attribute's name.
+        attribute: String,
+        /// A string, number, boolean, array or `null`.
+        value: Value,
+    },
+    /// Set one property of the SAML response (`samlResponse.setAudience`, `setIssuer`, …).
+    SetSamlProperty {
+        /// The property, named as Auth0's setter without `set` (`audience`, `issuer`,
+        /// `signatureAlgorithm`, …).
+        property: String,
+        /// Its value, of the setter's type.
+        value: Value,
+    },
+    /// End the session and deny the login (`session.revoke`).
+    RevokeSession {
+        /// Why.
+        reason: String,
+        /// Keep the session's refresh tokens.
+        preserve_refresh_tokens: bool,
+    },
+    /// When the session ends, ms since the Unix epoch (`session.setExpiresAt`).
+    SetSessionExpiresAt {
+        /// The absolute expiry.
+        expires_at: u64,
+    },
+    /// When the idle session ends, ms since the Unix epoch (`session.setIdleExpiresAt`).
+    SetSessionIdleExpiresAt {
+        /// The idle expiry.
+        idle_expires_at: u64,
+    },
+    /// The session cookie's mode (`session.setCookieMode`).
+    SetSessionCookieMode {
+        /// `persistent` or `non-persistent`.
+        mode: String,
+    },
+    /// Set one key of the session's metadata (`session.setMetadata`); `null` removes it.
+    SetSessionMetadata {
+        /// The key.
+        key: String,
+        /// A string, or `null`.
+        value: Value,
+    },
+    /// Remove one key of the session's metadata (`session.deleteMetadata`).
+    DeleteSessionMetadata {
+        /// The key.
+        key: String,
+    },
+    /// Remove all of the session's metadata (`session.evictMetadata`).
+    EvictSessionMetadata,
+    /// Deny the exchange and revoke the refresh token used (`refreshToken.revoke`).
+    RevokeRefreshToken {
+        /// Why.
+        reason: String,
+    },
+    /// When the refresh token expires, ms since the Unix epoch (`refreshToken.setExpiresAt`).
+    SetRefreshTokenExpiresAt {
+        /// The absolute expiry.
+        expires_at: u64,
+    },
+    /// When the idle refresh token expires (`refreshToken.setIdleExpiresAt`).
+    SetRefreshTokenIdleExpiresAt {
+        /// The idle expiry.
+        idle_expires_at: u64,
+    },
+    /// Set one key of the refresh token's metadata (`refreshToken.setMetadata`).
+    SetRefreshTokenMetadata {
+        /// The key.
+        key: String,
+        /// A string, or `null`.
+        value: Value,
+    },
+    /// Remove one key of the refresh token's metadata (`refreshToken.deleteMetadata`).
+    DeleteRefreshTokenMetadata {
+        /// The key.
+        key: String,
+    },
+    /// Remove all of the refresh token's metadata (`refreshToken.evictMetadata`).
+    EvictRefreshTokenMetadata,
+    /// Set one key of the transaction's metadata (`transaction.setMetadata`).
+    SetTransactionMetadata {
+        /// The key.
+        key: String,
+        /// A string, number, boolean, or `null` (removes it).
+        value: Value,
+    },
+    /// Add a scope to the transaction's target scopes (`transaction.addTargetScope`).
+    AddTargetScope {
+        /// The scope.
+        scope: String,
+    },
+    /// Remove a scope from the target scopes (`transaction.removeTargetScope`).
+    RemoveTargetScope {
+        /// The scope.
+        scope: String,
+    },
+    /// Replace the target scopes (`transaction.setTargetScopes`).
+    SetTargetScopes {
+        /// The scopes.
+        scopes: Vec<String>,
+    },
+    /// Remove every target scope (`transaction.clearTargetScopes`).
+    ClearTargetScopes,
+    /// Show a form (`prompt.render`).
+    RenderPrompt {
+        /// The form's id.
+        prompt_id: String,
+        /// Values filled in on the client.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        fields: Option<Value>,
+        /// Values kept on the server.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        vars: Option<Value>,
+    },
+    /// Refuse the login with a validation error (`validation.error`).
+    ValidationError {
+        /// The error code, the action's own.
+        code: String,
+        /// The message.
+        message: String,
+    },
+}
+
+impl Command {
+    /// Whether this command ends the login or exchange: the flow stops after the action that
+    /// recorded it and the outcome is `denied` (`access.deny`, `validation.error`,
+    /// `session.revoke`, `refreshToken.revoke`).
+    pub fn ends_flow(&self) -> bool {
+        matches!(
+            self,
+            Self::Deny { .. }
+                | Self::ValidationError { .. }
+                | Self::RevokeSession { .. }
+                | Self::RevokeRefreshToken { .. }
+        )
+    }
+}
+
+/// An authentication factor, as `authentication.challengeWith` and friends take it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Factor {
+    /// `otp`, `email`, `phone`, `push-notification`, `webauthn-platform`,
+    /// `webauthn-roaming`, `recovery-code` (and `push` for enrollment).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The factor's options (`preferredMethod` of `phone`, `otpFallback` of
+    /// `push-notification`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub options: Option<Value>,
 }
 
 /// Why an action failed.

@@ -57,14 +57,16 @@ impl WasiHttpView for Ctx {
 }
 
 /// The linker of one trigger's world: WASI (whose filesystem, environment and sockets the
-/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and the trigger's API.
-pub(crate) fn linker(engine: &Engine, trigger: Trigger) -> wasmtime::Result<Linker<Ctx>> {
+/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and `api`. Every world
+/// imports the same interfaces today (a trigger's API is a table behind `api`, chosen by the
+/// execution's trigger), so `_trigger` only names whose world this linker serves.
+pub(crate) fn linker(engine: &Engine, _trigger: Trigger) -> wasmtime::Result<Linker<Ctx>> {
     let mut linker = Linker::<Ctx>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     cache::add_to_linker(&mut linker, |c| &mut c.cache)?;
     jwt::add_to_linker(&mut linker, |c| &mut c.jwt)?;
-    (crate::interfaces::add_trigger_api::<Ctx>(trigger))(&mut linker, |c| &mut c.commands)?;
+    crate::interfaces::api::add_to_linker(&mut linker, |c| &mut c.commands)?;
     Ok(linker)
 }
 

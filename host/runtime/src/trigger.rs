@@ -1,10 +1,11 @@
 //! Triggers, and the one table that says what each trigger means: its name, the function its
 //! actions export, the WIT world they are built against, and how each SDK exports it. Pure
 //! data, so every layer (stores, the linker, the CLI, the server) can read it; the trigger's
-//! API is linked in by [`crate::interfaces::add_trigger_api`].
+//! API is a table of methods in `interfaces/api/`, chosen by the execution's trigger.
 //!
 //! Everything trigger-specific reads this table; adding a trigger is a new row (with its WIT
-//! world, its API module in `interfaces/` and the SDKs' files), not a `match` in every file.
+//! world, its method table in `interfaces/api/` and the SDKs' files), not a `match` in every
+//! file.
 
 use std::fmt;
 

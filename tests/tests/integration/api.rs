@@ -42,6 +42,7 @@ async fn every_post_login_api_call_becomes_a_command_in_call_order() {
             Command::SetAppMetadata { .. } => "app-metadata",
             Command::SetUserMetadata { .. } => "user-metadata",
             Command::Deny { .. } => "deny",
+            _ => "other",
         })
         .collect();
     assert_eq!(

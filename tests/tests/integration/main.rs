@@ -16,6 +16,7 @@ mod load;
 mod shared;
 mod stores;
 mod token;
+mod trigger_api;
 mod warm;
 
 use cachet_runtime::{FlowResult, Runtime, Trigger};

@@ -1,14 +1,12 @@
-//! What the trigger APIs record: one execution's commands, within its command budget.
-//!
-//! Guest-controlled names and JSON enter here. Sizes are checked against what is left of the
-//! budget *before* any JSON is parsed, so an action cannot make the host build a large value
-//! only to refuse it (an 8 MB JSON array would otherwise cost the host ~150 MB to parse).
+//! What the trigger APIs record: one execution's commands, within its command budget, and
+//! why a call is refused ([`CallRefused`]). The calls themselves are checked in
+//! [`crate::interfaces::api`].
 
 use cachet_limits::ExecutionLimits;
-use serde_json::Value;
 use wasmtime::component::HasData;
 
 use crate::result::Command;
+use crate::trigger::Trigger;
 
 /// Why the host refused an API call. The action sees the message (the WIT functions return
 /// `result<_, string>`), so each says what to do; none echoes the value the action passed.
@@ -47,15 +45,35 @@ pub(crate) enum CallRefused {
         /// `execution_limits.max_name_bytes`.
         max: usize,
     },
-    /// A value that should be JSON is not.
-    #[error("the value for {what} `{name}` is not valid JSON: {reason}")]
-    NotJson {
-        /// "claim", "metadata key", …
-        what: &'static str,
-        /// The claim or key it was for (checked for length already).
-        name: String,
+    /// The arguments are not a JSON array (only a raw `api.call` can send that).
+    #[error("the argument list of {method} is not valid JSON: {reason}")]
+    ArgsNotJson {
+        /// The method.
+        method: &'static str,
         /// The parser's message (a position, never the text).
         reason: String,
+    },
+    /// The trigger's API has no such method.
+    #[error("{trigger} actions have no api.{method}; the methods are: {methods}")]
+    UnknownMethod {
+        /// The trigger.
+        trigger: &'static str,
+        /// What was called (cut to 64 bytes).
+        method: String,
+        /// The trigger's methods, comma-separated.
+        methods: String,
+    },
+    /// An argument is missing or not what Auth0's method takes.
+    #[error("{message}")]
+    BadArgument {
+        /// What is wrong and what is accepted, naming the argument.
+        message: String,
+    },
+    /// The method exists, but not where it was called.
+    #[error("{message}")]
+    NotHere {
+        /// Where it can be called.
+        message: String,
     },
 }
 
@@ -76,6 +94,8 @@ impl HasData for HasCommands {
 
 /// One execution's recorded commands and what is left of its budget.
 pub(crate) struct Commands {
+    /// The trigger whose API the action calls.
+    pub(crate) trigger: Trigger,
     pub(crate) list: Vec<Command>,
     bytes: usize,
     max_commands: usize,
@@ -84,8 +104,9 @@ pub(crate) struct Commands {
 }
 
 impl Commands {
-    pub(crate) fn new(limits: &ExecutionLimits) -> Self {
+    pub(crate) fn new(trigger: Trigger, limits: &ExecutionLimits) -> Self {
         Self {
+            trigger,
             list: Vec::new(),
             bytes: 0,
             max_commands: limits.max_commands,
@@ -95,7 +116,7 @@ impl Commands {
     }
 
     /// Reserves room for one command of `payload_bytes`, or says why there is none.
-    fn reserve(&mut self, payload_bytes: usize) -> Result<(), CallRefused> {
+    pub(crate) fn reserve(&self, payload_bytes: usize) -> Result<(), CallRefused> {
         if self.list.len() >= self.max_commands {
             return Err(CallRefused::TooManyCalls {
                 max: self.max_commands,
@@ -137,34 +158,15 @@ impl Commands {
         Ok(())
     }
 
-    /// Records a command carrying a name and a JSON value: checks the name and the size, then
-    /// parses the JSON (never echoing it in errors), then records.
-    pub(crate) fn record_json(
-        &mut self,
-        what: &'static str,
-        name: String,
-        json: &str,
-        make: impl FnOnce(String, Value) -> Command,
-    ) -> Result<(), CallRefused> {
-        self.check_name(what, &name)?;
-        let bytes = name.len().saturating_add(json.len());
-        self.reserve(bytes)?;
-        let value: Value = match serde_json::from_str(json) {
-            Ok(value) => value,
-            Err(e) => {
-                return Err(CallRefused::NotJson {
-                    what,
-                    name,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        self.record(make(name, value), bytes)
+    /// Whether a command that ends the flow was recorded (a denial, a validation error, a
+    /// revoked session or refresh token).
+    pub(crate) fn denied(&self) -> bool {
+        self.list.iter().any(Command::ends_flow)
     }
 
-    /// Whether a denial was recorded.
-    pub(crate) fn denied(&self) -> bool {
-        self.list.iter().any(|c| matches!(c, Command::Deny { .. }))
+    /// Bytes of the payload budget still free.
+    pub(crate) fn free_bytes(&self) -> usize {
+        self.max_bytes.saturating_sub(self.bytes)
     }
 }
 
@@ -182,26 +184,11 @@ mod tests {
     }
 
     #[test]
-    fn an_oversized_json_value_is_refused_before_it_is_parsed() {
-        let mut c = Commands::new(&limits());
-        // Not valid JSON either: a parse would have reported that instead.
-        let err = c
-            .record_json("claim", "n".into(), &"[".repeat(64), |name, value| {
-                Command::SetIdTokenClaim { name, value }
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("past 32 bytes"), "{err}");
-        assert!(c.list.is_empty());
-    }
-
-    #[test]
     fn the_command_count_and_name_length_are_bounded() {
-        let mut c = Commands::new(&limits());
+        let mut c = Commands::new(Trigger::PostLogin, &limits());
         for _ in 0..3 {
-            c.record_json("claim", "n".into(), "1", |name, value| {
-                Command::SetIdTokenClaim { name, value }
-            })
-            .unwrap();
+            c.record(Command::AddAccessTokenScope { scope: "s".into() }, 1)
+                .unwrap();
         }
         assert!(
             c.record(

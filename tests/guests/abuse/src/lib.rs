@@ -5,7 +5,7 @@
 //! attack through, which the tests treat as a failure.
 
 use cachet_guest::http::Request;
-use cachet_guest::raw::{jwt, post_login_api};
+use cachet_guest::raw::{api, jwt};
 use cachet_guest::{Error, PostLoginApi, PostLoginEvent};
 
 const MB: usize = 1024 * 1024;
@@ -18,7 +18,9 @@ fn on_execute(event: &PostLoginEvent, _: &PostLoginApi) -> Result<(), Error> {
         // An 8 MB JSON array: the host must refuse it by size, before parsing.
         "huge-claim" => {
             let json = format!("[{}0]", "0,".repeat(4 * MB));
-            post_login_api::set_id_token_claim("claim", &json).map_err(Error::msg)
+            api::call("idToken.setCustomClaim", &format!("[\"claim\",{json}]"))
+                .map(drop)
+                .map_err(Error::msg)
         }
         // An 8 MB "token".
         "huge-token" => {
@@ -92,7 +94,7 @@ fn on_execute(event: &PostLoginEvent, _: &PostLoginApi) -> Result<(), Error> {
         "command-flood" => {
             let n = body.get("n").and_then(|v| v.as_u64()).unwrap_or(0);
             for i in 0..n {
-                post_login_api::set_id_token_claim(&format!("c{i}"), "1")
+                api::call("idToken.setCustomClaim", &format!("[\"c{i}\",1]"))
                     .map_err(|e| Error::msg(format!("call {i}: {e}")))?;
             }
             Ok(())
@@ -101,18 +103,25 @@ fn on_execute(event: &PostLoginEvent, _: &PostLoginApi) -> Result<(), Error> {
         "long-name" => {
             let len = body.get("len").and_then(|v| v.as_u64()).unwrap_or(0);
             let name = "n".repeat(usize::try_from(len).unwrap_or(0));
-            post_login_api::set_id_token_claim(&name, "1").map_err(Error::msg)
+            api::call("idToken.setCustomClaim", &format!("[\"{name}\",1]"))
+                .map(drop)
+                .map_err(Error::msg)
         }
-        // 16 claims of exactly 64 KiB of payload each (name + JSON), filling the 1 MiB payload
-        // budget to the byte, then one more 4-byte claim, which must be refused.
+        // 16 claims of exactly 64 KiB of payload each (a string argument counts its bytes, the
+        // name 3 and the value the rest), filling the 1 MiB payload budget to the byte, then
+        // one more claim of 4 bytes (name `p16`, value `1`), which must be refused.
         "payload-fill" => {
             for i in 0..16 {
                 let name = format!("p{i:02}");
-                let json = format!("\"{}\"", "x".repeat(65_536 - name.len() - 2));
-                post_login_api::set_id_token_claim(&name, &json)
-                    .map_err(|e| Error::msg(format!("claim {i}: {e}")))?;
+                let value = "x".repeat(65_536 - name.len());
+                api::call(
+                    "idToken.setCustomClaim",
+                    &format!("[\"{name}\",\"{value}\"]"),
+                )
+                .map_err(|e| Error::msg(format!("claim {i}: {e}")))?;
             }
-            post_login_api::set_id_token_claim("p16", "1")
+            api::call("idToken.setCustomClaim", "[\"p16\",1]")
+                .map(drop)
                 .map_err(|e| Error::msg(format!("claim 16: {e}")))
         }
         other => Err(Error::msg(format!("unknown attack `{other}`"))),
