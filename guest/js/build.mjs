@@ -11,17 +11,28 @@
 import * as path from 'node:path';
 import { builtinModules } from 'node:module';
 import { writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const TRIGGERS = {
-  'post-login': { module: 'post-login.js', fn: 'postLogin', export: 'onExecutePostLogin' },
-  'credentials-exchange': {
-    module: 'credentials-exchange.js',
-    fn: 'credentialsExchange',
-    export: 'onExecuteCredentialsExchange',
-  },
-};
+/**
+ * The trigger worlds, read from the WIT (the SDK directory's copy, or the repository's): a world
+ * `name` exporting `on-execute-x` is built from `src/name.js`'s `handle` into the export
+ * `onExecuteX`. Nothing here lists triggers: a new world and its SDK file are enough.
+ */
+function worlds() {
+  const candidates = [path.join(here, 'wit', 'action.wit'), path.join(here, '..', '..', 'wit', 'action.wit')];
+  const file = candidates.find((p) => existsSync(p));
+  if (file === undefined) fail(`cannot find wit/action.wit beside ${here}`);
+  const found = {};
+  for (const [, name, body] of readFileSync(file, 'utf8').matchAll(/world ([a-z-]+) \{([^}]*)\}/g)) {
+    const exported = /export ([a-z-]+):/.exec(body);
+    if (exported === null) continue;
+    const camel = exported[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    found[name] = { module: `${name}.js`, fn: 'handle', export: camel };
+  }
+  return found;
+}
 
 function fail(message) {
   process.stderr.write(`${message.trimEnd()}\n`);
@@ -29,7 +40,8 @@ function fail(message) {
 }
 
 function trigger(name) {
-  return TRIGGERS[name] ?? fail(`unknown trigger ${name}: expected post-login or credentials-exchange`);
+  const all = worlds();
+  return all[name] ?? fail(`unknown trigger ${name}: expected one of ${Object.keys(all).join(', ')}`);
 }
 
 /** Node's built-in modules cannot be bundled: say so plainly instead of esbuild's hint. */

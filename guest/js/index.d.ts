@@ -346,3 +346,115 @@ export type OnExecuteCredentialsExchange = (
   event: CredentialsExchangeEvent,
   api: CredentialsExchangeAPI,
 ) => void | Promise<void>;
+
+/** The user of the registration and password triggers (pre-user-registration has no `user_id` yet). */
+export interface RegistrationUser {
+  user_id?: string;
+  email?: string;
+  email_verified?: boolean;
+  name?: string;
+  nickname?: string;
+  given_name?: string;
+  family_name?: string;
+  picture?: string;
+  username?: string;
+  phone_number?: string;
+  phone_verified?: boolean;
+  created_at?: string;
+  updated_at?: string;
+  last_password_reset?: string;
+  app_metadata?: Record<string, JsonValue>;
+  user_metadata?: Record<string, JsonValue>;
+  [key: string]: unknown;
+}
+
+/** The connection a user signs up with or changes a password on. */
+export interface EventConnection {
+  id: string;
+  name: string;
+  strategy: string;
+  metadata?: Record<string, string>;
+}
+
+/** The `event` of a pre-user-registration action. */
+export interface PreUserRegistrationEvent {
+  user: RegistrationUser;
+  client?: EventClient;
+  connection: EventConnection;
+  request: EventRequest;
+  tenant: EventTenant;
+  transaction?: { locale?: string; ui_locales?: string[]; requested_scopes?: string[]; protocol?: string; [key: string]: unknown };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `api` of a pre-user-registration action. Every method returns `api`. */
+export interface PreUserRegistrationAPI {
+  access: {
+    /** Refuses the sign-up: `reason` for the logs, `userMessage` for the user; the flow stops. */
+    deny(reason: string, userMessage?: string): PreUserRegistrationAPI;
+  };
+  user: {
+    setAppMetadata(key: string, value: JsonValue | undefined): PreUserRegistrationAPI;
+    setUserMetadata(key: string, value: JsonValue | undefined): PreUserRegistrationAPI;
+  };
+  validation: {
+    /** Refuses the sign-up with this error; the flow stops after this action. */
+    error(errorCode: string, errorMessage: string): PreUserRegistrationAPI;
+  };
+  cache: CacheAPI;
+}
+
+/** The `event` of a post-user-registration action. */
+export interface PostUserRegistrationEvent {
+  user: RegistrationUser & { user_id: string };
+  connection: EventConnection;
+  request?: EventRequest;
+  tenant: EventTenant;
+  transaction?: Record<string, unknown>;
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `event` of a post-change-password action. */
+export interface PostChangePasswordEvent {
+  user: RegistrationUser;
+  connection: EventConnection;
+  request: EventRequest;
+  tenant: EventTenant;
+  transaction?: { correlation_id?: string };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `event` of a send-phone-message action. */
+export interface SendPhoneMessageEvent {
+  message_options: {
+    action: "enrollment" | "second-factor-authentication";
+    code: string;
+    message_type: "sms" | "voice";
+    recipient: string;
+    text: string;
+  };
+  user: EventUser;
+  client?: EventClient;
+  request: EventRequest;
+  tenant: EventTenant;
+  transaction?: { correlation_id?: string };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `api` of post-user-registration, post-change-password and send-phone-message: only the cache. */
+export interface CacheOnlyAPI {
+  cache: CacheAPI;
+}
+
+export type PostUserRegistrationAPI = CacheOnlyAPI;
+export type PostChangePasswordAPI = CacheOnlyAPI;
+export type SendPhoneMessageAPI = CacheOnlyAPI;
+
+export type OnExecutePreUserRegistration = (event: PreUserRegistrationEvent, api: PreUserRegistrationAPI) => void | Promise<void>;
+export type OnExecutePostUserRegistration = (event: PostUserRegistrationEvent, api: PostUserRegistrationAPI) => void | Promise<void>;
+export type OnExecutePostChangePassword = (event: PostChangePasswordEvent, api: PostChangePasswordAPI) => void | Promise<void>;
+export type OnExecuteSendPhoneMessage = (event: SendPhoneMessageEvent, api: SendPhoneMessageAPI) => void | Promise<void>;

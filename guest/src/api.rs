@@ -582,3 +582,88 @@ impl CredentialsAccessToken {
         record(m, json!([name, json(m, value)?]))
     }
 }
+
+/// The pre-user-registration API, handed to a pre-user-registration action.
+#[derive(Debug)]
+pub struct PreUserRegistrationApi {
+    _private: (),
+}
+
+/// `api.access()` of pre-user-registration.
+#[derive(Debug)]
+pub struct RegistrationAccess {
+    _private: (),
+}
+
+impl PreUserRegistrationApi {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// Allow or deny the sign-up.
+    pub fn access(&self) -> RegistrationAccess {
+        RegistrationAccess { _private: () }
+    }
+
+    /// The new user's metadata.
+    pub fn user(&self) -> UserApi {
+        UserApi { _private: () }
+    }
+
+    /// Validation errors.
+    pub fn validation(&self) -> Validation {
+        Validation { _private: () }
+    }
+
+    /// The trigger's cache.
+    pub fn cache(&self) -> Cache {
+        Cache::new()
+    }
+}
+
+impl Default for PreUserRegistrationApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RegistrationAccess {
+    /// Refuses the sign-up: `reason` goes to the tenant's logs, `user_message` may be shown to
+    /// the user. The flow stops after this action.
+    pub fn deny(&self, reason: &str, user_message: &str) -> Result<(), ApiError> {
+        record("access.deny", json!([reason, user_message]))
+    }
+}
+
+/// The API of a trigger whose only member is `api.cache` (post-user-registration,
+/// post-change-password, send-phone-message).
+#[derive(Debug)]
+pub struct CacheOnlyApi {
+    _private: (),
+}
+
+impl CacheOnlyApi {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// The trigger's cache.
+    pub fn cache(&self) -> Cache {
+        Cache::new()
+    }
+}
+
+impl Default for CacheOnlyApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The post-user-registration API: `api.cache` only.
+pub type PostUserRegistrationApi = CacheOnlyApi;
+/// The post-change-password API: `api.cache` only.
+pub type PostChangePasswordApi = CacheOnlyApi;
+/// The send-phone-message API: `api.cache` only.
+pub type SendPhoneMessageApi = CacheOnlyApi;

@@ -52,6 +52,16 @@ pub struct PostLoginEvent {
     pub stats: Stats,
     /// The transaction (requested scopes, protocol, ...).
     pub transaction: Option<Value>,
+    /// The session (`id`; Enterprise: expiries, device, metadata).
+    pub session: Option<Value>,
+    /// The refresh token being exchanged (Enterprise), when there is one.
+    pub refresh_token: Option<Value>,
+    /// A form's results (`id`, `fields`, `vars`), after `api.prompt.render`.
+    pub prompt: Option<Value>,
+    /// The custom domain the login came through (`domain`, `domain_metadata`).
+    pub custom_domain: Option<Value>,
+    /// TLS fingerprints (`ja3`, `ja4`) when the client came through Cloudflare.
+    pub security_context: Option<Value>,
 }
 
 /// The event of a credentials-exchange (machine-to-machine) action.
@@ -244,4 +254,111 @@ impl FromIterator<(String, String)> for Secrets {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
         Self(iter.into_iter().collect())
     }
+}
+
+/// The event of a pre-user-registration action (Auth0's shape): the user about to be created
+/// (no `user_id` yet), where they sign up, and the request. Fields this type does not name are
+/// kept in `other`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PreUserRegistrationEvent {
+    /// The user being created (`user_id` is empty: it has none yet).
+    pub user: User,
+    /// The application, when the sign-up comes through one.
+    pub client: Option<Client>,
+    /// The connection the user signs up with.
+    pub connection: Connection,
+    /// The sign-up request.
+    pub request: Request,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The transaction (`locale`, `ui_locales`, `requested_scopes`, `protocol`, …).
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The event of a post-user-registration action: the user just created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostUserRegistrationEvent {
+    /// The user just created.
+    pub user: User,
+    /// The connection.
+    pub connection: Connection,
+    /// The request, when there was one.
+    pub request: Option<Request>,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The transaction, when there was one.
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The event of a post-change-password action: the user whose password changed (Auth0 sends
+/// few of their fields: `user_id`, `email`, `email_verified`, `phone_number`, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostChangePasswordEvent {
+    /// The user.
+    pub user: User,
+    /// The connection.
+    pub connection: Connection,
+    /// The request.
+    pub request: Request,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The transaction (`correlation_id`).
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// The event of a send-phone-message action: the message to deliver and whom to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SendPhoneMessageEvent {
+    /// The message.
+    pub message_options: MessageOptions,
+    /// The user it is for.
+    pub user: User,
+    /// The application, when there is one.
+    pub client: Option<Client>,
+    /// The request.
+    pub request: Request,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The transaction (`correlation_id`).
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// What send-phone-message asks the action to deliver.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MessageOptions {
+    /// `enrollment` or `second-factor-authentication`.
+    pub action: String,
+    /// The one-time code.
+    pub code: String,
+    /// `sms` or `voice`.
+    pub message_type: String,
+    /// The phone number (E.164).
+    pub recipient: String,
+    /// The text to send.
+    pub text: String,
 }

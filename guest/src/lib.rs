@@ -46,16 +46,19 @@ pub mod jwt;
 mod token;
 
 pub use api::{
-    Authentication, CredentialsAccess, CredentialsAccessToken, CredentialsExchangeApi, DenyCode,
-    Factor, IdToken, Multifactor, MultifactorOptions, PostLoginAccess, PostLoginAccessToken,
-    PostLoginApi, Prompt, RefreshToken, Rules, SamlResponse, Session, Transaction, UserApi,
-    Validation,
+    Authentication, CacheOnlyApi, CredentialsAccess, CredentialsAccessToken,
+    CredentialsExchangeApi, DenyCode, Factor, IdToken, Multifactor, MultifactorOptions,
+    PostChangePasswordApi, PostLoginAccess, PostLoginAccessToken, PostLoginApi,
+    PostUserRegistrationApi, PreUserRegistrationApi, Prompt, RefreshToken, RegistrationAccess,
+    Rules, SamlResponse, SendPhoneMessageApi, Session, Transaction, UserApi, Validation,
 };
 pub use cache::{Cache, CacheError, CacheRecord, SetOptions};
 pub use error::{ApiError, Error};
 pub use event::{
     Authorization, Client, Connection, CredentialsExchangeEvent, CredentialsTransaction,
-    PostLoginEvent, Request, ResourceServer, Secrets, Stats, Tenant, User,
+    MessageOptions, PostChangePasswordEvent, PostLoginEvent, PostUserRegistrationEvent,
+    PreUserRegistrationEvent, Request, ResourceServer, Secrets, SendPhoneMessageEvent, Stats,
+    Tenant, User,
 };
 pub use token::{ManagementToken, NotCached, Token, TokenError, TokenSource, effective_leeway_ms};
 
@@ -82,14 +85,20 @@ mod bindings {
 #[doc(hidden)]
 pub use bindings::cachet::action as raw;
 
-#[cfg(all(
-    target_arch = "wasm32",
-    feature = "post-login",
-    feature = "credentials-exchange"
-))]
-compile_error!(
-    "cachet-guest: enable only one trigger feature per action; build post-login and \
-     credentials-exchange actions in separate cargo invocations so features do not unify"
+/// How many trigger features are on: a component exports one trigger's entry point.
+#[cfg(target_arch = "wasm32")]
+const TRIGGER_FEATURES: usize = cfg!(feature = "post-login") as usize
+    + cfg!(feature = "credentials-exchange") as usize
+    + cfg!(feature = "pre-user-registration") as usize
+    + cfg!(feature = "post-user-registration") as usize
+    + cfg!(feature = "post-change-password") as usize
+    + cfg!(feature = "send-phone-message") as usize;
+
+#[cfg(target_arch = "wasm32")]
+const _: () = assert!(
+    TRIGGER_FEATURES <= 1,
+    "cachet-guest: enable only one trigger feature per action; build actions of different \
+     triggers in separate cargo invocations so features do not unify"
 );
 
 #[cfg(feature = "post-login")]
@@ -126,6 +135,74 @@ pub mod credentials_exchange_export {
     });
 }
 
+#[cfg(feature = "pre-user-registration")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod pre_user_registration_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "pre-user-registration",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_pre_user_registration",
+        default_bindings_module: "cachet_guest::pre_user_registration_export",
+    });
+}
+
+#[cfg(feature = "post-user-registration")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod post_user_registration_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "post-user-registration",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_post_user_registration",
+        default_bindings_module: "cachet_guest::post_user_registration_export",
+    });
+}
+
+#[cfg(feature = "post-change-password")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod post_change_password_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "post-change-password",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_post_change_password",
+        default_bindings_module: "cachet_guest::post_change_password_export",
+    });
+}
+
+#[cfg(feature = "send-phone-message")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod send_phone_message_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "send-phone-message",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_send_phone_message",
+        default_bindings_module: "cachet_guest::send_phone_message_export",
+    });
+}
+
 /// Glue the export macros expand to. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
@@ -152,6 +229,66 @@ pub mod __private {
             format!("cachet-guest: the event is not a credentials-exchange event: {e}")
         })?;
         handler(&event, &CredentialsExchangeApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a pre-user-registration handler.
+    pub fn run_pre_user_registration(
+        event_json: &str,
+        handler: fn(
+            &crate::PreUserRegistrationEvent,
+            &crate::PreUserRegistrationApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::PreUserRegistrationEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a pre-user-registration event: {e}")
+            })?;
+        handler(&event, &crate::PreUserRegistrationApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a post-user-registration handler.
+    pub fn run_post_user_registration(
+        event_json: &str,
+        handler: fn(
+            &crate::PostUserRegistrationEvent,
+            &crate::PostUserRegistrationApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::PostUserRegistrationEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a post-user-registration event: {e}")
+            })?;
+        handler(&event, &crate::PostUserRegistrationApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a post-change-password handler.
+    pub fn run_post_change_password(
+        event_json: &str,
+        handler: fn(
+            &crate::PostChangePasswordEvent,
+            &crate::PostChangePasswordApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::PostChangePasswordEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a post-change-password event: {e}")
+            })?;
+        handler(&event, &crate::PostChangePasswordApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a send-phone-message handler.
+    pub fn run_send_phone_message(
+        event_json: &str,
+        handler: fn(
+            &crate::SendPhoneMessageEvent,
+            &crate::SendPhoneMessageApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::SendPhoneMessageEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a send-phone-message event: {e}")
+            })?;
+        handler(&event, &crate::SendPhoneMessageApi::new()).map_err(|e| e.to_string())
     }
 }
 
@@ -196,6 +333,98 @@ macro_rules! credentials_exchange {
 
         $crate::credentials_exchange_export::__export_credentials_exchange!(
             __CachetCredentialsExchangeAction with_types_in $crate::credentials_exchange_export
+        );
+    };
+}
+
+/// Exports a pre-user-registration action: `fn(&PreUserRegistrationEvent, &PreUserRegistrationApi) -> Result<(), Error>`.
+///
+/// Needs the `pre-user-registration` feature.
+#[cfg(feature = "pre-user-registration")]
+#[macro_export]
+macro_rules! pre_user_registration {
+    ($handler:path) => {
+        struct __CachetPreUserRegistrationAction;
+
+        impl $crate::pre_user_registration_export::Guest for __CachetPreUserRegistrationAction {
+            fn on_execute_pre_user_registration(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_pre_user_registration(&event, $handler)
+            }
+        }
+
+        $crate::pre_user_registration_export::__export_pre_user_registration!(
+            __CachetPreUserRegistrationAction with_types_in $crate::pre_user_registration_export
+        );
+    };
+}
+
+/// Exports a post-user-registration action: `fn(&PostUserRegistrationEvent, &PostUserRegistrationApi) -> Result<(), Error>`.
+///
+/// Needs the `post-user-registration` feature.
+#[cfg(feature = "post-user-registration")]
+#[macro_export]
+macro_rules! post_user_registration {
+    ($handler:path) => {
+        struct __CachetPostUserRegistrationAction;
+
+        impl $crate::post_user_registration_export::Guest for __CachetPostUserRegistrationAction {
+            fn on_execute_post_user_registration(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_post_user_registration(&event, $handler)
+            }
+        }
+
+        $crate::post_user_registration_export::__export_post_user_registration!(
+            __CachetPostUserRegistrationAction with_types_in $crate::post_user_registration_export
+        );
+    };
+}
+
+/// Exports a post-change-password action: `fn(&PostChangePasswordEvent, &PostChangePasswordApi) -> Result<(), Error>`.
+///
+/// Needs the `post-change-password` feature.
+#[cfg(feature = "post-change-password")]
+#[macro_export]
+macro_rules! post_change_password {
+    ($handler:path) => {
+        struct __CachetPostChangePasswordAction;
+
+        impl $crate::post_change_password_export::Guest for __CachetPostChangePasswordAction {
+            fn on_execute_post_change_password(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_post_change_password(&event, $handler)
+            }
+        }
+
+        $crate::post_change_password_export::__export_post_change_password!(
+            __CachetPostChangePasswordAction with_types_in $crate::post_change_password_export
+        );
+    };
+}
+
+/// Exports a send-phone-message action: `fn(&SendPhoneMessageEvent, &SendPhoneMessageApi) -> Result<(), Error>`.
+///
+/// Needs the `send-phone-message` feature.
+#[cfg(feature = "send-phone-message")]
+#[macro_export]
+macro_rules! send_phone_message {
+    ($handler:path) => {
+        struct __CachetSendPhoneMessageAction;
+
+        impl $crate::send_phone_message_export::Guest for __CachetSendPhoneMessageAction {
+            fn on_execute_send_phone_message(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_send_phone_message(&event, $handler)
+            }
+        }
+
+        $crate::send_phone_message_export::__export_send_phone_message!(
+            __CachetSendPhoneMessageAction with_types_in $crate::send_phone_message_export
         );
     };
 }

@@ -17,6 +17,6 @@ function makeApi() {
 }
 
 /** Runs an action module's `onExecuteCredentialsExchange(event, api)`. */
-export function credentialsExchange(action) {
+export function handle(action) {
   return entry(action, 'onExecuteCredentialsExchange', makeApi);
 }

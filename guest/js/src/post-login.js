@@ -126,6 +126,6 @@ function makeApi(event) {
 }
 
 /** Runs an action module's `onExecutePostLogin(event, api)`. */
-export function postLogin(action) {
+export function handle(action) {
   return entry(action, 'onExecutePostLogin', makeApi);
 }

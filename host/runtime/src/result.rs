@@ -34,8 +34,11 @@ pub enum Command {
         /// or `server_error`.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         code: Option<String>,
-        /// Reason shown to the user or client.
+        /// Reason shown to the user or client (pre-user-registration: for the tenant's logs).
         reason: String,
+        /// The message shown to the user (pre-user-registration's second argument).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        user_message: Option<String>,
     },
     /// Add a custom claim to the ID token (`idToken.setCustomClaim`).
     SetIdTokenClaim {

@@ -20,6 +20,14 @@ pub enum Trigger {
     PostLogin,
     /// Every client-credentials (machine-to-machine) token exchange.
     CredentialsExchange,
+    /// Every sign-up to a database or passwordless connection, before the user is created.
+    PreUserRegistration,
+    /// After a user is created (Auth0 runs it asynchronously).
+    PostUserRegistration,
+    /// After a database user's password changes (asynchronous).
+    PostChangePassword,
+    /// Each SMS or voice message of MFA enrollment and challenge.
+    SendPhoneMessage,
 }
 
 /// What the runtime needs to know about one trigger.
@@ -40,7 +48,7 @@ pub(crate) struct TriggerSpec {
 }
 
 /// The table, in [`Trigger::ALL`] order.
-static TRIGGERS: [TriggerSpec; 2] = [
+static TRIGGERS: [TriggerSpec; 6] = [
     TriggerSpec {
         trigger: Trigger::PostLogin,
         name: "post-login",
@@ -59,11 +67,54 @@ static TRIGGERS: [TriggerSpec; 2] = [
                         `credentials-exchange`); in JavaScript `exports.onExecuteCredentialsExchange`",
         default_event: include_str!("../../../examples/events/credentials-exchange.json"),
     },
+    TriggerSpec {
+        trigger: Trigger::PreUserRegistration,
+        name: "pre-user-registration",
+        world: "pre-user-registration",
+        export: "on-execute-pre-user-registration",
+        how_to_export: "in Rust `cachet_guest::pre_user_registration!(your_fn)` (feature `pre-user-registration`); in \
+                        JavaScript `exports.onExecutePreUserRegistration`",
+        default_event: include_str!("../../../examples/events/pre-user-registration.json"),
+    },
+    TriggerSpec {
+        trigger: Trigger::PostUserRegistration,
+        name: "post-user-registration",
+        world: "post-user-registration",
+        export: "on-execute-post-user-registration",
+        how_to_export: "in Rust `cachet_guest::post_user_registration!(your_fn)` (feature `post-user-registration`); in \
+                        JavaScript `exports.onExecutePostUserRegistration`",
+        default_event: include_str!("../../../examples/events/post-user-registration.json"),
+    },
+    TriggerSpec {
+        trigger: Trigger::PostChangePassword,
+        name: "post-change-password",
+        world: "post-change-password",
+        export: "on-execute-post-change-password",
+        how_to_export: "in Rust `cachet_guest::post_change_password!(your_fn)` (feature `post-change-password`); in \
+                        JavaScript `exports.onExecutePostChangePassword`",
+        default_event: include_str!("../../../examples/events/post-change-password.json"),
+    },
+    TriggerSpec {
+        trigger: Trigger::SendPhoneMessage,
+        name: "send-phone-message",
+        world: "send-phone-message",
+        export: "on-execute-send-phone-message",
+        how_to_export: "in Rust `cachet_guest::send_phone_message!(your_fn)` (feature `send-phone-message`); in \
+                        JavaScript `exports.onExecuteSendPhoneMessage`",
+        default_event: include_str!("../../../examples/events/send-phone-message.json"),
+    },
 ];
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 2] = [Trigger::PostLogin, Trigger::CredentialsExchange];
+    pub const ALL: [Trigger; 6] = [
+        Trigger::PostLogin,
+        Trigger::CredentialsExchange,
+        Trigger::PreUserRegistration,
+        Trigger::PostUserRegistration,
+        Trigger::PostChangePassword,
+        Trigger::SendPhoneMessage,
+    ];
 
     /// This trigger's row of the table.
     pub(crate) fn spec(self) -> &'static TriggerSpec {
@@ -77,6 +128,10 @@ impl Trigger {
         match self {
             Self::PostLogin => 0,
             Self::CredentialsExchange => 1,
+            Self::PreUserRegistration => 2,
+            Self::PostUserRegistration => 3,
+            Self::PostChangePassword => 4,
+            Self::SendPhoneMessage => 5,
         }
     }
 

@@ -114,7 +114,8 @@ async fn a_deny_stops_the_flow_and_is_the_last_command() {
         r.commands.last(),
         Some(&Command::Deny {
             code: None,
-            reason: "denied by the tour".into()
+            reason: "denied by the tour".into(),
+            user_message: None,
         })
     );
 }
@@ -193,6 +194,7 @@ async fn every_credentials_exchange_deny_code_reaches_the_result() {
             [Command::Deny {
                 code: Some(code.into()),
                 reason: format!("because {code}"),
+                user_message: None,
             }]
         );
     }
@@ -245,7 +247,8 @@ async fn credentials_exchange_deny_carries_the_oauth_error_code() {
         r.commands,
         [Command::Deny {
             code: Some("invalid_scope".into()),
-            reason: "client svc-1 may not request admin:all".into()
+            reason: "client svc-1 may not request admin:all".into(),
+            user_message: None,
         }]
     );
 }

@@ -119,7 +119,8 @@ async fn a_javascript_deny_stops_the_flow_and_is_the_last_command() {
         r.commands.last(),
         Some(&Command::Deny {
             code: None,
-            reason: "denied by the tour".into()
+            reason: "denied by the tour".into(),
+            user_message: None,
         })
     );
 }
@@ -288,7 +289,8 @@ async fn a_javascript_credentials_exchange_action_sets_claims_and_denies_with_au
         r.commands,
         vec![Command::Deny {
             code: Some("invalid_scope".into()),
-            reason: "denied for svc-reporting".into()
+            reason: "denied for svc-reporting".into(),
+            user_message: None,
         }]
     );
 

@@ -14,6 +14,7 @@ mod isolation;
 mod javascript;
 mod load;
 mod shared;
+mod signup;
 mod stores;
 mod token;
 mod trigger_api;

@@ -194,7 +194,8 @@ mod tests {
             c.record(
                 Command::Deny {
                     code: None,
-                    reason: String::new()
+                    reason: String::new(),
+                    user_message: None,
                 },
                 0
             )

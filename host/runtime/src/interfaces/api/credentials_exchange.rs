@@ -52,5 +52,6 @@ fn deny(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     call.record(Command::Deny {
         code: Some(code),
         reason,
+        user_message: None,
     })
 }

@@ -11,6 +11,7 @@
 
 pub(crate) mod credentials_exchange;
 pub(crate) mod post_login;
+pub(crate) mod pre_user_registration;
 
 use serde_json::{Map, Value};
 use wasmtime::component::Linker;
@@ -38,6 +39,11 @@ pub(crate) fn methods(trigger: Trigger) -> &'static [Method] {
     match trigger {
         Trigger::PostLogin => post_login::METHODS,
         Trigger::CredentialsExchange => credentials_exchange::METHODS,
+        Trigger::PreUserRegistration => pre_user_registration::METHODS,
+        // Auth0 gives these triggers `api.cache` only.
+        Trigger::PostUserRegistration | Trigger::PostChangePassword | Trigger::SendPhoneMessage => {
+            &[]
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use super::common::{
     add_target_scope, clear_target_scopes, remove_target_scope, set_access_token_claim,
     set_app_metadata, set_target_scopes, set_user_metadata,
 };
+use super::pre_user_registration::validation_error;
 use super::{Call, Method};
 use crate::interfaces::commands::CallRefused;
 use crate::result::Command;
@@ -327,7 +328,11 @@ pub(crate) static METHODS: &[Method] = &[
 /// `access.deny(reason)`: the login is refused; the flow stops after this action.
 fn deny(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     let reason = call.string(0, "the reason")?;
-    call.record(Command::Deny { code: None, reason })
+    call.record(Command::Deny {
+        code: None,
+        reason,
+        user_message: None,
+    })
 }
 
 fn add_scope(call: &mut Call<'_>) -> Result<Value, CallRefused> {
@@ -597,11 +602,4 @@ fn set_transaction_metadata(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     }
     let value = call.take(1);
     call.record(Command::SetTransactionMetadata { key, value })
-}
-
-/// `validation.error(errorCode, errorMessage)`: the login is refused with this error.
-fn validation_error(call: &mut Call<'_>) -> Result<Value, CallRefused> {
-    let code = call.name(0, "the error code")?;
-    let message = call.string(1, "the error message")?;
-    call.record(Command::ValidationError { code, message })
 }
