@@ -72,9 +72,12 @@ async function bundle(action, triggerName, out) {
   const t = trigger(triggerName);
   const esbuild = await import('esbuild');
   const sdk = path.join(here, 'src', t.module);
+  const handlers = Object.fromEntries(Object.entries(worlds()).map(([name, w]) => [w.export, name]));
   const entry =
     `import * as action from ${JSON.stringify(path.resolve(action))};\n` +
+    `import { knownHandlers } from ${JSON.stringify(path.join(here, 'src', 'common.js'))};\n` +
     `import { ${t.fn} } from ${JSON.stringify(sdk)};\n` +
+    `knownHandlers(${JSON.stringify(handlers)});\n` +
     `export const ${t.export} = ${t.fn}(action);\n`;
   try {
     await esbuild.build({

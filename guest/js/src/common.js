@@ -190,13 +190,10 @@ export function entry(action, name, makeApi) {
         : undefined;
   if (handler === undefined) {
     // Another trigger's handler: `onExecuteCredentialsExchange` is a credentials-exchange action.
-    const exported = [...Object.keys(action ?? {}), ...Object.keys(action?.default ?? {})];
-    const other = exported.find(
-      (key) => key !== name && /^onExecute[A-Z]/.test(key) && typeof (action?.[key] ?? action?.default?.[key]) === 'function',
-    );
-    if (other !== undefined) {
-      const trigger = other.slice('onExecute'.length).replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase());
-      throw new Error(`the action exports ${other}, not ${name}: it is a ${trigger} action; build it for that trigger`);
+    for (const [other, trigger] of Object.entries(handlers)) {
+      if (other !== name && typeof (action?.[other] ?? action?.default?.[other]) === 'function') {
+        throw new Error(`the action exports ${other}, not ${name}: it is a ${trigger} action; build it for that trigger`);
+      }
     }
     throw new Error(
       `the action exports no ${name} function: write \`exports.${name} = async (event, api) => { … }\` ` +
@@ -212,6 +209,14 @@ export function entry(action, name, makeApi) {
       throw describe(err);
     }
   };
+}
+
+/** Every trigger's handler name and trigger, set by the build's entry from the WIT. */
+let handlers = {};
+
+/** Tells `entry` every trigger's handler (`{ onExecutePostLogin: "post-login", … }`). */
+export function knownHandlers(map) {
+  handlers = map;
 }
 
 /** A method Cachet does not implement: a clear error instead of `undefined is not a function`. */

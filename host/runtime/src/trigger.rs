@@ -202,7 +202,17 @@ mod tests {
         let unknown = "pre-login".parse::<Trigger>().unwrap_err();
         assert_eq!(
             unknown.to_string(),
-            "unknown trigger `pre-login`; use one of: post-login, credentials-exchange"
+            format!(
+                "unknown trigger `pre-login`; use one of: {}",
+                Trigger::names().join(", ")
+            )
+        );
+        assert!(
+            unknown
+                .to_string()
+                .ends_with("use one of: post-login, credentials-exchange, pre-user-registration, \
+                            post-user-registration, post-change-password, send-phone-message"),
+            "{unknown}"
         );
     }
 }

@@ -627,7 +627,8 @@ async fn loading_rechecks_every_entry_and_reports_what_it_dropped() {
             },
             PartitionSnapshot {
                 tenant: "acme".into(),
-                trigger: "pre-user-registration".into(),
+                // A trigger Cachet does not have.
+                trigger: "pre-login".into(),
                 entries: vec![entry("k", "v", NOW + 5)],
             },
         ],
