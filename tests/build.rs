@@ -48,6 +48,10 @@ const RUST: &[&[&str]] = &[
     &["signup-welcome"],
     &["password-notice"],
     &["sms-sender"],
+    &["mail-relay"],
+    &["phone-relay"],
+    &["token-swap"],
+    &["stream-sink"],
 ];
 
 /// JavaScript actions (source relative to the workspace root, trigger), each built with
@@ -68,6 +72,10 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/signup-tour.js", "post-user-registration"),
     ("tests/js/signup-tour.js", "post-change-password"),
     ("tests/js/signup-tour.js", "send-phone-message"),
+    ("tests/js/provider-tour.js", "custom-email-provider"),
+    ("tests/js/provider-tour.js", "custom-phone-provider"),
+    ("tests/js/provider-tour.js", "custom-token-exchange"),
+    ("tests/js/provider-tour.js", "event-stream"),
 ];
 
 fn main() {

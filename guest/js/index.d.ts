@@ -458,3 +458,139 @@ export type OnExecutePreUserRegistration = (event: PreUserRegistrationEvent, api
 export type OnExecutePostUserRegistration = (event: PostUserRegistrationEvent, api: PostUserRegistrationAPI) => void | Promise<void>;
 export type OnExecutePostChangePassword = (event: PostChangePasswordEvent, api: PostChangePasswordAPI) => void | Promise<void>;
 export type OnExecuteSendPhoneMessage = (event: SendPhoneMessageEvent, api: SendPhoneMessageAPI) => void | Promise<void>;
+
+/** `api.notification` of custom-email-provider and custom-phone-provider: the last call counts. */
+export interface NotificationAPI<A> {
+  /** Fails the notification for good (the reason is cut to 1024 characters). */
+  drop(reason: string): A;
+  /** Fails the notification and has it tried again (up to 5 times at Auth0). */
+  retry(reason: string): A;
+}
+
+/** The `event` of a custom-email-provider action. */
+export interface CustomEmailProviderEvent {
+  notification: { from: string; to: string; subject: string; html: string; text: string; locale: string; message_type: string };
+  user: EventUser;
+  client: EventClient;
+  connection?: EventConnection;
+  organization?: { id: string; name: string; display_name?: string; metadata?: Record<string, string> };
+  request: EventRequest;
+  tenant: EventTenant & { friendly_name?: string; home_url?: string; logo_url?: string; support_email?: string; support_url?: string };
+  transaction?: { correlation_id?: string };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `api` of a custom-email-provider action. */
+export interface CustomEmailProviderAPI {
+  notification: NotificationAPI<CustomEmailProviderAPI>;
+  cache: CacheAPI;
+}
+
+/** The `event` of a custom-phone-provider action. */
+export interface CustomPhoneProviderEvent {
+  notification: {
+    as_text: string;
+    as_voice: string;
+    code?: string;
+    delivery_method: "text" | "voice";
+    from?: string;
+    locale?: string;
+    message_type: "otp_verify" | "otp_enroll" | "blocked_account" | "change_password" | "password_breach";
+    recipient: string;
+  };
+  user: EventUser;
+  client: EventClient;
+  connection?: EventConnection;
+  request: EventRequest;
+  tenant: EventTenant;
+  transaction?: { correlation_id?: string };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `api` of a custom-phone-provider action. */
+export interface CustomPhoneProviderAPI {
+  notification: NotificationAPI<CustomPhoneProviderAPI>;
+  cache: CacheAPI;
+}
+
+/** The `event` of a custom-token-exchange action. */
+export interface CustomTokenExchangeEvent {
+  client: EventClient;
+  organization?: { id: string; name: string; display_name?: string; metadata?: Record<string, string> };
+  request: EventRequest;
+  resource_server: EventResourceServer;
+  tenant: EventTenant;
+  transaction: {
+    subject_token: string;
+    subject_token_type: string;
+    requested_scopes: string[];
+    requested_token_type?: string;
+    actor_token?: string;
+    actor_token_type?: string;
+    actor_token_user?: EventUser;
+  };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** An actor of custom-token-exchange: at most 5 deep. */
+export interface Actor {
+  sub: string;
+  act?: Actor;
+  [key: string]: string | number | boolean | Actor | undefined;
+}
+
+/** The `api` of a custom-token-exchange action. Every method returns `api`. */
+export interface CustomTokenExchangeAPI {
+  access: {
+    /** Refuses the exchange: `invalid_request`, `server_error` or a code of your own. */
+    deny(code: string, reason: string): CustomTokenExchangeAPI;
+    /** Refuses it as an invalid subject token (counted by attack protection). */
+    rejectInvalidSubjectToken(reason: string): CustomTokenExchangeAPI;
+  };
+  authentication: {
+    /** Exactly one of `setUserById` and `setUserByConnection`, once. */
+    setUserById(userId: string): CustomTokenExchangeAPI;
+    setUserByConnection(
+      connectionName: string,
+      userAttributes: {
+        user_id: string;
+        email?: string;
+        email_verified?: boolean;
+        family_name?: string;
+        given_name?: string;
+        name?: string;
+        nickname?: string;
+        phone_number?: string;
+        phone_verified?: boolean;
+        picture?: string;
+        username?: string;
+        verify_email?: boolean;
+      },
+      options: { creationBehavior: "create_if_not_exists" | "none"; updateBehavior: "none" | "replace" },
+    ): CustomTokenExchangeAPI;
+    setOrganization(organization: string): CustomTokenExchangeAPI;
+    setActor(actor: Actor): CustomTokenExchangeAPI;
+  };
+  user: {
+    setAppMetadata(key: string, value: JsonValue | undefined): CustomTokenExchangeAPI;
+    setUserMetadata(key: string, value: JsonValue | undefined): CustomTokenExchangeAPI;
+  };
+  cache: CacheAPI;
+}
+
+/** The `event` of an event-stream action: one CloudEvent. */
+export interface EventStreamEvent {
+  message: { id: string; type: string; source: string; specversion: string; time?: string; data?: Record<string, unknown> };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+export type EventStreamAPI = CacheOnlyAPI;
+
+export type OnExecuteCustomEmailProvider = (event: CustomEmailProviderEvent, api: CustomEmailProviderAPI) => void | Promise<void>;
+export type OnExecuteCustomPhoneProvider = (event: CustomPhoneProviderEvent, api: CustomPhoneProviderAPI) => void | Promise<void>;
+export type OnExecuteCustomTokenExchange = (event: CustomTokenExchangeEvent, api: CustomTokenExchangeAPI) => void | Promise<void>;
+export type OnExecuteEventStream = (event: EventStreamEvent, api: EventStreamAPI) => void | Promise<void>;

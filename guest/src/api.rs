@@ -667,3 +667,161 @@ pub type PostUserRegistrationApi = CacheOnlyApi;
 pub type PostChangePasswordApi = CacheOnlyApi;
 /// The send-phone-message API: `api.cache` only.
 pub type SendPhoneMessageApi = CacheOnlyApi;
+
+/// The API of custom-email-provider and custom-phone-provider.
+#[derive(Debug)]
+pub struct NotificationProviderApi {
+    _private: (),
+}
+
+/// `api.notification()`: fail the notification.
+#[derive(Debug)]
+pub struct Notification {
+    _private: (),
+}
+
+impl NotificationProviderApi {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// Fail the notification.
+    pub fn notification(&self) -> Notification {
+        Notification { _private: () }
+    }
+
+    /// The trigger's cache.
+    pub fn cache(&self) -> Cache {
+        Cache::new()
+    }
+}
+
+impl Default for NotificationProviderApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Notification {
+    /// Fails the notification for good (the last of `drop` and `retry` counts).
+    #[allow(clippy::should_implement_trait)] // Auth0's name, not `Drop::drop`.
+    pub fn drop(&self, reason: &str) -> Result<(), ApiError> {
+        record("notification.drop", json!([reason]))
+    }
+
+    /// Fails the notification and has it tried again (up to 5 times at Auth0).
+    pub fn retry(&self, reason: &str) -> Result<(), ApiError> {
+        record("notification.retry", json!([reason]))
+    }
+}
+
+/// The custom-email-provider API.
+pub type CustomEmailProviderApi = NotificationProviderApi;
+/// The custom-phone-provider API.
+pub type CustomPhoneProviderApi = NotificationProviderApi;
+/// The event-stream API: `api.cache` only.
+pub type EventStreamApi = CacheOnlyApi;
+
+/// The custom-token-exchange API.
+#[derive(Debug)]
+pub struct CustomTokenExchangeApi {
+    _private: (),
+}
+
+/// `api.access()` of custom-token-exchange.
+#[derive(Debug)]
+pub struct TokenExchangeAccess {
+    _private: (),
+}
+
+/// `api.authentication()` of custom-token-exchange.
+#[derive(Debug)]
+pub struct TokenExchangeAuthentication {
+    _private: (),
+}
+
+/// How `set_user_by_connection` treats the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserByConnectionOptions {
+    /// `create_if_not_exists` or `none`.
+    pub creation_behavior: String,
+    /// `none` or `replace`.
+    pub update_behavior: String,
+}
+
+impl CustomTokenExchangeApi {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// Refuse the exchange.
+    pub fn access(&self) -> TokenExchangeAccess {
+        TokenExchangeAccess { _private: () }
+    }
+
+    /// Whom the tokens are for.
+    pub fn authentication(&self) -> TokenExchangeAuthentication {
+        TokenExchangeAuthentication { _private: () }
+    }
+
+    /// The user's metadata.
+    pub fn user(&self) -> UserApi {
+        UserApi { _private: () }
+    }
+
+    /// The trigger's cache.
+    pub fn cache(&self) -> Cache {
+        Cache::new()
+    }
+}
+
+impl Default for CustomTokenExchangeApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenExchangeAccess {
+    /// Refuses the exchange with `code` (`invalid_request`, `server_error` or your own).
+    pub fn deny(&self, code: &str, reason: &str) -> Result<(), ApiError> {
+        record("access.deny", json!([code, reason]))
+    }
+
+    /// Refuses the exchange as an invalid subject token (counted by attack protection).
+    pub fn reject_invalid_subject_token(&self, reason: &str) -> Result<(), ApiError> {
+        record("access.rejectInvalidSubjectToken", json!([reason]))
+    }
+}
+
+impl TokenExchangeAuthentication {
+    /// Issues the tokens for the existing user `user_id`.
+    pub fn set_user_by_id(&self, user_id: &str) -> Result<(), ApiError> {
+        record("authentication.setUserById", json!([user_id]))
+    }
+
+    /// Issues the tokens for the connection's user with `attributes` (`user_id` required).
+    pub fn set_user_by_connection(
+        &self,
+        connection: &str,
+        attributes: &Value,
+        options: &UserByConnectionOptions,
+    ) -> Result<(), ApiError> {
+        record(
+            "authentication.setUserByConnection",
+            json!([connection, attributes, options]),
+        )
+    }
+
+    /// The organization (id or name) the tokens are for.
+    pub fn set_organization(&self, organization: &str) -> Result<(), ApiError> {
+        record("authentication.setOrganization", json!([organization]))
+    }
+
+    /// Who acts for the user: `{ sub, act? }`, at most 5 deep.
+    pub fn set_actor(&self, actor: &Value) -> Result<(), ApiError> {
+        record("authentication.setActor", json!([actor]))
+    }
+}

@@ -362,3 +362,191 @@ pub struct MessageOptions {
     /// The text to send.
     pub text: String,
 }
+
+/// The event of a custom-email-provider action: the e-mail Auth0 would send, for the action to
+/// deliver through its provider. Fields this type does not name are kept in `other`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomEmailProviderEvent {
+    /// The e-mail.
+    pub notification: EmailNotification,
+    /// The user it is for.
+    pub user: User,
+    /// The application.
+    pub client: Client,
+    /// The connection, when there is one.
+    pub connection: Option<Connection>,
+    /// The organization, when there is one.
+    pub organization: Option<Value>,
+    /// The request.
+    pub request: Request,
+    /// The tenant (`id`, `friendly_name`, `support_email`, …).
+    pub tenant: Value,
+    /// The transaction (`correlation_id`).
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// An e-mail of custom-email-provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailNotification {
+    /// The sender.
+    pub from: String,
+    /// The recipient.
+    pub to: String,
+    /// The subject.
+    pub subject: String,
+    /// The HTML body.
+    pub html: String,
+    /// The text body.
+    pub text: String,
+    /// The locale.
+    pub locale: String,
+    /// `verify_email`, `reset_email`, `welcome_email`, `mfa_oob_code`, …
+    pub message_type: String,
+}
+
+/// The event of a custom-phone-provider action: the text or voice message to deliver.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomPhoneProviderEvent {
+    /// The message.
+    pub notification: PhoneNotification,
+    /// The user it is for.
+    pub user: User,
+    /// The application.
+    pub client: Client,
+    /// The connection, when there is one.
+    pub connection: Option<Connection>,
+    /// The organization, when there is one.
+    pub organization: Option<Value>,
+    /// The request.
+    pub request: Request,
+    /// The tenant.
+    pub tenant: Value,
+    /// The transaction (`correlation_id`).
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A message of custom-phone-provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhoneNotification {
+    /// The text to send by SMS.
+    pub as_text: String,
+    /// The text to speak.
+    pub as_voice: String,
+    /// The one-time code, when there is one.
+    pub code: Option<String>,
+    /// `text` or `voice`.
+    pub delivery_method: String,
+    /// The sender (E.164), when configured.
+    pub from: Option<String>,
+    /// The locale.
+    pub locale: Option<String>,
+    /// `otp_verify`, `otp_enroll`, `blocked_account`, `change_password`, `password_breach`.
+    pub message_type: String,
+    /// The recipient (E.164).
+    pub recipient: String,
+}
+
+/// The event of a custom-token-exchange action: the token to exchange and who asks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomTokenExchangeEvent {
+    /// The application asking.
+    pub client: Client,
+    /// The organization, when there is one.
+    pub organization: Option<Value>,
+    /// The request.
+    pub request: Request,
+    /// The API the tokens are for.
+    pub resource_server: ResourceServer,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The exchange.
+    pub transaction: TokenExchangeTransaction,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// What custom-token-exchange is asked to exchange.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenExchangeTransaction {
+    /// The token to exchange (a credential: never logged by `Debug`).
+    pub subject_token: String,
+    /// Its type, as the client names it.
+    pub subject_token_type: String,
+    /// The scopes asked for.
+    pub requested_scopes: Vec<String>,
+    /// The token type asked for.
+    pub requested_token_type: Option<String>,
+    /// An actor token, when there is one (a credential too).
+    pub actor_token: Option<String>,
+    /// Its type.
+    pub actor_token_type: Option<String>,
+    /// The actor token's user, when it is a valid Auth0 ID token.
+    pub actor_token_user: Option<Value>,
+}
+
+impl fmt::Debug for TokenExchangeTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenExchangeTransaction")
+            .field("subject_token", &"<redacted>")
+            .field("subject_token_type", &self.subject_token_type)
+            .field("requested_scopes", &self.requested_scopes)
+            .field("requested_token_type", &self.requested_token_type)
+            .field(
+                "actor_token",
+                &self.actor_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("actor_token_type", &self.actor_token_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The event of an event-stream action: one CloudEvent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventStreamEvent {
+    /// The event.
+    pub message: CloudEvent,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A CloudEvent (`specversion` 1.0) of event-stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CloudEvent {
+    /// Its id.
+    pub id: String,
+    /// Its type, e.g. `user.created`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where it comes from.
+    pub source: String,
+    /// `1.0`.
+    pub specversion: String,
+    /// When it happened.
+    pub time: Option<String>,
+    /// Its data.
+    pub data: Option<Value>,
+}

@@ -47,18 +47,22 @@ mod token;
 
 pub use api::{
     Authentication, CacheOnlyApi, CredentialsAccess, CredentialsAccessToken,
-    CredentialsExchangeApi, DenyCode, Factor, IdToken, Multifactor, MultifactorOptions,
-    PostChangePasswordApi, PostLoginAccess, PostLoginAccessToken, PostLoginApi,
-    PostUserRegistrationApi, PreUserRegistrationApi, Prompt, RefreshToken, RegistrationAccess,
-    Rules, SamlResponse, SendPhoneMessageApi, Session, Transaction, UserApi, Validation,
+    CredentialsExchangeApi, CustomEmailProviderApi, CustomPhoneProviderApi, CustomTokenExchangeApi,
+    DenyCode, EventStreamApi, Factor, IdToken, Multifactor, MultifactorOptions, Notification,
+    NotificationProviderApi, PostChangePasswordApi, PostLoginAccess, PostLoginAccessToken,
+    PostLoginApi, PostUserRegistrationApi, PreUserRegistrationApi, Prompt, RefreshToken,
+    RegistrationAccess, Rules, SamlResponse, SendPhoneMessageApi, Session, TokenExchangeAccess,
+    TokenExchangeAuthentication, Transaction, UserApi, UserByConnectionOptions, Validation,
 };
 pub use cache::{Cache, CacheError, CacheRecord, SetOptions};
 pub use error::{ApiError, Error};
 pub use event::{
-    Authorization, Client, Connection, CredentialsExchangeEvent, CredentialsTransaction,
-    MessageOptions, PostChangePasswordEvent, PostLoginEvent, PostUserRegistrationEvent,
+    Authorization, Client, CloudEvent, Connection, CredentialsExchangeEvent,
+    CredentialsTransaction, CustomEmailProviderEvent, CustomPhoneProviderEvent,
+    CustomTokenExchangeEvent, EmailNotification, EventStreamEvent, MessageOptions,
+    PhoneNotification, PostChangePasswordEvent, PostLoginEvent, PostUserRegistrationEvent,
     PreUserRegistrationEvent, Request, ResourceServer, Secrets, SendPhoneMessageEvent, Stats,
-    Tenant, User,
+    Tenant, TokenExchangeTransaction, User,
 };
 pub use token::{ManagementToken, NotCached, Token, TokenError, TokenSource, effective_leeway_ms};
 
@@ -92,7 +96,11 @@ const TRIGGER_FEATURES: usize = cfg!(feature = "post-login") as usize
     + cfg!(feature = "pre-user-registration") as usize
     + cfg!(feature = "post-user-registration") as usize
     + cfg!(feature = "post-change-password") as usize
-    + cfg!(feature = "send-phone-message") as usize;
+    + cfg!(feature = "send-phone-message") as usize
+    + cfg!(feature = "custom-email-provider") as usize
+    + cfg!(feature = "custom-phone-provider") as usize
+    + cfg!(feature = "custom-token-exchange") as usize
+    + cfg!(feature = "event-stream") as usize;
 
 #[cfg(target_arch = "wasm32")]
 const _: () = assert!(
@@ -203,6 +211,74 @@ pub mod send_phone_message_export {
     });
 }
 
+#[cfg(feature = "custom-email-provider")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod custom_email_provider_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "custom-email-provider",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_custom_email_provider",
+        default_bindings_module: "cachet_guest::custom_email_provider_export",
+    });
+}
+
+#[cfg(feature = "custom-phone-provider")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod custom_phone_provider_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "custom-phone-provider",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_custom_phone_provider",
+        default_bindings_module: "cachet_guest::custom_phone_provider_export",
+    });
+}
+
+#[cfg(feature = "custom-token-exchange")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod custom_token_exchange_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "custom-token-exchange",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_custom_token_exchange",
+        default_bindings_module: "cachet_guest::custom_token_exchange_export",
+    });
+}
+
+#[cfg(feature = "event-stream")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod event_stream_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "event-stream",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_event_stream",
+        default_bindings_module: "cachet_guest::event_stream_export",
+    });
+}
+
 /// Glue the export macros expand to. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
@@ -289,6 +365,61 @@ pub mod __private {
                 format!("cachet-guest: the event is not a send-phone-message event: {e}")
             })?;
         handler(&event, &crate::SendPhoneMessageApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a custom-email-provider handler.
+    pub fn run_custom_email_provider(
+        event_json: &str,
+        handler: fn(
+            &crate::CustomEmailProviderEvent,
+            &crate::CustomEmailProviderApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::CustomEmailProviderEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a custom-email-provider event: {e}")
+            })?;
+        handler(&event, &crate::CustomEmailProviderApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a custom-phone-provider handler.
+    pub fn run_custom_phone_provider(
+        event_json: &str,
+        handler: fn(
+            &crate::CustomPhoneProviderEvent,
+            &crate::CustomPhoneProviderApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::CustomPhoneProviderEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a custom-phone-provider event: {e}")
+            })?;
+        handler(&event, &crate::CustomPhoneProviderApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a custom-token-exchange handler.
+    pub fn run_custom_token_exchange(
+        event_json: &str,
+        handler: fn(
+            &crate::CustomTokenExchangeEvent,
+            &crate::CustomTokenExchangeApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::CustomTokenExchangeEvent =
+            serde_json::from_str(event_json).map_err(|e| {
+                format!("cachet-guest: the event is not a custom-token-exchange event: {e}")
+            })?;
+        handler(&event, &crate::CustomTokenExchangeApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a event-stream handler.
+    pub fn run_event_stream(
+        event_json: &str,
+        handler: fn(&crate::EventStreamEvent, &crate::EventStreamApi) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::EventStreamEvent = serde_json::from_str(event_json)
+            .map_err(|e| format!("cachet-guest: the event is not a event-stream event: {e}"))?;
+        handler(&event, &crate::EventStreamApi::new()).map_err(|e| e.to_string())
     }
 }
 
@@ -425,6 +556,98 @@ macro_rules! send_phone_message {
 
         $crate::send_phone_message_export::__export_send_phone_message!(
             __CachetSendPhoneMessageAction with_types_in $crate::send_phone_message_export
+        );
+    };
+}
+
+/// Exports a custom-email-provider action: `fn(&CustomEmailProviderEvent, &CustomEmailProviderApi) -> Result<(), Error>`.
+///
+/// Needs the `custom-email-provider` feature.
+#[cfg(feature = "custom-email-provider")]
+#[macro_export]
+macro_rules! custom_email_provider {
+    ($handler:path) => {
+        struct __CachetCustomEmailProviderAction;
+
+        impl $crate::custom_email_provider_export::Guest for __CachetCustomEmailProviderAction {
+            fn on_execute_custom_email_provider(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_custom_email_provider(&event, $handler)
+            }
+        }
+
+        $crate::custom_email_provider_export::__export_custom_email_provider!(
+            __CachetCustomEmailProviderAction with_types_in $crate::custom_email_provider_export
+        );
+    };
+}
+
+/// Exports a custom-phone-provider action: `fn(&CustomPhoneProviderEvent, &CustomPhoneProviderApi) -> Result<(), Error>`.
+///
+/// Needs the `custom-phone-provider` feature.
+#[cfg(feature = "custom-phone-provider")]
+#[macro_export]
+macro_rules! custom_phone_provider {
+    ($handler:path) => {
+        struct __CachetCustomPhoneProviderAction;
+
+        impl $crate::custom_phone_provider_export::Guest for __CachetCustomPhoneProviderAction {
+            fn on_execute_custom_phone_provider(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_custom_phone_provider(&event, $handler)
+            }
+        }
+
+        $crate::custom_phone_provider_export::__export_custom_phone_provider!(
+            __CachetCustomPhoneProviderAction with_types_in $crate::custom_phone_provider_export
+        );
+    };
+}
+
+/// Exports a custom-token-exchange action: `fn(&CustomTokenExchangeEvent, &CustomTokenExchangeApi) -> Result<(), Error>`.
+///
+/// Needs the `custom-token-exchange` feature.
+#[cfg(feature = "custom-token-exchange")]
+#[macro_export]
+macro_rules! custom_token_exchange {
+    ($handler:path) => {
+        struct __CachetCustomTokenExchangeAction;
+
+        impl $crate::custom_token_exchange_export::Guest for __CachetCustomTokenExchangeAction {
+            fn on_execute_custom_token_exchange(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_custom_token_exchange(&event, $handler)
+            }
+        }
+
+        $crate::custom_token_exchange_export::__export_custom_token_exchange!(
+            __CachetCustomTokenExchangeAction with_types_in $crate::custom_token_exchange_export
+        );
+    };
+}
+
+/// Exports a event-stream action: `fn(&EventStreamEvent, &EventStreamApi) -> Result<(), Error>`.
+///
+/// Needs the `event-stream` feature.
+#[cfg(feature = "event-stream")]
+#[macro_export]
+macro_rules! event_stream {
+    ($handler:path) => {
+        struct __CachetEventStreamAction;
+
+        impl $crate::event_stream_export::Guest for __CachetEventStreamAction {
+            fn on_execute_event_stream(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_event_stream(&event, $handler)
+            }
+        }
+
+        $crate::event_stream_export::__export_event_stream!(
+            __CachetEventStreamAction with_types_in $crate::event_stream_export
         );
     };
 }

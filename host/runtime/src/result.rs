@@ -241,6 +241,50 @@ pub enum Command {
         /// The message.
         message: String,
     },
+    /// Fail the notification for good (`notification.drop`; the last call counts).
+    DropNotification {
+        /// Why (at most 1024 characters).
+        reason: String,
+    },
+    /// Fail the notification and try it again later (`notification.retry`; the last call
+    /// counts).
+    RetryNotification {
+        /// Why (at most 1024 characters).
+        reason: String,
+    },
+    /// Refuse the token exchange as an invalid subject token, which Auth0's attack protection
+    /// counts (`access.rejectInvalidSubjectToken`).
+    RejectInvalidSubjectToken {
+        /// Why.
+        reason: String,
+    },
+    /// Issue the exchanged tokens for this existing user (`authentication.setUserById`).
+    SetUserById {
+        /// The user's id.
+        user_id: String,
+    },
+    /// Issue the exchanged tokens for the connection's user with these attributes, creating
+    /// or updating it as the behaviours say (`authentication.setUserByConnection`).
+    SetUserByConnection {
+        /// The connection's name.
+        connection: String,
+        /// The user's attributes (`user_id` required).
+        user_attributes: Value,
+        /// `create_if_not_exists` or `none`.
+        creation_behavior: String,
+        /// `none` or `replace`.
+        update_behavior: String,
+    },
+    /// The organization the tokens are for (`authentication.setOrganization`).
+    SetOrganization {
+        /// Its id or name.
+        organization: String,
+    },
+    /// Who acts for the user (`authentication.setActor`): becomes the `act` claim.
+    SetActor {
+        /// `{ sub, act? }`, at most 5 deep.
+        actor: Value,
+    },
 }
 
 impl Command {
@@ -254,6 +298,7 @@ impl Command {
                 | Self::ValidationError { .. }
                 | Self::RevokeSession { .. }
                 | Self::RevokeRefreshToken { .. }
+                | Self::RejectInvalidSubjectToken { .. }
         )
     }
 }

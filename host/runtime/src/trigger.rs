@@ -28,6 +28,14 @@ pub enum Trigger {
     PostChangePassword,
     /// Each SMS or voice message of MFA enrollment and challenge.
     SendPhoneMessage,
+    /// Each e-mail Auth0 sends, for delivery through a provider of your own.
+    CustomEmailProvider,
+    /// Each SMS or voice message Auth0 sends, for delivery through a provider of your own.
+    CustomPhoneProvider,
+    /// Each custom token exchange (Early Access at Auth0): which user an external token stands for.
+    CustomTokenExchange,
+    /// Each event of an event stream (a CloudEvent), delivered asynchronously.
+    EventStream,
 }
 
 /// What the runtime needs to know about one trigger.
@@ -48,7 +56,7 @@ pub(crate) struct TriggerSpec {
 }
 
 /// The table, in [`Trigger::ALL`] order.
-static TRIGGERS: [TriggerSpec; 6] = [
+static TRIGGERS: [TriggerSpec; 10] = [
     TriggerSpec {
         trigger: Trigger::PostLogin,
         name: "post-login",
@@ -103,17 +111,57 @@ static TRIGGERS: [TriggerSpec; 6] = [
                         JavaScript `exports.onExecuteSendPhoneMessage`",
         default_event: include_str!("../../../examples/events/send-phone-message.json"),
     },
+    TriggerSpec {
+        trigger: Trigger::CustomEmailProvider,
+        name: "custom-email-provider",
+        world: "custom-email-provider",
+        export: "on-execute-custom-email-provider",
+        how_to_export: "in Rust `cachet_guest::custom_email_provider!(your_fn)` (feature `custom-email-provider`); in \
+                        JavaScript `exports.onExecuteCustomEmailProvider`",
+        default_event: include_str!("../../../examples/events/custom-email-provider.json"),
+    },
+    TriggerSpec {
+        trigger: Trigger::CustomPhoneProvider,
+        name: "custom-phone-provider",
+        world: "custom-phone-provider",
+        export: "on-execute-custom-phone-provider",
+        how_to_export: "in Rust `cachet_guest::custom_phone_provider!(your_fn)` (feature `custom-phone-provider`); in \
+                        JavaScript `exports.onExecuteCustomPhoneProvider`",
+        default_event: include_str!("../../../examples/events/custom-phone-provider.json"),
+    },
+    TriggerSpec {
+        trigger: Trigger::CustomTokenExchange,
+        name: "custom-token-exchange",
+        world: "custom-token-exchange",
+        export: "on-execute-custom-token-exchange",
+        how_to_export: "in Rust `cachet_guest::custom_token_exchange!(your_fn)` (feature `custom-token-exchange`); in \
+                        JavaScript `exports.onExecuteCustomTokenExchange`",
+        default_event: include_str!("../../../examples/events/custom-token-exchange.json"),
+    },
+    TriggerSpec {
+        trigger: Trigger::EventStream,
+        name: "event-stream",
+        world: "event-stream",
+        export: "on-execute-event-stream",
+        how_to_export: "in Rust `cachet_guest::event_stream!(your_fn)` (feature `event-stream`); in \
+                        JavaScript `exports.onExecuteEventStream`",
+        default_event: include_str!("../../../examples/events/event-stream.json"),
+    },
 ];
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 6] = [
+    pub const ALL: [Trigger; 10] = [
         Trigger::PostLogin,
         Trigger::CredentialsExchange,
         Trigger::PreUserRegistration,
         Trigger::PostUserRegistration,
         Trigger::PostChangePassword,
         Trigger::SendPhoneMessage,
+        Trigger::CustomEmailProvider,
+        Trigger::CustomPhoneProvider,
+        Trigger::CustomTokenExchange,
+        Trigger::EventStream,
     ];
 
     /// This trigger's row of the table.
@@ -132,6 +180,10 @@ impl Trigger {
             Self::PostUserRegistration => 3,
             Self::PostChangePassword => 4,
             Self::SendPhoneMessage => 5,
+            Self::CustomEmailProvider => 6,
+            Self::CustomPhoneProvider => 7,
+            Self::CustomTokenExchange => 8,
+            Self::EventStream => 9,
         }
     }
 
@@ -208,10 +260,12 @@ mod tests {
             )
         );
         assert!(
-            unknown
-                .to_string()
-                .ends_with("use one of: post-login, credentials-exchange, pre-user-registration, \
-                            post-user-registration, post-change-password, send-phone-message"),
+            unknown.to_string().ends_with(
+                "use one of: post-login, credentials-exchange, pre-user-registration, \
+                            post-user-registration, post-change-password, send-phone-message, \
+                            custom-email-provider, custom-phone-provider, \
+                            custom-token-exchange, event-stream"
+            ),
             "{unknown}"
         );
     }

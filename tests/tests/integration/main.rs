@@ -13,6 +13,7 @@ mod hostile;
 mod isolation;
 mod javascript;
 mod load;
+mod providers;
 mod shared;
 mod signup;
 mod stores;

@@ -10,6 +10,8 @@
 //! ~150 MB to parse). A refused call records nothing.
 
 pub(crate) mod credentials_exchange;
+pub(crate) mod custom_token_exchange;
+pub(crate) mod notification;
 pub(crate) mod post_login;
 pub(crate) mod pre_user_registration;
 
@@ -40,10 +42,13 @@ pub(crate) fn methods(trigger: Trigger) -> &'static [Method] {
         Trigger::PostLogin => post_login::METHODS,
         Trigger::CredentialsExchange => credentials_exchange::METHODS,
         Trigger::PreUserRegistration => pre_user_registration::METHODS,
+        Trigger::CustomEmailProvider | Trigger::CustomPhoneProvider => notification::METHODS,
+        Trigger::CustomTokenExchange => custom_token_exchange::METHODS,
         // Auth0 gives these triggers `api.cache` only.
-        Trigger::PostUserRegistration | Trigger::PostChangePassword | Trigger::SendPhoneMessage => {
-            &[]
-        }
+        Trigger::PostUserRegistration
+        | Trigger::PostChangePassword
+        | Trigger::SendPhoneMessage
+        | Trigger::EventStream => &[],
     }
 }
 

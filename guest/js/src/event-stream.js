@@ -1,0 +1,9 @@
+// `api` for event-stream actions: Auth0's EventStreamAPI has only `api.cache` (a thrown error
+// asks for a retry).
+
+import { buildApi, cache, entry } from './common.js';
+
+/** Runs an action module's `onExecuteEventStream(event, api)`. */
+export function handle(action) {
+  return entry(action, 'onExecuteEventStream', () => buildApi([], { extra: { cache } }));
+}
