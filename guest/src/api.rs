@@ -11,26 +11,30 @@ use serde_json::{Value, json};
 use crate::bindings::cachet::action::api as wit;
 use crate::{ApiError, Cache};
 
-/// Calls `method` of the trigger's API with `args` (a JSON array).
-fn call(method: &str, args: Value) -> Result<Value, ApiError> {
-    let reply = wit::call(method, &args.to_string())
-        .map_err(|why| ApiError(format!("api.{method}: {why}")))?;
+/// Calls `method` of the trigger's API with `args`, which serialize as a JSON array (a tuple
+/// `(name, &value)`, or a `json!([…])`). Serialized straight to text: no intermediate `Value`
+/// on the path every claim takes.
+fn call(method: &str, args: &impl Serialize) -> Result<Value, ApiError> {
+    let args = serde_json::to_string(args).map_err(|e| {
+        ApiError(format!(
+            "api.{method}: the arguments are not serializable as JSON: {e}"
+        ))
+    })?;
+    let reply = wit::call(method, &args).map_err(|why| ApiError(format!("api.{method}: {why}")))?;
+    if reply == "null" {
+        // What every recording method answers.
+        return Ok(Value::Null);
+    }
     serde_json::from_str(&reply).map_err(|e| ApiError(format!("api.{method}: {e}")))
 }
 
-/// `value` as JSON.
-fn json(method: &str, value: &impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| {
-        ApiError(format!(
-            "api.{method}: the value is not serializable as JSON: {e}"
-        ))
-    })
-}
-
 /// Records a call that returns nothing.
-fn record(method: &str, args: Value) -> Result<(), ApiError> {
+fn record(method: &str, args: &impl Serialize) -> Result<(), ApiError> {
     call(method, args).map(drop)
 }
+
+/// The arguments of a method that takes none.
+const NO_ARGS: [u8; 0] = [];
 
 /// An authentication factor for [`Authentication`]: `{ type, options? }` as Auth0 takes it.
 ///
@@ -216,47 +220,43 @@ impl Default for PostLoginApi {
 impl PostLoginAccess {
     /// Refuses the login with a reason shown to the user; the flow stops after this action.
     pub fn deny(&self, reason: &str) -> Result<(), ApiError> {
-        record("access.deny", json!([reason]))
+        record("access.deny", &json!([reason]))
     }
 }
 
 impl IdToken {
     /// Adds a custom claim to the ID token.
     pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "idToken.setCustomClaim";
-        record(m, json!([name, json(m, value)?]))
+        record("idToken.setCustomClaim", &(name, value))
     }
 }
 
 impl PostLoginAccessToken {
     /// Adds a custom claim to the access token.
     pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "accessToken.setCustomClaim";
-        record(m, json!([name, json(m, value)?]))
+        record("accessToken.setCustomClaim", &(name, value))
     }
 
     /// Adds a scope to the access token.
     pub fn add_scope(&self, scope: &str) -> Result<(), ApiError> {
-        record("accessToken.addScope", json!([scope]))
+        record("accessToken.addScope", &json!([scope]))
     }
 
     /// Removes a scope from the access token.
     pub fn remove_scope(&self, scope: &str) -> Result<(), ApiError> {
-        record("accessToken.removeScope", json!([scope]))
+        record("accessToken.removeScope", &json!([scope]))
     }
 }
 
 impl UserApi {
     /// Sets one key of the user's app_metadata (`None`/`null` removes it).
     pub fn set_app_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "user.setAppMetadata";
-        record(m, json!([key, json(m, value)?]))
+        record("user.setAppMetadata", &(key, value))
     }
 
     /// Sets one key of the user's user_metadata (`None`/`null` removes it).
     pub fn set_user_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "user.setUserMetadata";
-        record(m, json!([key, json(m, value)?]))
+        record("user.setUserMetadata", &(key, value))
     }
 }
 
@@ -264,8 +264,7 @@ impl Multifactor {
     /// Requires MFA with `provider`: `any`, `duo`, `google-authenticator`, `guardian` or
     /// `none`.
     pub fn enable(&self, provider: &str, options: &MultifactorOptions) -> Result<(), ApiError> {
-        let m = "multifactor.enable";
-        record(m, json!([provider, json(m, options)?]))
+        record("multifactor.enable", &(provider, options))
     }
 }
 
@@ -274,37 +273,37 @@ impl Authentication {
     pub fn challenge_with(&self, factor: &Factor, additional: &[Factor]) -> Result<(), ApiError> {
         record(
             "authentication.challengeWith",
-            json!([factor, { "additionalFactors": additional }]),
+            &json!([factor, { "additionalFactors": additional }]),
         )
     }
 
     /// Lets the user pick one of `factors` to be challenged with.
     pub fn challenge_with_any(&self, factors: &[Factor]) -> Result<(), ApiError> {
-        record("authentication.challengeWithAny", json!([factors]))
+        record("authentication.challengeWithAny", &json!([factors]))
     }
 
     /// Enrolls the user in `factor`, letting them pick one of `additional` instead.
     pub fn enroll_with(&self, factor: &Factor, additional: &[Factor]) -> Result<(), ApiError> {
         record(
             "authentication.enrollWith",
-            json!([factor, { "additionalFactors": additional }]),
+            &json!([factor, { "additionalFactors": additional }]),
         )
     }
 
     /// Lets the user pick one of `factors` to enroll in.
     pub fn enroll_with_any(&self, factors: &[Factor]) -> Result<(), ApiError> {
-        record("authentication.enrollWithAny", json!([factors]))
+        record("authentication.enrollWithAny", &json!([factors]))
     }
 
     /// Records a custom authentication method (only in `onContinuePostLogin`, after a
     /// redirect; Cachet does not run redirects yet, so the host refuses it).
     pub fn record_method(&self, provider_url: &str) -> Result<(), ApiError> {
-        record("authentication.recordMethod", json!([provider_url]))
+        record("authentication.recordMethod", &json!([provider_url]))
     }
 
     /// Makes the linked account `user_id` the login's subject.
     pub fn set_primary_user(&self, user_id: &str) -> Result<(), ApiError> {
-        record("authentication.setPrimaryUser", json!([user_id]))
+        record("authentication.setPrimaryUser", &json!([user_id]))
     }
 }
 
@@ -315,7 +314,7 @@ macro_rules! saml_setters {
             $(
                 $(#[$doc])*
                 pub fn $fn(&self, value: $ty) -> Result<(), ApiError> {
-                    record(concat!("samlResponse.", $method), json!([value]))
+                    record(concat!("samlResponse.", $method), &json!([value]))
                 }
             )*
         }
@@ -376,8 +375,7 @@ saml_setters! {
 impl SamlResponse {
     /// Sets one attribute: a string, number, boolean, array, or `null` to remove it.
     pub fn set_attribute(&self, attribute: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "samlResponse.setAttribute";
-        record(m, json!([attribute, json(m, value)?]))
+        record("samlResponse.setAttribute", &(attribute, value))
     }
 }
 
@@ -386,70 +384,70 @@ impl Session {
     pub fn revoke(&self, reason: &str, preserve_refresh_tokens: bool) -> Result<(), ApiError> {
         record(
             "session.revoke",
-            json!([reason, { "preserveRefreshTokens": preserve_refresh_tokens }]),
+            &json!([reason, { "preserveRefreshTokens": preserve_refresh_tokens }]),
         )
     }
 
     /// When the session ends, ms since the Unix epoch (the earliest call wins).
     pub fn set_expires_at(&self, ms: u64) -> Result<(), ApiError> {
-        record("session.setExpiresAt", json!([ms]))
+        record("session.setExpiresAt", &json!([ms]))
     }
 
     /// When the idle session ends, ms since the Unix epoch.
     pub fn set_idle_expires_at(&self, ms: u64) -> Result<(), ApiError> {
-        record("session.setIdleExpiresAt", json!([ms]))
+        record("session.setIdleExpiresAt", &json!([ms]))
     }
 
     /// `persistent` or `non-persistent`.
     pub fn set_cookie_mode(&self, mode: &str) -> Result<(), ApiError> {
-        record("session.setCookieMode", json!([mode]))
+        record("session.setCookieMode", &json!([mode]))
     }
 
     /// Sets one metadata key (`None` removes it).
     pub fn set_metadata(&self, key: &str, value: Option<&str>) -> Result<(), ApiError> {
-        record("session.setMetadata", json!([key, value]))
+        record("session.setMetadata", &json!([key, value]))
     }
 
     /// Removes one metadata key.
     pub fn delete_metadata(&self, key: &str) -> Result<(), ApiError> {
-        record("session.deleteMetadata", json!([key]))
+        record("session.deleteMetadata", &json!([key]))
     }
 
     /// Removes all metadata.
     pub fn evict_metadata(&self) -> Result<(), ApiError> {
-        record("session.evictMetadata", json!([]))
+        record("session.evictMetadata", &NO_ARGS)
     }
 }
 
 impl RefreshToken {
     /// Denies the exchange and revokes the refresh token used.
     pub fn revoke(&self, reason: &str) -> Result<(), ApiError> {
-        record("refreshToken.revoke", json!([reason]))
+        record("refreshToken.revoke", &json!([reason]))
     }
 
     /// When the refresh token expires, ms since the Unix epoch.
     pub fn set_expires_at(&self, ms: u64) -> Result<(), ApiError> {
-        record("refreshToken.setExpiresAt", json!([ms]))
+        record("refreshToken.setExpiresAt", &json!([ms]))
     }
 
     /// When the idle refresh token expires, ms since the Unix epoch.
     pub fn set_idle_expires_at(&self, ms: u64) -> Result<(), ApiError> {
-        record("refreshToken.setIdleExpiresAt", json!([ms]))
+        record("refreshToken.setIdleExpiresAt", &json!([ms]))
     }
 
     /// Sets one metadata key (`None` removes it).
     pub fn set_metadata(&self, key: &str, value: Option<&str>) -> Result<(), ApiError> {
-        record("refreshToken.setMetadata", json!([key, value]))
+        record("refreshToken.setMetadata", &json!([key, value]))
     }
 
     /// Removes one metadata key.
     pub fn delete_metadata(&self, key: &str) -> Result<(), ApiError> {
-        record("refreshToken.deleteMetadata", json!([key]))
+        record("refreshToken.deleteMetadata", &json!([key]))
     }
 
     /// Removes all metadata.
     pub fn evict_metadata(&self) -> Result<(), ApiError> {
-        record("refreshToken.evictMetadata", json!([]))
+        record("refreshToken.evictMetadata", &NO_ARGS)
     }
 }
 
@@ -457,28 +455,27 @@ impl Transaction {
     /// Sets one key of the transaction's metadata: a string, number or boolean (`null`
     /// removes it). post-login only.
     pub fn set_metadata(&self, key: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "transaction.setMetadata";
-        record(m, json!([key, json(m, value)?]))
+        record("transaction.setMetadata", &(key, value))
     }
 
     /// Adds a target scope.
     pub fn add_target_scope(&self, scope: &str) -> Result<(), ApiError> {
-        record("transaction.addTargetScope", json!([scope]))
+        record("transaction.addTargetScope", &json!([scope]))
     }
 
     /// Removes a target scope.
     pub fn remove_target_scope(&self, scope: &str) -> Result<(), ApiError> {
-        record("transaction.removeTargetScope", json!([scope]))
+        record("transaction.removeTargetScope", &json!([scope]))
     }
 
     /// Replaces the target scopes.
     pub fn set_target_scopes(&self, scopes: &[&str]) -> Result<(), ApiError> {
-        record("transaction.setTargetScopes", json!([scopes]))
+        record("transaction.setTargetScopes", &json!([scopes]))
     }
 
     /// Removes every target scope.
     pub fn clear_target_scopes(&self) -> Result<(), ApiError> {
-        record("transaction.clearTargetScopes", json!([]))
+        record("transaction.clearTargetScopes", &NO_ARGS)
     }
 }
 
@@ -493,7 +490,7 @@ impl Prompt {
     ) -> Result<(), ApiError> {
         record(
             "prompt.render",
-            json!([prompt_id, { "fields": fields, "vars": vars }]),
+            &json!([prompt_id, { "fields": fields, "vars": vars }]),
         )
     }
 }
@@ -501,14 +498,14 @@ impl Prompt {
 impl Validation {
     /// Refuses the login with a validation error; the flow stops after this action.
     pub fn error(&self, code: &str, message: &str) -> Result<(), ApiError> {
-        record("validation.error", json!([code, message]))
+        record("validation.error", &json!([code, message]))
     }
 }
 
 impl Rules {
     /// Whether the Rule `rule_id` ran earlier in this transaction (Cachet runs no Rules).
     pub fn was_executed(&self, rule_id: &str) -> Result<bool, ApiError> {
-        let value = call("rules.wasExecuted", json!([rule_id]))?;
+        let value = call("rules.wasExecuted", &(rule_id,))?;
         Ok(value.as_bool().unwrap_or(false))
     }
 }
@@ -571,15 +568,14 @@ impl CredentialsAccess {
             DenyCode::InvalidRequest => "invalid_request",
             DenyCode::ServerError => "server_error",
         };
-        record("access.deny", json!([code, reason]))
+        record("access.deny", &json!([code, reason]))
     }
 }
 
 impl CredentialsAccessToken {
     /// Adds a custom claim to the access token.
     pub fn set_custom_claim(&self, name: &str, value: &impl Serialize) -> Result<(), ApiError> {
-        let m = "accessToken.setCustomClaim";
-        record(m, json!([name, json(m, value)?]))
+        record("accessToken.setCustomClaim", &(name, value))
     }
 }
 
@@ -632,7 +628,7 @@ impl RegistrationAccess {
     /// Refuses the sign-up: `reason` goes to the tenant's logs, `user_message` may be shown to
     /// the user. The flow stops after this action.
     pub fn deny(&self, reason: &str, user_message: &str) -> Result<(), ApiError> {
-        record("access.deny", json!([reason, user_message]))
+        record("access.deny", &json!([reason, user_message]))
     }
 }
 
@@ -707,12 +703,12 @@ impl Notification {
     /// Fails the notification for good (the last of `drop` and `retry` counts).
     #[allow(clippy::should_implement_trait)] // Auth0's name, not `Drop::drop`.
     pub fn drop(&self, reason: &str) -> Result<(), ApiError> {
-        record("notification.drop", json!([reason]))
+        record("notification.drop", &json!([reason]))
     }
 
     /// Fails the notification and has it tried again (up to 5 times at Auth0).
     pub fn retry(&self, reason: &str) -> Result<(), ApiError> {
-        record("notification.retry", json!([reason]))
+        record("notification.retry", &json!([reason]))
     }
 }
 
@@ -787,19 +783,19 @@ impl Default for CustomTokenExchangeApi {
 impl TokenExchangeAccess {
     /// Refuses the exchange with `code` (`invalid_request`, `server_error` or your own).
     pub fn deny(&self, code: &str, reason: &str) -> Result<(), ApiError> {
-        record("access.deny", json!([code, reason]))
+        record("access.deny", &json!([code, reason]))
     }
 
     /// Refuses the exchange as an invalid subject token (counted by attack protection).
     pub fn reject_invalid_subject_token(&self, reason: &str) -> Result<(), ApiError> {
-        record("access.rejectInvalidSubjectToken", json!([reason]))
+        record("access.rejectInvalidSubjectToken", &json!([reason]))
     }
 }
 
 impl TokenExchangeAuthentication {
     /// Issues the tokens for the existing user `user_id`.
     pub fn set_user_by_id(&self, user_id: &str) -> Result<(), ApiError> {
-        record("authentication.setUserById", json!([user_id]))
+        record("authentication.setUserById", &json!([user_id]))
     }
 
     /// Issues the tokens for the connection's user with `attributes` (`user_id` required).
@@ -811,17 +807,17 @@ impl TokenExchangeAuthentication {
     ) -> Result<(), ApiError> {
         record(
             "authentication.setUserByConnection",
-            json!([connection, attributes, options]),
+            &json!([connection, attributes, options]),
         )
     }
 
     /// The organization (id or name) the tokens are for.
     pub fn set_organization(&self, organization: &str) -> Result<(), ApiError> {
-        record("authentication.setOrganization", json!([organization]))
+        record("authentication.setOrganization", &json!([organization]))
     }
 
     /// Who acts for the user: `{ sub, act? }`, at most 5 deep.
     pub fn set_actor(&self, actor: &Value) -> Result<(), ApiError> {
-        record("authentication.setActor", json!([actor]))
+        record("authentication.setActor", &json!([actor]))
     }
 }

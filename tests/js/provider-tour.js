@@ -2,14 +2,7 @@
 // handler per trigger (each built for its own world), making the calls of the Rust guests
 // `mail-relay`, `phone-relay`, `token-swap` and `stream-sink`.
 
-/** Counts executions of a trigger in its cache. */
-function count(api, key) {
-  const seen = api.cache.get(key);
-  const n = seen ? Number(seen.value) + 1 : 1;
-  const written = api.cache.set(key, String(n), { ttl: 60000 });
-  if (written.type !== 'success') throw new Error(`cache: ${written.code}`);
-  return n;
-}
+const { count } = require('./count.js');
 
 function fail(event, api, reasons) {
   const how = event.request?.query?.fail;

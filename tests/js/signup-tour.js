@@ -3,14 +3,7 @@
 // Rust guests `signup-gate`, `signup-welcome`, `password-notice` and `sms-sender`.
 // `request.body.end` ends a pre-user-registration: `deny` or `validation`.
 
-/** Counts executions of a trigger in its cache, so tests see `api.cache` work there. */
-function count(api, key) {
-  const seen = api.cache.get(key);
-  const n = seen ? Number(seen.value) + 1 : 1;
-  const written = api.cache.set(key, String(n), { ttl: 60000 });
-  if (written.type !== 'success') throw new Error(`cache: ${written.code}`);
-  return n;
-}
+const { count } = require('./count.js');
 
 exports.onExecutePreUserRegistration = async (event, api) => {
   const n = count(api, 'signups');

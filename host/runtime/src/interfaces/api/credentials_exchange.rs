@@ -4,12 +4,11 @@
 use serde_json::Value;
 
 use super::common::{
-    add_target_scope, clear_target_scopes, remove_target_scope, set_access_token_claim,
-    set_target_scopes,
+    add_target_scope, clear_target_scopes, deny_with_code, remove_target_scope,
+    set_access_token_claim, set_target_scopes,
 };
 use super::{Call, Method};
 use crate::interfaces::commands::CallRefused;
-use crate::result::Command;
 
 /// The OAuth 2 error codes a denial may answer with.
 const DENY_CODES: &[&str] = &["invalid_scope", "invalid_request", "server_error"];
@@ -44,14 +43,5 @@ pub(crate) static METHODS: &[Method] = &[
 
 /// `access.deny(code, reason)`: the token request is refused with an OAuth 2 error.
 fn deny(call: &mut Call<'_>) -> Result<Value, CallRefused> {
-    let code = call.one_of(0, "the code", DENY_CODES)?;
-    let reason = match call.arg(1) {
-        Value::Null => String::new(),
-        _ => call.string(1, "the reason")?,
-    };
-    call.record(Command::Deny {
-        code: Some(code),
-        reason,
-        user_message: None,
-    })
+    deny_with_code(call, Some(DENY_CODES))
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::common::{set_app_metadata, set_user_metadata};
+use super::common::{deny_with_code, set_app_metadata, set_user_metadata};
 use super::{Call, Method};
 use crate::interfaces::commands::CallRefused;
 use crate::result::Command;
@@ -76,16 +76,7 @@ pub(crate) static METHODS: &[Method] = &[
 
 /// `access.deny(code, reason)`: `invalid_request`, `server_error` or a code of the action's own.
 fn deny(call: &mut Call<'_>) -> Result<Value, CallRefused> {
-    let code = call.name(0, "the code")?;
-    let reason = match call.arg(1) {
-        Value::Null => String::new(),
-        _ => call.string(1, "the reason")?,
-    };
-    call.record(Command::Deny {
-        code: Some(code),
-        reason,
-        user_message: None,
-    })
+    deny_with_code(call, None)
 }
 
 /// Exactly one of `setUserById` and `setUserByConnection` may be called.

@@ -62,7 +62,11 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
 
 impl wit::Host for Commands {
     fn call(&mut self, method: String, args_json: String) -> Result<String, String> {
-        Ok(self.call(&method, &args_json)?.to_string())
+        match self.call(&method, &args_json)? {
+            // What every recording method answers, without a serializer.
+            Value::Null => Ok("null".to_owned()),
+            value => Ok(value.to_string()),
+        }
     }
 }
 
@@ -141,9 +145,31 @@ fn payload(args: &[Value]) -> usize {
     args.iter()
         .map(|a| match a {
             Value::String(s) => s.len(),
-            other => other.to_string().len(),
+            other => json_len(other),
         })
         .fold(0, usize::saturating_add)
+}
+
+/// The length of `value`'s compact JSON text, counted without building it.
+fn json_len(value: &Value) -> usize {
+    /// Counts what is written to it.
+    struct Count(usize);
+
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(bytes.len());
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let mut count = Count(0);
+    // Writing a `Value` to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 impl Call<'_> {
@@ -329,6 +355,27 @@ pub(crate) mod common {
     use super::Call;
     use crate::interfaces::commands::CallRefused;
     use crate::result::Command;
+
+    /// `access.deny(code, reason)` of the token triggers: `code` among `codes`, or any
+    /// non-empty code when `codes` is `None`; the reason may be left out.
+    pub(crate) fn deny_with_code(
+        call: &mut Call<'_>,
+        codes: Option<&[&str]>,
+    ) -> Result<Value, CallRefused> {
+        let code = match codes {
+            Some(codes) => call.one_of(0, "the code", codes)?,
+            None => call.name(0, "the code")?,
+        };
+        let reason = match call.arg(1) {
+            Value::Null => String::new(),
+            _ => call.string(1, "the reason")?,
+        };
+        call.record(Command::Deny {
+            code: Some(code),
+            reason,
+            user_message: None,
+        })
+    }
 
     /// `accessToken.setCustomClaim(name, value)`.
     pub(crate) fn set_access_token_claim(call: &mut Call<'_>) -> Result<Value, CallRefused> {
