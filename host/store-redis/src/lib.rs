@@ -448,7 +448,11 @@ impl CacheStore for RedisStore {
                 "{} does not answer PING: {e}",
                 self.url
             ))),
-            Err(_) => Err(StoreError::TimedOut(self.options.timeout)),
+            // The URL (password hidden) tells the operator which store: readiness logs this.
+            Err(_) => Err(StoreError::Backend(format!(
+                "{} did not answer PING within {:?}",
+                self.url, self.options.timeout
+            ))),
         }
     }
 }
