@@ -35,6 +35,7 @@ const POST_LOGIN: &[&str] = &[
     "memory-marker",
     "login-tour",
     "api-probe",
+    "consent-gate",
 ];
 
 /// Credentials-exchange actions.
@@ -58,6 +59,7 @@ const RUST: &[&[&str]] = &[
 /// componentize-js into the constant `JS_<FILE STEM>`.
 const JAVASCRIPT: &[(&str, &str)] = &[
     ("examples/actions/mgmt-token-js/action.js", "post-login"),
+    ("examples/actions/consent-js/action.js", "post-login"),
     ("tests/js/api-tour.js", "post-login"),
     ("tests/js/quota-probe.mjs", "post-login"),
     ("tests/js/hostile.js", "post-login"),

@@ -18,7 +18,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /**
  * The trigger worlds, read from the WIT (the SDK directory's copy, or the repository's): a world
  * `name` exporting `on-execute-x` is built from `src/name.js`'s `handle` into the export
- * `onExecuteX`. Nothing here lists triggers: a new world and its SDK file are enough.
+ * `onExecuteX`; a further export `on-continue-x` (post-login's, after a redirect) from the
+ * function of that name in the same file (`onContinueX`). Nothing here lists triggers: a new
+ * world and its SDK file are enough.
  */
 function worlds() {
   const candidates = [path.join(here, 'wit', 'action.wit'), path.join(here, '..', '..', 'wit', 'action.wit')];
@@ -26,10 +28,10 @@ function worlds() {
   if (file === undefined) fail(`cannot find wit/action.wit beside ${here}`);
   const found = {};
   for (const [, name, body] of readFileSync(file, 'utf8').matchAll(/world ([a-z-]+) \{([^}]*)\}/g)) {
-    const exported = /export ([a-z-]+):/.exec(body);
-    if (exported === null) continue;
-    const camel = exported[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    found[name] = { module: `${name}.js`, fn: 'handle', export: camel };
+    const camel = (kebab) => kebab.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    const exported = [...body.matchAll(/export ([a-z-]+):/g)].map((m) => camel(m[1]));
+    if (exported.length === 0) continue;
+    found[name] = { module: `${name}.js`, fn: 'handle', export: exported[0], more: exported.slice(1) };
   }
   return found;
 }
@@ -76,9 +78,10 @@ async function bundle(action, triggerName, out) {
   const entry =
     `import * as action from ${JSON.stringify(path.resolve(action))};\n` +
     `import { knownHandlers } from ${JSON.stringify(path.join(here, 'src', 'common.js'))};\n` +
-    `import { ${t.fn} } from ${JSON.stringify(sdk)};\n` +
+    `import { ${[t.fn, ...t.more.map((name) => `${name} as cachet_${name}`)].join(', ')} } from ${JSON.stringify(sdk)};\n` +
     `knownHandlers(${JSON.stringify(handlers)});\n` +
-    `export const ${t.export} = ${t.fn}(action);\n`;
+    `export const ${t.export} = ${t.fn}(action);\n` +
+    t.more.map((name) => `export const ${name} = cachet_${name}(action);\n`).join('');
   try {
     await esbuild.build({
       stdin: { contents: entry, resolveDir: path.dirname(path.resolve(action)), sourcefile: 'cachet-entry.js' },

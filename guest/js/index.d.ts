@@ -1,5 +1,5 @@
 // TypeScript declarations for Cachet's JavaScript actions: `event` and `api` as in Auth0
-// Actions (post-login's whole API except redirects, credentials-exchange's whole API).
+// Actions (every trigger's whole API, post-login's redirects included).
 //
 // Use them from TypeScript (`cachet build action.ts` bundles TypeScript directly):
 //
@@ -204,7 +204,7 @@ export interface PostLoginAPI {
     enrollWith(factor: Factor, options?: { additionalFactors?: Factor[] }): PostLoginAPI;
     /** Lets the user pick one of `factors` to enroll in. */
     enrollWithAny(factors: Factor[]): PostLoginAPI;
-    /** Only in `onContinuePostLogin` (after a redirect, which Cachet does not run yet): throws. */
+    /** Only in `onContinuePostLogin`: records the custom method the user completed on the page they were sent to. */
     recordMethod(providerUrl: string): PostLoginAPI;
     /** Makes a linked account the login's subject. */
     setPrimaryUser(primaryUserId: string): PostLoginAPI;
@@ -294,11 +294,18 @@ export interface PostLoginAPI {
     /** Refuses the login with this error; the flow stops after this action. */
     error(errorCode: string, errorMessage: string): PostLoginAPI;
   };
-  /** Redirects are not run by Cachet yet: each method throws saying so. */
+  /**
+   * Redirects: the flow pauses after this action and the user goes to `url` with `state`;
+   * `onContinuePostLogin` runs when they are back (the login server continues the flow).
+   */
   redirect: {
-    sendUserTo(url: string, options?: { query?: Record<string, string> }): PostLoginAPI;
+    /** Sends the user to `url` with `query` and the flow's `state` once the action returns. */
+    sendUserTo(url: string, options?: { query?: Record<string, string | number | boolean> }): PostLoginAPI;
+    /** An HS256 JWT of `payload` (with `iat`, `exp`, `state`, and `sub`, `ip`, `iss` unless set) for the page. */
     encodeToken(options: { secret: string; payload: Record<string, unknown>; expiresInSeconds?: number }): string;
+    /** In `onContinuePostLogin`: the claims of the token that came back (default parameter `session_token`), checked. */
     validateToken(options: { secret: string; tokenParameterName?: string }): Record<string, unknown>;
+    /** Whether this login has a browser to redirect. */
     canRedirect(): boolean;
   };
   cache: CacheAPI;
@@ -340,6 +347,13 @@ export interface CredentialsExchangeAPI {
 
 /** A post-login handler: `exports.onExecutePostLogin = async (event, api) => { … }`. */
 export type OnExecutePostLogin = (event: PostLoginEvent, api: PostLoginAPI) => void | Promise<void>;
+
+/**
+ * Where a post-login action resumes when the user is back from a redirect:
+ * `exports.onContinuePostLogin = async (event, api) => { … }`. `event.request.query` and
+ * `event.request.body` hold what the user came back with.
+ */
+export type OnContinuePostLogin = (event: PostLoginEvent, api: PostLoginAPI) => void | Promise<void>;
 
 /** A credentials-exchange handler. */
 export type OnExecuteCredentialsExchange = (

@@ -128,6 +128,8 @@ namespace! {
     Validation;
     /// `api.rules()` of post-login.
     Rules;
+    /// `api.redirect()` of post-login.
+    RedirectApi;
     /// `api.access()` of credentials-exchange.
     CredentialsAccess;
     /// `api.access_token()` of credentials-exchange.
@@ -203,6 +205,11 @@ impl PostLoginApi {
     /// Rules that ran before the actions.
     pub fn rules(&self) -> Rules {
         Rules { _private: () }
+    }
+
+    /// Redirects: send the user to another page and continue when they are back.
+    pub fn redirect(&self) -> RedirectApi {
+        RedirectApi { _private: () }
     }
 
     /// The trigger's cache.
@@ -295,8 +302,8 @@ impl Authentication {
         record("authentication.enrollWithAny", &json!([factors]))
     }
 
-    /// Records a custom authentication method (only in `onContinuePostLogin`, after a
-    /// redirect; Cachet does not run redirects yet, so the host refuses it).
+    /// Records a custom authentication method the user completed on the page they were
+    /// redirected to (only in the continue function, when they are back).
     pub fn record_method(&self, provider_url: &str) -> Result<(), ApiError> {
         record("authentication.recordMethod", &json!([provider_url]))
     }
@@ -499,6 +506,66 @@ impl Validation {
     /// Refuses the login with a validation error; the flow stops after this action.
     pub fn error(&self, code: &str, message: &str) -> Result<(), ApiError> {
         record("validation.error", &json!([code, message]))
+    }
+}
+
+/// What `api.redirect().encode_token` signs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncodeToken<'a> {
+    /// The secret shared with the page the user is sent to (keep it in the action's secrets).
+    pub secret: &'a str,
+    /// The token's lifetime in seconds (Auth0's default: 900).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in_seconds: Option<u64>,
+    /// The data the page should be able to trust.
+    pub payload: Value,
+}
+
+impl RedirectApi {
+    /// Whether this login can be redirected (it has a browser: not a password, refresh-token
+    /// or token-exchange grant).
+    pub fn can_redirect(&self) -> Result<bool, ApiError> {
+        Ok(call("redirect.canRedirect", &NO_ARGS)?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// Sends the user to `url` with `query` (and the flow's `state`) once the action returns;
+    /// the flow pauses there and resumes in the action's continue function (the second of
+    /// [`post_login!`](crate::post_login)) when the user is back.
+    pub fn send_user_to(&self, url: &str, query: &[(&str, &str)]) -> Result<(), ApiError> {
+        let query: serde_json::Map<String, Value> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        record("redirect.sendUserTo", &json!([url, { "query": query }]))
+    }
+
+    /// An HS256 JWT of `options.payload` for the page the user is sent to, naming this
+    /// login's `state` (with `iat`, `exp`, and `sub`, `ip`, `iss` unless the payload sets
+    /// them).
+    pub fn encode_token(&self, options: &EncodeToken<'_>) -> Result<String, ApiError> {
+        let token = call("redirect.encodeToken", &(options,))?;
+        Ok(token.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// In the continue function: the claims of the token the user came back with (query or
+    /// form parameter `parameter`, Auth0's default `session_token`), once its signature with
+    /// `secret`, its `exp` and its `state` are checked.
+    pub fn validate_token(
+        &self,
+        secret: &str,
+        parameter: Option<&str>,
+    ) -> Result<serde_json::Map<String, Value>, ApiError> {
+        let claims = call(
+            "redirect.validateToken",
+            &json!([{ "secret": secret, "tokenParameterName": parameter }]),
+        )?;
+        match claims {
+            Value::Object(map) => Ok(map),
+            _ => Ok(serde_json::Map::new()),
+        }
     }
 }
 

@@ -48,11 +48,12 @@ mod token;
 pub use api::{
     Authentication, CacheOnlyApi, CredentialsAccess, CredentialsAccessToken,
     CredentialsExchangeApi, CustomEmailProviderApi, CustomPhoneProviderApi, CustomTokenExchangeApi,
-    DenyCode, EventStreamApi, Factor, IdToken, Multifactor, MultifactorOptions, Notification,
-    NotificationProviderApi, PostChangePasswordApi, PostLoginAccess, PostLoginAccessToken,
-    PostLoginApi, PostUserRegistrationApi, PreUserRegistrationApi, Prompt, RefreshToken,
-    RegistrationAccess, Rules, SamlResponse, SendPhoneMessageApi, Session, TokenExchangeAccess,
-    TokenExchangeAuthentication, Transaction, UserApi, UserByConnectionOptions, Validation,
+    DenyCode, EncodeToken, EventStreamApi, Factor, IdToken, Multifactor, MultifactorOptions,
+    Notification, NotificationProviderApi, PostChangePasswordApi, PostLoginAccess,
+    PostLoginAccessToken, PostLoginApi, PostUserRegistrationApi, PreUserRegistrationApi, Prompt,
+    RedirectApi, RefreshToken, RegistrationAccess, Rules, SamlResponse, SendPhoneMessageApi,
+    Session, TokenExchangeAccess, TokenExchangeAuthentication, Transaction, UserApi,
+    UserByConnectionOptions, Validation,
 };
 pub use cache::{Cache, CacheError, CacheRecord, SetOptions};
 pub use error::{ApiError, Error};
@@ -423,13 +424,31 @@ pub mod __private {
     }
 }
 
-/// Exports a post-login action: `fn(&PostLoginEvent, &PostLoginApi) -> Result<(), Error>`.
+/// Exports a post-login action: `fn(&PostLoginEvent, &PostLoginApi) -> Result<(), Error>`,
+/// and optionally a second function of the same shape, Auth0's `onContinuePostLogin`: where
+/// the action resumes when the user is back from a redirect (`api.redirect().send_user_to`).
+///
+/// ```ignore
+/// cachet_guest::post_login!(on_execute);               // never redirects
+/// cachet_guest::post_login!(on_execute, on_continue);  // redirects and continues
+/// ```
 ///
 /// Needs the `post-login` feature.
 #[cfg(feature = "post-login")]
 #[macro_export]
 macro_rules! post_login {
     ($handler:path) => {
+        $crate::post_login!(@export $handler, |_: &$crate::PostLoginEvent, _: &$crate::PostLoginApi| {
+            ::std::result::Result::Err($crate::Error::msg(
+                "this action redirected, but has no onContinuePostLogin: pass it to \
+                 cachet_guest::post_login! as the second function",
+            ))
+        });
+    };
+    ($handler:path, $continue:path) => {
+        $crate::post_login!(@export $handler, $continue);
+    };
+    (@export $handler:path, $continue:expr) => {
         struct __CachetPostLoginAction;
 
         impl $crate::post_login_export::Guest for __CachetPostLoginAction {
@@ -437,6 +456,12 @@ macro_rules! post_login {
                 event: ::std::string::String,
             ) -> ::std::result::Result<(), ::std::string::String> {
                 $crate::__private::run_post_login(&event, $handler)
+            }
+
+            fn on_continue_post_login(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_post_login(&event, $continue)
             }
         }
 

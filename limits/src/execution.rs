@@ -145,6 +145,13 @@ execution_limits! {
     jwks_cache_entries_per_tenant: usize = 8;
     /// Most bytes of fetched JWKS documents the runtime keeps.
     jwks_cache_bytes: usize = 4 * MIB;
+    /// How long a redirected flow waits for the user to come back, in milliseconds: its
+    /// continuation (the `state` of `api.redirect.sendUserTo`) expires after this.
+    continuation_ttl_ms: u64 = 10 * 60 * 1000;
+    /// Largest continuation a redirect may leave in the store (the event without secrets and
+    /// the commands recorded before the redirect, as JSON), in bytes. A redirect past it
+    /// fails the action that asked for it.
+    max_continuation_bytes: usize = 256 * KIB;
 }
 
 impl ExecutionLimits {

@@ -57,6 +57,83 @@ pub async fn run_all(make: &MakeStore) {
     partitions_are_isolated_whatever_their_names(make).await;
     a_64_way_if_absent_race_has_exactly_one_winner(make).await;
     concurrent_writers_never_push_a_partition_past_its_quotas(make).await;
+    continuations_are_taken_once_by_their_partition_until_they_expire(make).await;
+}
+
+/// Continuations of redirected flows: kept beside a partition (not counted in it), found only
+/// in their own partition, taken at most once (of 16 concurrent takers exactly one gets it),
+/// and gone once expired.
+async fn continuations_are_taken_once_by_their_partition_until_they_expire(make: &MakeStore) {
+    let store = make(OverflowPolicy::Evict).await;
+    let a = p("acme");
+    store
+        .put_continuation(&a, "state-1", "record-1", NOW + 1000, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.usage(&a).await.unwrap().entries,
+        0,
+        "not in the partition"
+    );
+    assert_eq!(store.snapshot(&a, NOW).await.unwrap(), vec![]);
+    let other_trigger = PartitionKey::new("acme", Trigger::CredentialsExchange);
+    for wrong in [p("evil"), other_trigger] {
+        assert_eq!(
+            store
+                .take_continuation(&wrong, "state-1", NOW)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        store
+            .take_continuation(&a, "state-1", NOW + 999)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("record-1")
+    );
+    assert_eq!(
+        store.take_continuation(&a, "state-1", NOW).await.unwrap(),
+        None,
+        "used once"
+    );
+
+    store
+        .put_continuation(&a, "state-2", "record-2", NOW + 1000, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_continuation(&a, "state-2", NOW + 1000)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+
+    store
+        .put_continuation(&a, "state-3", &"r".repeat(64 * 1024), NOW + 1000, NOW)
+        .await
+        .unwrap();
+    let takers: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, a) = (Arc::clone(&store), a.clone());
+            tokio::spawn(async move { store.take_continuation(&a, "state-3", NOW).await })
+        })
+        .collect();
+    let mut got = 0;
+    for taker in takers {
+        if let Some(record) = taker.await.unwrap().unwrap() {
+            assert_eq!(record.len(), 64 * 1024);
+            got += 1;
+        }
+    }
+    assert_eq!(
+        got, 1,
+        "exactly one of 16 concurrent takers gets a continuation"
+    );
 }
 
 async fn sizes_are_checked_at_the_boundary_and_one_past_it(make: &MakeStore) {

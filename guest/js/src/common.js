@@ -181,13 +181,20 @@ export function describe(err) {
  * `exports.onExecute…`, which esbuild turns into a namespace with a `default`). A module
  * without the handler is refused while the component is built, as this runs at module load.
  */
-export function entry(action, name, makeApi) {
+export function entry(action, name, makeApi, { optional = false } = {}) {
   const handler =
     typeof action?.[name] === 'function'
       ? action[name]
       : typeof action?.default?.[name] === 'function'
         ? action.default[name]
         : undefined;
+  if (handler === undefined && optional) {
+    // A second entry point (`onContinuePostLogin`) the action does not use: an error only if
+    // the host ever calls it.
+    return async function missing() {
+      throw `the action redirected, but exports no ${name}: write \`exports.${name} = async (event, api) => { … }\``;
+    };
+  }
   if (handler === undefined) {
     // Another trigger's handler: `onExecuteCredentialsExchange` is a credentials-exchange action.
     for (const [other, trigger] of Object.entries(handlers)) {
@@ -222,6 +229,6 @@ export function knownHandlers(map) {
 /** A method Cachet does not implement: a clear error instead of `undefined is not a function`. */
 export function unsupported(path) {
   return () => {
-    throw new Error(`${path} is not supported by Cachet yet (redirects are not run)`);
+    throw new Error(`${path} is not supported by Cachet`);
   };
 }

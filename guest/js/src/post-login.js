@@ -1,5 +1,6 @@
 // `api` for post-login actions (Auth0's PostLoginAPI): every method is one host call, checked
 // as Auth0's is and recorded as a command the caller applies once the whole flow has run.
+// `api.redirect.sendUserTo` pauses the flow after the action; `onContinuePostLogin` resumes it.
 
 import { buildApi, cache, entry, invoke } from './common.js';
 
@@ -18,6 +19,10 @@ const METHODS = [
   'idToken.setCustomClaim',
   'multifactor.enable',
   'prompt.render',
+  'redirect.canRedirect',
+  'redirect.encodeToken',
+  'redirect.sendUserTo',
+  'redirect.validateToken',
   'refreshToken.revoke',
   'refreshToken.setExpiresAt',
   'refreshToken.setIdleExpiresAt',
@@ -117,8 +122,7 @@ function transaction(event, api) {
 
 function makeApi(event) {
   const api = buildApi(METHODS, {
-    returning: ['rules.wasExecuted'],
-    unsupported: ['redirect.sendUserTo', 'redirect.encodeToken', 'redirect.validateToken', 'redirect.canRedirect'],
+    returning: ['rules.wasExecuted', 'redirect.canRedirect', 'redirect.encodeToken', 'redirect.validateToken'],
     extra: { cache },
   });
   Object.assign(api.transaction, transaction(event, api));
@@ -128,4 +132,13 @@ function makeApi(event) {
 /** Runs an action module's `onExecutePostLogin(event, api)`. */
 export function handle(action) {
   return entry(action, 'onExecutePostLogin', makeApi);
+}
+
+/**
+ * Runs an action module's `onContinuePostLogin(event, api)`, when the user is back from a
+ * redirect. An action that never redirects need not define it; one that redirects without it
+ * fails when the flow is continued, saying so.
+ */
+export function onContinuePostLogin(action) {
+  return entry(action, 'onContinuePostLogin', makeApi, { optional: true });
 }

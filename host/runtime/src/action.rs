@@ -36,6 +36,9 @@ pub(crate) struct ActionInner {
     pub(crate) pre: InstancePre<Ctx>,
     /// The trigger's entry point, looked up once at load.
     pub(crate) export: ComponentExportIndex,
+    /// Where it resumes after a redirect (`onContinuePostLogin`), if the trigger has one and
+    /// the component exports it.
+    pub(crate) continue_export: Option<ComponentExportIndex>,
     /// The secrets as the JSON object the event carries, serialized once at load.
     pub(crate) secrets_json: Box<RawValue>,
     pub(crate) allow: AllowList,
@@ -289,6 +292,9 @@ impl Loader {
                 component_bytes: wasm.len(),
                 pre,
                 export: export_index,
+                continue_export: trigger
+                    .continue_export_name()
+                    .and_then(|name| component.get_export_index(None, name)),
                 secrets_json,
                 allow,
                 warm: match instance {

@@ -125,3 +125,46 @@ pub enum ExecuteError {
         actual: Trigger,
     },
 }
+
+/// A redirected flow could not be continued (nothing ran).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ContinueError {
+    /// No continuation has this state in the tenant's trigger: it never existed, was already
+    /// continued (a continuation is used once), or expired.
+    #[error(
+        "no redirected flow is waiting with this state: it is unknown, was already continued, \
+         or expired (execution_limits.continuation_ttl_ms); the login must start again"
+    )]
+    UnknownState,
+    /// The trigger's actions cannot redirect, so nothing of it can be continued.
+    #[error("{0} actions cannot redirect, so a {0} flow cannot be continued")]
+    CannotRedirect(Trigger),
+    /// The flow bound now no longer has the redirecting action at its place.
+    #[error(
+        "the flow changed since the redirect: action `{action}` is no longer at its place in it; \
+         the login must start again"
+    )]
+    FlowChanged {
+        /// The action that redirected.
+        action: String,
+    },
+    /// The store could not be read.
+    #[error("the redirected flow could not be read: {0}")]
+    Store(crate::store::StoreError),
+    /// The stored continuation is not one this build wrote.
+    #[error("the redirected flow's continuation is unreadable ({0}); the login must start again")]
+    Unreadable(String),
+    /// The event with what the user came back with is too large.
+    #[error(transparent)]
+    Limit(LimitError),
+}
+
+impl From<crate::event::EventError> for ExecuteError {
+    fn from(e: crate::event::EventError) -> Self {
+        match e {
+            crate::event::EventError::NotJson(reason) => Self::EventNotJson(reason),
+            crate::event::EventError::NotObject => Self::EventNotObject,
+        }
+    }
+}

@@ -1,12 +1,13 @@
 //! Flows: binding actions to a tenant's trigger, and executing them in order, each in a fresh
 //! sandbox, merging their commands.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachet_limits::ExecutionLimits;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -16,14 +17,17 @@ use crate::action::Action;
 use crate::clock::Clock;
 use crate::clock::WasiWallClock;
 use crate::egress::budget::OutboundBudget;
-use crate::error::ExecuteError;
+use crate::error::{ContinueError, ExecuteError};
+use crate::event::EventFields;
 use crate::interfaces::cache::CacheCtx;
-use crate::interfaces::commands::Commands;
+use crate::interfaces::commands::{Commands, Leg, Resumed};
 use crate::interfaces::http::Egress;
 use crate::interfaces::jwt::{JwksCache, JwtCtx};
 use crate::log::LogSink;
 use crate::observe::Observer;
-use crate::result::{ActionFailure, ActionResult, FailureKind, FlowResult, Outcome};
+use crate::result::{
+    ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome, Redirect,
+};
 use crate::sandbox::{Ctx, DeadlineStop, Epochs, MemoryLimiter, classify_trap, deadline_failure};
 use crate::store::{CacheStore, PartitionKey};
 use crate::trigger::Trigger;
@@ -75,19 +79,122 @@ impl Executor {
         event_json: &str,
     ) -> Result<FlowResult, ExecuteError> {
         let started = Instant::now();
-        let limits = &self.limits;
-        limits.check_event_bytes(event_json.len())?;
+        self.limits.check_event_bytes(event_json.len())?;
         let event = EventFields::parse(event_json)?;
+        Ok(self
+            .run_from(partition, actions, event, None, Vec::new(), started)
+            .await)
+    }
+
+    /// Continues the flow `state` paused in `partition` (see [`Executor::pause`]): takes its
+    /// continuation (so no other call, on any host, can), checks that `actions` still has the
+    /// redirecting action at its place, and runs that action's `onContinuePostLogin` and the
+    /// rest of the flow on the paused event with what the user came back with.
+    pub(crate) async fn continue_flow(
+        &self,
+        partition: PartitionKey,
+        actions: &[Action],
+        state: &str,
+        params: ContinueParams,
+    ) -> Result<FlowResult, ContinueError> {
+        let started = Instant::now();
+        if partition.trigger.continue_export_name().is_none() {
+            return Err(ContinueError::CannotRedirect(partition.trigger));
+        }
+        // A state is 43 characters; anything much longer is no state of ours, and is not sent
+        // to the store.
+        if state.is_empty() || state.len() > MAX_STATE_CHARS {
+            return Err(ContinueError::UnknownState);
+        }
+        let now = self.clock.now_ms();
+        let record = self
+            .store
+            .take_continuation(&partition, state, now)
+            .await
+            .map_err(ContinueError::Store)?
+            .ok_or(ContinueError::UnknownState)?;
+        let paused: Paused =
+            serde_json::from_str(&record).map_err(|e| ContinueError::Unreadable(e.to_string()))?;
+        match actions.get(paused.index) {
+            Some(a) if a.name() == paused.action => {}
+            _ => {
+                return Err(ContinueError::FlowChanged {
+                    action: paused.action,
+                });
+            }
+        }
+        let mut event = EventFields::parse(paused.event.get())
+            .map_err(|_| ContinueError::Unreadable("the event is not a JSON object".into()))?;
+        event.set_request_params(&params.query, &params.body);
+        self.limits
+            .check_event_bytes(event.to_json().len())
+            .map_err(ContinueError::Limit)?;
+        let resume = Resume {
+            index: paused.index,
+            resumed: Resumed {
+                state: state.to_owned(),
+                query: params.query,
+                body: params.body,
+            },
+        };
+        Ok(self
+            .run_from(
+                partition,
+                actions,
+                event,
+                Some(resume),
+                paused.commands,
+                started,
+            )
+            .await)
+    }
+
+    /// Runs `actions` from the start, or from a continuation, merging their commands after
+    /// `commands` (those of the flow before its redirect).
+    async fn run_from(
+        &self,
+        partition: PartitionKey,
+        actions: &[Action],
+        event: EventFields,
+        resume: Option<Resume>,
+        mut commands: Vec<Command>,
+        started: Instant,
+    ) -> FlowResult {
+        let limits = &self.limits;
         let deadline_epoch = self.epochs.deadline_after(limits.flow_deadline_ms);
         let deadline = started + Duration::from_millis(limits.flow_deadline_ms);
+        let event = Arc::new(event);
+        let (first, resumed) = match resume {
+            Some(r) => (r.index, Some(r.resumed)),
+            None => (0, None),
+        };
+        let continuing = resumed.is_some();
+        // Triggers whose actions can redirect share one leg per flow run.
+        let leg = partition.trigger.continue_export_name().map(|_| {
+            Arc::new(Leg::new(
+                Arc::clone(&event),
+                Arc::clone(&self.clock),
+                resumed,
+            ))
+        });
 
         let mut outcome = Outcome::Success;
-        let mut commands = Vec::new();
-        let mut results = Vec::with_capacity(actions.len());
-        for action in actions {
+        let mut results = Vec::with_capacity(actions.len() - first.min(actions.len()));
+        for (i, action) in actions.iter().enumerate().skip(first) {
             let event_json = event.with_secrets(&action.inner.secrets_json);
+            let entry = Entry {
+                leg: leg.clone(),
+                continuing: continuing && i == first,
+            };
             let result = self
-                .run_action(action, &partition, &event_json, deadline_epoch, deadline)
+                .run_action(
+                    action,
+                    &partition,
+                    &event_json,
+                    deadline_epoch,
+                    deadline,
+                    entry,
+                )
                 .await;
             let stop = result.outcome != Outcome::Success;
             if result.outcome != Outcome::Failed {
@@ -99,13 +206,87 @@ impl Executor {
                 break;
             }
         }
+        let mut redirect = None;
+        let index = (first + results.len()).saturating_sub(1);
+        if outcome == Outcome::Redirect
+            && let (Some(leg), Some(last)) = (&leg, results.last_mut())
+        {
+            match self
+                .pause(&partition, index, last, &event, &commands, leg)
+                .await
+            {
+                Ok(paused) => redirect = Some(paused),
+                Err(failure) => {
+                    // The redirecting action's commands are not the flow's any more.
+                    commands.truncate(commands.len() - last.commands.len());
+                    last.outcome = Outcome::Failed;
+                    last.error = Some(failure);
+                    outcome = Outcome::Failed;
+                }
+            }
+        }
         let cache = self.store.usage(&partition).await.unwrap_or_default();
-        Ok(FlowResult {
+        FlowResult {
             outcome,
             commands,
             actions: results,
+            redirect,
             cache,
             duration_us: micros(started.elapsed()),
+        }
+    }
+
+    /// Keeps a flow paused by `action`'s redirect in the store, under the leg's state, for
+    /// `execution_limits.continuation_ttl_ms`: the event (without secrets) and the commands so
+    /// far. A continuation too large, or a store that cannot keep it, fails the action.
+    async fn pause(
+        &self,
+        partition: &PartitionKey,
+        index: usize,
+        action: &ActionResult,
+        event: &EventFields,
+        commands: &[Command],
+        leg: &Leg,
+    ) -> Result<Redirect, ActionFailure> {
+        let failure = |message: String| ActionFailure {
+            kind: FailureKind::Continuation,
+            message,
+        };
+        let url = action.redirect.clone().unwrap_or_default();
+        let record = serde_json::to_string(&PausedRef {
+            index,
+            action: &action.name,
+            event: &RawValue::from_string(event.to_json())
+                .map_err(|e| failure(format!("the event could not be kept: {e}")))?,
+            commands,
+        })
+        .map_err(|e| failure(format!("the flow could not be kept: {e}")))?;
+        let max = self.limits.max_continuation_bytes;
+        if record.len() > max {
+            return Err(failure(format!(
+                "the action redirected, but the paused flow (the event and the commands so far) \
+                 is {} bytes and at most {max} are kept for the user's return \
+                 (execution_limits.max_continuation_bytes); keep the event and the commands \
+                 before the redirect small",
+                record.len()
+            )));
+        }
+        let now = self.clock.now_ms();
+        let expires_at = now.saturating_add(self.limits.continuation_ttl_ms);
+        let state = leg.state();
+        self.store
+            .put_continuation(partition, state, &record, expires_at, now)
+            .await
+            .map_err(|e| {
+                failure(format!(
+                    "the action redirected, but the paused flow could not be kept for the \
+                     user's return: {e}"
+                ))
+            })?;
+        Ok(Redirect {
+            url,
+            state: state.to_owned(),
+            expires_at,
         })
     }
 
@@ -116,9 +297,20 @@ impl Executor {
         event_json: &str,
         deadline_epoch: u64,
         deadline: Instant,
+        entry: Entry,
     ) -> ActionResult {
         let inner = self;
         let limits = &inner.limits;
+        // The function entered: the trigger's, or after a redirect its continuation, which an
+        // action that never redirects need not export.
+        let export = if entry.continuing {
+            match action.inner.continue_export {
+                Some(export) => export,
+                None => return no_continuation(action),
+            }
+        } else {
+            action.inner.export
+        };
         // A warm instance of this tenant, if the action keeps them and one is idle.
         let warm = action
             .inner
@@ -175,7 +367,8 @@ impl Executor {
                 ctx.limiter = MemoryLimiter::new(limits);
                 ctx.cache = cache;
                 ctx.jwt = jwt;
-                ctx.commands = Commands::new(action.inner.trigger, limits);
+                ctx.commands = Commands::new(action.inner.trigger, limits)
+                    .entered(entry.leg, entry.continuing);
                 ctx.deadline_hit = false;
                 (w.store, Some((w.instance, w.created, w.executions)))
             }
@@ -200,7 +393,8 @@ impl Executor {
                     limiter: MemoryLimiter::new(limits),
                     cache,
                     jwt,
-                    commands: Commands::new(action.inner.trigger, limits),
+                    commands: Commands::new(action.inner.trigger, limits)
+                        .entered(entry.leg, entry.continuing),
                     deadline_hit: false,
                 };
                 let mut store = Store::new(&inner.engine, ctx);
@@ -241,7 +435,7 @@ impl Executor {
             // Every trigger's entry point has the same shape: `func(event: string) ->
             // result<_, string>` (see `trigger.rs`).
             let entry = instance
-                .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, &action.inner.export)
+                .get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, &export)
                 .map_err(Instantiation)?;
             let (returned,) = entry
                 .call_async(&mut store, (event_json,))
@@ -321,15 +515,20 @@ impl Executor {
         };
         let (log_text, _truncated) = logs.finish();
         let denied = ctx.commands.denied();
-        let outcome = match (&failure, denied) {
-            (Some(_), _) => Outcome::Failed,
-            (None, true) => Outcome::Denied,
-            (None, false) => Outcome::Success,
+        // A denial wins over a redirect: the login ends there.
+        let outcome = match (&failure, denied, &ctx.commands.redirect) {
+            (Some(_), _, _) => Outcome::Failed,
+            (None, true, _) => Outcome::Denied,
+            (None, false, Some(_)) => Outcome::Redirect,
+            (None, false, None) => Outcome::Success,
         };
         let cache_writes = ctx.cache.budget.used();
         // This execution is finished with the context: move the commands out rather than copy
         // them.
         let commands = std::mem::take(&mut store.data_mut().commands.list);
+        let redirect = store.data_mut().commands.redirect.take();
+        // The leg is the flow's, not the warm instance's.
+        store.data_mut().commands.leg = None;
         // Keep a warm instance only after a clean return (any failure may have left it
         // mid-way through something), with no memory growth refused (a runtime that caught
         // its out-of-memory may be in any state), and holding only resources a finished
@@ -358,9 +557,32 @@ impl Executor {
             error: failure,
             logs: log_text,
             commands,
+            redirect: (outcome == Outcome::Redirect).then_some(redirect).flatten(),
             cache_writes,
             duration_us,
         }
+    }
+}
+
+/// The result of continuing an action that exports no `onContinuePostLogin`.
+fn no_continuation(action: &Action) -> ActionResult {
+    ActionResult {
+        name: action.name().to_owned(),
+        outcome: Outcome::Failed,
+        error: Some(ActionFailure {
+            kind: FailureKind::Continuation,
+            message: format!(
+                "action `{}` redirected, but exports no onContinuePostLogin to continue with; \
+                 export it (in JavaScript `exports.onContinuePostLogin = async (event, api) => \
+                 {{ … }}`, in Rust the second function of `cachet_guest::post_login!`)",
+                action.name()
+            ),
+        }),
+        logs: String::new(),
+        commands: Vec::new(),
+        redirect: None,
+        cache_writes: 0,
+        duration_us: 0,
     }
 }
 
@@ -410,34 +632,53 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// The event's top-level fields, parsed once per flow without building a DOM, so that each
-/// action's copy (with its own `secrets`) is a cheap splice.
-struct EventFields(BTreeMap<String, Box<RawValue>>);
+/// Longest state a continuation is looked up by (the runtime's are 43 characters).
+const MAX_STATE_CHARS: usize = 128;
 
-impl EventFields {
-    fn parse(json: &str) -> Result<Self, ExecuteError> {
-        match serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(json) {
-            Ok(mut fields) => {
-                // The caller's `secrets`, if any, never reach an action: each action gets its
-                // own configured secrets.
-                fields.remove("secrets");
-                Ok(Self(fields))
-            }
-            Err(e) => match serde_json::from_str::<serde::de::IgnoredAny>(json) {
-                Ok(_) => Err(ExecuteError::EventNotObject),
-                Err(_) => Err(ExecuteError::EventNotJson(e.to_string())),
-            },
-        }
-    }
+/// What the user came back with when a redirected flow is continued: Auth0's `/continue`
+/// request's query and form parameters. The continued action reads them as
+/// `event.request.query` and `event.request.body`, and `api.redirect.validateToken` looks for
+/// its token in them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContinueParams {
+    /// Query parameters.
+    #[serde(default)]
+    pub query: Map<String, Value>,
+    /// Form (body) parameters.
+    #[serde(default)]
+    pub body: Map<String, Value>,
+}
 
-    fn with_secrets(&self, secrets: &RawValue) -> String {
-        let mut view: BTreeMap<&str, &RawValue> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_ref()))
-            .collect();
-        view.insert("secrets", secrets);
-        // Serializing borrowed raw JSON cannot fail.
-        serde_json::to_string(&view).unwrap_or_else(|_| "{}".into())
-    }
+/// Where a continued flow starts.
+struct Resume {
+    /// The redirecting action's place in the flow.
+    index: usize,
+    /// What the user came back with.
+    resumed: Resumed,
+}
+
+/// How one action is entered.
+struct Entry {
+    /// The flow leg, for triggers whose actions can redirect.
+    leg: Option<Arc<Leg>>,
+    /// Whether this is `onContinuePostLogin` rather than `onExecutePostLogin`.
+    continuing: bool,
+}
+
+/// A paused flow, as the store keeps it (read back).
+#[derive(Deserialize)]
+struct Paused {
+    index: usize,
+    action: String,
+    event: Box<RawValue>,
+    commands: Vec<Command>,
+}
+
+/// A paused flow, as the store keeps it (written, borrowing).
+#[derive(Serialize)]
+struct PausedRef<'a> {
+    index: usize,
+    action: &'a str,
+    event: &'a RawValue,
+    commands: &'a [Command],
 }

@@ -36,7 +36,7 @@
 //! and that no module imports one that imports it back):
 //!
 //! 1. `bindings` (generated from the WIT), `clock`, `log`, `result`, `trigger`, `state_file`,
-//!    `store`, `observe`: data and plumbing (`trigger` is the per-trigger table); nothing here
+//!    `store`, `observe`, `event`: data and plumbing (`trigger` is the per-trigger table); nothing here
 //!    runs wasm.
 //! 2. `egress`: the outbound HTTP policy and transport (allow-list, address policy, budget,
 //!    connections).
@@ -53,6 +53,7 @@ mod bindings;
 mod clock;
 mod egress;
 mod error;
+mod event;
 mod flow;
 mod interfaces;
 mod log;
@@ -68,9 +69,12 @@ mod warm;
 pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
-pub use error::{BuildError, ExecuteError, LoadError};
+pub use error::{BuildError, ContinueError, ExecuteError, LoadError};
+pub use flow::ContinueParams;
 pub use observe::{CacheOp, CacheOpResult, EgressOutcome, ErrorCodes, Observer};
-pub use result::{ActionFailure, ActionResult, Command, Factor, FailureKind, FlowResult, Outcome};
+pub use result::{
+    ActionFailure, ActionResult, Command, Factor, FailureKind, FlowResult, Outcome, Redirect,
+};
 pub use runtime::{Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;
 pub use store::{

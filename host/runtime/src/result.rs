@@ -16,6 +16,22 @@ pub enum Outcome {
     Denied,
     /// An action failed (error, trap, limit); the flow stopped. Fail the login/exchange.
     Failed,
+    /// An action sent the user elsewhere (`api.redirect.sendUserTo`); the flow paused after it.
+    /// Send the user to [`FlowResult::redirect`]'s URL, and continue the flow with its `state`
+    /// when they come back.
+    Redirect,
+}
+
+/// A paused flow: where the user goes, and the `state` that continues the flow when they are
+/// back (any host sharing the store can continue it, once, before `expires_at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// The URL the action gave, with its query and the `state` parameter added.
+    pub url: String,
+    /// What continues the flow: unguessable, single-use, bound to the tenant and trigger.
+    pub state: String,
+    /// When the continuation expires, ms since the Unix epoch.
+    pub expires_at: u64,
 }
 
 /// One call an action made to its trigger API, recorded for the caller to apply.
@@ -117,6 +133,13 @@ pub enum Command {
     SetPrimaryUser {
         /// The primary user's id.
         user_id: String,
+    },
+    /// Record that the user authenticated with a custom method at `provider_url`
+    /// (`authentication.recordMethod`, in `onContinuePostLogin` only): it joins the session's
+    /// `amr`, so later MFA checks see it.
+    RecordMethod {
+        /// The method's provider URL.
+        provider_url: String,
     },
     /// Set one attribute of the SAML response (`samlResponse.setAttribute`); `null` removes
     /// it.
@@ -332,6 +355,10 @@ pub enum FailureKind {
     Trap,
     /// The action could not be instantiated (e.g. the instance pool is exhausted).
     Instantiation,
+    /// The action redirected, but the paused flow could not be kept for the user's return
+    /// (too large, or the store failed); or the flow was continued and the action exports no
+    /// `onContinuePostLogin`.
+    Continuation,
 }
 
 /// An action's failure: a kind to branch on and a message for people.
@@ -358,6 +385,10 @@ pub struct ActionResult {
     /// Its commands, in call order (also merged into [`FlowResult::commands`]).
     #[serde(skip)]
     pub commands: Vec<Command>,
+    /// Where it sent the user (`api.redirect.sendUserTo`'s URL with its query, before the
+    /// flow's `state` is added); the flow's [`FlowResult::redirect`] has the full URL.
+    #[serde(skip)]
+    pub redirect: Option<String>,
     /// Cache writes (set + delete) it made.
     pub cache_writes: u32,
     /// Wall time from instantiation to return, in microseconds.
@@ -374,6 +405,9 @@ pub struct FlowResult {
     pub commands: Vec<Command>,
     /// Each action that ran, in order (actions after a denial or failure do not run).
     pub actions: Vec<ActionResult>,
+    /// Where to send the user, on [`Outcome::Redirect`].
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub redirect: Option<Redirect>,
     /// The partition's usage after the flow.
     pub cache: Usage,
     /// Wall time of the whole flow, in microseconds.

@@ -12,8 +12,8 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use crate::action::{Action, ActionConfig, CompileCounters, CompileStats, Loader};
 use crate::clock::{Clock, SystemClock};
-use crate::error::{BuildError, ExecuteError, LoadError};
-use crate::flow::Executor;
+use crate::error::{BuildError, ContinueError, ExecuteError, LoadError};
+use crate::flow::{ContinueParams, Executor};
 use crate::interfaces::jwt::JwksCache;
 use crate::observe::{NoObserver, Observer};
 use crate::result::FlowResult;
@@ -448,18 +448,64 @@ impl Runtime {
         event_json: &str,
     ) -> Result<FlowResult, ExecuteError> {
         let partition = PartitionKey::new(tenant, trigger);
-        let flow = self
-            .inner
-            .flows
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&partition)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(Vec::new()));
+        let flow = self.flow(&partition);
         self.inner
             .executor
             .run_flow(partition, &flow, event_json)
             .await
+    }
+
+    /// Continues a flow an action paused with `api.redirect.sendUserTo`: `state` is
+    /// [`FlowResult::redirect`]'s, `params` what the user came back with. Runs the redirecting
+    /// action's `onContinuePostLogin`, then the rest of the flow bound to `tenant`'s
+    /// `trigger`; the result's commands are the whole flow's, before and after the redirect.
+    ///
+    /// Any runtime sharing the store continues it (the continuation lives in the store's
+    /// backend), once: a second call with the same state, or one after
+    /// `execution_limits.continuation_ttl_ms`, is [`ContinueError::UnknownState`] and runs
+    /// nothing.
+    ///
+    /// [`FlowResult::redirect`]: crate::FlowResult::redirect
+    pub async fn continue_flow(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        state: &str,
+        params: ContinueParams,
+    ) -> Result<FlowResult, ContinueError> {
+        let partition = PartitionKey::new(tenant, trigger);
+        let flow = self.flow(&partition);
+        self.inner
+            .executor
+            .continue_flow(partition, &flow, state, params)
+            .await
+    }
+
+    /// [`Runtime::continue_flow`] for a flow of `actions` run with
+    /// [`Runtime::execute_actions`].
+    pub async fn continue_actions(
+        &self,
+        tenant: &str,
+        trigger: Trigger,
+        actions: &[Action],
+        state: &str,
+        params: ContinueParams,
+    ) -> Result<FlowResult, ContinueError> {
+        self.inner
+            .executor
+            .continue_flow(PartitionKey::new(tenant, trigger), actions, state, params)
+            .await
+    }
+
+    /// The flow bound to `partition` (empty when none is).
+    fn flow(&self, partition: &PartitionKey) -> Arc<[Action]> {
+        self.inner
+            .flows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(partition)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
     /// Runs `actions` as `tenant`'s `trigger` flow on `event_json`, without binding them.

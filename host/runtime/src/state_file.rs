@@ -28,6 +28,9 @@ pub struct StateFile {
     pub saved_at_ms: u64,
     /// Every non-empty partition.
     pub partitions: Vec<PartitionSnapshot>,
+    /// Flows paused by a redirect, waiting to be continued (absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub continuations: Vec<ContinuationSnapshot>,
 }
 
 /// One partition in a [`StateFile`].
@@ -41,6 +44,22 @@ pub struct PartitionSnapshot {
     pub trigger: String,
     /// Live entries, least recently used first.
     pub entries: Vec<SnapshotEntry>,
+}
+
+/// One continuation as a snapshot file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuationSnapshot {
+    /// The tenant.
+    pub tenant: String,
+    /// The trigger's name (text, as partitions keep it).
+    pub trigger: String,
+    /// The continuation's id (the redirect's `state`).
+    pub id: String,
+    /// What the runtime stored.
+    pub record: String,
+    /// When it expires, ms since the Unix epoch.
+    pub expires_at: u64,
 }
 
 /// A state file could not be read or written.
@@ -287,6 +306,7 @@ mod tests {
                     expires_at: 9,
                 }],
             }],
+            continuations: Vec::new(),
         };
         write(&path, &file).unwrap();
         assert_eq!(read(&path).unwrap(), Some(file));
@@ -315,6 +335,7 @@ mod tests {
             version: VERSION,
             saved_at_ms: 7,
             partitions: Vec::new(),
+            continuations: Vec::new(),
         };
         let err = write(&path, &empty).unwrap_err();
         assert!(err.to_string().contains("state.json"), "{err}");

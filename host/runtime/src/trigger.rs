@@ -48,6 +48,10 @@ pub(crate) struct TriggerSpec {
     pub(crate) world: &'static str,
     /// The function its actions export: `func(event: string) -> result<_, string>`.
     pub(crate) export: &'static str,
+    /// The function that resumes the action after a redirect (`onContinuePostLogin`), for
+    /// triggers whose actions can redirect; same shape as `export`. Optional in a component:
+    /// an action that never redirects need not have it.
+    pub(crate) continue_export: Option<&'static str>,
     /// How an action exports it in each SDK, for load errors.
     pub(crate) how_to_export: &'static str,
     /// A realistic Auth0-shaped event (JSON), from `examples/events/`: what `cachet test`
@@ -62,6 +66,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "post-login",
         world: "post-login",
         export: "on-execute-post-login",
+        continue_export: Some("on-continue-post-login"),
         how_to_export: "in Rust `cachet_guest::post_login!(your_fn)` (feature `post-login`); \
                         in JavaScript `exports.onExecutePostLogin`",
         default_event: include_str!("../../../examples/events/post-login.json"),
@@ -71,6 +76,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "credentials-exchange",
         world: "credentials-exchange",
         export: "on-execute-credentials-exchange",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::credentials_exchange!(your_fn)` (feature \
                         `credentials-exchange`); in JavaScript `exports.onExecuteCredentialsExchange`",
         default_event: include_str!("../../../examples/events/credentials-exchange.json"),
@@ -80,6 +86,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "pre-user-registration",
         world: "pre-user-registration",
         export: "on-execute-pre-user-registration",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::pre_user_registration!(your_fn)` (feature `pre-user-registration`); in \
                         JavaScript `exports.onExecutePreUserRegistration`",
         default_event: include_str!("../../../examples/events/pre-user-registration.json"),
@@ -89,6 +96,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "post-user-registration",
         world: "post-user-registration",
         export: "on-execute-post-user-registration",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::post_user_registration!(your_fn)` (feature `post-user-registration`); in \
                         JavaScript `exports.onExecutePostUserRegistration`",
         default_event: include_str!("../../../examples/events/post-user-registration.json"),
@@ -98,6 +106,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "post-change-password",
         world: "post-change-password",
         export: "on-execute-post-change-password",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::post_change_password!(your_fn)` (feature `post-change-password`); in \
                         JavaScript `exports.onExecutePostChangePassword`",
         default_event: include_str!("../../../examples/events/post-change-password.json"),
@@ -107,6 +116,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "send-phone-message",
         world: "send-phone-message",
         export: "on-execute-send-phone-message",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::send_phone_message!(your_fn)` (feature `send-phone-message`); in \
                         JavaScript `exports.onExecuteSendPhoneMessage`",
         default_event: include_str!("../../../examples/events/send-phone-message.json"),
@@ -116,6 +126,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "custom-email-provider",
         world: "custom-email-provider",
         export: "on-execute-custom-email-provider",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::custom_email_provider!(your_fn)` (feature `custom-email-provider`); in \
                         JavaScript `exports.onExecuteCustomEmailProvider`",
         default_event: include_str!("../../../examples/events/custom-email-provider.json"),
@@ -125,6 +136,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "custom-phone-provider",
         world: "custom-phone-provider",
         export: "on-execute-custom-phone-provider",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::custom_phone_provider!(your_fn)` (feature `custom-phone-provider`); in \
                         JavaScript `exports.onExecuteCustomPhoneProvider`",
         default_event: include_str!("../../../examples/events/custom-phone-provider.json"),
@@ -134,6 +146,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "custom-token-exchange",
         world: "custom-token-exchange",
         export: "on-execute-custom-token-exchange",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::custom_token_exchange!(your_fn)` (feature `custom-token-exchange`); in \
                         JavaScript `exports.onExecuteCustomTokenExchange`",
         default_event: include_str!("../../../examples/events/custom-token-exchange.json"),
@@ -143,6 +156,7 @@ static TRIGGERS: [TriggerSpec; 10] = [
         name: "event-stream",
         world: "event-stream",
         export: "on-execute-event-stream",
+        continue_export: None,
         how_to_export: "in Rust `cachet_guest::event_stream!(your_fn)` (feature `event-stream`); in \
                         JavaScript `exports.onExecuteEventStream`",
         default_event: include_str!("../../../examples/events/event-stream.json"),
@@ -195,6 +209,12 @@ impl Trigger {
     /// The name of the function an action of this trigger exports.
     pub fn export_name(&self) -> &'static str {
         self.spec().export
+    }
+
+    /// The function that resumes this trigger's actions after a redirect, if they can
+    /// redirect: `on-continue-post-login` for post-login.
+    pub fn continue_export_name(&self) -> Option<&'static str> {
+        self.spec().continue_export
     }
 
     /// The WIT world (package `cachet:action`) an action of this trigger is built against.

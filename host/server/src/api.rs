@@ -5,6 +5,7 @@
 //! | Route | |
 //! |---|---|
 //! | `POST /v1/tenants/{tenant}/triggers/{trigger}/execute` | run the flow on the body (an event) |
+//! | `POST /v1/tenants/{tenant}/triggers/{trigger}/continue` | continue a redirected flow: `{ "state", "query", "body" }` |
 //! | `GET /v1/tenants/{tenant}/triggers/{trigger}/cache` | the partition, values redacted |
 //! | `DELETE /v1/tenants/{tenant}/triggers/{trigger}/cache` | purge the partition |
 //! | `DELETE /v1/tenants/{tenant}/triggers/{trigger}/cache/{key}` | remove one entry |
@@ -26,8 +27,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use cachet_limits::{CacheError, LimitError};
-use cachet_runtime::ExecuteError;
+use cachet_runtime::{ContinueError, ContinueParams, ExecuteError, FlowResult, PartitionKey};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::Server;
@@ -44,6 +46,7 @@ pub(crate) fn routes() -> Routes {
         open: Router::new(),
         authenticated: Router::new()
             .route(&format!("{partition}/execute"), post(execute))
+            .route(&format!("{partition}/continue"), post(continue_flow))
             .route(
                 &format!("{partition}/cache"),
                 get(show_cache).delete(purge_cache),
@@ -61,62 +64,13 @@ async fn execute(
     body: Body,
 ) -> Response {
     let metrics = server.metrics();
-    // Never queue without bound: beyond max_inflight the caller is told to come back.
-    let Ok(permit) = Arc::clone(&server.shared.inflight).try_acquire_owned() else {
-        metrics.rejected("overloaded");
-        let config = server.config();
-        let mut response = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            format!(
-                "{} executions are already running (max_inflight); retry shortly",
-                config.max_inflight
-            ),
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(config.retry_after_secs),
-        );
-        return response;
+    let permit = match admit(&server) {
+        Ok(permit) => permit,
+        Err(response) => return response,
     };
-    let max = server.runtime().execution_limits().max_event_bytes;
-    let too_large = || {
-        metrics.rejected("too-large");
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "event_too_large",
-            format!("the event is larger than {max} bytes (execution_limits.max_event_bytes)"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return too_large();
-    }
-    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max).collect()).await;
-    let bytes: Bytes = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Err(_elapsed) => {
-            metrics.rejected("bad-request");
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!("the event did not arrive within {BODY_READ_TIMEOUT:?}"),
-            );
-        }
-        Ok(Err(e)) => {
-            return if e.is::<LengthLimitError>() {
-                too_large()
-            } else {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "body_unreadable",
-                    format!("the request body could not be read: {e}"),
-                )
-            };
-        }
+    let bytes = match read_body(&server, &headers, body, "the event").await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
     };
     let Ok(event) = String::from_utf8(bytes.to_vec()) else {
         metrics.rejected("bad-request");
@@ -126,61 +80,17 @@ async fn execute(
             "the event is not valid JSON: it is not UTF-8",
         );
     };
-    // The execution runs on its own task: a caller that hangs up does not cut a flow short
-    // half-way through its cache writes.
-    let runner = server.clone();
-    let task_partition = partition.clone();
     let actions = Arc::clone(&flow.actions);
-    let task = tokio::spawn(async move {
-        let _permit = permit;
-        let _running = Running::start(runner.metrics());
-        let result = runner
-            .runtime()
-            .execute_actions(
-                &task_partition.tenant,
-                task_partition.trigger,
-                &actions,
-                &event,
-            )
-            .await;
-        // Counted here, not in the handler, so an execution whose caller hung up counts too.
-        if let Ok(result) = &result {
-            runner
-                .metrics()
-                .execution(&flow.series, result, runner.runtime().now_ms());
-        }
-        result
-    });
-    let result = match task.await {
-        Ok(result) => result,
-        Err(join) => {
-            tracing::error!(partition = %partition, error = %join, "an execution task failed");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the execution stopped unexpectedly; it has been logged",
-            );
-        }
-    };
+    let result = run(&server, &partition, &flow, permit, |s, p| async move {
+        s.runtime()
+            .execute_actions(&p.tenant, p.trigger, &actions, &event)
+            .await
+    })
+    .await;
     match result {
-        Ok(result) => {
-            for action in &result.actions {
-                if let Some(failure) = &action.error {
-                    // The kind only: the message is the action's own text.
-                    tracing::info!(
-                        tenant = %partition.tenant,
-                        trigger = %partition.trigger,
-                        action = %action.name,
-                        kind = ?failure.kind,
-                        "action failed"
-                    );
-                }
-            }
-            let mut response = axum::Json(result).into_response();
-            *response.status_mut() = StatusCode::OK;
-            response
-        }
-        Err(ExecuteError::EventNotJson(message)) => {
+        Err(response) => response,
+        Ok(Ok(result)) => answer(&partition, result),
+        Ok(Err(ExecuteError::EventNotJson(message))) => {
             metrics.rejected("bad-request");
             error(
                 StatusCode::BAD_REQUEST,
@@ -188,7 +98,7 @@ async fn execute(
                 format!("the event is not valid JSON: {message}"),
             )
         }
-        Err(ExecuteError::EventNotObject) => {
+        Ok(Err(ExecuteError::EventNotObject)) => {
             metrics.rejected("bad-request");
             error(
                 StatusCode::BAD_REQUEST,
@@ -196,8 +106,10 @@ async fn execute(
                 "the event must be a JSON object",
             )
         }
-        Err(ExecuteError::Limit(LimitError::EventTooLarge { .. })) => too_large(),
-        Err(e) => {
+        Ok(Err(ExecuteError::Limit(LimitError::EventTooLarge { .. }))) => {
+            too_large(&server, "the event")
+        }
+        Ok(Err(e)) => {
             tracing::error!(partition = %partition, error = %e, "the flow could not run");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -206,6 +118,233 @@ async fn execute(
             )
         }
     }
+}
+
+/// What a login server sends to continue a redirected flow: the `state` it got with the
+/// redirect, and what the user came back with.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContinueRequest {
+    state: String,
+    #[serde(default)]
+    query: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    body: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `POST …/continue`: continues a flow an action paused with a redirect. Nothing runs for an
+/// unknown, used or expired state (404 `unknown_state`).
+async fn continue_flow(
+    State(server): State<Server>,
+    Configured { partition, flow }: Configured,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let metrics = server.metrics();
+    let permit = match admit(&server) {
+        Ok(permit) => permit,
+        Err(response) => return response,
+    };
+    let bytes = match read_body(&server, &headers, body, "the request").await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let request: ContinueRequest = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(e) => {
+            metrics.continuation("refused");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "continue_request_invalid",
+                format!(
+                    "the body must be {{ \"state\": \"…\", \"query\": {{…}}, \"body\": {{…}} }} \
+                     (query and body optional): {e}"
+                ),
+            );
+        }
+    };
+    let actions = Arc::clone(&flow.actions);
+    let params = ContinueParams {
+        query: request.query,
+        body: request.body,
+    };
+    let state = request.state;
+    let result = run(&server, &partition, &flow, permit, |s, p| async move {
+        s.runtime()
+            .continue_actions(&p.tenant, p.trigger, &actions, &state, params)
+            .await
+    })
+    .await;
+    let (outcome, response) = match result {
+        Err(response) => ("failed", response),
+        Ok(Ok(result)) => ("continued", answer(&partition, result)),
+        Ok(Err(ContinueError::UnknownState)) => (
+            "unknown-state",
+            error(
+                StatusCode::NOT_FOUND,
+                "unknown_state",
+                ContinueError::UnknownState.to_string(),
+            ),
+        ),
+        Ok(Err(e @ ContinueError::CannotRedirect(_))) => (
+            "refused",
+            error(
+                StatusCode::BAD_REQUEST,
+                "trigger_cannot_redirect",
+                e.to_string(),
+            ),
+        ),
+        Ok(Err(e @ ContinueError::FlowChanged { .. })) => (
+            "refused",
+            error(StatusCode::CONFLICT, "flow_changed", e.to_string()),
+        ),
+        Ok(Err(ContinueError::Limit(_))) => ("refused", too_large(&server, "the event")),
+        Ok(Err(ContinueError::Store(e))) => ("failed", store_unavailable(e)),
+        Ok(Err(e)) => {
+            tracing::error!(partition = %partition, error = %e, "a flow could not be continued");
+            (
+                "failed",
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "continuation_unreadable",
+                    e.to_string(),
+                ),
+            )
+        }
+    };
+    metrics.continuation(outcome);
+    response
+}
+
+/// An execution slot, or 503: never queue without bound; beyond `max_inflight` the caller is
+/// told to come back.
+// The error is the handler's early answer, returned once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn admit(server: &Server) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    Arc::clone(&server.shared.inflight)
+        .try_acquire_owned()
+        .map_err(|_| {
+            server.metrics().rejected("overloaded");
+            let config = server.config();
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                format!(
+                    "{} executions are already running (max_inflight); retry shortly",
+                    config.max_inflight
+                ),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(config.retry_after_secs),
+            );
+            response
+        })
+}
+
+/// 413: `what` is larger than an event may be.
+fn too_large(server: &Server, what: &str) -> Response {
+    server.metrics().rejected("too-large");
+    let max = server.runtime().execution_limits().max_event_bytes;
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "event_too_large",
+        format!("{what} is larger than {max} bytes (execution_limits.max_event_bytes)"),
+    )
+}
+
+/// The body, read within the event size limit and [`BODY_READ_TIMEOUT`].
+// The error is the handler's early answer, returned once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+async fn read_body(
+    server: &Server,
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+) -> Result<Bytes, Response> {
+    let max = server.runtime().execution_limits().max_event_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large(server, what));
+    }
+    match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, max).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Err(_elapsed) => {
+            server.metrics().rejected("bad-request");
+            Err(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("{what} did not arrive within {BODY_READ_TIMEOUT:?}"),
+            ))
+        }
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large(server, what)),
+        Ok(Err(e)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
+/// Runs `work` (an execution or a continuation) on its own task, holding `permit`: a caller
+/// that hangs up does not cut a flow short half-way through its cache writes. Counts the
+/// flow's result there, so an execution whose caller hung up counts too.
+// The error is the handler's early answer, returned once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+async fn run<E, F, Fut>(
+    server: &Server,
+    partition: &PartitionKey,
+    flow: &crate::Flow,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    work: F,
+) -> Result<Result<FlowResult, E>, Response>
+where
+    E: Send + 'static,
+    F: FnOnce(Server, PartitionKey) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<FlowResult, E>> + Send,
+{
+    let runner = server.clone();
+    let task_partition = partition.clone();
+    let series = Arc::clone(&flow.series);
+    let task = tokio::spawn(async move {
+        let _permit = permit;
+        let _running = Running::start(runner.metrics());
+        let result = work(runner.clone(), task_partition).await;
+        if let Ok(result) = &result {
+            runner
+                .metrics()
+                .execution(&series, result, runner.runtime().now_ms());
+        }
+        result
+    });
+    task.await.map_err(|join| {
+        tracing::error!(partition = %partition, error = %join, "an execution task failed");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the execution stopped unexpectedly; it has been logged",
+        )
+    })
+}
+
+/// 200 with the flow's result; failed actions are logged by kind (their messages are the
+/// actions' own text).
+fn answer(partition: &PartitionKey, result: FlowResult) -> Response {
+    for action in &result.actions {
+        if let Some(failure) = &action.error {
+            tracing::info!(
+                tenant = %partition.tenant,
+                trigger = %partition.trigger,
+                action = %action.name,
+                kind = ?failure.kind,
+                "action failed"
+            );
+        }
+    }
+    axum::Json(result).into_response()
 }
 
 /// Keeps `cachet_inflight_executions` right even if an execution's task panics.

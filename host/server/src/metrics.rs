@@ -93,6 +93,8 @@ pub(crate) struct PartitionMetrics {
     success: Counter,
     denied: Counter,
     failed: Counter,
+    /// Registered only for triggers whose actions can redirect.
+    redirect: Counter,
     duration: Histogram,
     entries: Gauge,
     bytes: Gauge,
@@ -109,6 +111,7 @@ pub(crate) struct ActionMetrics {
     success: Counter,
     denied: Counter,
     failed: Counter,
+    redirect: Counter,
     /// One slot per minute, reused every [`ACTIVITY_MINUTES`] minutes: atomics rather than a
     /// lock, since every execution of the service counts here.
     minutes: [MinuteSlot; ACTIVITY_MINUTES],
@@ -137,6 +140,10 @@ impl ActionMetrics {
                 self.failed.inc();
                 true
             }
+            cachet_runtime::Outcome::Redirect => {
+                self.redirect.inc();
+                false
+            }
         };
         let minute = now_ms / 60_000;
         let slot = &self.minutes[(minute % ACTIVITY_MINUTES as u64) as usize];
@@ -161,7 +168,10 @@ impl ActionMetrics {
     /// Totals since start-up: `(executions, failures)`.
     pub(crate) fn totals(&self) -> (u64, u64) {
         let failed = self.failed.get();
-        (self.success.get() + self.denied.get() + failed, failed)
+        (
+            self.success.get() + self.denied.get() + self.redirect.get() + failed,
+            failed,
+        )
     }
 
     /// Executions and failures in each of the last [`ACTIVITY_MINUTES`] minutes up to
@@ -203,6 +213,7 @@ pub struct Metrics {
     pub(crate) inflight: Gauge,
     rejected: Family<ReasonLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
+    continuations: Family<OutcomeLabels, Counter>,
 }
 
 /// Execution time buckets, in seconds: 50 µs (a cache hit in a small action) up to the
@@ -225,7 +236,7 @@ impl Metrics {
         let executions = Family::<ExecutionLabels, Counter>::default();
         registry.register(
             "executions",
-            "Flow executions by tenant, trigger and outcome (success, denied, failed)",
+            "Flow executions by tenant, trigger and outcome (success, denied, failed, redirect)",
             executions.clone(),
         );
         let duration = Family::<PartitionLabels, Histogram>::new_with_constructor(
@@ -302,8 +313,15 @@ impl Metrics {
             "Configuration reloads by outcome (applied, refused)",
             reloads.clone(),
         );
+        let continuations = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "continuations",
+            "Requests to continue a redirected flow by outcome (continued, unknown-state, refused, failed)",
+            continuations.clone(),
+        );
         Self {
             registry,
+            continuations,
             executions,
             duration,
             failures,
@@ -338,10 +356,19 @@ impl Metrics {
                 })
                 .clone()
         };
+        let redirects = partition.trigger.continue_export_name().is_some();
+        let redirect = |make: &dyn Fn(cachet_runtime::Outcome) -> Counter| {
+            if redirects {
+                make(cachet_runtime::Outcome::Redirect)
+            } else {
+                Counter::default()
+            }
+        };
         PartitionMetrics {
             success: executions(cachet_runtime::Outcome::Success),
             denied: executions(cachet_runtime::Outcome::Denied),
             failed: executions(cachet_runtime::Outcome::Failed),
+            redirect: redirect(&executions),
             duration: self.duration.get_or_create(&labels).clone(),
             entries: self.cache_entries.get_or_create(&labels).clone(),
             bytes: self.cache_bytes.get_or_create(&labels).clone(),
@@ -362,6 +389,7 @@ impl Metrics {
                         success: counter(cachet_runtime::Outcome::Success),
                         denied: counter(cachet_runtime::Outcome::Denied),
                         failed: counter(cachet_runtime::Outcome::Failed),
+                        redirect: redirect(&counter),
                         minutes: Default::default(),
                     }
                 })
@@ -380,6 +408,7 @@ impl Metrics {
             cachet_runtime::Outcome::Success => series.success.inc(),
             cachet_runtime::Outcome::Denied => series.denied.inc(),
             cachet_runtime::Outcome::Failed => series.failed.inc(),
+            cachet_runtime::Outcome::Redirect => series.redirect.inc(),
         };
         series.duration.observe(result.duration_us as f64 / 1e6);
         for failure in result.actions.iter().filter_map(|a| a.error.as_ref()) {
@@ -414,6 +443,14 @@ impl Metrics {
     /// Counts a request refused before it ran.
     pub(crate) fn rejected(&self, reason: &'static str) {
         self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Counts a request to continue a redirected flow: `continued` (it ran, whatever its
+    /// outcome), `unknown-state`, `refused` (a bad request) or `failed` (the store).
+    pub(crate) fn continuation(&self, outcome: &'static str) {
+        self.continuations
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Counts a reload.
@@ -477,6 +514,7 @@ fn outcome_label(outcome: cachet_runtime::Outcome) -> &'static str {
         cachet_runtime::Outcome::Success => "success",
         cachet_runtime::Outcome::Denied => "denied",
         cachet_runtime::Outcome::Failed => "failed",
+        cachet_runtime::Outcome::Redirect => "redirect",
     }
 }
 
@@ -488,5 +526,6 @@ fn kind_label(kind: FailureKind) -> &'static str {
         FailureKind::StackOverflow => "stack-overflow",
         FailureKind::Trap => "trap",
         FailureKind::Instantiation => "instantiation",
+        FailureKind::Continuation => "continuation",
     }
 }

@@ -170,12 +170,99 @@ async fn execute_returns_the_flow_result_as_cachet_run_prints_it() {
 }
 
 #[tokio::test]
+async fn a_redirect_answers_its_url_and_state_and_continue_runs_the_rest_of_the_flow_once() {
+    let consent = action(
+        "acme",
+        "post-login",
+        "consent",
+        guests::CONSENT_GATE,
+        "secrets = { CONSENT_SECRET = \"shared\" }",
+    );
+    let config = head("") + &consent + &action("acme", "post-login", "claims", guests::CLAIMS, "");
+    let running = start("redirect", &config).await;
+    let reply = running.execute("acme", &user("auth0|42")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["outcome"], "redirect", "{body}");
+    let url = body["redirect"]["url"].as_str().unwrap().to_owned();
+    let state = body["redirect"]["state"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("https://consent.example.com/terms?session_token="),
+        "{url}"
+    );
+    assert!(url.ends_with(&format!("&state={state}")), "{url}");
+    assert_eq!(
+        body["actions"].as_array().unwrap().len(),
+        1,
+        "paused after the redirect"
+    );
+
+    // The page sends back the token it was given (it names the state) and the user's answer.
+    let token = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "session_token")
+        .unwrap()
+        .1
+        .into_owned();
+    let path = "/v1/tenants/acme/triggers/post-login/continue";
+    let request = json!({ "state": state, "query": { "session_token": token, "accepted": "yes" } });
+    let done = running.call("POST", path, Some(&request.to_string())).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let done = done.json();
+    assert_eq!(done["outcome"], "success", "{done}");
+    let names: Vec<_> = done["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("consent"), json!("claims")]);
+    assert!(done.get("redirect").is_none());
+
+    // Used once: the same state again, an unknown one and a malformed request run nothing.
+    let again = running.call("POST", path, Some(&request.to_string())).await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert_eq!(again.json()["error"]["code"], "unknown_state");
+    let unknown = json!({ "state": "made-up" }).to_string();
+    let unknown = running.call("POST", path, Some(&unknown)).await;
+    assert_eq!(unknown.json()["error"]["code"], "unknown_state");
+    let bad = running.call("POST", path, Some(r#"{"query":{}}"#)).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.json()["error"]["code"], "continue_request_invalid");
+
+    let metrics = running.metrics().await;
+    let line = r#"cachet_executions_total{tenant="acme",trigger="post-login",outcome="redirect"}"#;
+    assert_eq!(sample(&metrics, line), 1.0);
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"cachet_continuations_total{outcome="continued"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"cachet_continuations_total{outcome="unknown-state"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(&metrics, r#"cachet_continuations_total{outcome="refused"}"#),
+        1.0
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn every_endpoint_but_health_and_readiness_needs_a_valid_bearer_token() {
     let config = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
     let running = start("auth", &config).await;
     let partition = "/v1/tenants/acme/triggers/post-login";
     let guarded = [
         ("POST", format!("{partition}/execute")),
+        ("POST", format!("{partition}/continue")),
         ("GET", format!("{partition}/cache")),
         ("DELETE", format!("{partition}/cache")),
         ("DELETE", format!("{partition}/cache/k")),

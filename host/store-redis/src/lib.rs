@@ -50,6 +50,14 @@
 //! kept, byte total and recency rebuilt from them). Under `noeviction`, a read that hits still
 //! returns its value when Redis refuses the recency update.
 //!
+//! # Continuations
+//!
+//! A flow paused by a redirect leaves its continuation under `…:c:ID` (the partition's hash
+//! tag, so it lives on the partition's node), written with `SET … PX` (Redis drops it when it
+//! expires) and taken with `GETDEL`, which Redis runs atomically: of two hosts continuing one
+//! redirect at once, exactly one gets it. It is none of the partition's three keys, so it never
+//! counts against the partition's entries or bytes.
+//!
 //! # Redis Cluster
 //!
 //! A `redis-cluster://` URL connects a Cluster client (through any one node; it discovers the
@@ -239,6 +247,31 @@ impl RedisStore {
             partition.trigger
         );
         [format!("{tag}:e"), format!("{tag}:r"), format!("{tag}:m")]
+    }
+
+    /// The Redis key of `partition`'s continuation `id` (in the partition's hash slot).
+    fn continuation_key(&self, partition: &PartitionKey, id: &str) -> String {
+        let [entries, ..] = self.partition_keys(partition);
+        // `id` is the runtime's base64url state; encoded anyway so no id can reach another key.
+        format!("{}:c:{}", &entries[..entries.len() - 2], encode_tenant(id))
+    }
+
+    /// Runs one plain command, bounded and counted like a script call.
+    async fn command(&self, op: &'static str, cmd: redis::Cmd) -> Result<Value, StoreError> {
+        let running = async {
+            match self.conn.clone() {
+                Conn::Single(mut conn) => cmd.query_async::<Value>(&mut conn).await,
+                Conn::Cluster(mut conn) => cmd.query_async::<Value>(&mut conn).await,
+            }
+        };
+        let error = match tokio::time::timeout(self.options.timeout, running).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => StoreError::Backend(e.to_string()),
+            Err(_) => StoreError::TimedOut(self.options.timeout),
+        };
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.log.failed(&self.url, op, &error);
+        Err(error)
     }
 
     /// Runs the partition script: `op` with its arguments at `now_ms`.
@@ -432,6 +465,54 @@ impl CacheStore for RedisStore {
         }
         self.call("restore", partition, now_ms, &args).await?;
         Ok(report)
+    }
+
+    async fn put_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        record: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        // The expiry travels with the record and is checked by the taker's clock, like every
+        // expiry here; Redis's own (a little later) only reclaims the key.
+        let ttl_ms = expires_at_ms
+            .saturating_sub(now_ms)
+            .saturating_add(RECLAIM_MARGIN_MS)
+            .min(MAX_RECLAIM_MS);
+        let mut set = redis::cmd("SET");
+        set.arg(self.continuation_key(partition, id))
+            .arg(format!("{}:{record}", time(expires_at_ms)))
+            .arg("PX")
+            .arg(ttl_ms);
+        match self.command("put-continuation", set).await? {
+            Value::Okay => Ok(()),
+            Value::SimpleString(s) if s == "OK" => Ok(()),
+            other => Err(unexpected("put-continuation", &other)),
+        }
+    }
+
+    async fn take_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut getdel = redis::cmd("GETDEL");
+        getdel.arg(self.continuation_key(partition, id));
+        let stored = match self.command("take-continuation", getdel).await? {
+            Value::Nil => return Ok(None),
+            other => text(&other)?,
+        };
+        let (expires_at, record) = stored
+            .split_once(':')
+            .and_then(|(t, r)| Some((t.parse::<u64>().ok()?, r)))
+            .ok_or_else(|| StoreError::UnexpectedReply {
+                operation: "take-continuation",
+                shape: format!("text of {} bytes without an expiry", stored.len()),
+            })?;
+        Ok((expires_at > now_ms).then(|| record.to_owned()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

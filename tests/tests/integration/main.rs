@@ -14,6 +14,7 @@ mod isolation;
 mod javascript;
 mod load;
 mod providers;
+mod redirects;
 mod shared;
 mod signup;
 mod stores;

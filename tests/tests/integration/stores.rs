@@ -632,6 +632,7 @@ async fn loading_rechecks_every_entry_and_reports_what_it_dropped() {
                 entries: vec![entry("k", "v", NOW + 5)],
             },
         ],
+        continuations: Vec::new(),
     };
     state_file::write(&path, &file).unwrap();
     let clock = ManualClock::new(NOW);

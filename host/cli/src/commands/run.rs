@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use cachet_limits::OverflowPolicy;
 use cachet_loader::js::JsBuilder;
 use cachet_runtime::{
-    ActionConfig, Clock, ManualClock, Outcome, Runtime, StoreUrl, SystemClock, Trigger,
+    ActionConfig, Clock, ContinueParams, ManualClock, Outcome, Redirect, Runtime, StoreUrl,
+    SystemClock, Trigger,
 };
 
 use super::{loader, read};
@@ -22,8 +23,23 @@ pub(crate) struct RunArgs {
     #[arg(long, value_parser = super::trigger_parser())]
     pub(crate) trigger: Trigger,
     /// The event, a JSON file in Auth0's shape.
-    #[arg(long, value_name = "EVENT.json")]
-    pub(crate) event: PathBuf,
+    #[arg(
+        long,
+        value_name = "EVENT.json",
+        required_unless_present = "continue_state"
+    )]
+    pub(crate) event: Option<PathBuf>,
+    /// Continue a flow an action redirected (api.redirect.sendUserTo) in an earlier run, with
+    /// the `state` that run printed: the redirecting action's onContinuePostLogin runs, then the
+    /// rest of the flow. Needs the same --store (memory: does not outlive a run).
+    #[arg(long = "continue", value_name = "STATE", conflicts_with = "event")]
+    pub(crate) continue_state: Option<String>,
+    /// With --continue: a query parameter the user came back with (repeatable).
+    #[arg(long = "query", value_name = "NAME=VALUE", requires = "continue_state", value_parser = param)]
+    pub(crate) query: Vec<(String, String)>,
+    /// With --continue: a form (body) parameter the user came back with (repeatable).
+    #[arg(long = "form", value_name = "NAME=VALUE", requires = "continue_state", value_parser = param)]
+    pub(crate) form: Vec<(String, String)>,
     /// Secrets for every action, a JSON object of names to string values.
     #[arg(long, value_name = "S.json")]
     pub(crate) secrets: Option<PathBuf>,
@@ -82,13 +98,44 @@ impl RunArgs {
     }
 }
 
+/// `NAME=VALUE`.
+fn param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, not {text:?}")),
+    }
+}
+
+/// Parameters as a JSON object of strings.
+fn params(pairs: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+        .collect()
+}
+
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
     let (runtime, actions) = prepare(&args).await.map_err(InputError)?;
-    let event = read(&args.event).map_err(InputError)?;
-    let result = runtime
-        .execute_actions(&args.tenant, args.trigger, &actions, &event)
-        .await
-        .map_err(|e| InputError(e.into()))?;
+    let result = match (&args.continue_state, &args.event) {
+        (Some(state), _) => {
+            let params = ContinueParams {
+                query: params(&args.query),
+                body: params(&args.form),
+            };
+            runtime
+                .continue_actions(&args.tenant, args.trigger, &actions, state, params)
+                .await
+                .map_err(|e| InputError(e.into()))?
+        }
+        (None, Some(event)) => {
+            let event = read(event).map_err(InputError)?;
+            runtime
+                .execute_actions(&args.tenant, args.trigger, &actions, &event)
+                .await
+                .map_err(|e| InputError(e.into()))?
+        }
+        (None, None) => return Err(InputError(anyhow::anyhow!("give --event or --continue"))),
+    };
     // The result is printed whatever happens to the save: the run happened.
     let json = serde_json::to_string_pretty(&result).map_err(|e| InputError(e.into()))?;
     println!("{json}");
@@ -99,10 +146,46 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode, InputError> {
         eprintln!("cachet: the run finished but its cache was not saved to {store}: {e}");
         return Ok(ExitCode::from(1));
     }
+    if let Some(redirect) = &result.redirect {
+        print_continue_hint(&args, redirect);
+    }
     Ok(match result.outcome {
-        Outcome::Success | Outcome::Denied => ExitCode::SUCCESS,
+        Outcome::Success | Outcome::Denied | Outcome::Redirect => ExitCode::SUCCESS,
         Outcome::Failed => ExitCode::from(1),
     })
+}
+
+/// Tells the user (on stderr, the result being on stdout) where the flow sent the user and
+/// how to continue it.
+fn print_continue_hint(args: &RunArgs, redirect: &Redirect) {
+    let store = match (&args.store, &args.cache_state) {
+        (Some(_), _) => " --store …(the same store)".to_owned(),
+        (None, Some(path)) => format!(" --cache-state {}", path.display()),
+        (None, None) => String::new(),
+    };
+    let actions: Vec<String> = args
+        .actions
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    eprintln!(
+        "cachet: the flow redirected the user to {}\n\
+         cachet: when the user is back, continue it (before {} ms since the epoch; with the same \
+         --secrets and --allow-host) with:\n\
+         \x20 cachet run --trigger {} --tenant {}{store} --continue {} [--query NAME=VALUE …] {}",
+        redirect.url,
+        redirect.expires_at,
+        args.trigger,
+        args.tenant,
+        redirect.state,
+        actions.join(" ")
+    );
+    if store.is_empty() {
+        eprintln!(
+            "cachet: this run kept its cache in memory, so the continuation is gone with it: run \
+             with --cache-state FILE or --store redis://… to continue in another run"
+        );
+    }
 }
 
 pub(crate) fn clock_at(now: Option<u64>) -> Arc<dyn Clock> {

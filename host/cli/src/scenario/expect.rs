@@ -61,6 +61,18 @@ pub(super) async fn check(
     step: usize,
     actual_commands: &mut BTreeMap<usize, Vec<Value>>,
 ) -> Result<(), String> {
+    if let Some(prefix) = &expect.redirect_to {
+        for (n, r) in results.iter().enumerate() {
+            let url = r.redirect.as_ref().map(|r| r.url.as_str());
+            if !url.is_some_and(|u| u.starts_with(prefix.as_str())) {
+                return Err(format!(
+                    "redirect of login {}: expected a URL starting with {prefix}, got {}",
+                    n + 1,
+                    url.unwrap_or("no redirect")
+                ));
+            }
+        }
+    }
     if let Some(outcome) = &expect.outcome {
         for (n, r) in results.iter().enumerate() {
             let actual = serde_json::to_value(r.outcome).unwrap_or_default();

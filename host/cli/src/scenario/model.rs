@@ -59,6 +59,9 @@ pub(super) struct RawEntry {
 pub(super) struct Step {
     pub(super) name: Option<String>,
     pub(super) run: Option<Run>,
+    /// Continues the flow the last `run` redirected, with what the user came back with.
+    #[serde(rename = "continue")]
+    pub(super) resume: Option<Continue>,
     pub(super) advance_secs: Option<u64>,
     pub(super) idp: Option<String>,
     #[serde(default)]
@@ -76,6 +79,22 @@ pub(super) struct Run {
     pub(super) logins: usize,
 }
 
+/// A `continue` step: the parameters the user came back with from the redirect.
+#[derive(Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Continue {
+    /// Query parameters.
+    #[serde(default)]
+    pub(super) query: serde_json::Map<String, Value>,
+    /// Form (body) parameters.
+    #[serde(default)]
+    pub(super) body: serde_json::Map<String, Value>,
+    /// Query parameters of the redirect's URL to send back as they are (a page that returns
+    /// the `session_token` it was given).
+    #[serde(default)]
+    pub(super) from_redirect: Vec<String>,
+}
+
 pub(super) fn one() -> usize {
     1
 }
@@ -84,6 +103,8 @@ pub(super) fn one() -> usize {
 #[serde(deny_unknown_fields)]
 pub(super) struct Expect {
     pub(super) outcome: Option<String>,
+    /// The URL a redirect sends the user to starts with this.
+    pub(super) redirect_to: Option<String>,
     pub(super) commands: Option<Vec<Value>>,
     pub(super) commands_contain: Option<Vec<Value>>,
     pub(super) error: Option<ExpectError>,
@@ -138,6 +159,8 @@ pub(super) enum IdpCommand {
 pub(super) fn step_kind(step: &Step) -> &'static str {
     if step.run.is_some() {
         "run"
+    } else if step.resume.is_some() {
+        "continue"
     } else if step.advance_secs.is_some() {
         "advance"
     } else {

@@ -60,13 +60,14 @@ impl Scenario {
         if raw.steps.is_empty() {
             return Err(fail(
                 line_of_value(&text, "steps"),
-                "no steps: add [[steps]] with a `run`, `advance_secs` or `idp`".into(),
+                "no steps: add [[steps]] with a `run`, `continue`, `advance_secs` or `idp`".into(),
             ));
         }
         let mut events = Vec::new();
         for (i, step) in raw.steps.iter().enumerate() {
             let what = [
                 step.run.is_some(),
+                step.resume.is_some(),
                 step.advance_secs.is_some(),
                 step.idp.is_some(),
             ]
@@ -77,7 +78,10 @@ impl Scenario {
             if what != 1 {
                 return Err(fail(
                     at,
-                    format!("steps[{i}]: a step has exactly one of `run`, `advance_secs` or `idp`"),
+                    format!(
+                        "steps[{i}]: a step has exactly one of `run`, `continue`, `advance_secs` \
+                         or `idp`"
+                    ),
                 ));
             }
             if let Some(idp) = &step.idp

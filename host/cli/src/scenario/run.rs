@@ -10,7 +10,8 @@ use cachet_limits::SnapshotEntry;
 use cachet_loader::ActionLoader;
 use cachet_loader::js::JsBuilder;
 use cachet_runtime::{
-    ActionConfig, ErrorCodes, FlowResult, ManualClock, MemoryStore, PartitionKey, Runtime,
+    ActionConfig, ContinueParams, ErrorCodes, FlowResult, ManualClock, MemoryStore, PartitionKey,
+    Runtime,
 };
 use serde_json::{Value, json};
 
@@ -166,6 +167,8 @@ async fn run_steps(
     let default_event: Value =
         serde_json::from_str(raw.trigger.default_event()).map_err(|e| e.to_string())?;
 
+    // The last redirect, for the next `continue` step.
+    let mut redirected: Option<cachet_runtime::Redirect> = None;
     for (i, step) in raw.steps.iter().enumerate() {
         let label = format!(
             "step {} ({})",
@@ -186,6 +189,36 @@ async fn run_steps(
                 Some(IdpCommand::Mode(mode)) => idp.set_mode(mode),
                 None => return Err(fail(format!("bad idp command {spec:?}"))),
             }
+        } else if let Some(resume) = &step.resume {
+            let redirect = redirected
+                .take()
+                .ok_or_else(|| fail("nothing to continue: no earlier step redirected".into()))?;
+            let mut query = resume.query.clone();
+            let url = url::Url::parse(&redirect.url)
+                .map_err(|e| fail(format!("the redirect's URL is not a URL: {e}")))?;
+            for name in &resume.from_redirect {
+                let value = url
+                    .query_pairs()
+                    .find(|(k, _)| k == name.as_str())
+                    .map(|(_, v)| v.into_owned())
+                    .ok_or_else(|| fail(format!("the redirect's URL has no `{name}` parameter")))?;
+                query.insert(name.clone(), Value::String(value));
+            }
+            let params = ContinueParams {
+                query,
+                body: resume.body.clone(),
+            };
+            let result = runtime
+                .continue_actions(
+                    &partition.tenant,
+                    partition.trigger,
+                    &actions,
+                    &redirect.state,
+                    params,
+                )
+                .await
+                .map_err(|e| fail(format!("the flow could not be continued: {e}")))?;
+            results.push(result);
         } else if let Some(run) = &step.run {
             let mut event = scenario.events[i]
                 .clone()
@@ -213,6 +246,9 @@ async fn run_steps(
                     .map_err(|e| fail(format!("an execution stopped: {e}")))?;
                 results.push(result.map_err(|e| fail(format!("the flow could not run: {e}")))?);
             }
+        }
+        if let Some(r) = results.iter().rev().find_map(|r| r.redirect.as_ref()) {
+            redirected = Some(r.clone());
         }
         check(
             &step.expect,

@@ -2,9 +2,16 @@
 //! why a call is refused ([`CallRefused`]). The calls themselves are checked in
 //! [`crate::interfaces::api`].
 
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
 use cachet_limits::ExecutionLimits;
+use rand::RngCore as _;
+use serde_json::{Map, Value};
 use wasmtime::component::HasData;
 
+use crate::clock::Clock;
+use crate::event::EventFields;
 use crate::result::Command;
 use crate::trigger::Trigger;
 
@@ -92,11 +99,69 @@ impl HasData for HasCommands {
     type Data<'a> = &'a mut Commands;
 }
 
+/// One leg of a flow that may redirect (from its start or a continuation to its end or the
+/// next redirect), shared by its actions: the event, the `state` a redirect in this leg gets,
+/// and, after a continuation, what the user came back with.
+pub(crate) struct Leg {
+    /// The flow's event (without secrets), for the claims of `redirect.encodeToken`.
+    pub(crate) event: Arc<EventFields>,
+    /// The runtime's clock, for token times.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The state this leg's redirect gets, made when first needed.
+    state: OnceLock<String>,
+    /// The continuation this leg resumes, if it does.
+    pub(crate) resumed: Option<Resumed>,
+}
+
+/// What a continued flow came back with.
+pub(crate) struct Resumed {
+    /// The state that was continued (a session token must name it).
+    pub(crate) state: String,
+    /// The query parameters the user came back with.
+    pub(crate) query: Map<String, Value>,
+    /// The form (body) parameters the user came back with.
+    pub(crate) body: Map<String, Value>,
+}
+
+/// Bytes of randomness in a redirect's state.
+const STATE_BYTES: usize = 32;
+
+impl Leg {
+    pub(crate) fn new(
+        event: Arc<EventFields>,
+        clock: Arc<dyn Clock>,
+        resumed: Option<Resumed>,
+    ) -> Self {
+        Self {
+            event,
+            clock,
+            state: OnceLock::new(),
+            resumed,
+        }
+    }
+
+    /// The state a redirect in this leg gets: 256 random bits from the operating system,
+    /// base64url, so that nobody can guess another flow's.
+    pub(crate) fn state(&self) -> &str {
+        self.state.get_or_init(|| {
+            let mut bytes = [0u8; STATE_BYTES];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        })
+    }
+}
+
 /// One execution's recorded commands and what is left of its budget.
 pub(crate) struct Commands {
     /// The trigger whose API the action calls.
     pub(crate) trigger: Trigger,
     pub(crate) list: Vec<Command>,
+    /// Where `redirect.sendUserTo` sends the user (its URL and query, without the state).
+    pub(crate) redirect: Option<String>,
+    /// The flow leg, for triggers whose actions can redirect.
+    pub(crate) leg: Option<Arc<Leg>>,
+    /// Whether this execution is `onContinuePostLogin` (a resumed redirect).
+    pub(crate) continuing: bool,
     bytes: usize,
     max_commands: usize,
     max_bytes: usize,
@@ -108,11 +173,22 @@ impl Commands {
         Self {
             trigger,
             list: Vec::new(),
+            redirect: None,
+            leg: None,
+            continuing: false,
             bytes: 0,
             max_commands: limits.max_commands,
             max_bytes: limits.max_command_bytes,
             max_name_bytes: limits.max_name_bytes,
         }
+    }
+
+    /// These commands for an execution in `leg` (of a trigger whose actions can redirect),
+    /// `continuing` when it is the redirecting action's `onContinuePostLogin`.
+    pub(crate) fn entered(mut self, leg: Option<Arc<Leg>>, continuing: bool) -> Self {
+        self.leg = leg;
+        self.continuing = continuing;
+        self
     }
 
     /// Reserves room for one command of `payload_bytes`, or says why there is none.
@@ -140,6 +216,13 @@ impl Commands {
         self.reserve(payload_bytes)?;
         self.bytes += payload_bytes;
         self.list.push(command);
+        Ok(())
+    }
+
+    /// Counts `payload_bytes` against the budget without recording a command (a redirect).
+    pub(crate) fn charge(&mut self, payload_bytes: usize) -> Result<(), CallRefused> {
+        self.reserve(payload_bytes)?;
+        self.bytes += payload_bytes;
         Ok(())
     }
 

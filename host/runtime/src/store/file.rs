@@ -55,6 +55,8 @@ pub struct LoadReport {
     pub set_aside: Option<PathBuf>,
     /// Temporary files of a writer that was killed mid-write, removed.
     pub stale_temporaries: usize,
+    /// Redirected flows still waiting to be continued, kept.
+    pub continuations: usize,
 }
 
 /// A [`FileStore`] could not be opened.
@@ -225,11 +227,15 @@ fn load(
             None
         }
     };
+    let (partitions, continuations) = file
+        .map(|f| (f.partitions, f.continuations))
+        .unwrap_or_default();
+    report.continuations = memory.restore_continuations(continuations, now);
     for PartitionSnapshot {
         tenant,
         trigger,
         entries,
-    } in file.map(|f| f.partitions).unwrap_or_default()
+    } in partitions
     {
         let Ok(trigger) = trigger.parse() else {
             report.unknown_triggers += 1;
@@ -323,6 +329,7 @@ impl Inner {
                     entries,
                 })
                 .collect(),
+            continuations: self.memory.continuations(now),
         };
         match state_file::write(&self.path, &file) {
             Ok(()) => {
@@ -421,6 +428,39 @@ impl CacheStore for FileStore {
         let report = self.inner.memory.restore_now(partition, entries, now_ms);
         self.inner.changed();
         Ok(report)
+    }
+
+    async fn put_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        record: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .memory
+            .put_continuation(partition, id, record, expires_at_ms, now_ms)
+            .await?;
+        self.inner.changed();
+        Ok(())
+    }
+
+    async fn take_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let taken = self
+            .inner
+            .memory
+            .take_continuation(partition, id, now_ms)
+            .await?;
+        if taken.is_some() {
+            self.inner.changed();
+        }
+        Ok(taken)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

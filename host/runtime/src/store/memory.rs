@@ -9,7 +9,9 @@ use cachet_limits::{
     SnapshotEntry, Usage,
 };
 
+use super::pending::Pending;
 use super::{CacheStore, PartitionKey, StoreError};
+use crate::state_file::ContinuationSnapshot;
 
 /// The embedded store: one [`BoundedCache`] per partition, each behind its own mutex.
 ///
@@ -40,6 +42,8 @@ pub struct MemoryStore {
     limits: CacheLimits,
     policy: OverflowPolicy,
     partitions: RwLock<HashMap<PartitionKey, Arc<Mutex<BoundedCache>>>>,
+    /// Continuations of redirected flows, beside the partitions.
+    pending: Mutex<Pending>,
 }
 
 impl MemoryStore {
@@ -49,6 +53,7 @@ impl MemoryStore {
             limits,
             policy,
             partitions: RwLock::new(HashMap::new()),
+            pending: Mutex::default(),
         }
     }
 
@@ -107,6 +112,40 @@ impl MemoryStore {
                 (!entries.is_empty()).then_some((key, entries))
             })
             .collect()
+    }
+
+    /// Every live continuation: what a snapshot file holds beside the partitions.
+    pub fn continuations(&self, now_ms: u64) -> Vec<ContinuationSnapshot> {
+        self.pending().snapshot(now_ms)
+    }
+
+    /// Keeps the live continuations of a snapshot; returns how many were kept (an expired
+    /// one, one of an unknown trigger, or one past the memory bound is dropped).
+    pub fn restore_continuations(
+        &self,
+        continuations: Vec<ContinuationSnapshot>,
+        now_ms: u64,
+    ) -> usize {
+        let mut pending = self.pending();
+        continuations
+            .into_iter()
+            .filter(|c| c.expires_at > now_ms)
+            .filter_map(|c| {
+                Some((
+                    PartitionKey::new(c.tenant, c.trigger.parse().ok()?),
+                    c.id,
+                    c.record,
+                    c.expires_at,
+                ))
+            })
+            .filter(|(p, id, record, expires_at)| {
+                pending.put(p, id, record, *expires_at, now_ms).is_ok()
+            })
+            .count()
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// [`CacheStore::restore`], synchronously (it never waits for anything).
@@ -178,5 +217,26 @@ impl CacheStore for MemoryStore {
         now_ms: u64,
     ) -> Result<RestoreReport, StoreError> {
         Ok(self.restore_now(partition, entries, now_ms))
+    }
+
+    async fn put_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        record: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.pending()
+            .put(partition, id, record, expires_at_ms, now_ms)
+    }
+
+    async fn take_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.pending().take(partition, id, now_ms))
     }
 }

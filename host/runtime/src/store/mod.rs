@@ -9,6 +9,7 @@
 mod file;
 mod inspect;
 mod memory;
+mod pending;
 mod url;
 
 pub use file::{FileStore, FileStoreError, FileStoreOptions, LoadReport};
@@ -71,6 +72,8 @@ pub enum StoreError {
     },
     /// The cache state file could not be written; the cache keeps working in memory.
     StateFile(String),
+    /// The store does not implement this operation (a store written before it existed).
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -85,6 +88,10 @@ impl StoreError {
                  and are Cachet's keys its own?"
             ),
             Self::StateFile(reason) => format!("cannot write the cache state file: {reason}"),
+            Self::Unsupported(what) => format!(
+                "this store does not keep {what}; use the memory, file or Redis store, or \
+                 implement the CacheStore methods for it"
+            ),
         }
     }
 }
@@ -155,6 +162,36 @@ pub trait CacheStore: Send + Sync + 'static {
     /// server-backed store is durable as soon as an operation returns.
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Keeps a continuation: what the runtime needs to resume a flow paused by a redirect,
+    /// under the unguessable `id` it gave the redirect as its `state`, in `partition`'s
+    /// continuations (beside its entries, never counted against them) until `expires_at_ms`.
+    /// Every host sharing the store's backend can then take it.
+    ///
+    /// The default refuses: a store must say where it keeps them.
+    async fn put_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        record: &str,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let _ = (partition, id, record, expires_at_ms, now_ms);
+        Err(StoreError::Unsupported("redirect continuations"))
+    }
+
+    /// Removes and returns `partition`'s continuation `id` if it is there and has not expired.
+    /// Atomic: of any number of concurrent callers (on any host), at most one gets it.
+    async fn take_continuation(
+        &self,
+        partition: &PartitionKey,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let _ = (partition, id, now_ms);
+        Err(StoreError::Unsupported("redirect continuations"))
     }
 
     /// Checks that the store can serve operations now (a service's readiness probe). The

@@ -260,20 +260,35 @@ async function runTest(event) {
   const offset = Number($('test-clock-offset').value || 0);
   const dryRun = $('test-dry-run').checked;
   if (offset > 0 && !dryRun) return testError('A clock offset needs a dry run (the live cache keeps real time).');
+  await postTest(tenant, trigger, { event: parsed, secrets, dry_run: dryRun, clock_offset_secs: offset });
+}
+
+/** Sends one test run (or a continuation) and shows its answer. */
+async function postTest(tenant, trigger, body) {
   $('test-run').disabled = true;
+  $('test-continue').disabled = true;
   try {
-    const r = await api('POST', `/v1/tenants/${encodeURIComponent(tenant)}/triggers/${trigger}/test`, {
-      event: parsed,
-      secrets,
-      dry_run: dryRun,
-      clock_offset_secs: offset,
-    });
-    renderTest(r);
+    const r = await api('POST', `/v1/tenants/${encodeURIComponent(tenant)}/triggers/${trigger}/test`, body);
+    renderTest(r, tenant, trigger);
   } catch (err) {
     if (err.status !== 401) testError(err.message);
   } finally {
     $('test-run').disabled = false;
+    $('test-continue').disabled = false;
   }
+}
+
+/** Continues the redirect the last run made, with the query parameters in the form. */
+async function continueTest() {
+  $('test-error').hidden = true;
+  const pending = $('test-redirect').dataset;
+  let query;
+  try {
+    query = JSON.parse($('test-continue-query').value || '{}');
+  } catch (err) {
+    return testError(`The query parameters are not valid JSON: ${err.message}`);
+  }
+  await postTest(pending.tenant, pending.trigger, { continue: { state: pending.state, query }, dry_run: false });
 }
 
 function testError(message) {
@@ -281,8 +296,18 @@ function testError(message) {
   $('test-error').hidden = false;
 }
 
-function renderTest(r) {
+function renderTest(r, tenant, trigger) {
   const result = r.result;
+  const redirect = result.redirect;
+  $('test-redirect').hidden = !redirect;
+  if (redirect) {
+    $('test-redirect-url').textContent = redirect.url;
+    Object.assign($('test-redirect').dataset, { state: redirect.state, tenant, trigger });
+    $('test-continue').hidden = r.dry_run;
+    $('test-redirect-note').textContent = r.dry_run
+      ? "A dry run's redirect cannot be continued (its scratch cache is gone): run live to continue it."
+      : 'Continue as if the user came back with these query parameters:';
+  }
   $('test-outcome').textContent = result.outcome;
   $('test-outcome').className = `outcome-${result.outcome}`;
   $('test-duration').textContent = `in ${(result.duration_us / 1000).toFixed(2)} ms${r.dry_run ? ' (dry run' + (r.clock_offset_secs ? `, ${r.clock_offset_secs} s later` : '') + ')' : ' (live cache)'}`;
@@ -324,6 +349,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('purge').addEventListener('click', () => purge().catch((err) => alert(err.message)));
   $('test-partition').addEventListener('change', sampleEvent);
   $('test-form').addEventListener('submit', runTest);
+  $('test-continue').addEventListener('click', continueTest);
   $('test-clock-offset').addEventListener('input', () => {
     if (Number($('test-clock-offset').value) > 0) $('test-dry-run').checked = true;
   });

@@ -1,6 +1,7 @@
 //! The console's test runner: one run of a partition's flow on an event the operator gives,
 //! on the live partition or on a scratch copy of it (optionally as if later), with the
-//! partition before and after and the codes its cache writes were refused with.
+//! partition before and after and the codes its cache writes were refused with. A live run
+//! that redirects can be continued from the page with what the user would come back with.
 //!
 //! A run is an execution like any other: it takes an execution slot, counts in the metrics and
 //! (unless it is a dry run) writes to the live cache.
@@ -11,8 +12,8 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 use cachet_runtime::{
-    Action, ActionConfig, CacheStore, Clock, ErrorCodes, FlowResult, MemoryStore, PartitionKey,
-    PartitionReport, Runtime, inspect,
+    Action, ActionConfig, CacheStore, Clock, ContinueError, ContinueParams, ErrorCodes, FlowResult,
+    MemoryStore, PartitionKey, PartitionReport, Runtime, inspect,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,8 +30,12 @@ const MAX_CLOCK_OFFSET_SECS: u64 = 2 * 24 * 3600;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TestRun {
-    /// The event, a JSON object.
-    event: Value,
+    /// The event, a JSON object (absent when continuing).
+    #[serde(default)]
+    event: Option<Value>,
+    /// Continue a redirect a live run made, instead of running on an event.
+    #[serde(default, rename = "continue")]
+    resume: Option<TrialContinue>,
     /// Secrets for this run only, over each action's configured ones.
     #[serde(default)]
     secrets: BTreeMap<String, String>,
@@ -40,6 +45,17 @@ pub(crate) struct TestRun {
     /// Run as if this many seconds later (dry runs only).
     #[serde(default)]
     clock_offset_secs: u64,
+}
+
+/// What continues a redirected test run: its state and what the user came back with.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrialContinue {
+    state: String,
+    #[serde(default)]
+    query: serde_json::Map<String, Value>,
+    #[serde(default)]
+    body: serde_json::Map<String, Value>,
 }
 
 /// A clock some seconds ahead of another.
@@ -71,12 +87,31 @@ impl Trial {
         Configured { partition, flow }: Configured,
         run: TestRun,
     ) -> Result<Self, Response> {
-        if !run.event.is_object() {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "event_not_object",
-                "the event must be a JSON object",
-            ));
+        match (&run.event, &run.resume) {
+            (Some(event), None) if event.is_object() => {}
+            (None, Some(_)) if !run.dry_run => {}
+            (None, Some(_)) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "continue_needs_live_run",
+                    "a dry run's redirect is kept in its scratch copy of the partition, which is \
+                     gone after the run: continue the redirect of a live run (dry_run false)",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "event_or_continue",
+                    "give either an event or a continue, not both",
+                ));
+            }
+            _ => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "event_not_object",
+                    "the event must be a JSON object",
+                ));
+            }
         }
         if run.clock_offset_secs > 0 && !run.dry_run {
             return Err(error(
@@ -119,15 +154,31 @@ impl Trial {
         )));
         let runtime = self.runtime(Arc::clone(&codes)).await?;
         let before = self.report(&runtime).await?;
-        let result = runtime
-            .execute_actions(
-                &self.partition.tenant,
-                self.partition.trigger,
-                &actions,
-                &self.run.event.to_string(),
-            )
-            .await
-            .map_err(|e| error(StatusCode::BAD_REQUEST, "flow_refused", e.to_string()))?;
+        let (tenant, trigger) = (&self.partition.tenant, self.partition.trigger);
+        let result = match (&self.run.resume, &self.run.event) {
+            (Some(resume), _) => {
+                let params = ContinueParams {
+                    query: resume.query.clone(),
+                    body: resume.body.clone(),
+                };
+                runtime
+                    .continue_actions(tenant, trigger, &actions, &resume.state, params)
+                    .await
+                    .map_err(|e| match e {
+                        ContinueError::UnknownState => {
+                            error(StatusCode::NOT_FOUND, "unknown_state", e.to_string())
+                        }
+                        e => error(StatusCode::BAD_REQUEST, "continue_refused", e.to_string()),
+                    })?
+            }
+            (None, event) => {
+                let event = event.as_ref().map(Value::to_string).unwrap_or_default();
+                runtime
+                    .execute_actions(tenant, trigger, &actions, &event)
+                    .await
+                    .map_err(|e| error(StatusCode::BAD_REQUEST, "flow_refused", e.to_string()))?
+            }
+        };
         let after = self.report(&runtime).await?;
         if !self.run.dry_run {
             self.server

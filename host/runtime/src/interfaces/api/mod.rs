@@ -14,6 +14,7 @@ pub(crate) mod custom_token_exchange;
 pub(crate) mod notification;
 pub(crate) mod post_login;
 pub(crate) mod pre_user_registration;
+pub(crate) mod redirect;
 
 use serde_json::{Map, Value};
 use wasmtime::component::Linker;

@@ -1,7 +1,6 @@
 //! post-login's `api` (Auth0's PostLoginAPI), method by method, as Auth0's reference documents
-//! each: what it accepts, and the command it records. `cache` is its own interface; redirects
-//! (`redirect.*`, and `authentication.recordMethod`, which only `onContinuePostLogin` may call)
-//! are not run by Cachet yet and are refused with a message that says so.
+//! each: what it accepts, and the command it records. `cache` is its own interface;
+//! `redirect.*` is in `redirect.rs`.
 
 use serde_json::{Map, Value};
 
@@ -10,7 +9,7 @@ use super::common::{
     set_app_metadata, set_target_scopes, set_user_metadata,
 };
 use super::pre_user_registration::validation_error;
-use super::{Call, Method};
+use super::{Call, Method, redirect};
 use crate::interfaces::commands::CallRefused;
 use crate::result::Command;
 
@@ -95,6 +94,22 @@ pub(crate) static METHODS: &[Method] = &[
     Method {
         name: "prompt.render",
         run: render_prompt,
+    },
+    Method {
+        name: "redirect.canRedirect",
+        run: redirect::can_redirect,
+    },
+    Method {
+        name: "redirect.encodeToken",
+        run: redirect::encode_token,
+    },
+    Method {
+        name: "redirect.sendUserTo",
+        run: redirect::send_user_to,
+    },
+    Method {
+        name: "redirect.validateToken",
+        run: redirect::validate_token,
     },
     Method {
         name: "refreshToken.revoke",
@@ -397,15 +412,21 @@ fn enroll_with_any(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     call.record(Command::EnrollWithAny { factors })
 }
 
-/// `authentication.recordMethod(url)`: Auth0 allows it only in `onContinuePostLogin`, after
-/// a redirect, which Cachet does not run yet.
+/// `authentication.recordMethod(url)`: Auth0 allows it only in `onContinuePostLogin`, when
+/// the user is back from the custom method's page.
 fn record_method(call: &mut Call<'_>) -> Result<Value, CallRefused> {
-    let _ = call.string(0, "the provider URL")?;
-    Err(CallRefused::NotHere {
-        message: "authentication.recordMethod can only be called in onContinuePostLogin, after \
-                  a redirect (api.redirect.sendUserTo), and Cachet does not run redirects yet"
-            .into(),
-    })
+    let provider_url = call.string(0, "the provider URL")?;
+    if !call.commands.continuing {
+        return Err(CallRefused::NotHere {
+            message: "authentication.recordMethod can only be called in onContinuePostLogin, \
+                      when the user is back from a redirect (api.redirect.sendUserTo)"
+                .into(),
+        });
+    }
+    if url::Url::parse(&provider_url).is_err() {
+        return Err(call.bad("the provider URL must be an absolute URL"));
+    }
+    call.record(Command::RecordMethod { provider_url })
 }
 
 fn set_primary_user(call: &mut Call<'_>) -> Result<Value, CallRefused> {
