@@ -256,6 +256,56 @@ async fn a_redirect_answers_its_url_and_state_and_continue_runs_the_rest_of_the_
 }
 
 #[tokio::test]
+async fn the_consoles_test_runner_shows_a_live_redirect_and_continues_it() {
+    let consent = action(
+        "acme",
+        "post-login",
+        "consent",
+        guests::CONSENT_GATE,
+        "secrets = { CONSENT_SECRET = \"shared\" }",
+    );
+    let running = start("console-redirect", &(head("") + &consent)).await;
+    let path = "/v1/tenants/acme/triggers/post-login/test";
+    let live = json!({ "event": user("auth0|9"), "dry_run": false }).to_string();
+    let first = running.call("POST", path, Some(&live)).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let redirect = first.json()["result"]["redirect"].clone();
+    let url = redirect["url"].as_str().unwrap();
+    let token = url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "session_token")
+        .unwrap()
+        .1
+        .into_owned();
+    let resume = json!({
+        "continue": { "state": redirect["state"], "query": { "session_token": token, "accepted": "yes" } },
+        "dry_run": false,
+    })
+    .to_string();
+    let done = running.call("POST", path, Some(&resume)).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.json()["result"]["outcome"], "success", "{}", done.body);
+    // Once only; and a dry run's redirect cannot be continued (its scratch cache is gone).
+    let again = running.call("POST", path, Some(&resume)).await;
+    assert_eq!(
+        again.json()["error"]["code"],
+        "unknown_state",
+        "{}",
+        again.body
+    );
+    let dry = json!({ "continue": { "state": "s" }, "dry_run": true }).to_string();
+    let dry = running.call("POST", path, Some(&dry)).await;
+    assert_eq!(
+        dry.json()["error"]["code"],
+        "continue_needs_live_run",
+        "{}",
+        dry.body
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn every_endpoint_but_health_and_readiness_needs_a_valid_bearer_token() {
     let config = head("") + &action("acme", "post-login", "claims", guests::CLAIMS, "");
     let running = start("auth", &config).await;
