@@ -53,6 +53,7 @@ const RUST: &[&[&str]] = &[
     &["phone-relay"],
     &["token-swap"],
     &["stream-sink"],
+    &["reset-gate"],
 ];
 
 /// JavaScript actions (source relative to the workspace root, trigger), each built with
@@ -60,6 +61,10 @@ const RUST: &[&[&str]] = &[
 const JAVASCRIPT: &[(&str, &str)] = &[
     ("examples/actions/mgmt-token-js/action.js", "post-login"),
     ("examples/actions/consent-js/action.js", "post-login"),
+    (
+        "examples/actions/password-reset-post-challenge-js/action.js",
+        "password-reset-post-challenge",
+    ),
     ("tests/js/api-tour.js", "post-login"),
     ("tests/js/quota-probe.mjs", "post-login"),
     ("tests/js/hostile.js", "post-login"),

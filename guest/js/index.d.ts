@@ -608,3 +608,45 @@ export type OnExecuteCustomEmailProvider = (event: CustomEmailProviderEvent, api
 export type OnExecuteCustomPhoneProvider = (event: CustomPhoneProviderEvent, api: CustomPhoneProviderAPI) => void | Promise<void>;
 export type OnExecuteCustomTokenExchange = (event: CustomTokenExchangeEvent, api: CustomTokenExchangeAPI) => void | Promise<void>;
 export type OnExecuteEventStream = (event: EventStreamEvent, api: EventStreamAPI) => void | Promise<void>;
+
+/** The `event` of a password-reset-post-challenge action: the user resetting their password. */
+export interface PasswordResetPostChallengeEvent {
+  user: EventUser;
+  client: EventClient;
+  tenant: EventTenant;
+  /** After a redirect, `query` and `body` hold what the user came back with. */
+  request: EventRequest;
+  connection: { id: string; name: string; strategy: string };
+  authentication?: { methods: Array<{ name: string; timestamp: string }>; riskAssessment?: Record<string, unknown> };
+  authorization?: { roles: string[] };
+  stats?: { logins_count: number };
+  transaction?: { id?: string; locale?: string; [key: string]: unknown };
+  secrets: Secrets;
+  [key: string]: unknown;
+}
+
+/** The `api` of a password-reset-post-challenge action (Auth0's PostChallengeAPI). */
+export interface PasswordResetPostChallengeAPI {
+  access: {
+    /** Refuses the reset; the flow stops after this action. */
+    deny(reason: string): PasswordResetPostChallengeAPI;
+  };
+  authentication: {
+    /** Challenges the user with `factor` (or one of `additionalFactors`) before the password changes. */
+    challengeWith(factor: Factor, options?: { additionalFactors?: Factor[] }): PasswordResetPostChallengeAPI;
+    /** Lets the user pick one of `factors` to be challenged with. */
+    challengeWithAny(factors: Factor[]): PasswordResetPostChallengeAPI;
+  };
+  /** As post-login's: the flow pauses after the action; `onContinuePostChallenge` resumes it. */
+  redirect: {
+    sendUserTo(url: string, options?: { query?: Record<string, string | number | boolean> }): PasswordResetPostChallengeAPI;
+    encodeToken(options: { secret: string; payload: Record<string, unknown>; expiresInSeconds?: number }): string;
+    validateToken(options: { secret: string; tokenParameterName?: string }): Record<string, unknown>;
+  };
+  cache: CacheAPI;
+}
+
+/** A password-reset-post-challenge handler: `exports.onExecutePostChallenge = async (event, api) => { … }`. */
+export type OnExecutePostChallenge = (event: PasswordResetPostChallengeEvent, api: PasswordResetPostChallengeAPI) => void | Promise<void>;
+/** Where it resumes after a redirect: `exports.onContinuePostChallenge`. */
+export type OnContinuePostChallenge = (event: PasswordResetPostChallengeEvent, api: PasswordResetPostChallengeAPI) => void | Promise<void>;

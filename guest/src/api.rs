@@ -128,8 +128,10 @@ namespace! {
     Validation;
     /// `api.rules()` of post-login.
     Rules;
-    /// `api.redirect()` of post-login.
+    /// `api.redirect()` of post-login and password-reset-post-challenge.
     RedirectApi;
+    /// `api.authentication()` of password-reset-post-challenge: second-factor challenges.
+    ChallengeApi;
     /// `api.access()` of credentials-exchange.
     CredentialsAccess;
     /// `api.access_token()` of credentials-exchange.
@@ -524,7 +526,7 @@ pub struct EncodeToken<'a> {
 
 impl RedirectApi {
     /// Whether this login can be redirected (it has a browser: not a password, refresh-token
-    /// or token-exchange grant).
+    /// or token-exchange grant). post-login only.
     pub fn can_redirect(&self) -> Result<bool, ApiError> {
         Ok(call("redirect.canRedirect", &NO_ARGS)?
             .as_bool()
@@ -696,6 +698,62 @@ impl RegistrationAccess {
     /// the user. The flow stops after this action.
     pub fn deny(&self, reason: &str, user_message: &str) -> Result<(), ApiError> {
         record("access.deny", &json!([reason, user_message]))
+    }
+}
+
+/// The password-reset-post-challenge API (Auth0's PostChallengeAPI): deny the reset, challenge
+/// the user with a second factor, or redirect them and continue in the action's continue
+/// function (the second of [`password_reset_post_challenge!`](crate::password_reset_post_challenge)).
+#[derive(Debug)]
+pub struct PasswordResetPostChallengeApi {
+    _private: (),
+}
+
+impl PasswordResetPostChallengeApi {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// Allow or deny the reset (`deny(reason)` stops the flow after this action).
+    pub fn access(&self) -> PostLoginAccess {
+        PostLoginAccess { _private: () }
+    }
+
+    /// Second-factor challenges before the password changes.
+    pub fn authentication(&self) -> ChallengeApi {
+        ChallengeApi { _private: () }
+    }
+
+    /// Redirects: send the user elsewhere and continue when they are back.
+    pub fn redirect(&self) -> RedirectApi {
+        RedirectApi { _private: () }
+    }
+
+    /// The trigger's cache.
+    pub fn cache(&self) -> Cache {
+        Cache::new()
+    }
+}
+
+impl Default for PasswordResetPostChallengeApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChallengeApi {
+    /// Challenges the user with `factor`, letting them pick one of `additional` instead.
+    pub fn challenge_with(&self, factor: &Factor, additional: &[Factor]) -> Result<(), ApiError> {
+        record(
+            "authentication.challengeWith",
+            &json!([factor, { "additionalFactors": additional }]),
+        )
+    }
+
+    /// Lets the user pick one of `factors` to be challenged with.
+    pub fn challenge_with_any(&self, factors: &[Factor]) -> Result<(), ApiError> {
+        record("authentication.challengeWithAny", &json!([factors]))
     }
 }
 

@@ -127,6 +127,9 @@ pub struct User {
     pub updated_at: Option<String>,
     /// Identities linked to the user.
     pub identities: Vec<Value>,
+    /// The MFA factors the user enrolled (`{ type, … }`), as Auth0's `enrolledFactors`.
+    #[serde(rename = "enrolledFactors", skip_serializing_if = "Vec::is_empty")]
+    pub enrolled_factors: Vec<Value>,
 }
 
 /// The application (OAuth client).
@@ -517,6 +520,36 @@ impl fmt::Debug for TokenExchangeTransaction {
             .field("actor_token_type", &self.actor_token_type)
             .finish_non_exhaustive()
     }
+}
+
+/// The event of a password-reset-post-challenge action: the user resetting their password,
+/// after the first challenge (Auth0's event object for the trigger).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordResetPostChallengeEvent {
+    /// The user resetting their password.
+    pub user: User,
+    /// The methods the user completed in this reset (`methods`: `email`, `phone_number`, …).
+    pub authentication: Option<Value>,
+    /// The user's roles, when RBAC is on.
+    pub authorization: Option<Authorization>,
+    /// The application.
+    pub client: Client,
+    /// The database connection.
+    pub connection: Connection,
+    /// The request (after a redirect: what the user came back with in `query` and `body`).
+    pub request: Request,
+    /// Login statistics.
+    pub stats: Stats,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The transaction (`id`, `locale`, …).
+    pub transaction: Option<Value>,
+    /// The action's secrets.
+    pub secrets: Secrets,
+    /// Every other field of the event, as sent.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 /// The event of an event-stream action: one CloudEvent.

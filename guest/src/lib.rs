@@ -46,14 +46,14 @@ pub mod jwt;
 mod token;
 
 pub use api::{
-    Authentication, CacheOnlyApi, CredentialsAccess, CredentialsAccessToken,
+    Authentication, CacheOnlyApi, ChallengeApi, CredentialsAccess, CredentialsAccessToken,
     CredentialsExchangeApi, CustomEmailProviderApi, CustomPhoneProviderApi, CustomTokenExchangeApi,
     DenyCode, EncodeToken, EventStreamApi, Factor, IdToken, Multifactor, MultifactorOptions,
-    Notification, NotificationProviderApi, PostChangePasswordApi, PostLoginAccess,
-    PostLoginAccessToken, PostLoginApi, PostUserRegistrationApi, PreUserRegistrationApi, Prompt,
-    RedirectApi, RefreshToken, RegistrationAccess, Rules, SamlResponse, SendPhoneMessageApi,
-    Session, TokenExchangeAccess, TokenExchangeAuthentication, Transaction, UserApi,
-    UserByConnectionOptions, Validation,
+    Notification, NotificationProviderApi, PasswordResetPostChallengeApi, PostChangePasswordApi,
+    PostLoginAccess, PostLoginAccessToken, PostLoginApi, PostUserRegistrationApi,
+    PreUserRegistrationApi, Prompt, RedirectApi, RefreshToken, RegistrationAccess, Rules,
+    SamlResponse, SendPhoneMessageApi, Session, TokenExchangeAccess, TokenExchangeAuthentication,
+    Transaction, UserApi, UserByConnectionOptions, Validation,
 };
 pub use cache::{Cache, CacheError, CacheRecord, SetOptions};
 pub use error::{ApiError, Error};
@@ -61,9 +61,9 @@ pub use event::{
     Authorization, Client, CloudEvent, Connection, CredentialsExchangeEvent,
     CredentialsTransaction, CustomEmailProviderEvent, CustomPhoneProviderEvent,
     CustomTokenExchangeEvent, EmailNotification, EventStreamEvent, MessageOptions,
-    PhoneNotification, PostChangePasswordEvent, PostLoginEvent, PostUserRegistrationEvent,
-    PreUserRegistrationEvent, Request, ResourceServer, Secrets, SendPhoneMessageEvent, Stats,
-    Tenant, TokenExchangeTransaction, User,
+    PasswordResetPostChallengeEvent, PhoneNotification, PostChangePasswordEvent, PostLoginEvent,
+    PostUserRegistrationEvent, PreUserRegistrationEvent, Request, ResourceServer, Secrets,
+    SendPhoneMessageEvent, Stats, Tenant, TokenExchangeTransaction, User,
 };
 pub use token::{ManagementToken, NotCached, Token, TokenError, TokenSource, effective_leeway_ms};
 
@@ -101,7 +101,8 @@ const TRIGGER_FEATURES: usize = cfg!(feature = "post-login") as usize
     + cfg!(feature = "custom-email-provider") as usize
     + cfg!(feature = "custom-phone-provider") as usize
     + cfg!(feature = "custom-token-exchange") as usize
-    + cfg!(feature = "event-stream") as usize;
+    + cfg!(feature = "event-stream") as usize
+    + cfg!(feature = "password-reset-post-challenge") as usize;
 
 #[cfg(target_arch = "wasm32")]
 const _: () = assert!(
@@ -263,6 +264,23 @@ pub mod custom_token_exchange_export {
     });
 }
 
+#[cfg(feature = "password-reset-post-challenge")]
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod password_reset_post_challenge_export {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "password-reset-post-challenge",
+        with: {
+            "cachet:action/cache@0.1.0": crate::bindings::cachet::action::cache,
+            "cachet:action/api@0.1.0": crate::bindings::cachet::action::api,
+        },
+        pub_export_macro: true,
+        export_macro_name: "__export_password_reset_post_challenge",
+        default_bindings_module: "cachet_guest::password_reset_post_challenge_export",
+    });
+}
+
 #[cfg(feature = "event-stream")]
 #[doc(hidden)]
 #[allow(missing_docs, unsafe_code, clippy::all)]
@@ -411,6 +429,21 @@ pub mod __private {
                 format!("cachet-guest: the event is not a custom-token-exchange event: {e}")
             })?;
         handler(&event, &crate::CustomTokenExchangeApi::new()).map_err(|e| e.to_string())
+    }
+
+    /// Parses the event and runs a password-reset-post-challenge handler.
+    pub fn run_password_reset_post_challenge(
+        event_json: &str,
+        handler: fn(
+            &crate::PasswordResetPostChallengeEvent,
+            &crate::PasswordResetPostChallengeApi,
+        ) -> Result<(), Error>,
+    ) -> Result<(), String> {
+        let event: crate::PasswordResetPostChallengeEvent = serde_json::from_str(event_json)
+            .map_err(|e| {
+                format!("cachet-guest: the event is not a password-reset-post-challenge event: {e}")
+            })?;
+        handler(&event, &crate::PasswordResetPostChallengeApi::new()).map_err(|e| e.to_string())
     }
 
     /// Parses the event and runs a event-stream handler.
@@ -673,6 +706,53 @@ macro_rules! event_stream {
 
         $crate::event_stream_export::__export_event_stream!(
             __CachetEventStreamAction with_types_in $crate::event_stream_export
+        );
+    };
+}
+
+/// Exports a password-reset-post-challenge action:
+/// `fn(&PasswordResetPostChallengeEvent, &PasswordResetPostChallengeApi) -> Result<(), Error>`,
+/// and optionally a second function of the same shape, Auth0's `onContinuePostChallenge`,
+/// where the action resumes when the user is back from a redirect.
+///
+/// Needs the `password-reset-post-challenge` feature.
+#[cfg(feature = "password-reset-post-challenge")]
+#[macro_export]
+macro_rules! password_reset_post_challenge {
+    ($handler:path) => {
+        $crate::password_reset_post_challenge!(
+            @export $handler,
+            |_: &$crate::PasswordResetPostChallengeEvent,
+             _: &$crate::PasswordResetPostChallengeApi| {
+                ::std::result::Result::Err($crate::Error::msg(
+                    "this action redirected, but has no onContinuePostChallenge: pass it to \
+                     cachet_guest::password_reset_post_challenge! as the second function",
+                ))
+            }
+        );
+    };
+    ($handler:path, $continue:path) => {
+        $crate::password_reset_post_challenge!(@export $handler, $continue);
+    };
+    (@export $handler:path, $continue:expr) => {
+        struct __CachetPostChallengeAction;
+
+        impl $crate::password_reset_post_challenge_export::Guest for __CachetPostChallengeAction {
+            fn on_execute_post_challenge(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_password_reset_post_challenge(&event, $handler)
+            }
+
+            fn on_continue_post_challenge(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::__private::run_password_reset_post_challenge(&event, $continue)
+            }
+        }
+
+        $crate::password_reset_post_challenge_export::__export_password_reset_post_challenge!(
+            __CachetPostChallengeAction with_types_in $crate::password_reset_post_challenge_export
         );
     };
 }

@@ -572,10 +572,11 @@ fn no_continuation(action: &Action) -> ActionResult {
         error: Some(ActionFailure {
             kind: FailureKind::Continuation,
             message: format!(
-                "action `{}` redirected, but exports no onContinuePostLogin to continue with; \
-                 export it (in JavaScript `exports.onContinuePostLogin = async (event, api) => \
-                 {{ … }}`, in Rust the second function of `cachet_guest::post_login!`)",
-                action.name()
+                "action `{}` redirected, but exports no {handler} to continue with; export it \
+                 (in JavaScript `exports.{handler} = async (event, api) => {{ … }}`, in Rust \
+                 as the second function of the trigger's export macro)",
+                action.name(),
+                handler = continue_handler(action.trigger()),
             ),
         }),
         logs: String::new(),
@@ -584,6 +585,24 @@ fn no_continuation(action: &Action) -> ActionResult {
         cache_writes: 0,
         duration_us: 0,
     }
+}
+
+/// The JavaScript name of `trigger`'s continue function: `on-continue-post-login` is
+/// `onContinuePostLogin`.
+fn continue_handler(trigger: crate::trigger::Trigger) -> String {
+    let mut name = String::new();
+    let mut upper = false;
+    for c in trigger.continue_export_name().unwrap_or_default().chars() {
+        match c {
+            '-' => upper = true,
+            c if upper => {
+                name.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => name.push(c),
+        }
+    }
+    name
 }
 
 /// Where an execution failed: getting an instance, or running it.

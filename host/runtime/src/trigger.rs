@@ -36,6 +36,9 @@ pub enum Trigger {
     CustomTokenExchange,
     /// Each event of an event stream (a CloudEvent), delivered asynchronously.
     EventStream,
+    /// A password reset, after its first challenge (the e-mail link) and before the password
+    /// changes: a second factor, a redirect, or a denial.
+    PasswordResetPostChallenge,
 }
 
 /// What the runtime needs to know about one trigger.
@@ -60,7 +63,7 @@ pub(crate) struct TriggerSpec {
 }
 
 /// The table, in [`Trigger::ALL`] order.
-static TRIGGERS: [TriggerSpec; 10] = [
+static TRIGGERS: [TriggerSpec; 11] = [
     TriggerSpec {
         trigger: Trigger::PostLogin,
         name: "post-login",
@@ -161,11 +164,22 @@ static TRIGGERS: [TriggerSpec; 10] = [
                         JavaScript `exports.onExecuteEventStream`",
         default_event: include_str!("../../../examples/events/event-stream.json"),
     },
+    TriggerSpec {
+        trigger: Trigger::PasswordResetPostChallenge,
+        name: "password-reset-post-challenge",
+        world: "password-reset-post-challenge",
+        export: "on-execute-post-challenge",
+        continue_export: Some("on-continue-post-challenge"),
+        how_to_export: "in Rust `cachet_guest::password_reset_post_challenge!(your_fn)` (feature \
+                        `password-reset-post-challenge`); in JavaScript \
+                        `exports.onExecutePostChallenge`",
+        default_event: include_str!("../../../examples/events/password-reset-post-challenge.json"),
+    },
 ];
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 10] = [
+    pub const ALL: [Trigger; 11] = [
         Trigger::PostLogin,
         Trigger::CredentialsExchange,
         Trigger::PreUserRegistration,
@@ -176,6 +190,7 @@ impl Trigger {
         Trigger::CustomPhoneProvider,
         Trigger::CustomTokenExchange,
         Trigger::EventStream,
+        Trigger::PasswordResetPostChallenge,
     ];
 
     /// This trigger's row of the table.
@@ -198,6 +213,7 @@ impl Trigger {
             Self::CustomPhoneProvider => 7,
             Self::CustomTokenExchange => 8,
             Self::EventStream => 9,
+            Self::PasswordResetPostChallenge => 10,
         }
     }
 
@@ -284,7 +300,7 @@ mod tests {
                 "use one of: post-login, credentials-exchange, pre-user-registration, \
                             post-user-registration, post-change-password, send-phone-message, \
                             custom-email-provider, custom-phone-provider, \
-                            custom-token-exchange, event-stream"
+                            custom-token-exchange, event-stream, password-reset-post-challenge"
             ),
             "{unknown}"
         );

@@ -502,3 +502,104 @@ async fn a_redirect_too_large_to_keep_fails_the_action_and_a_login_without_a_bro
         "{result:#?}"
     );
 }
+
+/// The password-reset-post-challenge example in `lang` with its secret.
+fn reset_gate(rt: &Runtime, lang: &str) -> Action {
+    let path = match lang {
+        "rust" => guests::RESET_GATE,
+        _ => guests::JS_PASSWORD_RESET_POST_CHALLENGE_JS,
+    };
+    let config = ActionConfig::default().secret("IDV_SECRET", "idv");
+    load_with(rt, path, Trigger::PasswordResetPostChallenge, config)
+}
+
+/// A reset event: `roles`, `app_metadata`, and the country it comes from.
+fn reset_event(roles: Value, app_metadata: Value) -> String {
+    json!({
+        "user": {
+            "user_id": USER,
+            "app_metadata": app_metadata,
+            "enrolledFactors": [{ "type": "otp" }, { "type": "phone" }]
+        },
+        "authorization": { "roles": roles },
+        "request": { "ip": "203.0.113.9", "geoip": { "countryCode": "GB" }, "query": {} },
+        "connection": { "id": "con_1", "name": "db", "strategy": "auth0" }
+    })
+    .to_string()
+}
+
+async fn password_reset_calls_every_method_of_its_api(lang: &str) -> Vec<Value> {
+    let (rt, _) = runtime(lang, memory());
+    let action = [reset_gate(&rt, lang)];
+    let trigger = Trigger::PasswordResetPostChallenge;
+    let run = |event: String| {
+        let (rt, action) = (rt.clone(), action.clone());
+        async move {
+            rt.execute_actions("acme", trigger, &action, &event)
+                .bounded()
+                .await
+                .unwrap()
+        }
+    };
+    let mut seen = Vec::new();
+    let user = run(reset_event(json!([]), json!({}))).await;
+    let admin = run(reset_event(json!(["admin"]), json!({}))).await;
+    let locked = run(reset_event(json!([]), json!({ "locked": true }))).await;
+    for (r, outcome) in [
+        (&user, Outcome::Success),
+        (&admin, Outcome::Success),
+        (&locked, Outcome::Denied),
+    ] {
+        assert_eq!(r.outcome, outcome, "{lang}: {r:#?}");
+        seen.push(serde_json::to_value(&r.commands).unwrap());
+    }
+    assert_eq!(
+        seen[0],
+        json!([{ "type": "challenge-with-any", "factors": [{ "type": "otp" }, { "type": "phone" }] }])
+    );
+    assert_eq!(
+        seen[1],
+        json!([{ "type": "challenge-with", "factor": { "type": "otp" }, "additional_factors": [{ "type": "webauthn-roaming" }] }])
+    );
+
+    // From abroad: the identity check, then the continuation (verified, then not).
+    for (verified, outcome) in [("yes", Outcome::Success), ("no", Outcome::Denied)] {
+        let abroad = run(reset_event(json!([]), json!({ "home_country": "NZ" }))).await;
+        let r = redirect(&abroad).clone();
+        assert!(
+            r.url
+                .starts_with("https://idv.example.com/check?session_token="),
+            "{}",
+            r.url
+        );
+        let token = page_token("idv", &r.state, T0 / 1000 + 60);
+        let params = ContinueParams {
+            query: json!({ "session_token": token, "verified": verified })
+                .as_object()
+                .cloned()
+                .unwrap(),
+            ..ContinueParams::default()
+        };
+        let done = rt
+            .continue_actions("acme", trigger, &action, &r.state, params)
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(done.outcome, outcome, "{lang}: {done:#?}");
+        seen.push(serde_json::to_value(&done.commands).unwrap());
+    }
+    // A method post-login has and this trigger does not.
+    let err = rt
+        .continue_actions("acme", trigger, &action, "nope", ContinueParams::default())
+        .await;
+    assert!(matches!(err, Err(ContinueError::UnknownState)));
+    seen
+}
+
+#[tokio::test]
+async fn password_reset_post_challenge_denies_challenges_and_redirects_alike_in_rust_and_javascript()
+ {
+    let rust = password_reset_calls_every_method_of_its_api("rust").await;
+    let js = password_reset_calls_every_method_of_its_api("js").await;
+    assert_eq!(rust, js, "both SDKs record the same commands");
+}

@@ -12,6 +12,7 @@
 pub(crate) mod credentials_exchange;
 pub(crate) mod custom_token_exchange;
 pub(crate) mod notification;
+pub(crate) mod password_reset;
 pub(crate) mod post_login;
 pub(crate) mod pre_user_registration;
 pub(crate) mod redirect;
@@ -45,6 +46,7 @@ pub(crate) fn methods(trigger: Trigger) -> &'static [Method] {
         Trigger::PreUserRegistration => pre_user_registration::METHODS,
         Trigger::CustomEmailProvider | Trigger::CustomPhoneProvider => notification::METHODS,
         Trigger::CustomTokenExchange => custom_token_exchange::METHODS,
+        Trigger::PasswordResetPostChallenge => password_reset::METHODS,
         // Auth0 gives these triggers `api.cache` only.
         Trigger::PostUserRegistration
         | Trigger::PostChangePassword

@@ -341,7 +341,7 @@ pub(crate) static METHODS: &[Method] = &[
 ];
 
 /// `access.deny(reason)`: the login is refused; the flow stops after this action.
-fn deny(call: &mut Call<'_>) -> Result<Value, CallRefused> {
+pub(crate) fn deny(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     let reason = call.string(0, "the reason")?;
     call.record(Command::Deny {
         code: None,
@@ -378,7 +378,7 @@ fn additional_factors(
     }
 }
 
-fn challenge_with(call: &mut Call<'_>) -> Result<Value, CallRefused> {
+pub(crate) fn challenge_with(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     let factor = call.factor(call.arg(0), "the factor", CHALLENGE_FACTORS)?;
     let additional_factors = additional_factors(call, CHALLENGE_FACTORS)?;
     call.record(Command::ChallengeWith {
@@ -387,7 +387,7 @@ fn challenge_with(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     })
 }
 
-fn challenge_with_any(call: &mut Call<'_>) -> Result<Value, CallRefused> {
+pub(crate) fn challenge_with_any(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     let factors = call.factors(call.arg(0), "the factors", CHALLENGE_FACTORS)?;
     if factors.is_empty() {
         return Err(call.bad("the factors must not be empty"));

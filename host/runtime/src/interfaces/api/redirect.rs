@@ -1,4 +1,5 @@
-//! post-login's `api.redirect`, as Auth0's reference documents it: `sendUserTo` pauses the flow
+//! `api.redirect` of post-login (and password-reset-post-challenge, which has the same but
+//! `canRedirect`), as Auth0's reference documents it: `sendUserTo` pauses the flow
 //! after the action returns and sends the user to a URL with the flow's `state`;
 //! `encodeToken` signs data for the page the user is sent to (an HS256 JWT that names the
 //! state, so it cannot be replayed on another login); `validateToken`, in
@@ -207,8 +208,8 @@ pub(crate) fn validate_token(call: &mut Call<'_>) -> Result<Value, CallRefused> 
         (Some(resumed), true) => resumed,
         _ => {
             return Err(CallRefused::NotHere {
-                message: "redirect.validateToken can only be called in onContinuePostLogin, \
-                          when the user is back from a redirect"
+                message: "redirect.validateToken can only be called when the user is back from \
+                          a redirect: in onContinuePostLogin (onContinuePostChallenge)"
                     .into(),
             });
         }
