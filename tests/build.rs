@@ -83,6 +83,18 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/provider-tour.js", "custom-phone-provider"),
     ("tests/js/provider-tour.js", "custom-token-exchange"),
     ("tests/js/provider-tour.js", "event-stream"),
+    // Every trigger's `api` by Auth0's names (`JS_API_NAMES_<TRIGGER>`).
+    ("tests/js/api-names.js", "post-login"),
+    ("tests/js/api-names.js", "credentials-exchange"),
+    ("tests/js/api-names.js", "pre-user-registration"),
+    ("tests/js/api-names.js", "post-user-registration"),
+    ("tests/js/api-names.js", "post-change-password"),
+    ("tests/js/api-names.js", "send-phone-message"),
+    ("tests/js/api-names.js", "custom-email-provider"),
+    ("tests/js/api-names.js", "custom-phone-provider"),
+    ("tests/js/api-names.js", "custom-token-exchange"),
+    ("tests/js/api-names.js", "event-stream"),
+    ("tests/js/api-names.js", "password-reset-post-challenge"),
 ];
 
 fn main() {

@@ -1,8 +1,10 @@
 //! Typed events, in Auth0's shape.
 //!
 //! The event crosses from the host as JSON. Every field is optional on the wire (missing ones
-//! take their default) and unknown fields are ignored, so an event from a newer host, or a
-//! hand-written one in a test, still parses.
+//! take their default) and unknown fields are ignored by the types, so an event from a newer
+//! host, or a hand-written one in a test, still parses. Unknown fields stay reachable: the
+//! events with many fields keep the event's JSON ([`RawEvent`]: `event.raw.pointer("/user/x")`),
+//! the others every unnamed top-level field in `other`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +26,9 @@ use serde_json::{Map, Value};
 /// assert_eq!(event.secrets.get("CLIENT_SECRET"), Some("s3cr3t"));
 /// // Secrets never show in debug output.
 /// assert!(!format!("{event:?}").contains("s3cr3t"));
+/// // Fields the type does not name are in the raw event when it is parsed with `parse`.
+/// let event = cachet_guest::PostLoginEvent::parse(r#"{"something_new": {"a": 1}}"#).unwrap();
+/// assert_eq!(event.raw.pointer("/something_new/a"), Some(serde_json::json!(1)));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -62,6 +67,48 @@ pub struct PostLoginEvent {
     pub custom_domain: Option<Value>,
     /// TLS fingerprints (`ja3`, `ja4`) when the client came through Cloudflare.
     pub security_context: Option<Value>,
+    /// The event's JSON as the host sent it, for fields the type does not name (the SDK's
+    /// export macro fills it; `serde` does not).
+    #[serde(skip)]
+    pub raw: RawEvent,
+}
+
+impl PostLoginEvent {
+    /// Parses an event, keeping its JSON in [`PostLoginEvent::raw`].
+    pub fn parse(json: &str) -> Result<Self, serde_json::Error> {
+        let mut event: Self = serde_json::from_str(json)?;
+        event.raw = RawEvent(json.to_owned());
+        Ok(event)
+    }
+}
+
+/// An event's JSON as the host sent it: every field, the ones the typed event names and the
+/// ones it does not (newer fields, Enterprise fields). Its `Debug` shows only its size: it
+/// holds the action's secrets.
+#[derive(Clone, Default, PartialEq)]
+pub struct RawEvent(String);
+
+impl RawEvent {
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value at a JSON pointer (`/user/some_field`), parsing the text once per call.
+    pub fn pointer(&self, pointer: &str) -> Option<Value> {
+        let mut value: Value = serde_json::from_str(&self.0).ok()?;
+        value.pointer_mut(pointer).map(Value::take)
+    }
+}
+
+impl fmt::Debug for RawEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RawEvent({} bytes, not shown: it holds secrets)",
+            self.0.len()
+        )
+    }
 }
 
 /// The event of a credentials-exchange (machine-to-machine) action.
@@ -93,6 +140,18 @@ pub struct CredentialsExchangeEvent {
     pub access_token: Option<Value>,
     /// The action's secrets, configured on the host.
     pub secrets: Secrets,
+    /// The event's JSON as the host sent it (see [`PostLoginEvent::raw`]).
+    #[serde(skip)]
+    pub raw: RawEvent,
+}
+
+impl CredentialsExchangeEvent {
+    /// Parses an event, keeping its JSON in [`CredentialsExchangeEvent::raw`].
+    pub fn parse(json: &str) -> Result<Self, serde_json::Error> {
+        let mut event: Self = serde_json::from_str(json)?;
+        event.raw = RawEvent(json.to_owned());
+        Ok(event)
+    }
 }
 
 /// The user of a post-login event.

@@ -62,8 +62,8 @@ pub use event::{
     CredentialsTransaction, CustomEmailProviderEvent, CustomPhoneProviderEvent,
     CustomTokenExchangeEvent, EmailNotification, EventStreamEvent, MessageOptions,
     PasswordResetPostChallengeEvent, PhoneNotification, PostChangePasswordEvent, PostLoginEvent,
-    PostUserRegistrationEvent, PreUserRegistrationEvent, Request, ResourceServer, Secrets,
-    SendPhoneMessageEvent, Stats, Tenant, TokenExchangeTransaction, User,
+    PostUserRegistrationEvent, PreUserRegistrationEvent, RawEvent, Request, ResourceServer,
+    Secrets, SendPhoneMessageEvent, Stats, Tenant, TokenExchangeTransaction, User,
 };
 pub use token::{ManagementToken, NotCached, Token, TokenError, TokenSource, effective_leeway_ms};
 
@@ -310,7 +310,7 @@ pub mod __private {
         event_json: &str,
         handler: fn(&PostLoginEvent, &PostLoginApi) -> Result<(), Error>,
     ) -> Result<(), String> {
-        let event: PostLoginEvent = serde_json::from_str(event_json)
+        let event = PostLoginEvent::parse(event_json)
             .map_err(|e| format!("cachet-guest: the event is not a post-login event: {e}"))?;
         handler(&event, &PostLoginApi::new()).map_err(|e| e.to_string())
     }
@@ -320,7 +320,7 @@ pub mod __private {
         event_json: &str,
         handler: fn(&CredentialsExchangeEvent, &CredentialsExchangeApi) -> Result<(), Error>,
     ) -> Result<(), String> {
-        let event: CredentialsExchangeEvent = serde_json::from_str(event_json).map_err(|e| {
+        let event = CredentialsExchangeEvent::parse(event_json).map_err(|e| {
             format!("cachet-guest: the event is not a credentials-exchange event: {e}")
         })?;
         handler(&event, &CredentialsExchangeApi::new()).map_err(|e| e.to_string())

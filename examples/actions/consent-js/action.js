@@ -1,6 +1,7 @@
 // Terms of service, the Auth0 way: a user who has not accepted them is sent to a consent page
-// with a signed session token; when they come back (`onContinuePostLogin`), the token the page
-// sent back is checked, the consent recorded and the login goes on.
+// with a signed session token; when they come back (`onContinuePostLogin`), the page's own
+// signed answer (`session_token`, naming the login's state) is checked, the consent recorded
+// and the login goes on.
 //
 // The action notes in api.cache when it sent the user away: on Cachet the continuation can run
 // on any replica sharing the store, and it reads the same cache (Auth0 does not promise that).
@@ -28,14 +29,15 @@ exports.onExecutePostLogin = async (event, api) => {
 };
 
 exports.onContinuePostLogin = async (event, api) => {
-  // Throws if the token is missing, altered, expired or made for another login.
+  // The page's answer, signed by it: throws if the token is missing, altered, expired, made for
+  // another login, or the one this action gave the page sent back as it was.
   const payload = api.redirect.validateToken({ secret: event.secrets.CONSENT_SECRET });
-  if (event.request.query?.accepted !== 'yes') {
+  if (payload.accepted !== true) {
     api.access.deny('the terms were not accepted');
     return;
   }
   const note = api.cache.get(noteKey(event))?.value ?? null;
   api.user.setAppMetadata('terms_accepted', true);
   api.idToken.setCustomClaim('https://example.com/consent', { note, email: payload.email ?? null });
-  if (event.request.query?.redirect === 'twice') sendToConsent(event, api);
+  if (payload.again === true) sendToConsent(event, api);
 };

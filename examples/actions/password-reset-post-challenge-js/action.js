@@ -36,8 +36,9 @@ exports.onExecutePostChallenge = async (event, api) => {
 };
 
 exports.onContinuePostChallenge = async (event, api) => {
-  api.redirect.validateToken({ secret: event.secrets.IDV_SECRET });
-  if (event.request.query?.verified !== 'yes') {
+  // The identity check's signed answer (it must name this reset's state).
+  const answer = api.redirect.validateToken({ secret: event.secrets.IDV_SECRET });
+  if (answer.verified !== true) {
     api.access.deny('identity verification failed');
     return;
   }

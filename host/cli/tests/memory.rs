@@ -3,7 +3,8 @@
 //! (an 8 MB claim JSON, an 8 MB token, an 8 MB request body, a header flood, 10 000 outbound
 //! requests, JWKS URL churn) stays under 150 MB. Before the limits, the 8 MB claim alone
 //! raised it from 25 MB to 180 MB. Each run's own peak is read from the kernel when it is
-//! reaped (`wait4`), so other processes (the nested cargo that builds the action) do not count.
+//! reaped (`wait4`), so other processes (the nested cargo that builds the action) do not count,
+//! and after one unmeasured run, so compiling the component into a cold cache does not either.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test fails
 
@@ -79,7 +80,17 @@ async fn cachet_run_stays_under_150_mb_on_every_attack() {
         ("request-flood", format!("http://{}/stats", idp.host_port())),
         ("jwks-churn", idp.jwks_url()),
     ];
-    for (attack, url) in attacks {
+    // Compiling the component (once per content hash; later runs load it from the compiled
+    // cache) costs what the component's size costs, whatever it does when it runs, and a cold
+    // cache's first run pays it: one run first, unmeasured, so every measured run shows what
+    // the attack itself makes the host hold.
+    let mut warm = attacks
+        .iter()
+        .map(|(a, u)| (*a, u.clone()))
+        .take(1)
+        .collect::<Vec<_>>();
+    warm.extend(attacks.iter().map(|(a, u)| (*a, u.clone())));
+    for (n, (attack, url)) in warm.into_iter().enumerate() {
         let event = serde_json::json!({ "user": { "user_id": "auth0|1" },
             "request": { "body": { "attack": attack, "url": url } } });
         std::fs::write(&event_path, event.to_string()).unwrap();
@@ -104,6 +115,13 @@ async fn cachet_run_stays_under_150_mb_on_every_attack() {
         let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(result["outcome"], "failed", "{attack}");
         let peak = out.peak_rss_kb;
+        if n == 0 {
+            eprintln!(
+                "{attack} (compiling the component first): peak RSS {} MiB",
+                peak / 1024
+            );
+            continue;
+        }
         assert!(
             peak < LIMIT_KB,
             "{attack}: peak RSS {peak} KiB (limit {LIMIT_KB} KiB)"

@@ -158,6 +158,9 @@ pub enum ContinueError {
     /// The event with what the user came back with is too large.
     #[error(transparent)]
     Limit(LimitError),
+    /// The actions given cannot run as this trigger's flow.
+    #[error(transparent)]
+    Flow(ExecuteError),
 }
 
 impl From<crate::event::EventError> for ExecuteError {

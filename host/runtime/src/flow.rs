@@ -106,6 +106,12 @@ impl Executor {
         if state.is_empty() || state.len() > MAX_STATE_CHARS {
             return Err(ContinueError::UnknownState);
         }
+        // What the user came back with is bounded before the continuation is taken, so a
+        // request that cannot be served does not use it up.
+        let params_bytes = serde_json::to_string(&params).map_or(usize::MAX, |t| t.len());
+        self.limits
+            .check_event_bytes(params_bytes)
+            .map_err(ContinueError::Limit)?;
         let now = self.clock.now_ms();
         let record = self
             .store
@@ -221,6 +227,7 @@ impl Executor {
                     commands.truncate(commands.len() - last.commands.len());
                     last.outcome = Outcome::Failed;
                     last.error = Some(failure);
+                    last.redirect = None;
                     outcome = Outcome::Failed;
                 }
             }

@@ -385,8 +385,8 @@ pub struct ActionResult {
     /// Its commands, in call order (also merged into [`FlowResult::commands`]).
     #[serde(skip)]
     pub commands: Vec<Command>,
-    /// Where it sent the user (`api.redirect.sendUserTo`'s URL with its query, before the
-    /// flow's `state` is added); the flow's [`FlowResult::redirect`] has the full URL.
+    /// Where it sent the user (`api.redirect.sendUserTo`'s URL with its query and the flow's
+    /// `state`); the flow's [`FlowResult::redirect`] carries it with the state and expiry.
     #[serde(skip)]
     pub redirect: Option<String>,
     /// Cache writes (set + delete) it made.

@@ -491,8 +491,11 @@ impl Runtime {
         state: &str,
         params: ContinueParams,
     ) -> Result<FlowResult, ContinueError> {
-        self.inner
-            .executor
+        let executor = &self.inner.executor;
+        executor
+            .check_flow(trigger, actions)
+            .map_err(ContinueError::Flow)?;
+        executor
             .continue_flow(PartitionKey::new(tenant, trigger), actions, state, params)
             .await
     }

@@ -201,13 +201,15 @@ async fn continue_flow(
         Ok(Err(ContinueError::Limit(_))) => ("refused", too_large(&server, "the event")),
         Ok(Err(ContinueError::Store(e))) => ("failed", store_unavailable(e)),
         Ok(Err(e)) => {
+            // The detail may quote the stored event: the log has it, the caller does not.
             tracing::error!(partition = %partition, error = %e, "a flow could not be continued");
             (
                 "failed",
                 error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "continuation_unreadable",
-                    e.to_string(),
+                    "the redirected flow could not be continued; the login must start again \
+                     (the reason is in the service's log)",
                 ),
             )
         }

@@ -169,6 +169,21 @@ async fn execute_returns_the_flow_result_as_cachet_run_prints_it() {
     running.shutdown().await.unwrap();
 }
 
+/// What the consent page of `consent-gate` sends back: its own HS256 token (secret `shared`)
+/// naming the login's state, saying the user accepted.
+fn page_answer(state: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "state": state, "exp": now + 300, "accepted": true }),
+        &jsonwebtoken::EncodingKey::from_secret(b"shared"),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_redirect_answers_its_url_and_state_and_continue_runs_the_rest_of_the_flow_once() {
     let consent = action(
@@ -197,16 +212,10 @@ async fn a_redirect_answers_its_url_and_state_and_continue_runs_the_rest_of_the_
         "paused after the redirect"
     );
 
-    // The page sends back the token it was given (it names the state) and the user's answer.
-    let token = url::Url::parse(&url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "session_token")
-        .unwrap()
-        .1
-        .into_owned();
+    // The page answers with a token of its own: the user's answer, naming the state.
+    let token = page_answer(&state);
     let path = "/v1/tenants/acme/triggers/post-login/continue";
-    let request = json!({ "state": state, "query": { "session_token": token, "accepted": "yes" } });
+    let request = json!({ "state": state, "query": { "session_token": token } });
     let done = running.call("POST", path, Some(&request.to_string())).await;
     assert_eq!(done.status, 200, "{}", done.body);
     let done = done.json();
@@ -270,16 +279,9 @@ async fn the_consoles_test_runner_shows_a_live_redirect_and_continues_it() {
     let first = running.call("POST", path, Some(&live)).await;
     assert_eq!(first.status, 200, "{}", first.body);
     let redirect = first.json()["result"]["redirect"].clone();
-    let url = redirect["url"].as_str().unwrap();
-    let token = url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "session_token")
-        .unwrap()
-        .1
-        .into_owned();
+    let token = page_answer(redirect["state"].as_str().unwrap());
     let resume = json!({
-        "continue": { "state": redirect["state"], "query": { "session_token": token, "accepted": "yes" } },
+        "continue": { "state": redirect["state"], "query": { "session_token": token } },
         "dry_run": false,
     })
     .to_string();

@@ -56,7 +56,7 @@
 //! tag, so it lives on the partition's node), written with `SET … PX` (Redis drops it when it
 //! expires) and taken with `GETDEL`, which Redis runs atomically: of two hosts continuing one
 //! redirect at once, exactly one gets it. It is none of the partition's three keys, so it never
-//! counts against the partition's entries or bytes.
+//! counts against the partition's entries or bytes. `GETDEL` needs Redis 6.2 or later.
 //!
 //! # Redis Cluster
 //!
@@ -87,6 +87,10 @@ const PARTITION_LUA: &str = include_str!("partition.lua");
 /// How long Redis keeps a partition past the maximum lifetime of its entries, for clock skew
 /// between hosts and Redis.
 const RECLAIM_MARGIN_MS: u64 = 60 * 60 * 1000;
+
+/// How long after its expiry Redis keeps a continuation (it is never served then): a minute
+/// of clock skew between hosts, no more, so unfinished redirects do not linger.
+const CONTINUATION_MARGIN_MS: u64 = 60 * 1000;
 
 /// The longest Redis expiry a partition gets (ten years): `PEXPIRE` refuses times that
 /// overflow, and a configured lifetime longer than this gains nothing from a longer one.
@@ -479,7 +483,7 @@ impl CacheStore for RedisStore {
         // expiry here; Redis's own (a little later) only reclaims the key.
         let ttl_ms = expires_at_ms
             .saturating_sub(now_ms)
-            .saturating_add(RECLAIM_MARGIN_MS)
+            .saturating_add(CONTINUATION_MARGIN_MS)
             .min(MAX_RECLAIM_MS);
         let mut set = redis::cmd("SET");
         set.arg(self.continuation_key(partition, id))

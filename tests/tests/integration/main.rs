@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod api_names;
 mod bounds;
 mod concurrency;
 mod deadlines;

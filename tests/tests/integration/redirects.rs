@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use cachet_limits::{CacheLimits, ExecutionLimits, OverflowPolicy};
 use cachet_runtime::{
-    Action, ActionConfig, CacheStore, Command, ContinueError, ContinueParams, FailureKind,
-    FileStore, FileStoreOptions, FlowResult, ManualClock, MemoryStore, Outcome, Redirect, Runtime,
-    Trigger,
+    Action, ActionConfig, CacheStore, Clock as _, Command, ContinueError, ContinueParams,
+    FailureKind, FileStore, FileStoreOptions, FlowResult, ManualClock, MemoryStore, Outcome,
+    Redirect, Runtime, Trigger,
 };
 use cachet_store_redis::{RedisOptions, RedisStore};
 use cachet_tests::redis_server::RedisServer;
@@ -111,18 +111,28 @@ fn param(url: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {url}"))
 }
 
-/// What the consent page sends back: an HS256 token naming the login's state.
+/// What the consent page sends back: its own HS256 token naming the login's state, saying the
+/// user accepted.
 fn page_token(secret: &str, state: &str, exp_secs: u64) -> String {
+    signed(secret, state, exp_secs, json!({ "accepted": true }))
+}
+
+/// A page's answer: an HS256 token of `claims` with the login's state and an expiry.
+fn signed(secret: &str, state: &str, exp_secs: u64, claims: Value) -> String {
+    let mut claims = claims;
+    claims["state"] = json!(state);
+    claims["exp"] = json!(exp_secs);
+    claims["email"] = json!("ada@example.com");
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({ "state": state, "exp": exp_secs, "email": "ada@example.com", "accepted": true }),
+        &claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
 }
 
 fn accepted(token: &str) -> Value {
-    json!({ "session_token": token, "accepted": "yes" })
+    json!({ "session_token": token })
 }
 
 /// The error an action of `result` failed with.
@@ -282,7 +292,7 @@ async fn bad_session_tokens_fail_the_continuation(lang: &str) {
     }
     // Without the token at all.
     let r = redirect(&start(&rt, &actions).await).clone();
-    let result = resume(&rt, &actions, &r.state, json!({ "accepted": "yes" }))
+    let result = resume(&rt, &actions, &r.state, json!({ "accepted": true }))
         .await
         .unwrap();
     assert!(
@@ -290,14 +300,34 @@ async fn bad_session_tokens_fail_the_continuation(lang: &str) {
             .1
             .contains("without a `session_token` parameter")
     );
-    // The action's own token (as a page that returns it would), once its state has gone by.
+    // The token the action gave the page, sent straight back (the user skipping the page): it
+    // is valid, names the state, and is refused all the same.
     let r = redirect(&start(&rt, &actions).await).clone();
-    clock.advance(301_000);
     let own = param(&r.url, "session_token");
     let result = resume(&rt, &actions, &r.state, accepted(&own))
         .await
         .unwrap();
+    assert!(
+        failure(&result)
+            .1
+            .contains("the token encodeToken made for the page")
+    );
+    // A page answer that expired while the user dawdled.
+    let r = redirect(&start(&rt, &actions).await).clone();
+    let token = page_token(SECRET, &r.state, T0 / 1000 + 300);
+    clock.advance(301_000);
+    let result = resume(&rt, &actions, &r.state, accepted(&token))
+        .await
+        .unwrap();
     assert!(failure(&result).1.contains("it expired"));
+    // A page answer saying no.
+    let r = redirect(&start(&rt, &actions).await).clone();
+    let now = clock.now_ms() / 1000;
+    let no = signed(SECRET, &r.state, now + 60, json!({ "accepted": false }));
+    let result = resume(&rt, &actions, &r.state, accepted(&no))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, Outcome::Denied, "{result:#?}");
 }
 
 #[tokio::test]
@@ -361,10 +391,15 @@ async fn a_second_redirect_in_the_same_login_is_continued_too() {
     let (rt, _clock) = runtime("rust", memory());
     let actions = flow(&rt, "rust");
     let r1 = redirect(&start(&rt, &actions).await).clone();
-    let token = page_token(SECRET, &r1.state, T0 / 1000 + 60);
-    let mut query = accepted(&token);
-    query["redirect"] = json!("twice");
-    let second = resume(&rt, &actions, &r1.state, query).await.unwrap();
+    let token = signed(
+        SECRET,
+        &r1.state,
+        T0 / 1000 + 60,
+        json!({ "accepted": true, "again": true }),
+    );
+    let second = resume(&rt, &actions, &r1.state, accepted(&token))
+        .await
+        .unwrap();
     let r2 = redirect(&second).clone();
     assert_ne!(r2.state, r1.state);
     let token = page_token(SECRET, &r2.state, T0 / 1000 + 60);
@@ -563,7 +598,7 @@ async fn password_reset_calls_every_method_of_its_api(lang: &str) -> Vec<Value> 
     );
 
     // From abroad: the identity check, then the continuation (verified, then not).
-    for (verified, outcome) in [("yes", Outcome::Success), ("no", Outcome::Denied)] {
+    for (verified, outcome) in [(true, Outcome::Success), (false, Outcome::Denied)] {
         let abroad = run(reset_event(json!([]), json!({ "home_country": "NZ" }))).await;
         let r = redirect(&abroad).clone();
         assert!(
@@ -572,9 +607,14 @@ async fn password_reset_calls_every_method_of_its_api(lang: &str) -> Vec<Value> 
             "{}",
             r.url
         );
-        let token = page_token("idv", &r.state, T0 / 1000 + 60);
+        let token = signed(
+            "idv",
+            &r.state,
+            T0 / 1000 + 60,
+            json!({ "verified": verified }),
+        );
         let params = ContinueParams {
-            query: json!({ "session_token": token, "verified": verified })
+            query: json!({ "session_token": token })
                 .as_object()
                 .cloned()
                 .unwrap(),

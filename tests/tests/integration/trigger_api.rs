@@ -233,7 +233,17 @@ fn bad_calls() -> Vec<(&'static str, Value, &'static str)> {
         (
             "redirect.sendUserTo",
             json!(["/consent"]),
-            "the URL must be an absolute http(s) URL",
+            "the URL must be an absolute https URL",
+        ),
+        (
+            "redirect.sendUserTo",
+            json!(["http://consent.example/terms"]),
+            "(http only for localhost)",
+        ),
+        (
+            "redirect.sendUserTo",
+            json!(["https://consent.example/terms?state=mine"]),
+            "the URL must not have a `state` parameter",
         ),
         (
             "redirect.sendUserTo",

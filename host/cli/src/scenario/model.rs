@@ -89,10 +89,30 @@ pub(super) struct Continue {
     /// Form (body) parameters.
     #[serde(default)]
     pub(super) body: serde_json::Map<String, Value>,
-    /// Query parameters of the redirect's URL to send back as they are (a page that returns
-    /// the `session_token` it was given).
+    /// Query parameters of the redirect's URL to send back as they are.
     #[serde(default)]
     pub(super) from_redirect: Vec<String>,
+    /// The page's signed answer, as a page signs it for `api.redirect.validateToken`.
+    pub(super) answer: Option<Answer>,
+}
+
+/// A page's answer to a redirect: an HS256 token of `claims` with the redirect's `state` and
+/// an `exp` five minutes ahead, in the query parameter `parameter`.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Answer {
+    /// The secret shared with the action (a scenario secret's value, or `{{idp.…}}`).
+    pub(super) secret: String,
+    /// The query parameter (Auth0's default `session_token`).
+    #[serde(default = "session_token")]
+    pub(super) parameter: String,
+    /// The claims besides `state` and `exp`.
+    #[serde(default)]
+    pub(super) claims: serde_json::Map<String, Value>,
+}
+
+fn session_token() -> String {
+    "session_token".into()
 }
 
 pub(super) fn one() -> usize {

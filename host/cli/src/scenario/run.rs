@@ -10,8 +10,8 @@ use cachet_limits::SnapshotEntry;
 use cachet_loader::ActionLoader;
 use cachet_loader::js::JsBuilder;
 use cachet_runtime::{
-    ActionConfig, ContinueParams, ErrorCodes, FlowResult, ManualClock, MemoryStore, PartitionKey,
-    Runtime,
+    ActionConfig, Clock as _, ContinueParams, ErrorCodes, FlowResult, ManualClock, MemoryStore,
+    PartitionKey, Runtime,
 };
 use serde_json::{Value, json};
 
@@ -203,6 +203,18 @@ async fn run_steps(
                     .map(|(_, v)| v.into_owned())
                     .ok_or_else(|| fail(format!("the redirect's URL has no `{name}` parameter")))?;
                 query.insert(name.clone(), Value::String(value));
+            }
+            if let Some(answer) = &resume.answer {
+                let mut claims = answer.claims.clone();
+                claims.insert("state".into(), Value::from(redirect.state.as_str()));
+                claims.insert("exp".into(), Value::from(clock.now_ms() / 1000 + 300));
+                let token = jsonwebtoken::encode(
+                    &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                    &claims,
+                    &jsonwebtoken::EncodingKey::from_secret(answer.secret.as_bytes()),
+                )
+                .map_err(|e| fail(format!("cannot sign the page's answer: {e}")))?;
+                query.insert(answer.parameter.clone(), Value::String(token));
             }
             let params = ContinueParams {
                 query,

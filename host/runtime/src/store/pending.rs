@@ -15,6 +15,10 @@ use crate::state_file::ContinuationSnapshot;
 /// Most bytes of continuations one in-memory store keeps at once.
 pub(crate) const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 
+/// Most of them one partition may hold: a tenant's burst of unfinished redirects cannot take
+/// the room every other tenant's redirects need.
+pub(crate) const MAX_PARTITION_BYTES: usize = MAX_PENDING_BYTES / 4;
+
 /// What one continuation costs besides its text (its key, the map's slot).
 const OVERHEAD_BYTES: usize = 128;
 
@@ -29,6 +33,8 @@ struct Entry {
 pub(crate) struct Pending {
     map: HashMap<(PartitionKey, String), Entry>,
     bytes: usize,
+    /// Bytes per partition (partitions holding none are removed).
+    by_partition: HashMap<PartitionKey, usize>,
 }
 
 fn cost(id: &str, record: &str) -> usize {
@@ -47,11 +53,20 @@ impl Pending {
     ) -> Result<(), StoreError> {
         let key = (partition.clone(), id.to_owned());
         if let Some(old) = self.map.remove(&key) {
-            self.bytes -= cost(id, &old.record);
+            self.release(partition, cost(id, &old.record));
         }
         let needed = cost(id, record);
-        if self.bytes + needed > MAX_PENDING_BYTES {
+        let held = |p: &Self| p.by_partition.get(partition).copied().unwrap_or(0);
+        if self.bytes + needed > MAX_PENDING_BYTES || held(self) + needed > MAX_PARTITION_BYTES {
             self.prune(now_ms);
+        }
+        if held(self) + needed > MAX_PARTITION_BYTES {
+            return Err(StoreError::Backend(format!(
+                "{} bytes of this tenant's redirected flows are waiting to be continued in this \
+                 host's memory, the most one partition may keep; wait for them to be continued \
+                 or expire, or shorten execution_limits.continuation_ttl_ms",
+                held(self)
+            )));
         }
         if self.bytes + needed > MAX_PENDING_BYTES {
             return Err(StoreError::Backend(format!(
@@ -62,6 +77,7 @@ impl Pending {
             )));
         }
         self.bytes += needed;
+        *self.by_partition.entry(partition.clone()).or_default() += needed;
         self.map.insert(
             key,
             Entry {
@@ -80,21 +96,34 @@ impl Pending {
         now_ms: u64,
     ) -> Option<String> {
         let entry = self.map.remove(&(partition.clone(), id.to_owned()))?;
-        self.bytes -= cost(id, &entry.record);
+        self.release(partition, cost(id, &entry.record));
         (entry.expires_at > now_ms).then_some(entry.record)
     }
 
     /// Drops every expired continuation.
     pub(crate) fn prune(&mut self, now_ms: u64) {
-        let mut freed = 0;
-        self.map.retain(|(_, id), e| {
+        let mut freed = Vec::new();
+        self.map.retain(|(p, id), e| {
             let live = e.expires_at > now_ms;
             if !live {
-                freed += cost(id, &e.record);
+                freed.push((p.clone(), cost(id, &e.record)));
             }
             live
         });
-        self.bytes -= freed;
+        for (p, bytes) in freed {
+            self.release(&p, bytes);
+        }
+    }
+
+    /// Takes `bytes` of `partition`'s off the totals.
+    fn release(&mut self, partition: &PartitionKey, bytes: usize) {
+        self.bytes -= bytes;
+        if let Some(held) = self.by_partition.get_mut(partition) {
+            *held -= bytes;
+            if *held == 0 {
+                self.by_partition.remove(partition);
+            }
+        }
     }
 
     /// Every live continuation, for a snapshot file (in a stable order).
@@ -143,20 +172,41 @@ mod tests {
     }
 
     #[test]
-    fn the_memory_kept_is_bounded_and_expired_continuations_make_room() {
-        let p = PartitionKey::new("acme", Trigger::PostLogin);
+    fn the_memory_kept_is_bounded_per_partition_and_in_all_and_expired_ones_make_room() {
         let mut pending = Pending::default();
         let record = "x".repeat(1024 * 1024);
+        let tenant = |n: usize| PartitionKey::new(format!("t{n}"), Trigger::PostLogin);
+        // One partition fills its quarter, and no more.
         let mut kept = 0;
-        while pending.put(&p, &kept.to_string(), &record, 10, 0).is_ok() {
+        while pending
+            .put(&tenant(0), &kept.to_string(), &record, 10, 0)
+            .is_ok()
+        {
             kept += 1;
         }
-        assert!((60..=64).contains(&kept), "{kept}");
+        assert!((14..=16).contains(&kept), "{kept}");
+        let err = pending.put(&tenant(0), "more", &record, 10, 0).unwrap_err();
+        assert!(
+            err.to_string().contains("the most one partition may keep"),
+            "{err}"
+        );
+        // Others go on until the store's bound.
+        for n in 1..=4 {
+            let mut i = 0;
+            while i < 16
+                && pending
+                    .put(&tenant(n), &i.to_string(), &record, 10, 0)
+                    .is_ok()
+            {
+                i += 1;
+            }
+        }
         assert!(pending.bytes <= MAX_PENDING_BYTES);
-        let err = pending.put(&p, "late", &record, 20, 5).unwrap_err();
+        let err = pending.put(&tenant(9), "late", &record, 20, 5).unwrap_err();
         assert!(err.to_string().contains("the most it keeps"), "{err}");
         // Once they expired, the next put prunes them.
-        pending.put(&p, "late", &record, 20, 10).unwrap();
+        pending.put(&tenant(9), "late", &record, 20, 10).unwrap();
         assert_eq!(pending.snapshot(10).len(), 1);
+        assert_eq!(pending.by_partition.len(), 1);
     }
 }

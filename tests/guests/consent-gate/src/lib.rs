@@ -4,8 +4,8 @@
 //! it), and when the user is back it checks the token the page sent, records the consent and
 //! puts the note in the ID token.
 //!
-//! `request.query.redirect = "twice"` makes the continuation redirect once more (a second
-//! redirect in one login).
+//! A page answer with the claim `again: true` makes the continuation redirect once more (a
+//! second redirect in one login).
 
 use cachet_guest::{EncodeToken, PostLoginApi, PostLoginEvent, SetOptions};
 use serde_json::json;
@@ -41,7 +41,7 @@ fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_g
 fn on_continue(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_guest::Error> {
     let secret = event.secrets.require("CONSENT_SECRET")?;
     let claims = api.redirect().validate_token(secret, None)?;
-    if event.request.query.get("accepted").and_then(|v| v.as_str()) != Some("yes") {
+    if claims.get("accepted") != Some(&json!(true)) {
         api.access().deny("the terms were not accepted")?;
         return Ok(());
     }
@@ -51,7 +51,7 @@ fn on_continue(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_
         "https://example.com/consent",
         &json!({ "note": note, "email": claims.get("email") }),
     )?;
-    if event.request.query.get("redirect").and_then(|v| v.as_str()) == Some("twice") {
+    if claims.get("again") == Some(&json!(true)) {
         send_to_consent(event, api)?;
     }
     Ok(())

@@ -67,9 +67,10 @@ fn on_execute(event: &Event, api: &Api) -> Result<(), cachet_guest::Error> {
 }
 
 fn on_continue(event: &Event, api: &Api) -> Result<(), cachet_guest::Error> {
-    api.redirect()
+    let answer = api
+        .redirect()
         .validate_token(event.secrets.require("IDV_SECRET")?, None)?;
-    if event.request.query.get("verified").and_then(Value::as_str) != Some("yes") {
+    if answer.get("verified") != Some(&json!(true)) {
         api.access().deny("identity verification failed")?;
         return Ok(());
     }

@@ -21,6 +21,11 @@ const DEFAULT_TOKEN_SECONDS: u64 = 900;
 /// Longest URL `sendUserTo` accepts, query and state included.
 const MAX_URL_BYTES: usize = 8 * 1024;
 
+/// The `typ` header of the tokens `encodeToken` makes. `validateToken` refuses them: a page
+/// must answer with a token of its own, or the user could skip the page and send the token it
+/// was given straight back.
+const OUTGOING_TYP: &str = "cachet-redirect+jwt";
+
 /// Longest session token `validateToken` reads.
 const MAX_SESSION_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -54,6 +59,16 @@ impl Call<'_> {
     }
 }
 
+/// Whether `url`'s host is this machine.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Whether the login can be redirected: it has a browser (its protocol is not a password,
 /// refresh-token or token-exchange grant).
 fn interactive(leg: &Leg) -> bool {
@@ -75,13 +90,21 @@ pub(crate) fn send_user_to(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     let leg = call.leg()?;
     let target = call.string(0, "the URL")?;
     let mut url = match url::Url::parse(&target) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") && url.has_host() => url,
+        Ok(url) if url.scheme() == "https" && url.has_host() => url,
+        // The state and tokens travel in the URL: plain http only to this machine.
+        Ok(url) if url.scheme() == "http" && is_loopback(&url) => url,
         _ => {
             return Err(call.bad(
-                "the URL must be an absolute http(s) URL, like https://consent.example.com/terms",
+                "the URL must be an absolute https URL, like https://consent.example.com/terms \
+                 (http only for localhost)",
             ));
         }
     };
+    if url.query_pairs().any(|(name, _)| name == "state") {
+        return Err(call.bad(
+            "the URL must not have a `state` parameter: Cachet adds the flow's state itself",
+        ));
+    }
     let options = call.options(1, "the options")?;
     let query = match options.get("query") {
         None | Some(Value::Null) => Map::new(),
@@ -182,8 +205,10 @@ pub(crate) fn encode_token(call: &mut Call<'_>) -> Result<Value, CallRefused> {
     claims.insert("iat".into(), now.into());
     claims.insert("exp".into(), now.saturating_add(seconds).into());
     claims.insert("state".into(), leg.state().into());
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some(OUTGOING_TYP.into());
     jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
+        &header,
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
@@ -208,8 +233,8 @@ pub(crate) fn validate_token(call: &mut Call<'_>) -> Result<Value, CallRefused> 
         (Some(resumed), true) => resumed,
         _ => {
             return Err(CallRefused::NotHere {
-                message: "redirect.validateToken can only be called when the user is back from \
-                          a redirect: in onContinuePostLogin (onContinuePostChallenge)"
+                message: "redirect.validateToken can only be called in onContinuePostLogin \
+                          (or onContinuePostChallenge), when the user is back from a redirect"
                     .into(),
             });
         }
@@ -231,6 +256,13 @@ pub(crate) fn validate_token(call: &mut Call<'_>) -> Result<Value, CallRefused> 
             "the session token is {} bytes; at most {MAX_SESSION_TOKEN_BYTES} are read",
             token.len()
         )));
+    }
+    if jsonwebtoken::decode_header(token).is_ok_and(|h| h.typ.as_deref() == Some(OUTGOING_TYP)) {
+        return Err(call.bad(
+            "the session token is invalid: it is the token encodeToken made for the page, sent \
+             back as it was; the page must answer with a token of its own (signed with the \
+             shared secret, naming the state)",
+        ));
     }
     let mut validation = Validation::new(Algorithm::HS256);
     // Times are checked below against the runtime's clock, not the system's.
