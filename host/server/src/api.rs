@@ -64,12 +64,8 @@ async fn execute(
     body: Body,
 ) -> Response {
     let metrics = server.metrics();
-    let permit = match admit(&server) {
-        Ok(permit) => permit,
-        Err(response) => return response,
-    };
-    let bytes = match read_body(&server, &headers, body, "the event").await {
-        Ok(bytes) => bytes,
+    let (permit, bytes) = match admit_and_read(&server, &headers, body, "the event").await {
+        Ok(admitted) => admitted,
         Err(response) => return response,
     };
     let Ok(event) = String::from_utf8(bytes.to_vec()) else {
@@ -141,12 +137,8 @@ async fn continue_flow(
     body: Body,
 ) -> Response {
     let metrics = server.metrics();
-    let permit = match admit(&server) {
-        Ok(permit) => permit,
-        Err(response) => return response,
-    };
-    let bytes = match read_body(&server, &headers, body, "the request").await {
-        Ok(bytes) => bytes,
+    let (permit, bytes) = match admit_and_read(&server, &headers, body, "the request").await {
+        Ok(admitted) => admitted,
         Err(response) => return response,
     };
     let request: ContinueRequest = match serde_json::from_slice(&bytes) {
@@ -216,6 +208,21 @@ async fn continue_flow(
     };
     metrics.continuation(outcome);
     response
+}
+
+/// An execution slot, then the body (`what`, for messages): the slot first, so bodies in
+/// memory are bounded by `max_inflight`.
+// The error is the handler's early answer, returned once per request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+async fn admit_and_read(
+    server: &Server,
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, Bytes), Response> {
+    let permit = admit(server)?;
+    let bytes = read_body(server, headers, body, what).await?;
+    Ok((permit, bytes))
 }
 
 /// An execution slot, or 503: never queue without bound; beyond `max_inflight` the caller is
