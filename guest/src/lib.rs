@@ -461,7 +461,7 @@ pub mod __private {
 /// and optionally a second function of the same shape, Auth0's `onContinuePostLogin`: where
 /// the action resumes when the user is back from a redirect (`api.redirect().send_user_to`).
 ///
-/// ```ignore
+/// ```text
 /// cachet_guest::post_login!(on_execute);               // never redirects
 /// cachet_guest::post_login!(on_execute, on_continue);  // redirects and continues
 /// ```
