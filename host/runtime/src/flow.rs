@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use cachet_limits::ExecutionLimits;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -26,7 +25,8 @@ use crate::interfaces::jwt::{JwksCache, JwtCtx};
 use crate::log::LogSink;
 use crate::observe::Observer;
 use crate::result::{
-    ActionFailure, ActionResult, Command, FailureKind, FlowResult, Outcome, Redirect,
+    ActionFailure, ActionResult, Command, ContinueParams, FailureKind, FlowResult, Outcome,
+    Redirect,
 };
 use crate::sandbox::{Ctx, DeadlineStop, Epochs, MemoryLimiter, classify_trap, deadline_failure};
 use crate::store::{CacheStore, PartitionKey};
@@ -139,8 +139,7 @@ impl Executor {
             index: paused.index,
             resumed: Resumed {
                 state: state.to_owned(),
-                query: params.query,
-                body: params.body,
+                params,
             },
         };
         Ok(self
@@ -660,20 +659,6 @@ fn micros(d: Duration) -> u64 {
 
 /// Longest state a continuation is looked up by (the runtime's are 43 characters).
 const MAX_STATE_CHARS: usize = 128;
-
-/// What the user came back with when a redirected flow is continued: Auth0's `/continue`
-/// request's query and form parameters. The continued action reads them as
-/// `event.request.query` and `event.request.body`, and `api.redirect.validateToken` looks for
-/// its token in them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContinueParams {
-    /// Query parameters.
-    #[serde(default)]
-    pub query: Map<String, Value>,
-    /// Form (body) parameters.
-    #[serde(default)]
-    pub body: Map<String, Value>,
-}
 
 /// Where a continued flow starts.
 struct Resume {

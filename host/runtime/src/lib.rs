@@ -70,10 +70,10 @@ pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ContinueError, ExecuteError, LoadError};
-pub use flow::ContinueParams;
 pub use observe::{CacheOp, CacheOpResult, EgressOutcome, ErrorCodes, Observer};
 pub use result::{
-    ActionFailure, ActionResult, Command, Factor, FailureKind, FlowResult, Outcome, Redirect,
+    ActionFailure, ActionResult, Command, ContinueParams, Factor, FailureKind, FlowResult, Outcome,
+    Redirect,
 };
 pub use runtime::{Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;

@@ -4,7 +4,7 @@
 
 use cachet_limits::Usage;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// How a flow (or one action) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -412,4 +412,18 @@ pub struct FlowResult {
     pub cache: Usage,
     /// Wall time of the whole flow, in microseconds.
     pub duration_us: u64,
+}
+
+/// What the user came back with when a redirected flow is continued: Auth0's `/continue`
+/// request's query and form parameters. The continued action reads them as
+/// `event.request.query` and `event.request.body`, and `api.redirect.validateToken` looks for
+/// its token in them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContinueParams {
+    /// Query parameters.
+    #[serde(default)]
+    pub query: Map<String, Value>,
+    /// Form (body) parameters.
+    #[serde(default)]
+    pub body: Map<String, Value>,
 }

@@ -13,10 +13,10 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 use crate::action::{Action, ActionConfig, CompileCounters, CompileStats, Loader};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{BuildError, ContinueError, ExecuteError, LoadError};
-use crate::flow::{ContinueParams, Executor};
+use crate::flow::Executor;
 use crate::interfaces::jwt::JwksCache;
 use crate::observe::{NoObserver, Observer};
-use crate::result::FlowResult;
+use crate::result::{ContinueParams, FlowResult};
 use crate::sandbox::{EpochTicks, Epochs};
 use crate::store::{CacheStore, MemoryStore, PartitionKey};
 use crate::trigger::Trigger;

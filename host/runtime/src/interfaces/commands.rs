@@ -7,12 +7,11 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine as _;
 use cachet_limits::ExecutionLimits;
 use rand::RngCore as _;
-use serde_json::{Map, Value};
 use wasmtime::component::HasData;
 
 use crate::clock::Clock;
 use crate::event::EventFields;
-use crate::result::Command;
+use crate::result::{Command, ContinueParams};
 use crate::trigger::Trigger;
 
 /// Why the host refused an API call. The action sees the message (the WIT functions return
@@ -117,10 +116,8 @@ pub(crate) struct Leg {
 pub(crate) struct Resumed {
     /// The state that was continued (a session token must name it).
     pub(crate) state: String,
-    /// The query parameters the user came back with.
-    pub(crate) query: Map<String, Value>,
-    /// The form (body) parameters the user came back with.
-    pub(crate) body: Map<String, Value>,
+    /// What the user came back with.
+    pub(crate) params: ContinueParams,
 }
 
 /// Bytes of randomness in a redirect's state.

@@ -241,9 +241,10 @@ pub(crate) fn validate_token(call: &mut Call<'_>) -> Result<Value, CallRefused> 
     };
     call.charge()?;
     let Some(token) = resumed
+        .params
         .query
         .get(&name)
-        .or_else(|| resumed.body.get(&name))
+        .or_else(|| resumed.params.body.get(&name))
         .and_then(Value::as_str)
     else {
         return Err(call.bad(format!(
