@@ -60,6 +60,7 @@ const RUST: &[&[&str]] = &[
 /// componentize-js into the constant `JS_<FILE STEM>`.
 const JAVASCRIPT: &[(&str, &str)] = &[
     ("examples/actions/mgmt-token-js/action.js", "post-login"),
+    ("examples/actions/mgmt-token-kb-js/action.js", "post-login"),
     ("examples/actions/consent-js/action.js", "post-login"),
     (
         "examples/actions/password-reset-post-challenge-js/action.js",
@@ -74,6 +75,11 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/refused-fetch.js", "post-login"),
     ("tests/js/login-tour.js", "post-login"),
     ("tests/js/api-probe.js", "post-login"),
+    // npm packages and Node built-ins through the Node compatibility layer
+    // (tests/js/npm: its own package.json and lock).
+    ("tests/js/npm/node-builtins.js", "post-login"),
+    ("tests/js/npm/npm-packages.js", "post-login"),
+    ("tests/js/npm/auth0-clients.js", "post-login"),
     // One module with a handler per trigger, built for each (`JS_SIGNUP_TOUR_<TRIGGER>`).
     ("tests/js/signup-tour.js", "pre-user-registration"),
     ("tests/js/signup-tour.js", "post-user-registration"),

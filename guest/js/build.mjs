@@ -9,7 +9,7 @@
 // Errors go to stderr as one readable message and the exit code is 1.
 
 import * as path from 'node:path';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -46,29 +46,195 @@ function trigger(name) {
   return all[name] ?? fail(`unknown trigger ${name}: expected one of ${Object.keys(all).join(', ')}`);
 }
 
-/** Node's built-in modules cannot be bundled: say so plainly instead of esbuild's hint. */
-const nodeBuiltins = {
-  name: 'cachet-node-builtins',
-  setup(build) {
-    const names = new Set(builtinModules);
-    build.onResolve({ filter: /^[^./]/ }, (args) => {
-      const bare = args.path.replace(/^node:/, '');
-      if (args.path.startsWith('node:') || names.has(bare.split('/')[0])) {
+/**
+ * Node's built-in modules, for npm packages written for Node (Auth0 runs actions on Node 22).
+ * A built-in resolves, in order, to: what the importing package's `browser` field or an
+ * installed npm package of that name gives (as every bundler does); else a polyfill from
+ * `node-stdlib-browser` (maintained, pinned by the lock file) or Cachet's own shim over one
+ * (`src/node/`); else, for what a sandbox cannot have (files, sockets, processes), a module
+ * that imports and throws a clear error naming the call when used. Anything else is refused
+ * here, naming the package that imported it.
+ */
+const nodeLayer = (() => {
+  const stdlib = createRequire(import.meta.url)('node-stdlib-browser');
+  const shim = (file) => path.join(here, 'src', 'node', file);
+  /** Built-in name: the file that replaces it. */
+  const polyfills = {
+    crypto: shim('crypto.js'),
+    process: shim('process.js'),
+    stream: shim('stream.js'),
+    util: shim('util.js'),
+    sys: shim('util.js'),
+  };
+  for (const name of [
+    'assert', 'buffer', 'constants', 'domain', 'events', 'os', 'path', 'punycode', 'querystring',
+    '_stream_duplex', '_stream_passthrough', '_stream_readable', '_stream_transform',
+    '_stream_writable', 'string_decoder', 'timers', 'timers/promises', 'tty', 'url',
+    'zlib',
+  ]) {
+    polyfills[name] = stdlib[name];
+  }
+  /** Built-in name: a module written here (CommonJS), for names that are a part of another. */
+  const virtual = {
+    console: 'module.exports = globalThis.console;',
+    'assert/strict': "module.exports = require('assert').strict;",
+    'util/types': "module.exports = require('util').types;",
+    'path/posix': "module.exports = require('path');",
+    perf_hooks: 'module.exports = { performance: globalThis.performance };',
+    'stream/web': 'module.exports = { ReadableStream, WritableStream, TransformStream, ' +
+      'TextEncoderStream: globalThis.TextEncoderStream, TextDecoderStream: globalThis.TextDecoderStream };',
+  };
+  const why = {
+    files: 'actions have no filesystem',
+    sockets: "actions have no sockets: make HTTP requests with fetch (to the hosts on the action's allow-list)",
+    processes: 'actions cannot start processes or threads',
+    other: "it is not available in Cachet's sandbox",
+  };
+  /** Built-in name: why it cannot work in a sandbox. It imports; using it throws. */
+  const sandboxed = {
+    fs: why.files, 'fs/promises': why.files,
+    net: why.sockets, tls: why.sockets, dgram: why.sockets, dns: why.sockets, 'dns/promises': why.sockets,
+    http: why.sockets, https: why.sockets, http2: why.sockets, _http_agent: why.sockets,
+    _http_client: why.sockets, _http_common: why.sockets, _http_incoming: why.sockets,
+    _http_outgoing: why.sockets, _http_server: why.sockets, _tls_common: why.sockets, _tls_wrap: why.sockets,
+    child_process: why.processes, cluster: why.processes, worker_threads: why.processes,
+    readline: why.other, 'readline/promises': why.other, repl: why.other, inspector: why.other,
+    'inspector/promises': why.other, v8: why.other, vm: why.other, module: why.other,
+    async_hooks: why.other, diagnostics_channel: why.other, trace_events: why.other, wasi: why.other,
+  };
+  const builtins = new Set(builtinModules);
+  return { polyfills, virtual, sandboxed, builtins };
+})();
+
+/** Node's globals, by the file of `src/node/globals/` that injects them where they are used. */
+const nodeGlobals = {
+  'buffer.js': ['Buffer'],
+  'process.js': ['process'],
+  'immediate.js': ['setImmediate', 'clearImmediate'],
+};
+
+/**
+ * The source of a sandboxed built-in: every name Node's own module exports (read from it
+ * here, so named imports bind) is a function that throws `<module>.<name>: <why>` when called
+ * or constructed; property reads give more of the same, so `fs.promises.readFile` fails only
+ * when called.
+ */
+async function sandboxedSource(name, reason) {
+  let names = [];
+  try {
+    names = Object.keys(await import(`node:${name}`)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+  } catch {
+    // A name this Node lacks: the default export still works.
+  }
+  return (
+    `const reason = ${JSON.stringify(reason)};\n` +
+    `function unavailable(path) {\n` +
+    `  const fail = () => { const e = new Error(path + ': ' + reason); e.code = 'ERR_CACHET_SANDBOX'; throw e; };\n` +
+    `  return new Proxy(function () {}, {\n` +
+    `    apply: fail, construct: fail,\n` +
+    `    get: (target, key) => typeof key === 'symbol' || key === 'then' || key === 'prototype' ? target[key] : unavailable(path + '.' + key),\n` +
+    `  });\n` +
+    `}\n` +
+    `const mod = unavailable(${JSON.stringify(name)});\n` +
+    `export default mod;\n` +
+    names.map((n) => `export const ${n} = mod.${n};\n`).join('')
+  );
+}
+
+/** Names of the npm package a path is in (`node_modules/<name>` or `<@scope/name>`), if any. */
+function packageOf(file) {
+  const match = file?.match(/.*node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/);
+  return match ? match[1].replace(/\\/g, '/') : undefined;
+}
+
+/** Resolves Node's built-ins through the layer, recording what went in for the build report. */
+function nodeCompat(report) {
+  const tooling = path.resolve(here, '..') + path.sep;
+  const globalsDir = path.join(here, 'src', 'node', 'globals') + path.sep;
+  /** Which layer module `name` became (`key`: the file or virtual path), and who imported it. */
+  const note = (kind, name, key, importer) => {
+    const entry = (report[key] ??= { kind, module: name, by: new Set() });
+    // Imports among the polyfills' own files, and the global injections, are the layer's
+    // business: the report names the action and its packages.
+    if (!importer?.startsWith(tooling) && !importer?.startsWith('cachet-node-') && !importer?.startsWith(here)) {
+      entry.by.add(packageOf(importer) ?? 'the action');
+    }
+  };
+  return {
+    name: 'cachet-node-compat',
+    setup(build) {
+      const { polyfills, virtual, sandboxed, builtins } = nodeLayer;
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData?.cachetNative) return undefined;
+        const prefixed = args.path.startsWith('node:');
+        const name = args.path.replace(/^node:/, '');
+        if (!prefixed && !builtins.has(name)) return undefined;
+        if (!prefixed && !args.importer.startsWith(here + path.sep)) {
+          // A package's `browser` field, or an installed npm package of that name, wins (the
+          // layer's own shims, beside this script, always use the layer).
+          const native = await build.resolve(args.path, {
+            kind: args.kind,
+            importer: args.importer,
+            resolveDir: args.resolveDir,
+            pluginData: { cachetNative: true },
+          });
+          if (native.errors.length === 0) {
+            // `"browser": { "fs": false }` gives esbuild's disabled module, which has no path.
+            return native.namespace === '' ? { path: name, namespace: 'cachet-node-disabled' } : native;
+          }
+        }
+        if (polyfills[name] !== undefined) {
+          // A polyfill package (a directory) resolves by its own package.json, browser field
+          // included.
+          const resolved = await build.resolve(polyfills[name], {
+            kind: args.kind,
+            resolveDir: here,
+            pluginData: { cachetNative: true },
+          });
+          if (resolved.errors.length > 0) return { errors: resolved.errors };
+          note('polyfill', name, resolved.path, args.importer);
+          // Imported by a global's injection: free of side effects, so it is left out unless
+          // the global is used (an action that uses no Node API pays nothing).
+          return { path: resolved.path, sideEffects: !args.importer.startsWith(globalsDir) };
+        }
+        if (virtual[name] !== undefined) {
+          note('polyfill', name, `cachet-node-virtual:${name}`, args.importer);
+          return { path: name, namespace: 'cachet-node-virtual' };
+        }
+        if (sandboxed[name] !== undefined) {
+          note('sandboxed', name, `cachet-node-sandboxed:${name}`, args.importer);
+          return { path: name, namespace: 'cachet-node-sandboxed' };
+        }
+        const by = packageOf(args.importer);
         return {
           errors: [
             {
               text:
-                `"${args.path}" is a Node.js built-in module, which actions cannot use: Cachet runs ` +
-                `them in a WebAssembly sandbox with Web APIs (fetch, crypto.subtle, TextEncoder, URL) ` +
-                `instead; use those, or a package that needs no Node built-ins`,
+                `"${args.path}" is a Node.js built-in module Cachet has no replacement for` +
+                (by ? `, imported by the npm package "${by}"` : '') +
+                `: actions run in a WebAssembly sandbox with Web APIs (fetch, crypto.subtle, ` +
+                `TextEncoder, URL) and polyfills of Node's portable modules; use those, or a ` +
+                `package that does not need "${name}"`,
             },
           ],
         };
-      }
-      return undefined;
-    });
-  },
-};
+      });
+      build.onLoad({ filter: /.*/, namespace: 'cachet-node-virtual' }, (args) => ({
+        contents: virtual[args.path],
+        loader: 'js',
+        resolveDir: here,
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'cachet-node-disabled' }, () => ({
+        contents: 'module.exports = {};',
+        loader: 'js',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'cachet-node-sandboxed' }, async (args) => ({
+        contents: await sandboxedSource(args.path, sandboxed[args.path]),
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 async function bundle(action, triggerName, out) {
   const t = trigger(triggerName);
@@ -82,23 +248,45 @@ async function bundle(action, triggerName, out) {
     `knownHandlers(${JSON.stringify(handlers)});\n` +
     `export const ${t.export} = ${t.fn}(action);\n` +
     t.more.map((name) => `export const ${name} = cachet_${name}(action);\n`).join('');
+  const options = {
+    stdin: { contents: entry, resolveDir: path.dirname(path.resolve(action)), sourcefile: 'cachet-entry.js' },
+    // Paths in the bundle are relative to the action's directory, so the bundle (and the
+    // cache key made from it) does not depend on where the build was started.
+    absWorkingDir: path.dirname(path.resolve(action)),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    external: ['cachet:*'],
+    logLevel: 'silent',
+    legalComments: 'none',
+    charset: 'utf8',
+    // `global` is `globalThis`, as in Node.
+    define: { global: 'globalThis' },
+  };
+  const report = {};
   try {
-    await esbuild.build({
-      stdin: { contents: entry, resolveDir: path.dirname(path.resolve(action)), sourcefile: 'cachet-entry.js' },
-      // Paths in the bundle are relative to the action's directory, so the bundle (and the
-      // cache key made from it) does not depend on where the build was started.
-      absWorkingDir: path.dirname(path.resolve(action)),
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      external: ['cachet:*'],
-      plugins: [nodeBuiltins],
-      outfile: out,
-      logLevel: 'silent',
-      legalComments: 'none',
-      charset: 'utf8',
+    // First pass: which of Node's globals the bundle mentions. esbuild's `inject` would add
+    // every global to every CommonJS module it wraps, used or not, so only those mentioned
+    // outside a property access are injected (a mention in a string costs only bytes).
+    const probe = await esbuild.build({
+      ...options,
+      plugins: [nodeCompat({})],
+      write: false,
+      minifyWhitespace: true,
     });
+    const code = probe.outputFiles[0].text;
+    const inject = Object.entries(nodeGlobals)
+      .filter(([, names]) => names.some((name) => new RegExp(`(?<![.\\w$])${name}(?![\\w$])`).test(code)))
+      .map(([file]) => path.join(here, 'src', 'node', 'globals', file));
+    const result = await esbuild.build({
+      ...options,
+      plugins: [nodeCompat(report)],
+      inject,
+      metafile: true,
+      outfile: out,
+    });
+    await writeFile(`${out}.report.json`, JSON.stringify(buildReport(result.metafile, report, path.dirname(path.resolve(action))), null, 2));
   } catch (err) {
     const messages = (err.errors ?? []).map((e) => {
       const at = e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ` : '';
@@ -110,6 +298,62 @@ async function bundle(action, triggerName, out) {
     });
     fail(messages.length ? messages.join('\n') : String(err));
   }
+}
+
+/**
+ * What went into a bundle, for `cachet build` to print: the Node polyfills and sandboxed
+ * modules in it and who imported them (none: a global such as `Buffer` did), the npm packages
+ * with their versions and bytes, and the bytes of the action, its packages, the SDK and the
+ * Node layer.
+ */
+function buildReport(metafile, report, workingDir) {
+  const output = Object.values(metafile.outputs)[0];
+  const tooling = path.resolve(here, '..') + path.sep;
+  const bytes = { action: 0, packages: 0, sdk: 0, node: 0 };
+  const packages = {};
+  const modules = {};
+  for (const [file, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    // esbuild writes a module a `browser` field maps to false as `(disabled):PATH`.
+    const bare = file.replace(/^\(disabled\):/, '');
+    const absolute = bare.startsWith('cachet-node-') ? bare : path.resolve(workingDir, bare);
+    const layer = report[absolute];
+    if (layer !== undefined && bytesInOutput > 0) {
+      const entry = (modules[layer.module] ??= { module: layer.module, kind: layer.kind, by: new Set() });
+      layer.by.forEach((by) => entry.by.add(by));
+    }
+    const name = packageOf(absolute);
+    if (absolute.startsWith('cachet-node-') || absolute.startsWith(path.join(here, 'src', 'node') + path.sep)) {
+      bytes.node += bytesInOutput;
+    } else if (absolute.startsWith(tooling)) {
+      bytes[name === undefined ? 'sdk' : 'node'] += bytesInOutput;
+    } else if (name !== undefined) {
+      bytes.packages += bytesInOutput;
+      const dir = absolute.match(/.*node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+/)[0];
+      const entry = (packages[dir] ??= { name, version: undefined, bytes: 0 });
+      entry.bytes += bytesInOutput;
+      if (entry.version === undefined) {
+        try {
+          entry.version = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+        } catch {
+          // No readable package.json: shown without a version.
+        }
+      }
+    } else {
+      bytes.action += bytesInOutput;
+    }
+  }
+  const list = (kind) =>
+    Object.values(modules)
+      .filter((m) => m.kind === kind)
+      .map((m) => ({ module: m.module, by: [...m.by].sort() }))
+      .sort((a, b) => a.module.localeCompare(b.module));
+  return {
+    bundleBytes: output?.bytes ?? 0,
+    bytes,
+    polyfills: list('polyfill'),
+    sandboxed: list('sandboxed'),
+    packages: Object.values(packages).sort((a, b) => a.name.localeCompare(b.name) || a.bytes - b.bytes),
+  };
 }
 
 async function componentize(bundlePath, triggerName, witDir, out) {

@@ -94,8 +94,11 @@ execution_limits! {
     max_event_bytes: usize = MIB;
     /// Most stdout + stderr kept per action execution, in bytes; the rest is cut with a marker.
     max_log_bytes: usize = 256 * KIB;
-    /// Largest action module accepted, in bytes.
-    max_module_bytes: usize = 16 * MIB;
+    /// Largest action module accepted, in bytes. A JavaScript component carries the engine
+    /// (~12 MB) and a snapshot of its heap after loading the bundle (about 8 bytes per byte
+    /// of JavaScript: with `jsonwebtoken` and the Node `crypto` polyfill, ~25 MB), so this is
+    /// the instance memory limit: a larger module could not start anyway.
+    max_module_bytes: usize = 64 * MIB;
     /// Most trigger-API calls (commands) one action execution may record.
     max_commands: usize = 1_000;
     /// Most bytes of command payload (names, reasons, JSON) one action execution may record.

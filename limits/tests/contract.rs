@@ -571,7 +571,7 @@ fn execution_and_action_limits_have_the_documented_defaults() {
             e.max_log_bytes,
             e.max_module_bytes
         ),
-        (20_000, 20, 100, 64 << 20, 1 << 20, 256 << 10, 16 << 20)
+        (20_000, 20, 100, 64 << 20, 1 << 20, 256 << 10, 64 << 20)
     );
     let a = ActionLimits::default();
     assert_eq!(

@@ -96,15 +96,56 @@ fn a_syntax_error_is_refused_with_the_file_line_and_column() {
 }
 
 #[test]
-fn a_node_builtin_module_is_refused_with_what_to_use_instead() {
-    refused(
-        "builtin",
-        "const fs = require('fs');\nexports.onExecutePostLogin = async () => fs.readFileSync('/etc/passwd');\n",
-        &[
-            "\"fs\" is a Node.js built-in module",
-            "fetch, crypto.subtle",
-        ],
+fn a_node_module_with_no_replacement_is_refused_naming_the_package_that_imported_it() {
+    let dir = scratch("no-replacement");
+    let package = dir.join("node_modules").join("needs-node-test");
+    std::fs::create_dir_all(&package).unwrap();
+    write(&package, "package.json", r#"{ "name": "needs-node-test", "main": "index.js" }"#);
+    write(&package, "index.js", "const test = require('node:test');\nmodule.exports = test;\n");
+    let action = write(
+        &dir,
+        "action.js",
+        "require('needs-node-test');\nexports.onExecutePostLogin = async () => {};\n",
     );
+    let out = cachet(&["build", &action, "--trigger", "post-login"]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    for part in [
+        "node_modules/needs-node-test/index.js:1:",
+        "\"node:test\" is a Node.js built-in module Cachet has no replacement for",
+        "imported by the npm package \"needs-node-test\"",
+    ] {
+        assert!(message.contains(part), "{part:?} not in: {message}");
+    }
+}
+
+#[test]
+fn build_says_which_node_polyfills_and_packages_went_in_and_how_large_it_is() {
+    let dir = scratch("report");
+    let out_path = dir.join("builtins.wasm").display().to_string();
+    let action = root().join("tests/js/npm/node-builtins.js").display().to_string();
+    let out = cachet(&["build", &action, "--trigger", "post-login", "-o", &out_path]);
+    let message = stderr(&out);
+    assert!(out.status.success(), "{message}");
+    for part in [
+        "cachet: bundle ",
+        "Node polyfills: ",
+        "crypto (by the action)",
+        "buffer (by the action)",
+        "sandboxed Node modules (they import; a call throws, naming itself): child_process (by the action); fs (by the action)",
+        "MB, post-login trigger",
+    ] {
+        assert!(message.contains(part), "{part:?} not in: {message}");
+    }
+
+    // An action that uses no Node API carries none of the layer.
+    let plain = root().join("tests/js/claims.js").display().to_string();
+    let out_path = dir.join("claims.wasm").display().to_string();
+    let out = cachet(&["build", &plain, "--trigger", "post-login", "-o", &out_path]);
+    let message = stderr(&out);
+    assert!(out.status.success(), "{message}");
+    assert!(message.contains("Node compatibility 0 B"), "{message}");
+    assert!(!message.contains("Node polyfills"), "{message}");
 }
 
 #[test]

@@ -249,6 +249,7 @@ impl DevIdp {
             .secret("client_secret", self.client_secret())
             .secret("audience", self.audience())
             .allow_host(self.host_port())
+            .plain_http_host(self.host_port())
     }
 
     /// `host:port`, as an action's allow-list entry.
@@ -479,7 +480,10 @@ async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> 
     }
     let format = *idp.format.lock().unwrap_or_else(PoisonError::into_inner);
     let checks_audience = matches!(format, TokenFormat::Jwt | TokenFormat::LargeJwt);
-    if checks_audience && req.audience.as_deref().is_some_and(|a| a != idp.audience) {
+    // Its audience with either scheme: a client library given the server's address as a
+    // tenant domain (node-auth0) writes `https://ADDR/api/v2/`.
+    let ours = |a: &str| a == idp.audience || a.strip_prefix("https://") == idp.audience.strip_prefix("http://");
+    if checks_audience && req.audience.as_deref().is_some_and(|a| !ours(a)) {
         return oauth_error(StatusCode::FORBIDDEN, "access_denied", "unknown audience");
     }
     let scope = req.scope.unwrap_or_else(|| "read:users".into());
@@ -573,7 +577,18 @@ async fn user(State(idp): State<Arc<Idp>>, Path(id): Path<String>, headers: Head
         idp.counts
             .management_unauthorized
             .fetch_add(1, Ordering::SeqCst);
-        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", why);
+        // Shaped as Auth0's Management API answers (`statusCode`, `error`, `message`), which
+        // client libraries such as node-auth0 read their error message from.
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({
+                "statusCode": 401,
+                "error": "Unauthorized",
+                "message": why,
+                "errorCode": "invalid_token",
+            })),
+        )
+            .into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer error=\"invalid_token\""),

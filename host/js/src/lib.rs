@@ -188,6 +188,62 @@ pub enum JsBuildError {
     },
 }
 
+/// What went into a bundle: the npm packages, the parts of Node's standard library the Node
+/// compatibility layer supplied, and the size of each part. Written by the build script.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct BuildReport {
+    /// The bundle's size in bytes.
+    pub bundle_bytes: u64,
+    /// The bundle's bytes by where they came from.
+    pub bytes: BundleBytes,
+    /// Node built-ins replaced by a polyfill (`buffer`, `crypto`, …), with who imported them.
+    pub polyfills: Vec<LayerModule>,
+    /// Node built-ins a sandbox cannot have (`fs`, `net`, …): they import, and throw a clear
+    /// error when used.
+    pub sandboxed: Vec<LayerModule>,
+    /// The npm packages in the bundle.
+    pub packages: Vec<Package>,
+}
+
+/// A bundle's bytes by origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct BundleBytes {
+    /// The action's own files.
+    pub action: u64,
+    /// Its npm packages.
+    pub packages: u64,
+    /// Cachet's SDK (Auth0's `api` over the WIT).
+    pub sdk: u64,
+    /// The Node compatibility layer (polyfills and shims).
+    pub node: u64,
+}
+
+/// A Node built-in the compatibility layer supplied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct LayerModule {
+    /// The module's name (`crypto`, `fs/promises`).
+    pub module: String,
+    /// The npm packages (or `the action`) that imported it; empty when only other polyfills
+    /// or one of Node's globals (`Buffer`, `process`) did.
+    pub by: Vec<String>,
+}
+
+/// An npm package in a bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Package {
+    /// Its name.
+    pub name: String,
+    /// Its version, from its `package.json`.
+    pub version: Option<String>,
+    /// Its bytes in the bundle.
+    pub bytes: u64,
+}
+
 /// A built component.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -199,6 +255,10 @@ pub struct Built {
     pub cached: bool,
     /// How long the call took.
     pub elapsed: Duration,
+    /// What went into the bundle the component was built from.
+    pub report: BuildReport,
+    /// The component's size in bytes.
+    pub component_bytes: u64,
 }
 
 type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -316,7 +376,10 @@ impl JsBuilder {
             ],
         )?;
         let bundle = fs::read(&bundle_path);
+        let report_path = bundle_path.with_extension("js.report.json");
+        let report = fs::read(&report_path);
         let _ = fs::remove_file(&bundle_path);
+        let _ = fs::remove_file(&report_path);
         if !out.status.success() {
             return Err(JsBuildError::Bundle {
                 path: action,
@@ -327,6 +390,11 @@ impl JsBuilder {
             path: bundle_path.clone(),
             source,
         })?;
+        // The report describes the build; a build without one (unreadable) still works.
+        let report: BuildReport = report
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
 
         let key = {
             let mut hash = Sha256::new();
@@ -342,12 +410,16 @@ impl JsBuilder {
         let components = self.cache_dir.join("js").join("components");
         mkdir(&components)?;
         let path = components.join(format!("{key}.wasm"));
-        if path.is_file() {
+        if let Ok(meta) = fs::metadata(&path)
+            && meta.is_file()
+        {
             return Ok(Built {
                 path,
                 key,
                 cached: true,
                 elapsed: started.elapsed(),
+                report,
+                component_bytes: meta.len(),
             });
         }
 
@@ -384,11 +456,14 @@ impl JsBuilder {
         })?;
         let elapsed = started.elapsed();
         self.report(&format!("built {shown} in {:.1} s", elapsed.as_secs_f64()));
+        let component_bytes = fs::metadata(&path).map_or(0, |m| m.len());
         Ok(Built {
             path,
             key,
             cached: false,
             elapsed,
+            report,
+            component_bytes,
         })
     }
 

@@ -69,6 +69,12 @@ pub struct ActionConfig {
     /// Entries of [`ActionConfig::allowed_hosts`] whose names may resolve to loopback, private
     /// or link-local addresses (an internal service the operator vouches for).
     pub allowed_private_hosts: Vec<String>,
+    /// Loopback entries of [`ActionConfig::allowed_hosts`] that `https://` URLs reach over
+    /// plain HTTP: a local server standing in for a real one while testing (`cachet dev-idp`,
+    /// whose address a client library such as node-auth0 turns into `https://ADDR`). Only
+    /// `localhost` and loopback addresses are accepted, so no request to another machine is
+    /// ever sent unencrypted.
+    pub plain_http_hosts: Vec<String>,
     /// Fresh instances per execution (the default) or warm ones reused for the same tenant.
     pub instance: InstanceMode,
 }
@@ -80,6 +86,7 @@ impl std::fmt::Debug for ActionConfig {
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("allowed_hosts", &self.allowed_hosts)
             .field("allowed_private_hosts", &self.allowed_private_hosts)
+            .field("plain_http_hosts", &self.plain_http_hosts)
             .field("instance", &self.instance)
             .finish()
     }
@@ -104,6 +111,13 @@ impl ActionConfig {
         let host = host.into();
         self.allowed_hosts.push(host.clone());
         self.allowed_private_hosts.push(host);
+        self
+    }
+
+    /// Lets `https://` URLs to the loopback `host:port` (already allowed) go over plain HTTP:
+    /// see [`ActionConfig::plain_http_hosts`].
+    pub fn plain_http_host(mut self, host: impl Into<String>) -> Self {
+        self.plain_http_hosts.push(host.into());
         self
     }
 }
@@ -216,6 +230,7 @@ impl Loader {
             secrets,
             allowed_hosts,
             allowed_private_hosts,
+            plain_http_hosts,
             instance,
         } = config.into();
         let inner = self;
@@ -234,12 +249,12 @@ impl Loader {
                 name: named(),
                 source,
             })?;
-        let allow = AllowList::parse(&allowed_hosts, &allowed_private_hosts).map_err(|source| {
-            LoadError::AllowList {
+        let allow = AllowList::parse(&allowed_hosts, &allowed_private_hosts)
+            .and_then(|allow| allow.with_plain_http(&plain_http_hosts))
+            .map_err(|source| LoadError::AllowList {
                 name: named(),
                 source,
-            }
-        })?;
+            })?;
         if wasm.get(..4) != Some(WASM_MAGIC.as_slice()) {
             return Err(LoadError::NotWasm { name: named() });
         }

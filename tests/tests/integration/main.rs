@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod javascript;
 mod load;
+mod node_compat;
 mod providers;
 mod redirects;
 mod shared;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cachet_loader::ActionLoader;
+use cachet_loader::js::{BuildReport, LayerModule};
 use cachet_runtime::Trigger;
 
 use super::loader;
@@ -51,11 +52,13 @@ pub(crate) fn build(args: BuildArgs) -> Result<ExitCode, InputError> {
     std::fs::copy(&built.path, &output)
         .with_context(|| format!("cannot write {}", output.display()))
         .map_err(InputError)?;
-    let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+    for line in describe(&built.report) {
+        eprintln!("cachet: {line}");
+    }
     eprintln!(
-        "cachet: wrote {} ({:.1} MB, {} trigger; {})",
+        "cachet: wrote {} ({}, {} trigger; {})",
         output.display(),
-        size as f64 / 1e6,
+        bytes(built.component_bytes),
         args.trigger,
         if built.cached {
             "unchanged since the last build, taken from the cache".to_string()
@@ -64,4 +67,66 @@ pub(crate) fn build(args: BuildArgs) -> Result<ExitCode, InputError> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What went into the bundle, as lines for the terminal: its size by origin, the Node
+/// polyfills and sandboxed modules with who imported them, and the npm packages.
+fn describe(report: &BuildReport) -> Vec<String> {
+    let b = &report.bytes;
+    let mut lines = vec![format!(
+        "bundle {}: the action {}, {} npm package{} {}, the SDK {}, Node compatibility {}",
+        bytes(report.bundle_bytes),
+        bytes(b.action),
+        report.packages.len(),
+        if report.packages.len() == 1 { "" } else { "s" },
+        bytes(b.packages),
+        bytes(b.sdk),
+        bytes(b.node),
+    )];
+    let modules = |list: &[LayerModule]| {
+        list.iter()
+            .map(|m| {
+                if m.by.is_empty() {
+                    format!("{} (for other polyfills or a global)", m.module)
+                } else {
+                    format!("{} (by {})", m.module, m.by.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !report.polyfills.is_empty() {
+        lines.push(format!("Node polyfills: {}", modules(&report.polyfills)));
+    }
+    if !report.sandboxed.is_empty() {
+        lines.push(format!(
+            "sandboxed Node modules (they import; a call throws, naming itself): {}",
+            modules(&report.sandboxed)
+        ));
+    }
+    if !report.packages.is_empty() {
+        let packages: Vec<String> = report
+            .packages
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}@{} {}",
+                    p.name,
+                    p.version.as_deref().unwrap_or("?"),
+                    bytes(p.bytes)
+                )
+            })
+            .collect();
+        lines.push(format!("npm packages: {}", packages.join(", ")));
+    }
+    lines
+}
+
+/// A size for people: bytes, kB or MB (decimal, as npm and esbuild print them).
+fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
 }

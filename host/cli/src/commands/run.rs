@@ -78,6 +78,11 @@ pub(crate) struct RunArgs {
     /// (an internal service). Without it such names are refused; IP literals need no flag.
     #[arg(long = "allow-private-host", value_name = "HOST[:PORT]")]
     pub(crate) allow_private_hosts: Vec<String>,
+    /// Send https:// requests to this loopback HOST:PORT (also given to --allow-host) over
+    /// plain HTTP (repeatable): for a local test server standing in for an https one, such as
+    /// `cachet dev-idp` given to a client library as the tenant's domain.
+    #[arg(long = "plain-http-host", value_name = "HOST[:PORT]")]
+    pub(crate) plain_http_hosts: Vec<String>,
     /// The tenant whose partition the actions use.
     #[arg(long, default_value = "default")]
     pub(crate) tenant: String,
@@ -254,6 +259,7 @@ pub(crate) async fn prepare(args: &RunArgs) -> Result<(Runtime, Vec<cachet_runti
                 .cloned()
                 .collect(),
             allowed_private_hosts: args.allow_private_hosts.clone(),
+            plain_http_hosts: args.plain_http_hosts.clone(),
             ..ActionConfig::default()
         };
         actions.push(runtime.load_action(&name, args.trigger, &wasm, config)?);

@@ -12,7 +12,9 @@
 //! Secrets and allow-listed hosts may use `{{idp.url}}`, `{{idp.host}}`, `{{idp.token_url}}`,
 //! `{{idp.audience}}`, `{{idp.client_id}}`, `{{idp.client_secret}}`, `{{idp.jwks_url}}`,
 //! `{{idp.issuer}}`: a dev IdP is then started for the scenario (sharing its clock) and put on
-//! every action's allow-list, so the token pattern is testable with no network.
+//! every action's allow-list, so the token pattern is testable with no network. `https://`
+//! requests to it go over plain HTTP, so `{{idp.host}}` serves as a tenant's domain for a
+//! client library that writes `https://DOMAIN/…` itself (node-auth0).
 
 mod expect;
 mod model;

@@ -118,8 +118,10 @@ async fn run_steps(
         .iter()
         .map(|h| substitute(h, idp.as_ref()))
         .collect();
+    let mut plain_http = Vec::new();
     if let Some(idp) = &idp {
         hosts.push(idp.host_port());
+        plain_http.push(idp.host_port());
     }
     let mut actions = Vec::new();
     for path in &scenario.actions {
@@ -136,6 +138,7 @@ async fn run_steps(
         let config = ActionConfig {
             secrets: secrets.clone(),
             allowed_hosts: hosts.clone(),
+            plain_http_hosts: plain_http.clone(),
             ..ActionConfig::default()
         };
         let (rt, path, trigger) = (runtime.clone(), path.clone(), raw.trigger);

@@ -16,6 +16,8 @@ struct Entry {
     literal: bool,
     /// The operator allows this name to resolve to non-public addresses.
     private_ok: bool,
+    /// `https://` URLs to this (loopback) entry go over plain HTTP.
+    plain_http: bool,
 }
 
 /// Hosts an action may reach: `HOST` (any port), `HOST:PORT`, or `[IPv6]:PORT`, compared
@@ -59,6 +61,43 @@ impl AllowList {
             entry.private_ok = true;
         }
         Ok(Self(list.into()))
+    }
+
+    /// Marks `hosts`, each an entry of the list and loopback (`localhost`, `127.0.0.1`,
+    /// `[::1]`, with or without a port), as reached over plain HTTP even by `https://` URLs:
+    /// for a local server standing in for a real one in tests.
+    ///
+    /// ```
+    /// use cachet_runtime::AllowList;
+    /// let allow = AllowList::parse(&["127.0.0.1:8080"], &[] as &[&str]).unwrap();
+    /// assert!(allow.clone().with_plain_http(&["127.0.0.1:8080"]).is_ok());
+    /// assert!(allow.with_plain_http(&["127.0.0.1:9090"]).is_err()); // not on the list
+    /// let public = AllowList::parse(&["api.example.com"], &[] as &[&str]).unwrap();
+    /// assert!(public.with_plain_http(&["api.example.com"]).is_err()); // not loopback
+    /// ```
+    pub fn with_plain_http<P: AsRef<str>>(self, hosts: &[P]) -> Result<Self, AllowListError> {
+        if hosts.is_empty() {
+            return Ok(self);
+        }
+        let mut list = self.0.to_vec();
+        for raw in hosts {
+            let p = parse_entry(raw.as_ref())?;
+            if !is_loopback_host(&p.host) {
+                return Err(AllowListError::PlainHttpNotLoopback(raw.as_ref().to_string()));
+            }
+            let entry = list
+                .iter_mut()
+                .find(|e| e.host == p.host && e.port == p.port)
+                .ok_or_else(|| AllowListError::PlainHttpNotAllowed(p.host.clone()))?;
+            entry.plain_http = true;
+        }
+        Ok(Self(list.into()))
+    }
+
+    /// Whether an `https://` URL to `host:port` goes over plain HTTP (see
+    /// [`AllowList::with_plain_http`]).
+    pub(crate) fn plain_http(&self, host: &str, port: u16) -> bool {
+        self.matching(host, port).is_some_and(|e| e.plain_http)
     }
 
     /// Whether `host:port` may be reached (before address checks).
@@ -130,6 +169,15 @@ pub enum AllowListError {
     /// A host marked private is not on the allow-list itself.
     #[error("private host `{0}` is not on the allow-list; add it to the allowed hosts too")]
     PrivateNotAllowed(String),
+    /// A host marked plain-HTTP is not on the allow-list itself.
+    #[error("plain-HTTP host `{0}` is not on the allow-list; add it to the allowed hosts too")]
+    PlainHttpNotAllowed(String),
+    /// A host marked plain-HTTP is not loopback.
+    #[error(
+        "plain-HTTP host `{0}` is not loopback: only localhost and loopback addresses (a local \
+         test server) may take https:// URLs over plain HTTP"
+    )]
+    PlainHttpNotLoopback(String),
 }
 
 fn parse_entry(raw: &str) -> Result<Entry, AllowListError> {
@@ -188,6 +236,7 @@ fn parse_entry(raw: &str) -> Result<Entry, AllowListError> {
         port,
         literal,
         private_ok: false,
+        plain_http: false,
     })
 }
 

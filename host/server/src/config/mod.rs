@@ -391,6 +391,7 @@ fn action(
                 .cloned()
                 .collect(),
             allowed_private_hosts: raw.allow_private_hosts.clone(),
+            plain_http_hosts: raw.plain_http_hosts.clone(),
             instance: match raw.instance {
                 RawInstance::Fresh => InstanceMode::Fresh,
                 RawInstance::Warm => InstanceMode::Warm(WarmOptions::default()),

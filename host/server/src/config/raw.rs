@@ -74,6 +74,8 @@ pub(super) struct RawAction {
     #[serde(default)]
     pub(super) allow_private_hosts: Vec<String>,
     #[serde(default)]
+    pub(super) plain_http_hosts: Vec<String>,
+    #[serde(default)]
     pub(super) secrets: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub(super) instance: RawInstance,

@@ -1,0 +1,266 @@
+// Node's `crypto` for actions: crypto-browserify (hashes, HMAC, RSA and ECDSA signatures,
+// ciphers, pbkdf2, random bytes), plus what it lacks and npm packages call: key objects
+// (`createSecretKey`/`createPublicKey`/`createPrivateKey`, which jsonwebtoken 9 turns every key
+// into before signing), `randomUUID`, `timingSafeEqual`, `webcrypto`. Key objects are accepted
+// wherever crypto-browserify takes key material, as Node accepts them.
+import * as browserify from 'crypto-browserify';
+import parseKeys from 'parse-asn1';
+import { Buffer } from 'buffer';
+
+const web = globalThis.crypto;
+const KEY = Symbol('cachet.keyMaterial');
+
+/** Node's names for the curves of the EC keys parse-asn1 reads (by OID). */
+const CURVES = {
+  '1.2.840.10045.3.1.7': 'prime256v1',
+  '1.3.132.0.34': 'secp384r1',
+  '1.3.132.0.35': 'secp521r1',
+  '1.3.132.0.10': 'secp256k1',
+};
+
+function notKey(what) {
+  const err = new TypeError(`crypto.${what}: the key must be a PEM string or Buffer (Cachet's crypto reads PEM keys; JWK and DER key objects are not supported)`);
+  err.code = 'ERR_INVALID_ARG_TYPE';
+  return err;
+}
+
+/** A key, as Node's `KeyObject`: its type and what jsonwebtoken and jwa read of it. */
+export class KeyObject {
+  constructor(type, material, details) {
+    if (type !== 'secret' && type !== 'public' && type !== 'private') {
+      throw new TypeError(`crypto.KeyObject: unknown key type ${type}`);
+    }
+    this.type = type;
+    Object.defineProperty(this, KEY, { value: material });
+    if (details) {
+      this.asymmetricKeyType = details.asymmetricKeyType;
+      this.asymmetricKeyDetails = details.asymmetricKeyDetails;
+    }
+  }
+
+  get symmetricKeySize() {
+    return this.type === 'secret' ? this[KEY].length : undefined;
+  }
+
+  export(options = {}) {
+    if (this.type === 'secret') {
+      return options.format === 'jwk' ? { kty: 'oct', k: this[KEY].toString('base64url') } : Buffer.from(this[KEY]);
+    }
+    const pem = typeof this[KEY] === 'string' ? this[KEY] : this[KEY].toString();
+    if (options.format && options.format !== 'pem') {
+      throw new Error(`crypto.KeyObject.export: format ${options.format} is not supported in Cachet (only pem)`);
+    }
+    return pem;
+  }
+
+  equals(other) {
+    return other instanceof KeyObject && other.type === this.type && Buffer.from(this.export()).equals(Buffer.from(other.export()));
+  }
+}
+
+/** PEM text and passphrase of a key argument, as Node takes it. */
+function pemOf(input, what) {
+  let key = input;
+  let passphrase;
+  if (key instanceof KeyObject) return { key: key[KEY], passphrase: undefined, object: key };
+  if (key && typeof key === 'object' && !Buffer.isBuffer(key) && !(key instanceof Uint8Array)) {
+    if (key.format && key.format !== 'pem') throw notKey(what);
+    passphrase = key.passphrase;
+    key = key.key;
+    if (key instanceof KeyObject) return { key: key[KEY], passphrase: undefined, object: key };
+  }
+  if (typeof key !== 'string' && !Buffer.isBuffer(key) && !(key instanceof Uint8Array)) throw notKey(what);
+  const text = Buffer.from(key).toString();
+  if (!text.includes('-----BEGIN ')) throw notKey(what);
+  return { key: text, passphrase };
+}
+
+function asymmetric(input, what, wanted) {
+  const { key, passphrase, object } = pemOf(input, what);
+  if (object) {
+    if (wanted === 'private' && object.type !== 'private') throw notKey(what);
+    return new KeyObject(wanted, object[KEY], object);
+  }
+  let parsed;
+  try {
+    parsed = parseKeys(passphrase === undefined ? key : { key, passphrase });
+  } catch (err) {
+    throw new TypeError(`crypto.${what}: cannot read the key (${err.message})`);
+  }
+  const isPrivate = parsed.privateExponent !== undefined || parsed.privateKey !== undefined;
+  if (wanted === 'private' && !isPrivate) throw notKey(what);
+  let details;
+  if (parsed.modulus !== undefined) {
+    details = {
+      asymmetricKeyType: 'rsa',
+      asymmetricKeyDetails: { modulusLength: parsed.modulus.bitLength(), publicExponent: BigInt(parsed.publicExponent.toString()) },
+    };
+  } else if (parsed.curve !== undefined || parsed.type === 'ec') {
+    const oid = (parsed.curve ?? parsed.data?.algorithm?.curve ?? []).join('.');
+    details = { asymmetricKeyType: 'ec', asymmetricKeyDetails: { namedCurve: CURVES[oid] ?? oid } };
+  } else if (parsed.type === 'dsa') {
+    details = { asymmetricKeyType: 'dsa', asymmetricKeyDetails: {} };
+  }
+  // Key material stays as given (with its passphrase): crypto-browserify reads it again.
+  return new KeyObject(wanted, passphrase === undefined ? key : { key, passphrase }, details);
+}
+
+export function createSecretKey(key, encoding) {
+  if (typeof key === 'string') return new KeyObject('secret', Buffer.from(key, encoding));
+  if (Buffer.isBuffer(key) || key instanceof Uint8Array) return new KeyObject('secret', Buffer.from(key));
+  throw new TypeError('crypto.createSecretKey: the key must be a string, Buffer or Uint8Array');
+}
+
+export function createPublicKey(key) {
+  return asymmetric(key, 'createPublicKey', 'public');
+}
+
+export function createPrivateKey(key) {
+  return asymmetric(key, 'createPrivateKey', 'private');
+}
+
+/** Key material crypto-browserify understands, for a key object or anything else. */
+function material(key) {
+  if (key instanceof KeyObject) return key[KEY];
+  if (key && typeof key === 'object' && key.key instanceof KeyObject) return key.key[KEY];
+  return key;
+}
+
+export function createHmac(algorithm, key, options) {
+  return browserify.createHmac(algorithm, material(key), options);
+}
+
+export function createSign(algorithm, options) {
+  const signer = browserify.createSign(algorithm, options);
+  const sign = signer.sign.bind(signer);
+  signer.sign = (key, encoding) => sign(material(key), encoding);
+  return signer;
+}
+
+export function createVerify(algorithm, options) {
+  const verifier = browserify.createVerify(algorithm, options);
+  const verify = verifier.verify.bind(verifier);
+  verifier.verify = (key, signature, encoding) => verify(material(key), signature, encoding);
+  return verifier;
+}
+
+export function publicEncrypt(key, buffer) {
+  return browserify.publicEncrypt(material(key), buffer);
+}
+export function privateDecrypt(key, buffer) {
+  return browserify.privateDecrypt(material(key), buffer);
+}
+export function privateEncrypt(key, buffer) {
+  return browserify.privateEncrypt(material(key), buffer);
+}
+export function publicDecrypt(key, buffer) {
+  return browserify.publicDecrypt(material(key), buffer);
+}
+
+export function timingSafeEqual(a, b) {
+  const x = a instanceof ArrayBuffer ? new Uint8Array(a) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (x.length !== y.length) {
+    const err = new RangeError('Input buffers must have the same byte length');
+    err.code = 'ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH';
+    throw err;
+  }
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
+  return diff === 0;
+}
+
+export function randomUUID() {
+  if (typeof web?.randomUUID === 'function') return web.randomUUID();
+  const b = browserify.randomBytes(16);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function randomInt(min, max, callback) {
+  if (max === undefined || typeof max === 'function') {
+    callback = max;
+    max = min;
+    min = 0;
+  }
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max <= min) {
+    throw new RangeError('crypto.randomInt: min and max must be safe integers with min < max');
+  }
+  const range = max - min;
+  // Rejection sampling over 48 bits: no modulo bias.
+  const limit = 2 ** 48 - (2 ** 48 % range);
+  let n;
+  do {
+    n = browserify.randomBytes(6).readUIntBE(0, 6);
+  } while (n >= limit);
+  const value = min + (n % range);
+  if (callback) {
+    queueMicrotask(() => callback(null, value));
+    return undefined;
+  }
+  return value;
+}
+
+export function getRandomValues(array) {
+  return web.getRandomValues(array);
+}
+
+export const webcrypto = web;
+export const subtle = web?.subtle;
+
+export const {
+  randomBytes,
+  rng,
+  pseudoRandomBytes,
+  prng,
+  createHash,
+  Hash,
+  Hmac,
+  getHashes,
+  pbkdf2,
+  pbkdf2Sync,
+  Cipher,
+  createCipher,
+  Cipheriv,
+  createCipheriv,
+  Decipher,
+  createDecipher,
+  Decipheriv,
+  createDecipheriv,
+  getCiphers,
+  listCiphers,
+  DiffieHellmanGroup,
+  createDiffieHellmanGroup,
+  getDiffieHellman,
+  createDiffieHellman,
+  DiffieHellman,
+  Sign,
+  Verify,
+  createECDH,
+  randomFill,
+  randomFillSync,
+  constants,
+} = browserify;
+
+export default {
+  ...browserify,
+  KeyObject,
+  createSecretKey,
+  createPublicKey,
+  createPrivateKey,
+  createHmac,
+  createSign,
+  createVerify,
+  publicEncrypt,
+  privateDecrypt,
+  privateEncrypt,
+  publicDecrypt,
+  timingSafeEqual,
+  randomUUID,
+  randomInt,
+  getRandomValues,
+  webcrypto,
+  subtle,
+};

@@ -1,0 +1,225 @@
+//! npm packages that expect Node, through the Node compatibility layer `cachet build` applies
+//! (`guest/js/build.mjs`, `guest/js/src/node/`): Node's portable built-ins and globals behave as
+//! Node's do (the expected values are what Node 20 gives for the same calls), what a sandbox
+//! cannot have imports and throws naming the call, the packages real Auth0 actions use build
+//! from `tests/js/npm/package-lock.json` and work (tokens they sign verify on the host), their
+//! HTTP still goes only to allow-listed hosts, and an action that uses no Node API carries
+//! none of the layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cachet_dev_idp::{DevIdp, DevIdpConfig};
+use cachet_runtime::{ActionConfig, FlowResult, Outcome, Runtime, Trigger};
+use cachet_tests::{guests, js_harness, load_with};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+use crate::{claim, run_one};
+
+const RSA_PRIVATE: &str = include_str!("../../js/npm/test-rsa-private.pem");
+const RSA_PUBLIC: &str = include_str!("../../js/npm/test-rsa-public.pem");
+const HS_SECRET: &str = "an HS256 test secret of 32 bytes!";
+
+struct Setup {
+    rt: Runtime,
+    idp: DevIdp,
+}
+
+async fn setup() -> Setup {
+    let (builder, clock) = js_harness();
+    let idp = DevIdp::start(DevIdpConfig {
+        token_ttl: Duration::from_secs(3600),
+        clock: Arc::new(clock),
+        ..DevIdpConfig::default()
+    })
+    .await
+    .unwrap();
+    Setup {
+        rt: builder.build().unwrap(),
+        idp,
+    }
+}
+
+/// Runs the action at `path` once on a login of `auth0|64f1` and returns its result and its
+/// `results` claim.
+async fn results(s: &Setup, path: &str) -> (FlowResult, Value) {
+    // The dev IdP stands in for the tenant: its HOST:PORT is the domain, reached over plain
+    // HTTP by the clients' https:// URLs.
+    let config = s
+        .idp
+        .action_config()
+        .secret("domain", s.idp.host_port())
+        .secret("clientId", s.idp.client_id())
+        .secret("clientSecret", s.idp.client_secret())
+        .secret("jwksUrl", s.idp.jwks_url())
+        .secret("rsaPrivate", RSA_PRIVATE)
+        .secret("rsaPublic", RSA_PUBLIC)
+        .secret("hsSecret", HS_SECRET);
+    let action = load_with(&s.rt, path, Trigger::PostLogin, config);
+    let r = run_one(&s.rt, "acme", &action, &json!({ "user": { "user_id": "auth0|64f1" } })).await;
+    assert_eq!(r.outcome, Outcome::Success, "{:#?}", r.actions);
+    let results = claim(&r, "results").clone();
+    (r, results)
+}
+
+/// `results[name]`, failing with everything when a check threw instead.
+fn check<'a>(results: &'a Value, name: &str) -> &'a Value {
+    let value = &results[name];
+    assert!(
+        value.get("threw").is_none() && !value.is_null(),
+        "{name}: {value}\nall: {results:#}"
+    );
+    value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_builtins_and_globals_behave_as_node_gives_them() {
+    let s = setup().await;
+    let (_, r) = results(&s, guests::JS_NODE_BUILTINS).await;
+    let expected = json!({
+        "buffer": ["aMOpbGxv", 16909060, true, "hello"],
+        "global": true,
+        // An empty environment (Node's would list its variables); nextTick after sync code.
+        "process": [0, "string", "sync,tick"],
+        "setImmediate": "later",
+        "events": 13,
+        "util": ["a=42 {\"b\":1}", "{ a: [ 1, 'x' ] }", 42, true, true],
+        "url": ["example.com", "8443", "two", "https://a.example/x", "https://b.example/y"],
+        "querystring": ["a=1&b=x%20y&c=p&c=q", ["x y", "z"]],
+        "string_decoder": "€",
+        "path": ["/a/c/d.txt", ".gz", "q", "/a/b"],
+        "assert": ["AssertionError", "ERR_ASSERTION"],
+        "stream": "ABCD",
+        "timers": ["timeout", "promised"],
+        "crypto": [
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "900150983cd24fb0d6963f7d28e17f72",
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+            16,
+            true,
+            true,
+            false,
+            "632c2812e46d4604102ba7618e9d6d7d"
+        ],
+        "crypto-rsa": [true, false, "public", "rsa", 2048, "private"],
+        "zlib": [true, true, "xyz"],
+        "os": ["\n", "string"],
+    });
+    for (name, want) in expected.as_object().unwrap() {
+        assert_eq!(check(&r, name), want, "{name}\nall: {r:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_a_sandbox_cannot_have_import_and_throw_naming_the_call() {
+    let s = setup().await;
+    let (_, r) = results(&s, guests::JS_NODE_BUILTINS).await;
+    for (name, message) in [
+        ("fs", "fs.readFileSync: actions have no filesystem"),
+        ("fs-named", "fs.readFileSync: actions have no filesystem"),
+        ("fs-promises", "fs.promises.readFile: actions have no filesystem"),
+        ("child_process", "child_process.exec: actions cannot start processes"),
+        ("net", "net.connect: actions have no sockets: make HTTP requests with fetch"),
+    ] {
+        let threw = r[name]["threw"].as_str().unwrap_or_else(|| panic!("{name}: {r:#}"));
+        assert!(threw.contains(message), "{name}: {threw}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_npm_packages_auth0_actions_use_build_and_behave_as_in_node() {
+    let s = setup().await;
+    let (result, r) = results(&s, guests::JS_NPM_PACKAGES).await;
+    assert_eq!(check(&r, "axios"), &json!([200, true, "string"]));
+    assert_eq!(check(&r, "node-fetch"), &json!([200, true]));
+    assert_eq!(
+        check(&r, "jsonwebtoken"),
+        &json!([
+            "auth0|hs",
+            "read",
+            "auth0|rs",
+            "test-key",
+            [
+                "JsonWebTokenError: invalid signature",
+                "JsonWebTokenError: invalid algorithm",
+                "TokenExpiredError: jwt expired"
+            ]
+        ])
+    );
+    assert_eq!(check(&r, "jwt-decode"), &json!(["auth0|decode", 7, "HS256"]));
+    // uuid v5 of a name is the same everywhere: Node gives this one.
+    assert_eq!(
+        check(&r, "uuid"),
+        &json!([true, "b66db0b1-783e-5b50-bb5a-3421aac47fc7", "7"])
+    );
+    assert_eq!(
+        check(&r, "lodash"),
+        &json!(["deep", [[1, 2], [3, 4], [5]], { "a": { "x": 1, "y": 2 } }, 2])
+    );
+    assert_eq!(check(&r, "dayjs"), &json!(["2024-01-16T10:00:00.000Z", 29]));
+    assert_eq!(
+        check(&r, "qs"),
+        &json!(["a%5Bb%5D%5B0%5D=1&a%5Bb%5D%5B1%5D=2", { "a": { "b": "c" }, "d": ["1", "2"] }])
+    );
+    assert_eq!(
+        check(&r, "crypto-js"),
+        &json!([
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+            "secret message",
+            "aGk="
+        ])
+    );
+
+    // What jsonwebtoken signed in the sandbox verifies here, with Rust's jsonwebtoken.
+    let hs = claim(&result, "hs256").as_str().unwrap();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&["cachet-test"]);
+    validation.validate_exp = false; // the runtime's clock is the test's manual one
+    let decoded = jsonwebtoken::decode::<Value>(
+        hs,
+        &DecodingKey::from_secret(HS_SECRET.as_bytes()),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(decoded.claims["sub"], "auth0|hs");
+    let rs = claim(&result, "rs256").as_str().unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    let decoded = jsonwebtoken::decode::<Value>(
+        rs,
+        &DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()).unwrap(),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(decoded.claims["sub"], "auth0|rs");
+    assert_eq!(decoded.header.kid.as_deref(), Some("test-key"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_from_npm_packages_still_goes_only_to_allow_listed_hosts() {
+    let s = setup().await;
+    let (_, r) = results(&s, guests::JS_NPM_PACKAGES).await;
+    // axios's fetch adapter met the host's refusal (the request never left the machine); the
+    // allow-listed dev IdP answered the same action.
+    assert_eq!(r["axios-denied"]["threw"], "AxiosError: Network Error", "{r:#}");
+    assert_eq!(check(&r, "axios")[0], 200);
+    assert_eq!(s.idp.stats().token_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_auth0_4_and_the_current_major_get_tokens_and_read_users_from_the_dev_idp() {
+    let s = setup().await;
+    let (_, r) = results(&s, guests::JS_AUTH0_CLIENTS).await;
+    assert_eq!(check(&r, "auth0-4"), &json!(["Bearer", "string", "auth0|64f1", "pro"]));
+    assert_eq!(check(&r, "auth0-current"), &json!(["auth0|64f1", "pro"]));
+    // A token the Management API refuses is node-auth0's own error, with the API's answer.
+    let threw = r["auth0-current-token"]["threw"].as_str().unwrap_or_default();
+    assert!(threw.starts_with("UnauthorizedError"), "{r:#}");
+    let stats = s.idp.stats();
+    // 4.x's client-credentials grant, and the current major's ManagementClient's own.
+    assert_eq!(stats.token_requests, 2, "{stats:?}");
+    assert_eq!(stats.management_requests, 3, "{stats:?}");
+    assert_eq!(stats.management_unauthorized, 1, "{stats:?}");
+}
