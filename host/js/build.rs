@@ -38,7 +38,9 @@ fn main() {
 /// Every `.js` file under `dir`, as paths relative to `src` joined with `/`.
 fn list(dir: &Path, prefix: &str, files: &mut Vec<String>) {
     println!("cargo::rerun-if-changed={}", dir.display());
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
+    for entry in
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+    {
         let entry = entry.expect("a readable directory entry");
         let name = entry
             .file_name()

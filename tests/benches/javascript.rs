@@ -2,7 +2,9 @@
 //! built with componentize-js by `tests/build.rs`) on a cache hit, with a fresh instance per
 //! execution and with a warm instance, beside the same source in Node.js's `vm` (a fresh
 //! context per execution and one reused context) run in the same bench; and how long a
-//! precompiled JavaScript component takes to load from `compiled_cache_dir`.
+//! precompiled JavaScript component takes to load from `compiled_cache_dir`. Beside them, the
+//! same logic written with Node's `crypto` and `Buffer` (`tests/js/claims-node.js`), which
+//! `cachet build` bundles with the Node compatibility layer: what the layer costs.
 //!
 //! Run: `cargo bench -p cachet-tests --bench javascript` (needs `node` on PATH for the
 //! baseline).
@@ -28,6 +30,13 @@ fn compiled_dir() -> PathBuf {
 fn runtime(wasm: &[u8], instance: InstanceMode) -> Runtime {
     let builder = Runtime::builder().compiled_cache_dir(compiled_dir());
     bound(builder, "claims-js", wasm, instance)
+}
+
+/// [`runtime`] for the Node-style action; its own bound name, so the two never share cache
+/// entries' meaning.
+fn node_runtime(wasm: &[u8], instance: InstanceMode) -> Runtime {
+    let builder = Runtime::builder().compiled_cache_dir(compiled_dir());
+    bound(builder, "claims-node-js", wasm, instance)
 }
 
 fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
@@ -83,10 +92,15 @@ fn main() {
         &wasm,
         InstanceMode::Fresh,
     );
+    let node_wasm = std::fs::read(cachet_tests::guests::JS_CLAIMS_NODE).expect("built claims-node.js");
+    let rt_node = node_runtime(&node_wasm, InstanceMode::Fresh);
+    let rt_node_warm = node_runtime(&node_wasm, InstanceMode::Warm(WarmOptions::default()));
     let tokio = current_thread();
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
     execute(&tokio, &rt_warm);
     execute(&tokio, &rt_whole);
+    execute(&tokio, &rt_node);
+    execute(&tokio, &rt_node_warm);
 
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("execute_js/claims_cache_hit", |b| {
@@ -94,6 +108,12 @@ fn main() {
     });
     c.bench_function("execute_js/claims_cache_hit_warm", |b| {
         b.iter(|| execute(&tokio, &rt_warm))
+    });
+    c.bench_function("execute_js/claims_node_layer_cache_hit", |b| {
+        b.iter(|| execute(&tokio, &rt_node))
+    });
+    c.bench_function("execute_js/claims_node_layer_cache_hit_warm", |b| {
+        b.iter(|| execute(&tokio, &rt_node_warm))
     });
     c.final_summary();
 
@@ -107,10 +127,16 @@ fn main() {
         first_load.as_secs_f64() * 1e3,
         cached_load.as_secs_f64() * 1e3
     );
+    println!(
+        "claims-node.js component (Node compatibility layer: crypto, Buffer): {:.1} MB",
+        node_wasm.len() as f64 / 1e6
+    );
     for (name, rt, per_thread) in [
         ("fresh", &rt, 2_000),
         ("fresh, SlotReset::Whole", &rt_whole, 2_000),
         ("warm", &rt_warm, 20_000),
+        ("fresh, Node layer", &rt_node, 2_000),
+        ("warm, Node layer", &rt_node_warm, 20_000),
     ] {
         let (p50, p99) = latency(rt, n, execute);
         let one = throughput(rt, 1, per_thread, execute);

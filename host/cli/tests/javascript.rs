@@ -100,8 +100,16 @@ fn a_node_module_with_no_replacement_is_refused_naming_the_package_that_imported
     let dir = scratch("no-replacement");
     let package = dir.join("node_modules").join("needs-node-test");
     std::fs::create_dir_all(&package).unwrap();
-    write(&package, "package.json", r#"{ "name": "needs-node-test", "main": "index.js" }"#);
-    write(&package, "index.js", "const test = require('node:test');\nmodule.exports = test;\n");
+    write(
+        &package,
+        "package.json",
+        r#"{ "name": "needs-node-test", "main": "index.js" }"#,
+    );
+    write(
+        &package,
+        "index.js",
+        "const test = require('node:test');\nmodule.exports = test;\n",
+    );
     let action = write(
         &dir,
         "action.js",
@@ -123,7 +131,10 @@ fn a_node_module_with_no_replacement_is_refused_naming_the_package_that_imported
 fn build_says_which_node_polyfills_and_packages_went_in_and_how_large_it_is() {
     let dir = scratch("report");
     let out_path = dir.join("builtins.wasm").display().to_string();
-    let action = root().join("tests/js/npm/node-builtins.js").display().to_string();
+    let action = root()
+        .join("tests/js/npm/node-builtins.js")
+        .display()
+        .to_string();
     let out = cachet(&["build", &action, "--trigger", "post-login", "-o", &out_path]);
     let message = stderr(&out);
     assert!(out.status.success(), "{message}");

@@ -71,6 +71,7 @@ fn every_example_scenario_passes() {
         "quota probe, evict",
         "mgmt-token: token",
         "mgmt-token-js",
+        "mgmt-token-kb-js",
         "m2m-claims",
     ] {
         assert!(

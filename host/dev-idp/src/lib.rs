@@ -482,7 +482,9 @@ async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> 
     let checks_audience = matches!(format, TokenFormat::Jwt | TokenFormat::LargeJwt);
     // Its audience with either scheme: a client library given the server's address as a
     // tenant domain (node-auth0) writes `https://ADDR/api/v2/`.
-    let ours = |a: &str| a == idp.audience || a.strip_prefix("https://") == idp.audience.strip_prefix("http://");
+    let ours = |a: &str| {
+        a == idp.audience || a.strip_prefix("https://") == idp.audience.strip_prefix("http://")
+    };
     if checks_audience && req.audience.as_deref().is_some_and(|a| !ours(a)) {
         return oauth_error(StatusCode::FORBIDDEN, "access_denied", "unknown audience");
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
-use cachet_runtime::{ActionConfig, FlowResult, Outcome, Runtime, Trigger};
+use cachet_runtime::{FlowResult, Outcome, Runtime, Trigger};
 use cachet_tests::{guests, js_harness, load_with};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
@@ -57,7 +57,13 @@ async fn results(s: &Setup, path: &str) -> (FlowResult, Value) {
         .secret("rsaPublic", RSA_PUBLIC)
         .secret("hsSecret", HS_SECRET);
     let action = load_with(&s.rt, path, Trigger::PostLogin, config);
-    let r = run_one(&s.rt, "acme", &action, &json!({ "user": { "user_id": "auth0|64f1" } })).await;
+    let r = run_one(
+        &s.rt,
+        "acme",
+        &action,
+        &json!({ "user": { "user_id": "auth0|64f1" } }),
+    )
+    .await;
     assert_eq!(r.outcome, Outcome::Success, "{:#?}", r.actions);
     let results = claim(&r, "results").clone();
     (r, results)
@@ -118,11 +124,22 @@ async fn modules_a_sandbox_cannot_have_import_and_throw_naming_the_call() {
     for (name, message) in [
         ("fs", "fs.readFileSync: actions have no filesystem"),
         ("fs-named", "fs.readFileSync: actions have no filesystem"),
-        ("fs-promises", "fs.promises.readFile: actions have no filesystem"),
-        ("child_process", "child_process.exec: actions cannot start processes"),
-        ("net", "net.connect: actions have no sockets: make HTTP requests with fetch"),
+        (
+            "fs-promises",
+            "fs.promises.readFile: actions have no filesystem",
+        ),
+        (
+            "child_process",
+            "child_process.exec: actions cannot start processes",
+        ),
+        (
+            "net",
+            "net.connect: actions have no sockets: make HTTP requests with fetch",
+        ),
     ] {
-        let threw = r[name]["threw"].as_str().unwrap_or_else(|| panic!("{name}: {r:#}"));
+        let threw = r[name]["threw"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {r:#}"));
         assert!(threw.contains(message), "{name}: {threw}");
     }
 }
@@ -147,7 +164,10 @@ async fn the_npm_packages_auth0_actions_use_build_and_behave_as_in_node() {
             ]
         ])
     );
-    assert_eq!(check(&r, "jwt-decode"), &json!(["auth0|decode", 7, "HS256"]));
+    assert_eq!(
+        check(&r, "jwt-decode"),
+        &json!(["auth0|decode", 7, "HS256"])
+    );
     // uuid v5 of a name is the same everywhere: Node gives this one.
     assert_eq!(
         check(&r, "uuid"),
@@ -203,7 +223,10 @@ async fn http_from_npm_packages_still_goes_only_to_allow_listed_hosts() {
     let (_, r) = results(&s, guests::JS_NPM_PACKAGES).await;
     // axios's fetch adapter met the host's refusal (the request never left the machine); the
     // allow-listed dev IdP answered the same action.
-    assert_eq!(r["axios-denied"]["threw"], "AxiosError: Network Error", "{r:#}");
+    assert_eq!(
+        r["axios-denied"]["threw"], "AxiosError: Network Error",
+        "{r:#}"
+    );
     assert_eq!(check(&r, "axios")[0], 200);
     assert_eq!(s.idp.stats().token_requests, 0);
 }
@@ -212,10 +235,15 @@ async fn http_from_npm_packages_still_goes_only_to_allow_listed_hosts() {
 async fn node_auth0_4_and_the_current_major_get_tokens_and_read_users_from_the_dev_idp() {
     let s = setup().await;
     let (_, r) = results(&s, guests::JS_AUTH0_CLIENTS).await;
-    assert_eq!(check(&r, "auth0-4"), &json!(["Bearer", "string", "auth0|64f1", "pro"]));
+    assert_eq!(
+        check(&r, "auth0-4"),
+        &json!(["Bearer", "string", "auth0|64f1", "pro"])
+    );
     assert_eq!(check(&r, "auth0-current"), &json!(["auth0|64f1", "pro"]));
     // A token the Management API refuses is node-auth0's own error, with the API's answer.
-    let threw = r["auth0-current-token"]["threw"].as_str().unwrap_or_default();
+    let threw = r["auth0-current-token"]["threw"]
+        .as_str()
+        .unwrap_or_default();
     assert!(threw.starts_with("UnauthorizedError"), "{r:#}");
     let stats = s.idp.stats();
     // 4.x's client-credentials grant, and the current major's ManagementClient's own.

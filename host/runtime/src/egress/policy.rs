@@ -83,7 +83,9 @@ impl AllowList {
         for raw in hosts {
             let p = parse_entry(raw.as_ref())?;
             if !is_loopback_host(&p.host) {
-                return Err(AllowListError::PlainHttpNotLoopback(raw.as_ref().to_string()));
+                return Err(AllowListError::PlainHttpNotLoopback(
+                    raw.as_ref().to_string(),
+                ));
             }
             let entry = list
                 .iter_mut()
