@@ -8,14 +8,7 @@
 // Secrets: `domain`, `clientId`, `clientSecret`.
 const auth0v4 = require('auth0-v4');
 const { ManagementClient } = require('auth0');
-
-async function check(results, name, fn) {
-  try {
-    results[name] = await fn();
-  } catch (err) {
-    results[name] = { threw: `${err?.name}: ${err?.message}` };
-  }
-}
+const { check } = require('./check.js');
 
 exports.onExecutePostLogin = async (event, api) => {
   const { domain, clientId, clientSecret } = event.secrets;

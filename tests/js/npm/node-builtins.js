@@ -20,14 +20,7 @@ import os from 'os';
 import fs, { readFileSync } from 'node:fs';
 import { exec } from 'child_process';
 import net from 'net';
-
-async function check(results, name, fn) {
-  try {
-    results[name] = await fn();
-  } catch (err) {
-    results[name] = { threw: `${err?.name}: ${err?.message}` };
-  }
-}
+import { check } from './check.js';
 
 export const onExecutePostLogin = async (event, api) => {
   const r = {};

@@ -15,14 +15,7 @@ const _ = require('lodash');
 const dayjs = require('dayjs');
 const qs = require('qs');
 const CryptoJS = require('crypto-js');
-
-async function check(results, name, fn) {
-  try {
-    results[name] = await fn();
-  } catch (err) {
-    results[name] = { threw: `${err?.name}: ${err?.message}` };
-  }
-}
+const { check } = require('./check.js');
 
 exports.onExecutePostLogin = async (event, api) => {
   const { jwksUrl, rsaPrivate, rsaPublic, hsSecret } = event.secrets;
