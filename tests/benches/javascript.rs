@@ -92,7 +92,8 @@ fn main() {
         &wasm,
         InstanceMode::Fresh,
     );
-    let node_wasm = std::fs::read(cachet_tests::guests::JS_CLAIMS_NODE).expect("built claims-node.js");
+    let node_wasm =
+        std::fs::read(cachet_tests::guests::JS_CLAIMS_NODE).expect("built claims-node.js");
     let rt_node = node_runtime(&node_wasm, InstanceMode::Fresh);
     let rt_node_warm = node_runtime(&node_wasm, InstanceMode::Warm(WarmOptions::default()));
     let tokio = current_thread();
