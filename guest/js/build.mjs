@@ -116,20 +116,22 @@ const nodeGlobals = {
 /**
  * The source of a sandboxed built-in: every name Node's own module exports (read from it
  * here, so named imports bind) is a function that throws `<module>.<name>: <why>` when called
- * or constructed; property reads give more of the same, so `fs.promises.readFile` fails only
+ * or constructed, with `(used by the npm package "<by>")` after the name when a package
+ * imported it; property reads give more of the same, so `fs.promises.readFile` fails only
  * when called.
  */
-async function sandboxedSource(name, reason) {
+async function sandboxedSource(name, reason, by) {
   let names = [];
   try {
     names = Object.keys(await import(`node:${name}`)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
   } catch {
     // A name this Node lacks: the default export still works.
   }
+  const user = by === undefined ? '' : ` (used by the npm package "${by}")`;
   return (
-    `const reason = ${JSON.stringify(reason)};\n` +
+    `const reason = ${JSON.stringify(`${user}: ${reason}`)};\n` +
     `function unavailable(path) {\n` +
-    `  const fail = () => { const e = new Error(path + ': ' + reason); e.code = 'ERR_CACHET_SANDBOX'; throw e; };\n` +
+    `  const fail = () => { const e = new Error(path + reason); e.code = 'ERR_CACHET_SANDBOX'; throw e; };\n` +
     `  return new Proxy(function () {}, {\n` +
     `    apply: fail, construct: fail,\n` +
     `    get: (target, key) => typeof key === 'symbol' || key === 'then' || key === 'prototype' ? target[key] : unavailable(path + '.' + key),\n` +
@@ -139,6 +141,31 @@ async function sandboxedSource(name, reason) {
     `export default mod;\n` +
     names.map((n) => `export const ${n} = mod.${n};\n`).join('')
   );
+}
+
+/** Package directories' `browser` maps, by directory (a build reads each once). */
+const browserMaps = new Map();
+
+/**
+ * Whether the `package.json` nearest to `importer` maps `specifier` to `false` in its
+ * `browser` field (the module is disabled in browsers, so in actions).
+ */
+function browserDisables(importer, specifier) {
+  for (let dir = path.dirname(importer); ; dir = path.dirname(dir)) {
+    if (!browserMaps.has(dir)) {
+      let map = null;
+      try {
+        const browser = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).browser;
+        map = typeof browser === 'object' && browser !== null ? browser : {};
+      } catch {
+        // No package.json here: look further up.
+      }
+      browserMaps.set(dir, map);
+    }
+    const map = browserMaps.get(dir);
+    if (map !== null) return Object.hasOwn(map, specifier) && map[specifier] === false;
+    if (path.dirname(dir) === dir) return false;
+  }
 }
 
 /** Names of the npm package a path is in (`node_modules/<name>` or `<@scope/name>`), if any. */
@@ -179,11 +206,16 @@ function nodeCompat(report) {
             pluginData: { cachetNative: true },
           });
           if (native.errors.length === 0) {
-            // `"browser": { "fs": false }` gives esbuild's disabled module, which has no path.
-            return native.namespace === '' ? { path: name, namespace: 'cachet-node-disabled' } : native;
+            // `"browser": { "fs": false }` gives esbuild's disabled module, which has no path;
+            // when a package of that name is installed, esbuild returns it instead, so the
+            // importing package's own map is read here too.
+            if (native.namespace === '' || browserDisables(args.importer, args.path)) {
+              return { path: name, namespace: 'cachet-node-disabled' };
+            }
+            return native;
           }
         }
-        if (polyfills[name] !== undefined) {
+        if (Object.hasOwn(polyfills, name)) {
           // A polyfill package (a directory) resolves by its own package.json, browser field
           // included.
           const resolved = await build.resolve(polyfills[name], {
@@ -197,13 +229,16 @@ function nodeCompat(report) {
           // the global is used (an action that uses no Node API pays nothing).
           return { path: resolved.path, sideEffects: !args.importer.startsWith(globalsDir) };
         }
-        if (virtual[name] !== undefined) {
+        if (Object.hasOwn(virtual, name)) {
           note('polyfill', name, `cachet-node-virtual:${name}`, args.importer);
           return { path: name, namespace: 'cachet-node-virtual' };
         }
-        if (sandboxed[name] !== undefined) {
-          note('sandboxed', name, `cachet-node-sandboxed:${name}`, args.importer);
-          return { path: name, namespace: 'cachet-node-sandboxed' };
+        if (Object.hasOwn(sandboxed, name)) {
+          // One stub per importing package, so the error a call throws names the package.
+          const by = args.importer.startsWith(tooling) ? undefined : packageOf(args.importer);
+          const stub = by === undefined ? name : `${name}|${by}`;
+          note('sandboxed', name, `cachet-node-sandboxed:${stub}`, args.importer);
+          return { path: stub, namespace: 'cachet-node-sandboxed' };
         }
         const by = packageOf(args.importer);
         return {
@@ -228,10 +263,10 @@ function nodeCompat(report) {
         contents: 'module.exports = {};',
         loader: 'js',
       }));
-      build.onLoad({ filter: /.*/, namespace: 'cachet-node-sandboxed' }, async (args) => ({
-        contents: await sandboxedSource(args.path, sandboxed[args.path]),
-        loader: 'js',
-      }));
+      build.onLoad({ filter: /.*/, namespace: 'cachet-node-sandboxed' }, async (args) => {
+        const [name, by] = args.path.split('|');
+        return { contents: await sandboxedSource(name, sandboxed[name], by), loader: 'js' };
+      });
     },
   };
 }
@@ -268,7 +303,8 @@ async function bundle(action, triggerName, out) {
   try {
     // First pass: which of Node's globals the bundle mentions. esbuild's `inject` would add
     // every global to every CommonJS module it wraps, used or not, so only those mentioned
-    // outside a property access are injected (a mention in a string costs only bytes).
+    // (bare, or as `global.X`/`globalThis.X`) are injected; a mention in a string costs only
+    // bytes.
     const probe = await esbuild.build({
       ...options,
       plugins: [nodeCompat({})],
@@ -277,7 +313,11 @@ async function bundle(action, triggerName, out) {
     });
     const code = probe.outputFiles[0].text;
     const inject = Object.entries(nodeGlobals)
-      .filter(([, names]) => names.some((name) => new RegExp(`(?<![.\\w$])${name}(?![\\w$])`).test(code)))
+      .filter(([, names]) =>
+        names.some((name) =>
+          new RegExp(`(?<![.\\w$])(?:(?:globalThis|global|window|self)\\.)?${name}(?![\\w$])`).test(code),
+        ),
+      )
       .map(([file]) => path.join(here, 'src', 'node', 'globals', file));
     const result = await esbuild.build({
       ...options,
@@ -333,7 +373,8 @@ function buildReport(metafile, report, workingDir) {
       entry.bytes += bytesInOutput;
       if (entry.version === undefined) {
         try {
-          entry.version = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+          const { version } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+          if (typeof version === 'string') entry.version = version;
         } catch {
           // No readable package.json: shown without a version.
         }

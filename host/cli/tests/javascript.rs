@@ -128,6 +128,91 @@ fn a_node_module_with_no_replacement_is_refused_naming_the_package_that_imported
 }
 
 #[test]
+fn a_package_calling_what_the_sandbox_lacks_fails_naming_the_package_and_the_call() {
+    let dir = scratch("sandboxed-call");
+    let package = dir.join("node_modules").join("reads-files");
+    std::fs::create_dir_all(&package).unwrap();
+    write(
+        &package,
+        "package.json",
+        r#"{ "name": "reads-files", "main": "index.js" }"#,
+    );
+    write(
+        &package,
+        "index.js",
+        "const fs = require('fs');\nexports.load = (p) => fs.readFileSync(p, 'utf8');\n",
+    );
+    let action = write(
+        &dir,
+        "action.js",
+        "const { load } = require('reads-files');\n\
+         exports.onExecutePostLogin = async () => { load('/etc/passwd'); };\n",
+    );
+    let event = write(
+        &dir,
+        "event.json",
+        r#"{ "user": { "user_id": "auth0|1" } }"#,
+    );
+    let out = cachet(&["run", "--trigger", "post-login", "--event", &event, &action]);
+    let result: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(result["outcome"], "failed", "{result:#}");
+    let message = result["actions"][0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "fs.readFileSync (used by the npm package \"reads-files\"): actions have no filesystem"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_packages_browser_field_mapping_a_builtin_to_false_wins_even_when_a_package_of_that_name_is_installed()
+ {
+    let dir = scratch("browser-false");
+    let modules = dir.join("node_modules");
+    let maps = modules.join("maps-buffer-away");
+    let installed = modules.join("buffer");
+    std::fs::create_dir_all(&maps).unwrap();
+    std::fs::create_dir_all(&installed).unwrap();
+    write(
+        &maps,
+        "package.json",
+        r#"{ "name": "maps-buffer-away", "main": "index.js", "browser": { "buffer": false } }"#,
+    );
+    write(&maps, "index.js", "module.exports = require('buffer');\n");
+    write(
+        &installed,
+        "package.json",
+        r#"{ "name": "buffer", "main": "index.js" }"#,
+    );
+    write(
+        &installed,
+        "index.js",
+        "module.exports = { installed: true };\n",
+    );
+    let action = write(
+        &dir,
+        "action.js",
+        "const mapped = require('maps-buffer-away');\n\
+         exports.onExecutePostLogin = async (event, api) => {\n\
+           api.idToken.setCustomClaim('keys', Object.keys(mapped));\n\
+         };\n",
+    );
+    let event = write(
+        &dir,
+        "event.json",
+        r#"{ "user": { "user_id": "auth0|1" } }"#,
+    );
+    let out = cachet(&["run", "--trigger", "post-login", "--event", &event, &action]);
+    let result: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(result["outcome"], "success", "{result:#}");
+    // The package's `false`: an empty module, not the installed package.
+    assert_eq!(result["commands"][0]["value"], json!([]), "{result:#}");
+}
+
+#[test]
 fn build_says_which_node_polyfills_and_packages_went_in_and_how_large_it_is() {
     let dir = scratch("report");
     let out_path = dir.join("builtins.wasm").display().to_string();

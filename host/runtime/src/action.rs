@@ -72,8 +72,8 @@ pub struct ActionConfig {
     /// Loopback entries of [`ActionConfig::allowed_hosts`] that `https://` URLs reach over
     /// plain HTTP: a local server standing in for a real one while testing (`cachet dev-idp`,
     /// whose address a client library such as node-auth0 turns into `https://ADDR`). Only
-    /// `localhost` and loopback addresses are accepted, so no request to another machine is
-    /// ever sent unencrypted.
+    /// loopback IP addresses are accepted (not names, which could resolve elsewhere), so no
+    /// request to another machine is ever sent unencrypted.
     pub plain_http_hosts: Vec<String>,
     /// Fresh instances per execution (the default) or warm ones reused for the same tenant.
     pub instance: InstanceMode,

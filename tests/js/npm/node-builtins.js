@@ -30,12 +30,14 @@ export const onExecutePostLogin = async (event, api) => {
     ImportedBuffer === Buffer,
     Buffer.from('68656c6c6f', 'hex').toString(),
   ]);
-  await check(r, 'global', () => global === globalThis);
+  await check(r, 'global', () => [global === globalThis, global.Buffer === Buffer, typeof globalThis.process.nextTick]);
   await check(r, 'process', async () => {
     const order = [];
+    // A timer queued first still runs after the tick: nextTick is a microtask, as in Node.
+    const timed = new Promise((resolve) => setTimeout(() => { order.push('timeout'); resolve(); }, 0));
     const ticked = new Promise((resolve) => process.nextTick(() => { order.push('tick'); resolve(); }));
     order.push('sync');
-    await ticked;
+    await Promise.all([ticked, timed]);
     return [Object.keys(process.env).length, typeof process.version, order.join(',')];
   });
   await check(r, 'setImmediate', () => new Promise((resolve) => setImmediate((v) => resolve(v), 'later')));
@@ -99,6 +101,13 @@ export const onExecutePostLogin = async (event, api) => {
     /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(randomUUID()),
     timingSafeEqual(Buffer.from('same'), Buffer.from('same')),
     timingSafeEqual(Buffer.from('same'), Buffer.from('diff')),
+    (() => {
+      try {
+        return timingSafeEqual('abc', 'xyz');
+      } catch (err) {
+        return err.code;
+      }
+    })(),
     crypto.pbkdf2Sync('password', 'salt', 1000, 16, 'sha256').toString('hex'),
   ]);
   await check(r, 'crypto-rsa', () => {
@@ -112,6 +121,7 @@ export const onExecutePostLogin = async (event, api) => {
       key.asymmetricKeyType,
       key.asymmetricKeyDetails.modulusLength,
       crypto.createPrivateKey(rsaPrivate).type,
+      crypto.createPublicKey(rsaPrivate).export({ type: 'spki', format: 'pem' }).trim() === rsaPublic.trim(),
     ];
   });
   await check(r, 'zlib', () => {

@@ -3,8 +3,8 @@
 // into the ID-token claim `results`; tests/tests/integration/node_compat.rs compares them
 // with what Node gives and verifies the tokens signed here on the host.
 //
-// Secrets: `jwksUrl` (the dev IdP's, on the allow-list), `rsaPrivate`, `rsaPublic` (a test
-// key pair, PEM), `hsSecret`.
+// Secrets: `jwksUrl` (the dev IdP's, on the allow-list), `deniedUrl` (a server that is not on
+// it), `rsaPrivate`, `rsaPublic` (a test key pair, PEM), `hsSecret`.
 const axios = require('axios');
 const fetch = require('node-fetch');
 const jwt = require('jsonwebtoken');
@@ -18,14 +18,14 @@ const CryptoJS = require('crypto-js');
 const { check } = require('./check.js');
 
 exports.onExecutePostLogin = async (event, api) => {
-  const { jwksUrl, rsaPrivate, rsaPublic, hsSecret } = event.secrets;
+  const { jwksUrl, deniedUrl, rsaPrivate, rsaPublic, hsSecret } = event.secrets;
   const r = {};
   await check(r, 'axios', async () => {
     const response = await axios.get(jwksUrl, { timeout: 5000 });
     return [response.status, response.data.keys.length > 0, typeof response.headers['content-type']];
   });
   await check(r, 'axios-denied', async () => {
-    await axios.get('https://not-allowed.example/', { timeout: 5000 });
+    await axios.post(deniedUrl, 'grant_type=client_credentials', { timeout: 5000 });
     return 'reached';
   });
   await check(r, 'node-fetch', async () => {
@@ -42,6 +42,8 @@ exports.onExecutePostLogin = async (event, api) => {
       [hs, 'wrong secret', { algorithms: ['HS256'] }],
       [rs, rsaPublic, { algorithms: ['HS256'] }],
       [jwt.sign({ sub: 'x', exp: Math.floor(Date.now() / 1000) - 60 }, hsSecret), hsSecret, {}],
+      // Algorithm confusion: an HS256 token "signed" with the public key as the secret.
+      [jwt.sign({ sub: 'x' }, rsaPublic, { algorithm: 'HS256' }), rsaPublic, {}],
     ]) {
       try {
         jwt.verify(token, key, options);

@@ -5,6 +5,7 @@
 // wherever crypto-browserify takes key material, as Node accepts them.
 import * as browserify from 'crypto-browserify';
 import parseKeys from 'parse-asn1';
+import asn1 from 'parse-asn1/asn1.js';
 import { Buffer } from 'buffer';
 
 const web = globalThis.crypto;
@@ -44,7 +45,11 @@ export class KeyObject {
 
   export(options = {}) {
     if (this.type === 'secret') {
-      return options.format === 'jwk' ? { kty: 'oct', k: this[KEY].toString('base64url') } : Buffer.from(this[KEY]);
+      if (options.format === 'jwk') {
+        const k = this[KEY].toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        return { kty: 'oct', k };
+      }
+      return Buffer.from(this[KEY]);
     }
     const pem = typeof this[KEY] === 'string' ? this[KEY] : this[KEY].toString();
     if (options.format && options.format !== 'pem') {
@@ -75,20 +80,51 @@ function pemOf(input, what) {
   return { key: text, passphrase };
 }
 
+/** The SubjectPublicKeyInfo PEM of an RSA key parse-asn1 read (private or public). */
+function rsaPublicPem(parsed) {
+  const der = asn1.RSAPublicKey.encode({ modulus: parsed.modulus, publicExponent: parsed.publicExponent }, 'der');
+  return asn1.PublicKey.encode(
+    {
+      algorithm: { algorithm: [1, 2, 840, 113549, 1, 1, 1], none: null },
+      subjectPublicKey: { unused: 0, data: der },
+    },
+    'pem',
+    { label: 'PUBLIC KEY' },
+  );
+}
+
 function asymmetric(input, what, wanted) {
   const { key, passphrase, object } = pemOf(input, what);
   if (object) {
-    if (wanted === 'private' && object.type !== 'private') throw notKey(what);
-    return new KeyObject(wanted, object[KEY], object);
+    if (object.type === 'secret' || (wanted === 'private' && object.type !== 'private')) {
+      const err = new TypeError(`crypto.${what}: a ${object.type} key object cannot be a ${wanted} key`);
+      err.code = 'ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE';
+      throw err;
+    }
+    if (wanted === 'public' && object.type === 'private') return asymmetric(object[KEY], what, wanted);
+    return object;
   }
   let parsed;
   try {
     parsed = parseKeys(passphrase === undefined ? key : { key, passphrase });
   } catch (err) {
-    throw new TypeError(`crypto.${what}: cannot read the key (${err.message})`);
+    // A PEM key this polyfill cannot read (RSA-PSS, Ed25519, X25519, …) is still a key, never
+    // a shared secret: jsonwebtoken would otherwise take the PEM text as an HMAC secret (the
+    // algorithm-confusion attack). Using it for a signature fails; an HS* algorithm refuses it.
+    return new KeyObject(wanted, passphrase === undefined ? key : { key, passphrase }, {
+      asymmetricKeyType: `unsupported (${err.message})`,
+      asymmetricKeyDetails: {},
+    });
   }
   const isPrivate = parsed.privateExponent !== undefined || parsed.privateKey !== undefined;
   if (wanted === 'private' && !isPrivate) throw notKey(what);
+  if (wanted === 'public' && isPrivate && parsed.modulus !== undefined) {
+    // The public half of an RSA private key: what it exports and verifies with.
+    return asymmetric(rsaPublicPem(parsed), what, wanted);
+  }
+  if (wanted === 'public' && isPrivate) {
+    throw new TypeError(`crypto.${what}: deriving the public key of a private ${parsed.curve ? 'EC' : 'DSA'} key is not supported in Cachet; pass the public key`);
+  }
   let details;
   if (parsed.modulus !== undefined) {
     details = {
@@ -158,6 +194,13 @@ export function publicDecrypt(key, buffer) {
 }
 
 export function timingSafeEqual(a, b) {
+  for (const v of [a, b]) {
+    if (!(v instanceof ArrayBuffer) && !ArrayBuffer.isView(v)) {
+      const err = new TypeError('crypto.timingSafeEqual: the arguments must be Buffers, TypedArrays, DataViews or ArrayBuffers');
+      err.code = 'ERR_INVALID_ARG_TYPE';
+      throw err;
+    }
+  }
   const x = a instanceof ArrayBuffer ? new Uint8Array(a) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const y = b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   if (x.length !== y.length) {
@@ -185,8 +228,10 @@ export function randomInt(min, max, callback) {
     max = min;
     min = 0;
   }
-  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max <= min) {
-    throw new RangeError('crypto.randomInt: min and max must be safe integers with min < max');
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max <= min || max - min > 2 ** 48) {
+    const err = new RangeError('crypto.randomInt: min and max must be safe integers with min < max and max - min <= 2^48');
+    err.code = 'ERR_OUT_OF_RANGE';
+    throw err;
   }
   const range = max - min;
   // Rejection sampling over 48 bits: no modulo bias.

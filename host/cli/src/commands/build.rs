@@ -89,7 +89,7 @@ fn describe(report: &BuildReport) -> Vec<String> {
                 if m.by.is_empty() {
                     format!("{} (for other polyfills or a global)", m.module)
                 } else {
-                    format!("{} (by {})", m.module, m.by.join(", "))
+                    format!("{} (by {})", m.module, printable(&m.by.join(", ")))
                 }
             })
             .collect::<Vec<_>>()
@@ -111,8 +111,8 @@ fn describe(report: &BuildReport) -> Vec<String> {
             .map(|p| {
                 format!(
                     "{}@{} {}",
-                    p.name,
-                    p.version.as_deref().unwrap_or("?"),
+                    printable(&p.name),
+                    printable(p.version.as_deref().unwrap_or("?")),
                     bytes(p.bytes)
                 )
             })
@@ -120,6 +120,12 @@ fn describe(report: &BuildReport) -> Vec<String> {
         lines.push(format!("npm packages: {}", packages.join(", ")));
     }
     lines
+}
+
+/// `text` without control characters: package names and versions come from files an npm
+/// package wrote, and must not reach the terminal as escape sequences.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// A size for people: bytes, kB or MB (decimal, as npm and esbuild print them).

@@ -63,9 +63,10 @@ impl AllowList {
         Ok(Self(list.into()))
     }
 
-    /// Marks `hosts`, each an entry of the list and loopback (`localhost`, `127.0.0.1`,
+    /// Marks `hosts`, each an entry of the list and a loopback IP address (`127.0.0.1`,
     /// `[::1]`, with or without a port), as reached over plain HTTP even by `https://` URLs:
-    /// for a local server standing in for a real one in tests.
+    /// for a local server standing in for a real one in tests. Names, `localhost` included, are
+    /// refused: a name could resolve to another machine, which would then get plain text.
     ///
     /// ```
     /// use cachet_runtime::AllowList;
@@ -74,6 +75,8 @@ impl AllowList {
     /// assert!(allow.with_plain_http(&["127.0.0.1:9090"]).is_err()); // not on the list
     /// let public = AllowList::parse(&["api.example.com"], &[] as &[&str]).unwrap();
     /// assert!(public.with_plain_http(&["api.example.com"]).is_err()); // not loopback
+    /// let named = AllowList::parse(&["localhost:8080"], &[] as &[&str]).unwrap();
+    /// assert!(named.with_plain_http(&["localhost:8080"]).is_err()); // a name, not an address
     /// ```
     pub fn with_plain_http<P: AsRef<str>>(self, hosts: &[P]) -> Result<Self, AllowListError> {
         if hosts.is_empty() {
@@ -82,7 +85,11 @@ impl AllowList {
         let mut list = self.0.to_vec();
         for raw in hosts {
             let p = parse_entry(raw.as_ref())?;
-            if !is_loopback_host(&p.host) {
+            let loopback_ip = p
+                .host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback());
+            if !loopback_ip {
                 return Err(AllowListError::PlainHttpNotLoopback(
                     raw.as_ref().to_string(),
                 ));
@@ -99,7 +106,10 @@ impl AllowList {
     /// Whether an `https://` URL to `host:port` goes over plain HTTP (see
     /// [`AllowList::with_plain_http`]).
     pub(crate) fn plain_http(&self, host: &str, port: u16) -> bool {
-        self.matching(host, port).is_some_and(|e| e.plain_http)
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.0.iter().any(|e| {
+            e.plain_http && e.host.eq_ignore_ascii_case(host) && e.port.is_none_or(|p| p == port)
+        })
     }
 
     /// Whether `host:port` may be reached (before address checks).
@@ -174,10 +184,10 @@ pub enum AllowListError {
     /// A host marked plain-HTTP is not on the allow-list itself.
     #[error("plain-HTTP host `{0}` is not on the allow-list; add it to the allowed hosts too")]
     PlainHttpNotAllowed(String),
-    /// A host marked plain-HTTP is not loopback.
+    /// A host marked plain-HTTP is not a loopback IP address.
     #[error(
-        "plain-HTTP host `{0}` is not loopback: only localhost and loopback addresses (a local \
-         test server) may take https:// URLs over plain HTTP"
+        "plain-HTTP host `{0}` is not a loopback IP address: only 127.0.0.0/8 and [::1] (a local \
+         test server; a name could resolve elsewhere) may take https:// URLs over plain HTTP"
     )]
     PlainHttpNotLoopback(String),
 }
@@ -286,6 +296,33 @@ pub(super) fn is_loopback_host(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_only_for_loopback_addresses_on_the_list_and_only_their_ports() {
+        let list = [
+            "127.0.0.1:8484",
+            "127.0.0.1",
+            "[::1]:9",
+            "10.0.0.1:80",
+            "localhost:80",
+        ];
+        let allow = || AllowList::parse(&list, none()).unwrap();
+        let marked = allow()
+            .with_plain_http(&["127.0.0.1:8484", "[::1]:9"])
+            .unwrap();
+        assert!(marked.plain_http("127.0.0.1", 8484));
+        assert!(marked.plain_http("[::1]", 9));
+        // Another port of the same address (its own entry, unmarked) keeps TLS.
+        assert!(!marked.plain_http("127.0.0.1", 443));
+        assert!(!marked.plain_http("10.0.0.1", 80));
+        for refused in ["10.0.0.1:80", "localhost:80", "[::ffff:10.0.0.1]:80"] {
+            assert!(allow().with_plain_http(&[refused]).is_err(), "{refused}");
+        }
+        // An IPv4-mapped loopback address is loopback; an entry must still be on the list.
+        let mapped = AllowList::parse(&["[::ffff:127.0.0.1]:5"], none()).unwrap();
+        assert!(mapped.with_plain_http(&["[::ffff:127.0.0.1]:5"]).is_ok());
+        assert!(allow().with_plain_http(&["127.0.0.2:1"]).is_err());
+    }
 
     fn none() -> &'static [&'static str] {
         &[]

@@ -1,4 +1,4 @@
-// Injected when an action (or a package it bundles) uses `setImmediate`/`clearImmediate`:
+// Injected when an action (or a package it bundles) mentions `setImmediate`/`clearImmediate`:
 // a zero-delay timer, which runs after pending promise callbacks as Node's does.
 export function setImmediate(callback, ...args) {
   return setTimeout(callback, 0, ...args);
@@ -6,3 +6,6 @@ export function setImmediate(callback, ...args) {
 export function clearImmediate(handle) {
   clearTimeout(handle);
 }
+
+globalThis.setImmediate ??= setImmediate;
+globalThis.clearImmediate ??= clearImmediate;
