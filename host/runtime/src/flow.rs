@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cachet_limits::ExecutionLimits;
+use cachet_limits::{ExecutionLimits, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use wasmtime::component::ResourceTable;
@@ -231,7 +231,7 @@ impl Executor {
                 }
             }
         }
-        let cache = self.store.usage(&partition).await.unwrap_or_default();
+        let cache = self.usage(&partition, started).await;
         FlowResult {
             outcome,
             commands,
@@ -239,6 +239,15 @@ impl Executor {
             redirect,
             cache,
             duration_us: micros(started.elapsed()),
+        }
+    }
+
+    /// The partition's usage for a flow's result: from the reply of a cache operation this
+    /// flow's time saw (one round trip per operation on Redis), else asked of the store.
+    async fn usage(&self, partition: &PartitionKey, started: Instant) -> Usage {
+        match self.store.usage_seen_since(partition, started) {
+            Some(usage) => usage,
+            None => self.store.usage(partition).await.unwrap_or_default(),
         }
     }
 

@@ -18,6 +18,11 @@
 //! are different partitions. Every write gives the keys a Redis expiry of the maximum
 //! lifetime plus an hour, so a partition nobody writes to any more is reclaimed by Redis.
 //!
+//! Every reply of `get`, `set` and `delete` ends with the partition's entry count and bytes
+//! after the operation; the store remembers the last of them per partition (a bounded LRU), so
+//! a flow's result takes its usage from there ([`CacheStore::usage_seen_since`]) instead of a
+//! second round trip: a cache-hit login is one `EVALSHA`.
+//!
 //! # Time
 //!
 //! "Now" is the executing host's clock, passed into every script (so tests can drive it with
@@ -153,8 +158,20 @@ pub struct RedisStore {
     /// The URL, password redacted, for log lines.
     url: String,
     failures: AtomicU64,
+    /// Requests sent to Redis (scripts and plain commands), answered or not.
+    round_trips: AtomicU64,
     log: FailureLog,
+    /// Each partition's usage as the last reply of an operation on it gave it, and when: a
+    /// flow's result takes it from there instead of asking Redis again. Bounded: the least
+    /// recently seen partitions are forgotten (their next flow asks).
+    seen: Mutex<lru::LruCache<PartitionKey, (Usage, Instant)>>,
 }
+
+/// How many partitions' last usage [`RedisStore`] remembers.
+const SEEN_PARTITIONS: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(4096) {
+    Some(n) => n,
+    None => unreachable!(),
+};
 
 /// A connection to one server, or to a Cluster. Both reconnect by themselves and are cheap to
 /// clone (one multiplexed connection per node underneath).
@@ -234,12 +251,20 @@ impl RedisStore {
             options,
             url: shown,
             failures: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
+            seen: Mutex::new(lru::LruCache::new(SEEN_PARTITIONS)),
         })
     }
 
     /// Operations that failed (Redis unreachable, slow or erroring) since the store was made.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent to Redis since the store was made (each one round trip): what a login
+    /// costs in network latency. A cache-hit login is one.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// The three Redis keys of a partition: entries, recency, meta.
@@ -260,8 +285,25 @@ impl RedisStore {
         format!("{}:c:{}", &entries[..entries.len() - 2], encode_tenant(id))
     }
 
+    /// Notes `partition`'s usage from the tail `[entries, bytes]` of an operation's reply.
+    fn saw(&self, partition: &PartitionKey, tail: &[Value]) -> Result<(), StoreError> {
+        let [entries, bytes] = tail else {
+            return Err(unexpected("usage", &tail.to_vec()));
+        };
+        let usage = Usage {
+            entries: count(entries)?,
+            bytes: count(bytes)?,
+        };
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(partition.clone(), (usage, Instant::now()));
+        Ok(())
+    }
+
     /// Runs one plain command, bounded and counted like a script call.
     async fn command(&self, op: &'static str, cmd: redis::Cmd) -> Result<Value, StoreError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let running = async {
             match self.conn.clone() {
                 Conn::Single(mut conn) => cmd.query_async::<Value>(&mut conn).await,
@@ -299,6 +341,7 @@ impl RedisStore {
         for a in args {
             invocation.arg(*a);
         }
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let running = async {
             match self.conn.clone() {
                 Conn::Single(mut conn) => invocation.invoke_async::<Value>(&mut conn).await,
@@ -326,17 +369,23 @@ impl CacheStore for RedisStore {
         now_ms: u64,
     ) -> Result<Option<CacheRecord>, StoreError> {
         let reply = self.call("get", partition, now_ms, &[key]).await?;
-        match reply {
-            Value::Nil => Ok(None),
-            Value::Array(items) => match items.as_slice() {
-                [value, expires_at] => Ok(Some(CacheRecord {
+        let Value::Array(items) = reply else {
+            return Err(unexpected("get", &reply));
+        };
+        // `[hit, value, expires_at, entries, bytes]` or `[miss, entries, bytes]`.
+        let (found, tail) = match items.as_slice() {
+            [status, value, expires_at, tail @ ..] if text(status)? == "hit" => (
+                Some(CacheRecord {
                     value: text(value)?,
                     expires_at: number(expires_at)?,
-                })),
-                _ => Err(unexpected("get", &items)),
-            },
-            other => Err(unexpected("get", &other)),
-        }
+                }),
+                tail,
+            ),
+            [status, tail @ ..] if text(status)? == "miss" => (None, tail),
+            _ => return Err(unexpected("get", &items)),
+        };
+        self.saw(partition, tail)?;
+        Ok(found)
     }
 
     async fn set(
@@ -381,10 +430,15 @@ impl CacheStore for RedisStore {
         };
         let code = items.first().map(text).transpose().map_err(failed)?;
         match code.as_deref() {
-            Some("OK") => Ok(CacheRecord {
-                value: value.to_owned(),
-                expires_at,
-            }),
+            Some("OK") => {
+                // `[OK, expires_at, entries, bytes]`: the usage after the write.
+                self.saw(partition, items.get(2..).unwrap_or_default())
+                    .map_err(failed)?;
+                Ok(CacheRecord {
+                    value: value.to_owned(),
+                    expires_at,
+                })
+            }
             Some(code) => match refusal(code, key, value, &self.limits) {
                 Some(refused) => Err(refused),
                 None => Err(failed(unexpected("set", &items))),
@@ -404,7 +458,14 @@ impl CacheStore for RedisStore {
             .call("delete", partition, now_ms, &[key])
             .await
             .map_err(failed)?;
-        match text(&reply).map_err(failed)?.as_str() {
+        let Value::Array(items) = &reply else {
+            return Err(failed(unexpected("delete", &reply)));
+        };
+        let Some((status, tail)) = items.split_first() else {
+            return Err(failed(unexpected("delete", &reply)));
+        };
+        self.saw(partition, tail).map_err(failed)?;
+        match text(status).map_err(failed)?.as_str() {
             "OK" => Ok(()),
             code => match refusal(code, key, "", &self.limits) {
                 Some(CacheError::CacheKeyDoesNotExist) => Err(CacheError::CacheKeyDoesNotExist),
@@ -425,6 +486,13 @@ impl CacheStore for RedisStore {
             },
             _ => Err(unexpected("usage", &reply)),
         }
+    }
+
+    fn usage_seen_since(&self, partition: &PartitionKey, since: Instant) -> Option<Usage> {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(partition)
+            .filter(|(_, at)| *at >= since)
+            .map(|(usage, _)| *usage)
     }
 
     async fn snapshot(

@@ -27,6 +27,12 @@ local function bytes()
   return tonumber(redis.call('HGET', M, 'bytes') or '0')
 end
 
+-- The partition's usage after an operation, returned with its reply so the host need not ask
+-- again (one round trip per operation).
+local function usage()
+  return redis.call('HLEN', E), bytes()
+end
+
 local function remove(k, stored)
   redis.call('HDEL', E, k)
   redis.call('ZREM', R, k)
@@ -91,12 +97,12 @@ if op == 'get' then
   local k = ARGV[4]
   local stored = redis.call('HGET', E, k)
   if not stored then
-    return false
+    return { 'miss', usage() }
   end
   local expires_at, v = split(stored)
   if not live(expires_at) then
     remove(k, stored)
-    return false
+    return { 'miss', usage() }
   end
   -- A hit is a hit even when Redis refuses writes (out of memory under `noeviction`): the
   -- recency update is best effort, the read is not.
@@ -104,7 +110,8 @@ if op == 'get' then
   if type(seq) == 'number' then
     redis.pcall('ZADD', R, seq, k)
   end
-  return { v, expires_at }
+  local n, b = usage()
+  return { 'hit', v, expires_at, n, b }
 end
 
 if op == 'set' then
@@ -172,24 +179,25 @@ if op == 'set' then
   redis.call('HINCRBY', M, 'bytes', new_bytes)
   touch(k)
   keep()
-  return { 'OK', expires_at }
+  local n, b = usage()
+  return { 'OK', expires_at, n, b }
 end
 
 if op == 'delete' then
   local k = ARGV[4]
   local stored = redis.call('HGET', E, k)
   if not stored then
-    return 'CacheKeyDoesNotExist'
+    return { 'CacheKeyDoesNotExist', usage() }
   end
   remove(k, stored)
   if live((split(stored))) then
-    return 'OK'
+    return { 'OK', usage() }
   end
-  return 'CacheKeyDoesNotExist'
+  return { 'CacheKeyDoesNotExist', usage() }
 end
 
 if op == 'usage' then
-  return { redis.call('HLEN', E), bytes() }
+  return { usage() }
 end
 
 if op == 'snapshot' then

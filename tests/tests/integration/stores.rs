@@ -134,6 +134,43 @@ async fn the_redis_store_passes_the_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_hit_login_on_redis_is_one_round_trip_and_its_result_carries_the_usage() {
+    let server = RedisServer::start("a_cache_hit_login_on_redis_is_one_round_trip");
+    let store = Arc::new(redis_store(&server, CacheLimits::default(), OverflowPolicy::Evict).await);
+    let (builder, _clock) = cachet_tests::harness();
+    let rt = builder.store(store.clone()).build().unwrap();
+    let claims = cachet_tests::load(&rt, cachet_tests::guests::CLAIMS, Trigger::PostLogin);
+    let event =
+        serde_json::json!({ "user": { "user_id": "auth0|7", "app_metadata": { "plan": "pro" } } })
+            .to_string();
+    let login = || async {
+        rt.execute_actions(
+            "acme",
+            Trigger::PostLogin,
+            std::slice::from_ref(&claims),
+            &event,
+        )
+        .bounded()
+        .await
+        .unwrap()
+    };
+    // A miss: the get, then the set (whose reply carries the usage).
+    let before = store.round_trips();
+    let first = login().await;
+    assert_eq!(store.round_trips() - before, 2);
+    assert_eq!(first.actions[0].cache_writes, 1);
+    // A hit: the get alone, and the result's usage is the partition's.
+    let before = store.round_trips();
+    let second = login().await;
+    assert_eq!(store.round_trips() - before, 1, "a hit is one round trip");
+    assert_eq!(second.actions[0].cache_writes, 0);
+    let usage = store.usage(&p("acme")).await.unwrap();
+    assert_eq!(second.cache, usage);
+    assert_eq!(usage.entries, 1);
+    assert!(usage.bytes > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_store_passes_the_conformance_suite_on_a_three_node_cluster() {
     let cluster = RedisCluster::start("conformance_on_a_cluster");
     let StoreUrl::Redis(url) = cluster.url().parse().unwrap() else {

@@ -20,6 +20,7 @@ pub use memory::MemoryStore;
 pub use url::{RedisUrl, StoreUrl, StoreUrlError};
 
 use std::fmt;
+use std::time::Instant;
 
 use crate::Trigger;
 
@@ -140,6 +141,16 @@ pub trait CacheStore: Send + Sync + 'static {
 
     /// The partition's usage.
     async fn usage(&self, partition: &PartitionKey) -> Result<Usage, StoreError>;
+
+    /// The partition's usage as an operation on it that completed at or after `since` left
+    /// it, when the store learned that from the operation's own reply, so a flow need not ask
+    /// again: the Redis store (`cachet-store-redis`) does, making a cache-hit login
+    /// one round trip. `None` (the default) means ask [`CacheStore::usage`]; stores whose
+    /// `usage` costs no round trip keep the default.
+    fn usage_seen_since(&self, partition: &PartitionKey, since: Instant) -> Option<Usage> {
+        let _ = (partition, since);
+        None
+    }
 
     /// The partition's live entries, least recently used first.
     async fn snapshot(
