@@ -587,12 +587,12 @@ fn execution_and_action_limits_have_the_documented_defaults() {
 #[test]
 fn module_and_event_sizes_are_checked_at_the_boundary() {
     let e = ExecutionLimits::default();
-    assert!(e.check_module_bytes(16 << 20).is_ok());
+    assert!(e.check_module_bytes(64 << 20).is_ok());
     assert_eq!(
-        e.check_module_bytes((16 << 20) + 1),
+        e.check_module_bytes((64 << 20) + 1),
         Err(LimitError::ModuleTooLarge {
-            bytes: (16 << 20) + 1,
-            max: 16 << 20
+            bytes: (64 << 20) + 1,
+            max: 64 << 20
         })
     );
     assert!(e.check_event_bytes(1 << 20).is_ok());

@@ -27,7 +27,7 @@ local function bytes()
   return tonumber(redis.call('HGET', M, 'bytes') or '0')
 end
 
--- The partition's usage after an operation, returned with its reply so the host need not ask
+-- The usage of the partition after an operation, returned with its reply so the host need not ask
 -- again (one round trip per operation).
 local function usage()
   return redis.call('HLEN', E), bytes()
