@@ -40,6 +40,22 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// An npm package `name` in `dir/node_modules` with `package.json` and `index.js`.
+fn package(dir: &Path, name: &str, manifest: &str, index: &str) {
+    let package = dir.join("node_modules").join(name);
+    std::fs::create_dir_all(&package).unwrap();
+    write(&package, "package.json", manifest);
+    write(&package, "index.js", index);
+}
+
+/// `cachet run` of `action` (post-login) on a minimal login event written into `dir`: the
+/// result JSON.
+fn run_login(dir: &Path, action: &str) -> Value {
+    let event = write(dir, "event.json", r#"{ "user": { "user_id": "auth0|1" } }"#);
+    let out = cachet(&["run", "--trigger", "post-login", "--event", &event, action]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+}
+
 /// Runs `cachet build FILE --trigger post-login` on `source` and expects exit 2 with every one
 /// of `expected` in its message.
 fn refused(name: &str, source: &str, expected: &[&str]) {
@@ -98,16 +114,10 @@ fn a_syntax_error_is_refused_with_the_file_line_and_column() {
 #[test]
 fn a_node_module_with_no_replacement_is_refused_naming_the_package_that_imported_it() {
     let dir = scratch("no-replacement");
-    let package = dir.join("node_modules").join("needs-node-test");
-    std::fs::create_dir_all(&package).unwrap();
-    write(
-        &package,
-        "package.json",
+    package(
+        &dir,
+        "needs-node-test",
         r#"{ "name": "needs-node-test", "main": "index.js" }"#,
-    );
-    write(
-        &package,
-        "index.js",
         "const test = require('node:test');\nmodule.exports = test;\n",
     );
     let action = write(
@@ -130,16 +140,10 @@ fn a_node_module_with_no_replacement_is_refused_naming_the_package_that_imported
 #[test]
 fn a_package_calling_what_the_sandbox_lacks_fails_naming_the_package_and_the_call() {
     let dir = scratch("sandboxed-call");
-    let package = dir.join("node_modules").join("reads-files");
-    std::fs::create_dir_all(&package).unwrap();
-    write(
-        &package,
-        "package.json",
+    package(
+        &dir,
+        "reads-files",
         r#"{ "name": "reads-files", "main": "index.js" }"#,
-    );
-    write(
-        &package,
-        "index.js",
         "const fs = require('fs');\nexports.load = (p) => fs.readFileSync(p, 'utf8');\n",
     );
     let action = write(
@@ -148,14 +152,7 @@ fn a_package_calling_what_the_sandbox_lacks_fails_naming_the_package_and_the_cal
         "const { load } = require('reads-files');\n\
          exports.onExecutePostLogin = async () => { load('/etc/passwd'); };\n",
     );
-    let event = write(
-        &dir,
-        "event.json",
-        r#"{ "user": { "user_id": "auth0|1" } }"#,
-    );
-    let out = cachet(&["run", "--trigger", "post-login", "--event", &event, &action]);
-    let result: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let result = run_login(&dir, &action);
     assert_eq!(result["outcome"], "failed", "{result:#}");
     let message = result["actions"][0]["error"]["message"].as_str().unwrap();
     assert!(
@@ -170,25 +167,16 @@ fn a_package_calling_what_the_sandbox_lacks_fails_naming_the_package_and_the_cal
 fn a_packages_browser_field_mapping_a_builtin_to_false_wins_even_when_a_package_of_that_name_is_installed()
  {
     let dir = scratch("browser-false");
-    let modules = dir.join("node_modules");
-    let maps = modules.join("maps-buffer-away");
-    let installed = modules.join("buffer");
-    std::fs::create_dir_all(&maps).unwrap();
-    std::fs::create_dir_all(&installed).unwrap();
-    write(
-        &maps,
-        "package.json",
+    package(
+        &dir,
+        "maps-buffer-away",
         r#"{ "name": "maps-buffer-away", "main": "index.js", "browser": { "buffer": false } }"#,
+        "module.exports = require('buffer');\n",
     );
-    write(&maps, "index.js", "module.exports = require('buffer');\n");
-    write(
-        &installed,
-        "package.json",
+    package(
+        &dir,
+        "buffer",
         r#"{ "name": "buffer", "main": "index.js" }"#,
-    );
-    write(
-        &installed,
-        "index.js",
         "module.exports = { installed: true };\n",
     );
     let action = write(
@@ -199,14 +187,7 @@ fn a_packages_browser_field_mapping_a_builtin_to_false_wins_even_when_a_package_
            api.idToken.setCustomClaim('keys', Object.keys(mapped));\n\
          };\n",
     );
-    let event = write(
-        &dir,
-        "event.json",
-        r#"{ "user": { "user_id": "auth0|1" } }"#,
-    );
-    let out = cachet(&["run", "--trigger", "post-login", "--event", &event, &action]);
-    let result: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let result = run_login(&dir, &action);
     assert_eq!(result["outcome"], "success", "{result:#}");
     // The package's `false`: an empty module, not the installed package.
     assert_eq!(result["commands"][0]["value"], json!([]), "{result:#}");
