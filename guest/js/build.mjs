@@ -408,6 +408,8 @@ async function componentize(bundlePath, triggerName, witDir, out) {
       worldName: triggerName,
       // Actions reach the network only through fetch (wasi:http, allow-listed by the host).
       disableFeatures: ['fetch-event'],
+      // StarlingMonkey's portable baseline interpreter (`env: { ENABLE_PBL: '1' }`) was
+      // measured and left off: warm p50 127 -> 295 us, fresh 543 -> 903 us (BENCHMARKS.md).
     });
   } catch (err) {
     const text = String(err?.message ?? err);

@@ -1,5 +1,5 @@
 // The part of Cachet's JavaScript SDK every trigger shares: `api.cache` with Auth0's shapes and
-// codes, the `api` object built from a trigger's method list (each method one host call that
+// codes, the `api` objects made from a trigger's method list (each method one host call that
 // checks its arguments as Auth0's does), error conversion, and the entry point that runs an
 // Auth0-style handler.
 //
@@ -31,8 +31,10 @@ export function payloadOf(err) {
 }
 
 /** Arguments as the host reads them: `undefined` is sent as `null`, as Auth0's JSON does. */
-function argsJson(method, args) {
-  const text = JSON.stringify(args, (_key, value) => (value === undefined ? null : value));
+function argsJson(method, args, plain) {
+  // Without objects among the arguments, JSON.stringify of the array already sends `undefined`
+  // as `null`; a replacer function is called per value, which the interpreter pays for.
+  const text = plain ? JSON.stringify(args) : JSON.stringify(args, (_key, value) => (value === undefined ? null : value));
   if (text === undefined) {
     throw new TypeError(`api.${method}: the arguments cannot be represented as JSON`);
   }
@@ -45,14 +47,18 @@ function argsJson(method, args) {
  * `api.<method>: <why>`, and nothing is recorded.
  */
 export function invoke(method, args) {
-  for (const arg of args) {
-    if (typeof arg === 'function' || typeof arg === 'symbol' || typeof arg === 'bigint') {
-      throw new TypeError(`api.${method}: a ${typeof arg} cannot be sent to the host (use JSON values)`);
+  let plain = true;
+  for (let i = 0; i < args.length; i++) {
+    const type = typeof args[i];
+    if (type === 'object') {
+      if (args[i] !== null) plain = false;
+    } else if (type === 'function' || type === 'symbol' || type === 'bigint') {
+      throw new TypeError(`api.${method}: a ${type} cannot be sent to the host (use JSON values)`);
     }
   }
   let reply;
   try {
-    reply = apiCall(method, argsJson(method, args));
+    reply = apiCall(method, argsJson(method, args, plain));
   } catch (err) {
     throw new Error(`api.${method}: ${payloadOf(err)}`);
   }
@@ -62,28 +68,39 @@ export function invoke(method, args) {
 /** The `api` a group object of one execution belongs to (what its methods return). */
 const API = Symbol('cachet.api');
 
-/** Per `methods` list, per options: each group's prototype of methods (see `buildApi`). */
-const templates = new WeakMap();
+/** The event of one execution, on its `api` (for methods that also change the event). */
+const EVENT = Symbol('cachet.event');
 
 /**
- * The methods of `methods`, made once per trigger (at module load, so a component's snapshot
- * holds them): `[group, prototype]` pairs whose prototype's functions call the host and return
- * the execution's `api` (found through the group object), or the host's value for `returning`.
+ * The `api` and event a group's method was called on (`this` of `api.transaction.setMetadata`):
+ * for the methods a trigger adds with `groups`, which return the api and change the event.
+ * Both are undefined when the method was detached from its group.
  */
-function template(methods, returning, missing) {
-  let byOptions = templates.get(methods);
-  if (byOptions === undefined) {
-    byOptions = new Map();
-    templates.set(methods, byOptions);
-  }
-  const key = `${returning.join(',')}|${missing.join(',')}`;
-  let made = byOptions.get(key);
-  if (made !== undefined) return made;
-  const groups = {};
+export function callee(group) {
+  const api = group?.[API];
+  return { api, event: api?.[EVENT] };
+}
+
+/**
+ * Makes a trigger's `api` factory: `methods` are Auth0's dotted names
+ * (`accessToken.addScope`); each becomes a function that calls the host and returns `api` (for
+ * chaining), or the host's value for the names in `returning` (`rules.wasExecuted`). `groups`
+ * adds or replaces methods of a group (plain functions that may use `callee(this)`), and
+ * `unsupported` names methods Cachet does not run yet, which throw saying so. Every `api` has
+ * `api.cache`.
+ *
+ * Everything here runs once, at module load (so a component's snapshot holds it). An execution
+ * then pays for one object, and one more per group the action touches: the group objects are
+ * made on first access, over prototypes shared by every execution. Building every method's
+ * closure per login cost a warm JavaScript execution about 225 µs in the interpreter, and the
+ * ~16 group objects of post-login most actions never touch another ~40 µs (BENCHMARKS.md).
+ */
+export function apiFactory(methods, { returning = [], groups = {}, unsupported: missing = [] } = {}) {
+  const prototypes = {};
   const place = (name, fn) => {
     const [group, member] = name.split('.');
-    groups[group] ??= {};
-    groups[group][member] = fn;
+    prototypes[group] ??= {};
+    prototypes[group][member] = fn;
   };
   for (const name of methods) {
     place(
@@ -101,37 +118,32 @@ function template(methods, returning, missing) {
   for (const name of missing) {
     place(name, unsupported(`api.${name}`));
   }
-  made = Object.entries(groups);
-  byOptions.set(key, made);
-  return made;
-}
-
-/**
- * The `api` object of a trigger: `methods` are Auth0's dotted names (`accessToken.addScope`);
- * each becomes a function that calls the host and returns `api` (for chaining), or the host's
- * value for the names in `returning` (`rules.wasExecuted`). `extra` adds members of its own
- * (`cache`, methods that also change the event), and `unsupported` names methods Cachet does
- * not run yet, which throw saying so.
- *
- * Called per execution, so it only makes one object per group over prototypes built once
- * (`template`): building every method's closure per login cost a warm JavaScript execution
- * about 225 µs in the interpreter (BENCHMARKS.md).
- */
-export function buildApi(methods, { returning = [], extra = {}, unsupported: missing = [] } = {}) {
-  const api = {};
-  for (const [group, methodsOf] of template(methods, returning, missing)) {
-    const members = Object.create(methodsOf);
-    members[API] = api;
-    api[group] = members;
+  for (const [group, members] of Object.entries(groups)) {
+    prototypes[group] = Object.assign(prototypes[group] ?? {}, members);
   }
-  for (const [group, members] of Object.entries(extra)) {
-    if (typeof members === 'object' && members !== null && !Object.isFrozen(members) && api[group]) {
-      Object.assign(api[group], members);
-    } else {
-      api[group] = members;
-    }
+  const own = (api, group, value) =>
+    Object.defineProperty(api, group, { value, writable: true, enumerable: true, configurable: true });
+  const apiPrototype = { cache };
+  for (const [group, prototype] of Object.entries(prototypes)) {
+    Object.defineProperty(apiPrototype, group, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const members = Object.create(prototype);
+        members[API] = this;
+        own(this, group, members);
+        return members;
+      },
+      set(value) {
+        own(this, group, value);
+      },
+    });
   }
-  return api;
+  return function makeApi(event) {
+    const api = Object.create(apiPrototype);
+    api[EVENT] = event;
+    return api;
+  };
 }
 
 function requireString(what, name, value) {
@@ -248,10 +260,6 @@ export function entry(action, name, makeApi, { optional = false } = {}) {
         `(CommonJS) or \`export const ${name} = async (event, api) => { … }\` (ES module)`,
     );
   }
-  // Build the trigger's method prototypes now, while the component is being made, so its
-  // snapshot holds them and a fresh instance does not build them per login. (No host call:
-  // building an `api` only makes objects.)
-  makeApi({});
   return async function run(eventJson) {
     try {
       const event = JSON.parse(eventJson);

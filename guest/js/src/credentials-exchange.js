@@ -1,7 +1,7 @@
 // `api` for credentials-exchange actions (Auth0's CredentialsExchangeAPI): each method one host
 // call, checked as Auth0's is (`host/runtime/src/interfaces/api/credentials_exchange.rs`).
 
-import { buildApi, cache, entry } from './common.js';
+import { apiFactory, entry } from './common.js';
 
 const METHODS = [
   'access.deny',
@@ -12,9 +12,7 @@ const METHODS = [
   'transaction.clearTargetScopes',
 ];
 
-function makeApi() {
-  return buildApi(METHODS, { extra: { cache } });
-}
+const makeApi = apiFactory(METHODS);
 
 /** Runs an action module's `onExecuteCredentialsExchange(event, api)`. */
 export function handle(action) {

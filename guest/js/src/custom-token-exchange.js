@@ -2,7 +2,7 @@
 // set the user the exchanged token is for, refuse the exchange, set metadata; each one host
 // call (`host/runtime/src/interfaces/api/custom_token_exchange.rs`).
 
-import { buildApi, cache, entry } from './common.js';
+import { apiFactory, entry } from './common.js';
 
 const METHODS = [
   'access.deny',
@@ -15,7 +15,9 @@ const METHODS = [
   'user.setUserMetadata',
 ];
 
+const makeApi = apiFactory(METHODS);
+
 /** Runs an action module's `onExecuteCustomTokenExchange(event, api)`. */
 export function handle(action) {
-  return entry(action, 'onExecuteCustomTokenExchange', () => buildApi(METHODS, { extra: { cache } }));
+  return entry(action, 'onExecuteCustomTokenExchange', makeApi);
 }

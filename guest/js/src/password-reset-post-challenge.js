@@ -3,7 +3,7 @@
 // `onContinuePostChallenge`. Every method is one host call, checked as post-login's method of
 // the same name.
 
-import { buildApi, cache, entry } from './common.js';
+import { apiFactory, entry } from './common.js';
 
 /** The methods the host's table has (`host/runtime/src/interfaces/api/password_reset.rs`). */
 const METHODS = [
@@ -15,12 +15,7 @@ const METHODS = [
   'redirect.validateToken',
 ];
 
-function makeApi() {
-  return buildApi(METHODS, {
-    returning: ['redirect.encodeToken', 'redirect.validateToken'],
-    extra: { cache },
-  });
-}
+const makeApi = apiFactory(METHODS, { returning: ['redirect.encodeToken', 'redirect.validateToken'] });
 
 /** Runs an action module's `onExecutePostChallenge(event, api)`. */
 export function handle(action) {

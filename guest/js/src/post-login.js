@@ -2,7 +2,7 @@
 // as Auth0's is and recorded as a command the caller applies once the whole flow has run.
 // `api.redirect.sendUserTo` pauses the flow after the action; `onContinuePostLogin` resumes it.
 
-import { buildApi, cache, entry, invoke } from './common.js';
+import { apiFactory, callee, entry, invoke } from './common.js';
 
 /** The methods the host's post-login table has (`host/runtime/src/interfaces/api/post_login.rs`). */
 const METHODS = [
@@ -74,60 +74,63 @@ const METHODS = [
   'validation.error',
 ];
 
+/** `event.transaction`, made an object if it is not one. */
+function tx(event) {
+  if (event.transaction === null || typeof event.transaction !== 'object') event.transaction = {};
+  return event.transaction;
+}
+
+/** `event.transaction.target_scopes`, made an array if it is not one. */
+function scopes(event) {
+  const t = tx(event);
+  if (!Array.isArray(t.target_scopes)) t.target_scopes = [];
+  return t.target_scopes;
+}
+
 /**
  * `api.transaction`'s methods also change `event.transaction` at once, as Auth0's do, so later
  * code in the action (and Auth0-style helpers) sees the new metadata and target scopes.
  */
-function transaction(event, api) {
-  const tx = () => {
-    if (event.transaction === null || typeof event.transaction !== 'object') event.transaction = {};
-    return event.transaction;
-  };
-  const scopes = () => {
-    const t = tx();
-    if (!Array.isArray(t.target_scopes)) t.target_scopes = [];
-    return t.target_scopes;
-  };
-  return {
-    setMetadata(key, value) {
-      invoke('transaction.setMetadata', [key, value]);
-      const t = tx();
-      if (t.metadata === null || typeof t.metadata !== 'object') t.metadata = {};
-      if (value === null || value === undefined) delete t.metadata[key];
-      else t.metadata[key] = value;
-      return api;
-    },
-    addTargetScope(scope) {
-      invoke('transaction.addTargetScope', [scope]);
-      if (!scopes().includes(scope)) scopes().push(scope);
-      return api;
-    },
-    removeTargetScope(scope) {
-      invoke('transaction.removeTargetScope', [scope]);
-      tx().target_scopes = scopes().filter((s) => s !== scope);
-      return api;
-    },
-    setTargetScopes(list) {
-      invoke('transaction.setTargetScopes', [list]);
-      tx().target_scopes = [...list];
-      return api;
-    },
-    clearTargetScopes() {
-      invoke('transaction.clearTargetScopes', []);
-      tx().target_scopes = [];
-      return api;
-    },
-  };
-}
+const transaction = {
+  setMetadata(key, value) {
+    invoke('transaction.setMetadata', [key, value]);
+    const { api, event = {} } = callee(this);
+    const t = tx(event);
+    if (t.metadata === null || typeof t.metadata !== 'object') t.metadata = {};
+    if (value === null || value === undefined) delete t.metadata[key];
+    else t.metadata[key] = value;
+    return api;
+  },
+  addTargetScope(scope) {
+    invoke('transaction.addTargetScope', [scope]);
+    const { api, event = {} } = callee(this);
+    if (!scopes(event).includes(scope)) scopes(event).push(scope);
+    return api;
+  },
+  removeTargetScope(scope) {
+    invoke('transaction.removeTargetScope', [scope]);
+    const { api, event = {} } = callee(this);
+    tx(event).target_scopes = scopes(event).filter((s) => s !== scope);
+    return api;
+  },
+  setTargetScopes(list) {
+    invoke('transaction.setTargetScopes', [list]);
+    const { api, event = {} } = callee(this);
+    tx(event).target_scopes = [...list];
+    return api;
+  },
+  clearTargetScopes() {
+    invoke('transaction.clearTargetScopes', []);
+    const { api, event = {} } = callee(this);
+    tx(event).target_scopes = [];
+    return api;
+  },
+};
 
-function makeApi(event) {
-  const api = buildApi(METHODS, {
-    returning: ['rules.wasExecuted', 'redirect.canRedirect', 'redirect.encodeToken', 'redirect.validateToken'],
-    extra: { cache },
-  });
-  Object.assign(api.transaction, transaction(event, api));
-  return api;
-}
+const makeApi = apiFactory(METHODS, {
+  returning: ['rules.wasExecuted', 'redirect.canRedirect', 'redirect.encodeToken', 'redirect.validateToken'],
+  groups: { transaction },
+});
 
 /** Runs an action module's `onExecutePostLogin(event, api)`. */
 export function handle(action) {

@@ -2,11 +2,13 @@
 // set the new user's metadata, refuse with a validation error; each method one host call
 // (`host/runtime/src/interfaces/api/pre_user_registration.rs`).
 
-import { buildApi, cache, entry } from './common.js';
+import { apiFactory, entry } from './common.js';
 
 const METHODS = ['access.deny', 'user.setAppMetadata', 'user.setUserMetadata', 'validation.error'];
 
+const makeApi = apiFactory(METHODS);
+
 /** Runs an action module's `onExecutePreUserRegistration(event, api)`. */
 export function handle(action) {
-  return entry(action, 'onExecutePreUserRegistration', () => buildApi(METHODS, { extra: { cache } }));
+  return entry(action, 'onExecutePreUserRegistration', makeApi);
 }
