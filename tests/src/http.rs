@@ -31,13 +31,26 @@ impl Reply {
     }
 }
 
-/// Sends `method path` to `addr` with an optional bearer `token` and `body`.
+/// Sends `method path` to `addr` with an optional bearer `token` and JSON `body`.
 pub async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<&str>,
+) -> std::io::Result<Reply> {
+    let body = body.map(|b| ("application/json", b.as_bytes().to_vec()));
+    send(addr, method, path, token, body).await
+}
+
+/// Sends `method path` to `addr` with an optional bearer `token` and a body of the given
+/// content type (a component upload: `application/wasm`).
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
 ) -> std::io::Result<Reply> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -51,11 +64,15 @@ pub async fn request(
     if let Some(token) = token {
         builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
+    let bytes = match body {
+        Some((content_type, bytes)) => {
+            builder = builder.header(http::header::CONTENT_TYPE, content_type);
+            bytes
+        }
+        None => Vec::new(),
+    };
     let request = builder
-        .body(Full::new(Bytes::from(body.unwrap_or_default().to_owned())))
+        .body(Full::new(Bytes::from(bytes)))
         .map_err(std::io::Error::other)?;
     let response = sender
         .send_request(request)

@@ -9,6 +9,8 @@
 //! - `cachet cache show|clear|delete` inspects or edits one partition of a store.
 //! - `cachet serve --config cachet.toml` runs the HTTP service (`cachet_server`); SIGHUP
 //!   reloads the config, SIGTERM or SIGINT drain and stop it.
+//! - `cachet deploy ACTION --server URL --tenant T --trigger TR` builds an action if needed,
+//!   uploads it to a running service as a new version and deploys it.
 //!
 //! Exit status of `run`: 0 when the flow succeeded or denied, 1 when an action failed, 2 on bad usage
 //! or input.
@@ -25,6 +27,7 @@ use clap::{Parser, Subcommand};
 use commands::build::{BuildArgs, build};
 use commands::cache::{CacheCommand, cache};
 use commands::demo::{DemoArgs, demo};
+use commands::deploy::{DeployArgs, deploy};
 use commands::dev_idp::{DevIdpArgs, dev_idp};
 use commands::run::{RunArgs, run};
 use commands::serve::{ServeArgs, serve};
@@ -57,6 +60,9 @@ enum Command {
     Serve(ServeArgs),
     /// Build a JavaScript or TypeScript action (written as for Auth0) into a component.
     Build(BuildArgs),
+    /// Upload an action (building JavaScript here) to a `cachet serve` and deploy it.
+    // Boxed like `Run`: its options make it the largest command.
+    Deploy(Box<DeployArgs>),
     /// Run scenario files (TOML or JSON) against the real sandbox; exit 0 only if every
     /// expectation held.
     Test(TestArgs),
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
         Command::Cache(command) => rt.block_on(cache(command)),
         Command::Serve(args) => rt.block_on(serve(args)),
         Command::Build(args) => build(args),
+        Command::Deploy(args) => rt.block_on(deploy(*args)),
         Command::Test(args) => rt.block_on(test(args)),
     };
     match result {

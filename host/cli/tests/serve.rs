@@ -290,3 +290,76 @@ async fn two_serve_processes_on_one_redis_fetch_one_token_for_200_concurrent_log
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cachet_deploy_builds_a_javascript_action_uploads_deploys_and_binds_it() {
+    const DEPLOY_TOKEN: &str = "deploy-test-token-0123456789";
+    let dir = temp_dir("deploy");
+    let path = dir.join("cachet.toml");
+    let config = "listen = \"127.0.0.1:0\"\n[auth]\ntokens_env = \"CACHET_TEST_API_TOKENS\"\n\
+                  [[auth.tokens]]\nname = \"acme-ci\"\nenv = \"CACHET_TEST_DEPLOY\"\n\
+                  roles = [\"deploy\", \"read\"]\ntenants = [\"acme\"]\n";
+    std::fs::write(&path, config).unwrap();
+    let serve = Serve::spawn_with(&path, &[("CACHET_TEST_DEPLOY", DEPLOY_TOKEN)]);
+    let addr = serve.ready();
+    let out = tokio::task::spawn_blocking(move || deploy_claims(addr, "acme", DEPLOY_TOKEN))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("deployed version") && stderr.contains("post-login now runs claims"),
+        "{stderr}"
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["action"], "claims");
+
+    let event = json!({ "user": { "user_id": "auth0|1" } }).to_string();
+    let path = "/v1/tenants/acme/triggers/post-login/execute";
+    let reply = request(addr, "POST", path, Some(TOKEN), Some(&event))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.contains("https://cachet.example/entitlements"),
+        "{}",
+        reply.body
+    );
+
+    // The same token on another tenant: refused, and the command says so (exit 2).
+    let out = tokio::task::spawn_blocking(move || deploy_claims(addr, "globex", DEPLOY_TOKEN))
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("403") && stderr.contains("globex"),
+        "{stderr}"
+    );
+    let (status, lines) = serve.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("action deployed") && l.contains("acme-ci")),
+        "the deploy is logged with the token's name"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains(DEPLOY_TOKEN)),
+        "never the token itself"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `cachet deploy tests/js/claims.js --name claims --bind` to `addr` for `tenant` with `token`.
+fn deploy_claims(addr: SocketAddr, tenant: &str, token: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .arg("deploy")
+        .arg(root().join("tests/js/claims.js"))
+        .args(["--server", &format!("http://{addr}"), "--tenant", tenant])
+        .args(["--trigger", "post-login", "--name", "claims", "--bind"])
+        .env("CACHET_TOKEN", token)
+        .env("CACHET_CACHE_DIR", cachet_build::js_cache_dir(&root()))
+        .output()
+        .unwrap()
+}

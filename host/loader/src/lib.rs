@@ -13,4 +13,4 @@ mod store;
 
 pub use action::{ActionLoader, LoadFileError};
 pub use cachet_js as js;
-pub use store::{OpenStoreError, OpenedStore, open_store};
+pub use store::{OpenStoreError, OpenedStore, open_deploy_store, open_store};

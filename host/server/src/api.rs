@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Server;
+use crate::auth::Grant;
 use crate::http::{Configured, Routes, error, store_unavailable};
 
 /// How long an event body may take to arrive. The execution slot is taken first (so bodies
@@ -398,6 +399,7 @@ async fn show_cache(
 
 async fn purge_cache(
     State(server): State<Server>,
+    Extension(grant): Extension<Arc<Grant>>,
     Configured { partition, .. }: Configured,
 ) -> Response {
     let store = server.runtime().store();
@@ -412,12 +414,13 @@ async fn purge_cache(
         return store_unavailable(e);
     }
     server.metrics().usage(&partition, 0, 0);
-    tracing::info!(partition = %partition, cleared, "partition purged");
+    tracing::info!(partition = %partition, cleared, token = %grant.name, "partition purged");
     axum::Json(json!({ "partition": partition.to_string(), "cleared": cleared })).into_response()
 }
 
 async fn delete_entry(
     State(server): State<Server>,
+    Extension(grant): Extension<Arc<Grant>>,
     Configured { partition, .. }: Configured,
     Path(EntryKey { key }): Path<EntryKey>,
 ) -> Response {
@@ -427,6 +430,8 @@ async fn delete_entry(
         .await
     {
         Ok(()) => {
+            // The key is the action's data: not logged.
+            tracing::info!(partition = %partition, token = %grant.name, "cache entry deleted");
             if let Ok(usage) = store.usage(&partition).await {
                 server
                     .metrics()
@@ -453,14 +458,19 @@ struct EntryKey {
     key: String,
 }
 
-async fn list_flows(State(server): State<Server>) -> Response {
+async fn list_flows(
+    State(server): State<Server>,
+    Extension(grant): Extension<Arc<Grant>>,
+) -> Response {
     let flows = server.flows();
     let mut list: Vec<_> = flows
         .iter()
+        .filter(|(partition, _)| grant.allows(&partition.tenant))
         .map(|(partition, flow)| {
             json!({
                 "tenant": partition.tenant,
                 "trigger": partition.trigger,
+                "source": flow.source.as_str(),
                 "actions": flow.actions.iter().map(|a| json!({
                     "name": a.name(),
                     "sha256": a.digest(),
@@ -477,7 +487,8 @@ async fn list_flows(State(server): State<Server>) -> Response {
     axum::Json(json!({ "flows": list })).into_response()
 }
 
-async fn reload(State(server): State<Server>) -> Response {
+async fn reload(State(server): State<Server>, Extension(grant): Extension<Arc<Grant>>) -> Response {
+    tracing::info!(token = %grant.name, "reload requested");
     match server.reload().await {
         Ok(report) => axum::Json(json!({ "reloaded": report })).into_response(),
         Err(e) => error(

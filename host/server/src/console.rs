@@ -11,7 +11,9 @@
 
 mod trial;
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +22,7 @@ use cachet_runtime::{PartitionKey, Trigger};
 use serde_json::{Value, json};
 
 use crate::Server;
+use crate::auth::Grant;
 use crate::http::{Configured, Routes, error};
 use crate::metrics::ACTIVITY_MINUTES;
 use trial::Trial;
@@ -81,12 +84,16 @@ async fn script() -> Response {
 }
 
 /// Everything the overview shows, in one request.
-async fn overview(State(server): State<Server>) -> Response {
+async fn overview(
+    State(server): State<Server>,
+    Extension(grant): Extension<Arc<Grant>>,
+) -> Response {
     let config = server.config();
     let runtime = server.runtime();
     let now = runtime.now_ms();
     let flows = server.flows();
-    let mut keys: Vec<&PartitionKey> = flows.keys().collect();
+    // A token scoped to some tenants sees only theirs.
+    let mut keys: Vec<&PartitionKey> = flows.keys().filter(|k| grant.allows(&k.tenant)).collect();
     keys.sort_by(|a, b| (&a.tenant, a.trigger).cmp(&(&b.tenant, b.trigger)));
     let mut partitions = Vec::with_capacity(keys.len());
     for key in keys {
@@ -124,6 +131,7 @@ async fn overview(State(server): State<Server>) -> Response {
         partitions.push(json!({
             "tenant": key.tenant,
             "trigger": key.trigger,
+            "source": flow.source.as_str(),
             "usage": usage,
             "actions": actions,
         }));
@@ -140,7 +148,12 @@ async fn overview(State(server): State<Server>) -> Response {
             "max_value_bytes": limits.max_value_bytes,
         },
         "policy": config.policy,
-        "egress": { "token_requests": token_requests, "requests": egress_requests },
+        // Totals over every tenant: only for a token that may see them all.
+        "egress": if grant.all_tenants() {
+            json!({ "token_requests": token_requests, "requests": egress_requests })
+        } else {
+            Value::Null
+        },
         "partitions": partitions,
         // Every trigger the runtime runs, with the event its tests start from: the console
         // reads them from the trigger table rather than keeping copies of its own.

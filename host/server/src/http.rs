@@ -90,7 +90,8 @@ fn partition(
         None => Err(NotFound {
             code: "no_flow",
             message: format!(
-                "tenant `{}` has no {} actions in this service's configuration",
+                "tenant `{}` has no {} actions (none in the config file, none bound through \
+                 the deployment API)",
                 key.tenant, key.trigger
             ),
         }),

@@ -21,24 +21,27 @@
 //! The pieces: [`Config`] (the TOML file, validated with the file and line of each mistake),
 //! [`Server`] (the runtime, the flows built from the config, reload and graceful shutdown),
 //! and the routes by group, each a module that contributes its own: `api` (execute, inspect
-//! and purge a partition, list flows, reload), `console` (the web console and its test
+//! and purge a partition, list flows, reload), `deploy` (actions deployed through the API,
+//! their versions and bindings, followed by every replica), `console` (the web console and its test
 //! runner), `metrics` ([`Metrics`], Prometheus text) and `probes` (health, readiness). What
 //! the groups share (error answers, the partition extractor) is in `http`, bearer-token auth
 //! ([`Tokens`]) in `auth`. [`open_store`] opens whichever store a URL names.
 //!
 //! Flows are swapped as a whole: an execution takes the flow table once, when it starts, and
-//! finishes on it even if a reload replaces it meanwhile.
+//! finishes on it even if a reload or a deployment replaces it meanwhile. The table served is
+//! the config file's flows with the deployed ones over them.
 
 mod api;
 mod auth;
 mod config;
 mod console;
+mod deploy;
 mod http;
 mod metrics;
 mod probes;
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -54,9 +57,10 @@ use cachet_runtime::{
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-pub use auth::{MIN_TOKEN_CHARS, Tokens, TokensError};
-pub use cachet_loader::{OpenStoreError, OpenedStore, open_store};
-pub use config::{ActionSpec, Config, ConfigError, EXAMPLE_CONFIG, MAX_INFLIGHT};
+pub use auth::{Grant, MIN_TOKEN_CHARS, Role, Tokens, TokensError};
+pub use cachet_loader::{OpenStoreError, OpenedStore, open_deploy_store, open_store};
+pub use config::{ActionSpec, Config, ConfigError, DeployConfig, EXAMPLE_CONFIG, MAX_INFLIGHT};
+pub use deploy::RefreshError;
 pub use metrics::Metrics;
 use metrics::PartitionMetrics;
 
@@ -112,6 +116,9 @@ pub enum ServerError {
     /// Saving the cache at shutdown failed.
     #[error("the service stopped but its cache was not saved: {0}")]
     Flush(StoreError),
+    /// The deployed actions could not be read at start-up.
+    #[error("cannot read the deployed actions: {0}")]
+    Deployments(#[from] RefreshError),
 }
 
 /// Where `env:` secrets and the bearer tokens are read from: the process environment, or a
@@ -125,10 +132,32 @@ pub(crate) struct Flow {
     pub(crate) series: Arc<PartitionMetrics>,
     /// Each action's source language (`javascript`, `typescript`, `wasm`), in flow order.
     pub(crate) languages: Arc<[&'static str]>,
+    /// Where the flow comes from.
+    pub(crate) source: FlowSource,
+}
+
+/// Where a flow comes from: the config file's `[[actions]]`, or bindings set through the
+/// deployment API (which win where both name one tenant's trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowSource {
+    /// `[[actions]]` of the config file.
+    Config,
+    /// `PUT …/bindings` of the deployment API.
+    Deployed,
+}
+
+impl FlowSource {
+    /// The name the API and console show.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FlowSource::Config => "config",
+            FlowSource::Deployed => "deployed",
+        }
+    }
 }
 
 /// The flows of every tenant and trigger, swapped as a whole by a reload.
-type Flows = HashMap<PartitionKey, Flow>;
+pub(crate) type Flows = HashMap<PartitionKey, Flow>;
 
 /// What a reload did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -154,7 +183,16 @@ struct Shared {
     /// Loads the configured action files (building JavaScript) on start, reload and trial.
     loader: ActionLoader,
     config: RwLock<Arc<Config>>,
+    /// The flows served: the config file's, with the deployed ones over them.
     flows: RwLock<Arc<Flows>>,
+    /// The config file's flows.
+    configured: RwLock<Arc<Flows>>,
+    /// The deployed flows (see [`deploy`]).
+    deployed: RwLock<Arc<Flows>>,
+    /// Merging the two into `flows` takes turns.
+    publishing: std::sync::Mutex<()>,
+    /// The deployment store and what this replica loaded from it.
+    deployments: deploy::Deployments,
     metrics: Arc<Metrics>,
     /// One permit per execution allowed at once.
     inflight: Arc<Semaphore>,
@@ -217,6 +255,7 @@ impl Server {
             builder = builder.compiled_cache_dir(dir);
         }
         let runtime = builder.build()?;
+        let deploy_store = open_deploy_store(&config.store, config.deploy.dir.as_deref()).await?;
         let (flows, _) = load_flows(&runtime, &loader, &metrics, &config).await?;
         metrics.reload(true);
         tracing::info!(
@@ -225,19 +264,39 @@ impl Server {
             actions = config.actions.len(),
             "flows ready"
         );
-        Ok(Self {
+        let flows = Arc::new(flows);
+        let server = Self {
             shared: Arc::new(Shared {
                 runtime,
                 loader,
                 inflight: Arc::new(Semaphore::new(config.max_inflight)),
                 config: RwLock::new(Arc::new(config)),
-                flows: RwLock::new(Arc::new(flows)),
+                flows: RwLock::new(Arc::clone(&flows)),
+                configured: RwLock::new(flows),
+                deployed: RwLock::default(),
+                publishing: std::sync::Mutex::new(()),
+                deployments: deploy::Deployments::new(deploy_store),
                 metrics,
                 reloading: tokio::sync::Mutex::new(()),
                 stopping: AtomicBool::new(false),
                 env,
             }),
-        })
+        };
+        // Deployed flows are served from the start (a restart keeps them); then a poller
+        // follows the deployment store for as long as the server lives.
+        server.refresh_deployments().await?;
+        let weak = Arc::downgrade(&server.shared);
+        tokio::spawn(async move {
+            loop {
+                let Some(shared) = weak.upgrade() else { break };
+                let server = Server { shared };
+                let pause = Duration::from_millis(server.config().deploy.poll_ms);
+                server.refresh_logged().await;
+                drop(server);
+                tokio::time::sleep(pause).await;
+            }
+        });
+        Ok(server)
     }
 
     /// The configuration in force.
@@ -270,6 +329,7 @@ impl Server {
     pub fn router(&self) -> axum::Router {
         let groups = [
             api::routes(),
+            deploy::routes(),
             console::routes(),
             metrics::routes(),
             probes::routes(),
@@ -351,9 +411,10 @@ impl Server {
         // finishes on it.
         *self
             .shared
-            .flows
+            .configured
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(flows);
+        self.publish();
         *self
             .shared
             .config
@@ -370,6 +431,49 @@ impl Server {
             .unwrap_or_else(PoisonError::into_inner)
             .get(partition)
             .cloned()
+    }
+
+    /// The deployed flows alone.
+    pub(crate) fn deployed_flows(&self) -> Arc<Flows> {
+        Arc::clone(
+            &self
+                .shared
+                .deployed
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Serves the config file's flows with the deployed ones over them (a binding through
+    /// the API wins over the file's flow for the same tenant and trigger, and says so).
+    pub(crate) fn publish(&self) {
+        let _turn = self
+            .shared
+            .publishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let configured = Arc::clone(
+            &self
+                .shared
+                .configured
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let deployed = self.deployed_flows();
+        let mut merged: Flows = (*configured).clone();
+        for (partition, flow) in deployed.iter() {
+            if merged.insert(partition.clone(), flow.clone()).is_some() {
+                tracing::warn!(
+                    partition = %partition,
+                    "the config file's flow is replaced by the deployed bindings for this partition"
+                );
+            }
+        }
+        *self
+            .shared
+            .flows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(merged);
     }
 
     fn flows(&self) -> Arc<Flows> {
@@ -398,15 +502,19 @@ impl Server {
             tracing::info!("shutting down: no new connections; in-flight executions finish");
             let _ = stop_tx.send(true);
         };
-        let serving = axum::serve(listener, self.router())
-            .with_graceful_shutdown(graceful)
-            .into_future();
         let config = self.config();
+        let serving = accept(
+            listener,
+            self.router(),
+            graceful,
+            config.max_connections,
+            Duration::from_millis(config.header_read_timeout_ms),
+        );
         let drain_limit = Duration::from_millis(config.execution_limits.flow_deadline_ms)
             + Duration::from_secs(1);
         let mut drain_started = None;
         let drained = tokio::select! {
-            served = serving => served.map_err(ServerError::Serve),
+            () = serving => Ok(()),
             () = async {
                 let _ = stop_rx.wait_for(|stopping| *stopping).await;
                 drain_started = Some(tokio::time::Instant::now());
@@ -436,6 +544,75 @@ impl Server {
             .map_err(ServerError::Flush);
         drained.and(flushed)
     }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets every open connection
+/// finish its request and returns when the last one closed.
+///
+/// At most `max_connections` connections are open at once (beyond, new ones wait in the
+/// listen backlog, so a flood of idle clients cannot exhaust file descriptors or memory), and
+/// a connection that does not send a request's headers within `header_timeout` (a slow
+/// client, or one idling on keep-alive) is closed: hyper's HTTP/1 with a timer, which
+/// `axum::serve` does not set.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()>,
+    max_connections: usize,
+    header_timeout: Duration,
+) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            // The slot is held until the connection is closed.
+            let _slot = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = async {
+                    // The guard `wait_for` returns is dropped here, not held across an await.
+                    let _ = closing.wait_for(|closing| *closing).await;
+                } => {
+                    // Finishes the request in progress, then closes.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
 }
 
 /// An action's source language, from its file's extension (for the console).
@@ -523,6 +700,7 @@ async fn load_flows(
                 actions: actions.into(),
                 series,
                 languages: languages.into(),
+                source: FlowSource::Config,
             },
         );
     }

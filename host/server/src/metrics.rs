@@ -4,10 +4,11 @@
 //! unknown tenant is refused before anything is counted), and every other label is a fixed
 //! word. Nothing secret is a label: no key, value, token or URL.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,6 +24,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::Server;
+use crate::auth::Grant;
 use crate::http::Routes;
 
 /// `GET /metrics`, authenticated: partition names are tenants' names.
@@ -33,14 +35,19 @@ pub(crate) fn routes() -> Routes {
     }
 }
 
-/// The registry as OpenMetrics text.
-async fn scrape(State(server): State<Server>) -> Response {
+/// The registry as OpenMetrics text; a token scoped to some tenants gets only their series.
+async fn scrape(State(server): State<Server>, Extension(grant): Extension<Arc<Grant>>) -> Response {
+    let text = if grant.all_tenants() {
+        server.metrics().encode()
+    } else {
+        server.metrics().encode_for(|tenant| grant.allows(tenant))
+    };
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        server.metrics().encode(),
+        text,
     )
         .into_response()
 }
@@ -475,6 +482,40 @@ impl Metrics {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// [`Metrics::encode`] with only the series labelled with a tenant `allows` accepts (and
+    /// their families' `# HELP`/`# TYPE` lines): what a token scoped to some tenants may read.
+    /// Series without a tenant label are totals over every tenant, so they are left out too.
+    pub fn encode_for(&self, allows: impl Fn(&str) -> bool) -> String {
+        let full = self.encode();
+        let mut out = String::with_capacity(full.len() / 2);
+        let mut header = String::new();
+        for line in full.lines() {
+            if line.starts_with("# EOF") {
+                out.push_str(line);
+                out.push('\n');
+            } else if line.starts_with('#') {
+                if line.starts_with("# HELP") {
+                    header.clear();
+                }
+                header.push_str(line);
+                header.push('\n');
+            } else {
+                // Tenant names are ASCII letters, digits, `-`, `_` and `.`: never escaped.
+                let tenant = line
+                    .split_once("tenant=\"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(tenant, _)| tenant);
+                if tenant.is_some_and(&allows) {
+                    out.push_str(&header);
+                    header.clear();
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
         out
     }
 }

@@ -86,6 +86,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
 use thiserror::Error;
 
+mod deploy;
+pub use deploy::RedisDeployStore;
+
 /// The partition script; see the module docs.
 const PARTITION_LUA: &str = include_str!("partition.lua");
 
@@ -209,38 +212,13 @@ impl RedisStore {
             )));
         }
         let shown = url.to_string();
-        let unreachable = |reason: String| RedisStoreError::Unreachable {
-            url: shown.clone(),
-            reason,
-        };
         let script = Script::new(PARTITION_LUA);
-        let conn = if url.cluster() {
-            let client = ClusterClient::builder([url.connection_string()])
-                .connection_timeout(options.connect_timeout)
-                .response_timeout(options.timeout)
-                .retries(1)
-                .build()
-                .map_err(|e| unreachable(e.to_string()))?;
-            let conn = ready(
-                client.get_async_connection(),
-                &script,
-                options.connect_timeout,
-            );
-            Conn::Cluster(conn.await.map_err(unreachable)?)
-        } else {
-            let client = redis::Client::open(url.connection_string())
-                .map_err(|e| unreachable(e.to_string()))?;
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(options.connect_timeout))
-                .set_response_timeout(Some(options.timeout))
-                // Reconnection is retried on the next call; a call never waits for many
-                // attempts.
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(500));
-            let connecting = ConnectionManager::new_with_config(client, config);
-            let conn = ready(connecting, &script, options.connect_timeout);
-            Conn::Single(conn.await.map_err(unreachable)?)
-        };
+        let conn = open(url, options.connect_timeout, options.timeout, &script)
+            .await
+            .map_err(|reason| RedisStoreError::Unreachable {
+                url: shown.clone(),
+                reason,
+            })?;
         tracing::info!(url = %shown, "connected to the Redis cache store");
         Ok(Self {
             conn,
@@ -610,6 +588,38 @@ impl CacheStore for RedisStore {
     }
 }
 
+/// Connects to the server or Cluster at `url` (reconnecting by itself later), each request
+/// answered within `timeout`, and loads `script`.
+async fn open(
+    url: &RedisUrl,
+    connect_timeout: Duration,
+    timeout: Duration,
+    script: &Script,
+) -> Result<Conn, String> {
+    if url.cluster() {
+        let client = ClusterClient::builder([url.connection_string()])
+            .connection_timeout(connect_timeout)
+            .response_timeout(timeout)
+            .retries(1)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let conn = ready(client.get_async_connection(), script, connect_timeout);
+        Ok(Conn::Cluster(conn.await?))
+    } else {
+        let client = redis::Client::open(url.connection_string()).map_err(|e| e.to_string())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(connect_timeout))
+            .set_response_timeout(Some(timeout))
+            // Reconnection is retried on the next call; a call never waits for many attempts.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connecting = ConnectionManager::new_with_config(client, config);
+        Ok(Conn::Single(
+            ready(connecting, script, connect_timeout).await?,
+        ))
+    }
+}
+
 /// Waits for `connecting` (at most twice `timeout`), then sends it the partition script (to
 /// every primary, for a Cluster), so the first operation does not pay for it.
 async fn ready<C: redis::aio::ConnectionLike + Send>(
@@ -623,8 +633,8 @@ async fn ready<C: redis::aio::ConnectionLike + Send>(
         .map_err(|e| e.to_string())?;
     tokio::time::timeout(timeout, script.load_async(&mut conn))
         .await
-        .map_err(|_| "loading the partition script timed out".to_owned())?
-        .map_err(|e| format!("loading the partition script failed: {e}"))?;
+        .map_err(|_| "loading a script timed out".to_owned())?
+        .map_err(|e| format!("loading a script failed: {e}"))?;
     Ok(conn)
 }
 

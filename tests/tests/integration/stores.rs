@@ -963,3 +963,127 @@ async fn a_store_that_never_answers_costs_a_miss_and_failed_writes_at_the_deadli
     assert_eq!(results[1]["error"], "FailedToSetCacheRecord");
     assert_eq!(results[2]["error"], "FailedToDeleteCacheRecord");
 }
+
+/// What every deployment store must do (`cachet_deploy::DeployStore`): versions stored once
+/// and listed oldest first, a deploy of a version never stored refused with nothing changed,
+/// rollback, bindings set and removed, and the generation moving with every change and only
+/// then; a component's bytes come back exactly.
+async fn deploy_store_conformance(store: &dyn cachet_deploy::DeployStore) {
+    use cachet_deploy::{Settings, VersionMeta};
+    let component = |n: u8| -> Vec<u8> { (0..=255u8).chain([n]).collect() };
+    let meta = |n: u8, at: u64| {
+        VersionMeta::new(
+            "acme",
+            "claims",
+            "post-login",
+            Settings::default(),
+            &component(n),
+            "ci",
+            at,
+        )
+    };
+    let start = store.generation().await.unwrap();
+    let (v1, v2) = (meta(1, 10), meta(2, 20));
+    assert!(store.put_version(&v1, &component(1)).await.unwrap());
+    assert!(
+        !store.put_version(&v1, &component(1)).await.unwrap(),
+        "stored once"
+    );
+    assert!(store.put_version(&v2, &component(2)).await.unwrap());
+    assert_eq!(
+        store.generation().await.unwrap(),
+        start + 2,
+        "one step per new version"
+    );
+    assert_eq!(
+        store.versions("acme", "claims").await.unwrap(),
+        vec![v1.clone(), v2.clone()]
+    );
+    assert!(store.versions("globex", "claims").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .component("acme", "claims", &v2.version)
+            .await
+            .unwrap(),
+        Some(component(2))
+    );
+    assert_eq!(
+        store.version("acme", "claims", &v1.version).await.unwrap(),
+        Some(v1.clone())
+    );
+    assert_eq!(
+        store.component("acme", "claims", "missing").await.unwrap(),
+        None
+    );
+
+    let refused = store.deploy("acme", "claims", "missing", "ci", 30).await;
+    assert!(matches!(
+        refused,
+        Err(cachet_deploy::DeployStoreError::NoSuchVersion { .. })
+    ));
+    assert_eq!(
+        store.generation().await.unwrap(),
+        start + 2,
+        "a refusal changes nothing"
+    );
+    store
+        .deploy("acme", "claims", &v2.version, "ci", 30)
+        .await
+        .unwrap();
+    store
+        .bind("acme", "post-login", &["claims".to_owned()], "ci")
+        .await
+        .unwrap();
+    let snapshot = store.snapshot().await.unwrap();
+    assert_eq!(snapshot.generation, start + 4);
+    assert_eq!(snapshot.deployed.len(), 1);
+    assert_eq!(snapshot.deployed[0].version, v2.version);
+    assert_eq!(snapshot.deployed[0].deployed_by, "ci");
+    assert_eq!(snapshot.bindings[0].actions, vec!["claims".to_owned()]);
+    // Rollback.
+    store
+        .deploy("acme", "claims", &v1.version, "ops", 40)
+        .await
+        .unwrap();
+    let snapshot = store.snapshot().await.unwrap();
+    assert_eq!(snapshot.deployed[0].version, v1.version);
+    assert_eq!(snapshot.deployed[0].deployed_by, "ops");
+    store.bind("acme", "post-login", &[], "ci").await.unwrap();
+    let snapshot = store.snapshot().await.unwrap();
+    assert!(snapshot.bindings.is_empty());
+    assert_eq!(snapshot.generation, store.generation().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_memory_and_directory_deployment_stores_pass_the_deployment_conformance_suite() {
+    deploy_store_conformance(&cachet_deploy::LocalDeployStore::in_memory()).await;
+    let dir = temp_dir("deploy-dir");
+    deploy_store_conformance(&cachet_deploy::LocalDeployStore::open(&dir).unwrap()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_redis_deployment_store_passes_the_deployment_conformance_suite() {
+    let server = RedisServer::start("deploy-conformance");
+    let store = cachet_store_redis::RedisDeployStore::connect(
+        &redis_url(&server),
+        "cachet",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    deploy_store_conformance(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_deployment_store_passes_the_deployment_conformance_suite_on_a_cluster() {
+    let cluster = RedisCluster::start("deploy-conformance-cluster");
+    let StoreUrl::Redis(url) = cluster.url().parse().unwrap() else {
+        panic!("not a Redis URL")
+    };
+    let store =
+        cachet_store_redis::RedisDeployStore::connect(&url, "cachet", Duration::from_secs(5))
+            .await
+            .unwrap();
+    deploy_store_conformance(&store).await;
+}

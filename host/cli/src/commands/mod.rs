@@ -10,6 +10,7 @@ use cachet_runtime::Trigger;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod demo;
+pub(crate) mod deploy;
 pub(crate) mod dev_idp;
 pub(crate) mod run;
 pub(crate) mod serve;

@@ -18,9 +18,9 @@ use cachet_runtime::{ActionConfig, InstanceMode, StoreUrl, Trigger, WarmOptions}
 use thiserror::Error;
 use toml::Spanned;
 
-use crate::auth::{MIN_TOKEN_CHARS, Tokens};
+use crate::auth::{Grant, MIN_TOKEN_CHARS, Tokens};
 use locate::Locator;
-use raw::{RawAction, RawConfig, RawInstance};
+use raw::{RawAction, RawAuth, RawConfig, RawDeploy, RawInstance};
 
 mod locate;
 mod raw;
@@ -92,6 +92,11 @@ pub struct Config {
     pub max_inflight: usize,
     /// Seconds a client is told to wait when the service is at `max_inflight`.
     pub retry_after_secs: u32,
+    /// Connections open at once; beyond, new ones wait in the listen backlog. Default 4096.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers (or idle between
+    /// requests) before it is closed, in ms. Default 10 000.
+    pub header_read_timeout_ms: u64,
     /// The bearer tokens, or `None` when `[auth]` is absent (loopback only).
     pub auth: Option<Tokens>,
     /// Quotas of every partition.
@@ -100,6 +105,38 @@ pub struct Config {
     pub execution_limits: ExecutionLimits,
     /// The actions, in file order (the flow order per tenant and trigger).
     pub actions: Vec<ActionSpec>,
+    /// Actions deployed through the API: where they are kept, how often replicas look for
+    /// changes, the secrets each tenant's deployed actions may use.
+    pub deploy: DeployConfig,
+}
+
+/// `[deploy]`, resolved.
+#[derive(Clone)]
+pub struct DeployConfig {
+    /// How often (ms) a replica checks the deployment store for a change. Default 500.
+    pub poll_ms: u64,
+    /// Where deployments are kept when the store is not Redis (default: beside a snapshot
+    /// file, `FILE.deployments/`; in memory for `memory:`).
+    pub dir: Option<PathBuf>,
+    /// Tenant → secret name → value: what a deployed action's secret references name. A
+    /// tenant's deployed actions can use its own secrets only.
+    pub tenant_secrets: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl fmt::Debug for DeployConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secret names only.
+        let names: BTreeMap<&String, Vec<&String>> = self
+            .tenant_secrets
+            .iter()
+            .map(|(t, s)| (t, s.keys().collect()))
+            .collect();
+        f.debug_struct("DeployConfig")
+            .field("poll_ms", &self.poll_ms)
+            .field("dir", &self.dir)
+            .field("tenant_secrets", &names)
+            .finish()
+    }
 }
 
 impl fmt::Debug for Config {
@@ -113,6 +150,7 @@ impl fmt::Debug for Config {
             .field("max_inflight", &self.max_inflight)
             .field("auth", &self.auth)
             .field("actions", &self.actions)
+            .field("deploy", &self.deploy)
             .finish_non_exhaustive()
     }
 }
@@ -204,6 +242,18 @@ impl Config {
                 ),
             ));
         }
+        if !(1..=1_048_576).contains(raw.max_connections.get_ref()) {
+            return Err(at.invalid(
+                &raw.max_connections,
+                "max_connections must be between 1 and 1048576 (connections open at once)".into(),
+            ));
+        }
+        if !(100..=600_000).contains(raw.header_read_timeout_ms.get_ref()) {
+            return Err(at.invalid(
+                &raw.header_read_timeout_ms,
+                "header_read_timeout_ms must be between 100 and 600000".into(),
+            ));
+        }
         if !(1..=60_000).contains(raw.store_timeout_ms.get_ref()) {
             return Err(at.invalid(
                 &raw.store_timeout_ms,
@@ -224,7 +274,7 @@ impl Config {
                 }
                 None
             }
-            Some(auth) => Some(tokens(&at, &auth.tokens_env, env)?),
+            Some(auth) => Some(tokens(&at, auth, env)?),
         };
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let compiled_cache_dir = raw
@@ -251,8 +301,10 @@ impl Config {
                 });
             }
         }
+        let deploy = deploy_config(&at, &raw.deploy, base, env)?;
         Ok(Self {
             path: path.to_path_buf(),
+            deploy,
             listen,
             store,
             store_timeout_ms: *raw.store_timeout_ms.get_ref(),
@@ -261,6 +313,8 @@ impl Config {
             js_cache_dir,
             max_inflight: *raw.max_inflight.get_ref(),
             retry_after_secs: raw.retry_after_secs,
+            max_connections: *raw.max_connections.get_ref(),
+            header_read_timeout_ms: *raw.header_read_timeout_ms.get_ref(),
             auth,
             cache_limits: raw.cache_limits,
             execution_limits: raw.execution_limits,
@@ -290,7 +344,16 @@ impl Config {
             self.compiled_cache_dir == new.compiled_cache_dir,
         );
         check("js_cache_dir", self.js_cache_dir == new.js_cache_dir);
+        check("deploy.dir", self.deploy.dir == new.deploy.dir);
         check("max_inflight", self.max_inflight == new.max_inflight);
+        check(
+            "max_connections",
+            self.max_connections == new.max_connections,
+        );
+        check(
+            "header_read_timeout_ms",
+            self.header_read_timeout_ms == new.header_read_timeout_ms,
+        );
         check("cache_limits", self.cache_limits == new.cache_limits);
         check(
             "execution_limits",
@@ -300,24 +363,160 @@ impl Config {
     }
 }
 
-/// The bearer tokens `[auth] tokens_env` names, read from the environment.
+/// The bearer tokens `[auth]` names, read from the environment: `tokens_env`'s with every role
+/// on every tenant, and each `[[auth.tokens]]` entry's with its roles and tenants.
 fn tokens(
     at: &Locator<'_>,
-    name: &Spanned<String>,
+    auth: &RawAuth,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Tokens, ConfigError> {
-    let var = name.get_ref();
-    let Some(value) = env(var) else {
-        return Err(at.invalid(
-            name,
-            format!(
-                "[auth] tokens_env names ${var}, which is not set; set it to one or more \
-                 bearer tokens separated by commas (at least {MIN_TOKEN_CHARS} characters \
-                 each)"
-            ),
-        ));
+    let unset = |var: &str, what: &str| {
+        format!(
+            "{what} names ${var}, which is not set; set it to one or more bearer tokens \
+             separated by commas (at least {MIN_TOKEN_CHARS} characters each)"
+        )
     };
-    Tokens::parse(var, &value).map_err(|e| at.invalid(name, e.to_string()))
+    let mut all = Tokens::empty(match &auth.tokens_env {
+        Some(var) => var.get_ref().clone(),
+        None => "[auth.tokens]".to_owned(),
+    });
+    if auth.tokens_env.is_none() && auth.tokens.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: at.path.to_path_buf(),
+            line: 1,
+            message: "[auth] names no token: add tokens_env = \"CACHET_API_TOKENS\" (every role \
+                      on every tenant) or [[auth.tokens]] entries with name, env, roles and \
+                      tenants"
+                .into(),
+        });
+    }
+    if let Some(name) = &auth.tokens_env {
+        let var = name.get_ref();
+        let value = env(var).ok_or_else(|| at.invalid(name, unset(var, "[auth] tokens_env")))?;
+        all = Tokens::parse(var, &value).map_err(|e| at.invalid(name, e.to_string()))?;
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for entry in &auth.tokens {
+        let raw = entry.get_ref();
+        let name = raw.name.get_ref();
+        if !valid_name(name) {
+            return Err(at.invalid(
+                &raw.name,
+                format!("token name {name:?}: use 1 to 128 ASCII letters, digits, `-`, `_` or `.`"),
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(at.invalid(&raw.name, format!("a second token named `{name}`; names must differ (logs say who did what by them)")));
+        }
+        let mut roles = Vec::new();
+        for role in raw.roles.get_ref() {
+            roles.push(
+                role.parse()
+                    .map_err(|e: String| at.invalid(&raw.roles, format!("token `{name}`: {e}")))?,
+            );
+        }
+        if roles.is_empty() {
+            return Err(at.invalid(
+                &raw.roles,
+                format!("token `{name}` has no role; give some of execute, read, deploy, admin"),
+            ));
+        }
+        let listed = raw.tenants.get_ref();
+        let tenants = if listed.iter().any(|t| t == "*") {
+            if listed.len() > 1 {
+                return Err(at.invalid(
+                    &raw.tenants,
+                    format!("token `{name}`: `*` (every tenant) cannot be listed with tenants"),
+                ));
+            }
+            None
+        } else {
+            if listed.is_empty() {
+                return Err(at.invalid(
+                    &raw.tenants,
+                    format!(
+                        "token `{name}` may touch no tenant; list some, or `*` for every tenant"
+                    ),
+                ));
+            }
+            if let Some(bad) = listed.iter().find(|t| !valid_name(t)) {
+                return Err(at.invalid(
+                    &raw.tenants,
+                    format!("token `{name}`: tenant {bad:?} is not a tenant name"),
+                ));
+            }
+            Some(listed.clone())
+        };
+        let var = raw.env.get_ref();
+        let value =
+            env(var).ok_or_else(|| at.invalid(&raw.env, unset(var, &format!("token `{name}`"))))?;
+        let grant = Grant {
+            name: name.clone(),
+            roles,
+            tenants,
+        };
+        all.add_from(var, &value, grant)
+            .map_err(|e| at.invalid(&raw.env, e.to_string()))?;
+    }
+    Ok(all)
+}
+
+/// `[deploy]`, checked: the poll interval bounded, the directory resolved, tenant secrets read.
+fn deploy_config(
+    at: &Locator<'_>,
+    raw: &RawDeploy,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DeployConfig, ConfigError> {
+    if !(50..=60_000).contains(raw.poll_ms.get_ref()) {
+        return Err(at.invalid(
+            &raw.poll_ms,
+            "[deploy] poll_ms must be between 50 and 60000 (how often replicas look for a new \
+             deployment)"
+                .into(),
+        ));
+    }
+    let mut tenant_secrets = BTreeMap::new();
+    for (tenant, secrets) in &raw.tenant_secrets {
+        let mut resolved = BTreeMap::new();
+        for (name, value) in secrets {
+            if !valid_name(tenant) {
+                return Err(at.invalid(
+                    value,
+                    format!("[deploy.tenant_secrets] {tenant:?} is not a tenant name"),
+                ));
+            }
+            let v = match value.get_ref().strip_prefix("env:") {
+                Some(var) => env(var).ok_or_else(|| {
+                    at.invalid(
+                        value,
+                        format!(
+                            "tenant `{tenant}`'s secret `{name}` is read from ${var}, which is \
+                             not set; export it before starting"
+                        ),
+                    )
+                })?,
+                None => value.get_ref().clone(),
+            };
+            resolved.insert(name.clone(), v);
+        }
+        tenant_secrets.insert(tenant.clone(), resolved);
+    }
+    Ok(DeployConfig {
+        poll_ms: *raw.poll_ms.get_ref(),
+        dir: raw.dir.as_ref().map(|d| base.join(d.get_ref())),
+        tenant_secrets,
+    })
+}
+
+/// Whether `name` is usable as a tenant, action or token name (it appears in URLs, metric
+/// labels and Redis keys).
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// One `[[actions]]` entry, checked and resolved: names usable in URLs and labels, the file
@@ -332,12 +531,7 @@ fn action(
     let raw = entry.get_ref();
     for (field, value) in [("tenant", &raw.tenant), ("name", &raw.name)] {
         let v = value.get_ref();
-        if v.is_empty()
-            || v.len() > 128
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
+        if !valid_name(v) {
             return Err(at.invalid(
                 value,
                 format!(

@@ -26,6 +26,14 @@ pub(super) fn default_store_timeout() -> Spanned<u64> {
     Spanned::new(0..0, 100)
 }
 
+pub(super) fn default_max_connections() -> Spanned<usize> {
+    Spanned::new(0..0, 4096)
+}
+
+pub(super) fn default_header_read_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 10_000)
+}
+
 pub(super) fn default_retry_after() -> u32 {
     1
 }
@@ -47,6 +55,10 @@ pub(super) struct RawConfig {
     pub(super) max_inflight: Spanned<usize>,
     #[serde(default = "default_retry_after")]
     pub(super) retry_after_secs: u32,
+    #[serde(default = "default_max_connections")]
+    pub(super) max_connections: Spanned<usize>,
+    #[serde(default = "default_header_read_timeout")]
+    pub(super) header_read_timeout_ms: Spanned<u64>,
     pub(super) auth: Option<RawAuth>,
     #[serde(default)]
     pub(super) cache_limits: CacheLimits,
@@ -54,12 +66,52 @@ pub(super) struct RawConfig {
     pub(super) execution_limits: ExecutionLimits,
     #[serde(default)]
     pub(super) actions: Vec<Spanned<RawAction>>,
+    #[serde(default)]
+    pub(super) deploy: RawDeploy,
+}
+
+pub(super) fn default_poll_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 500)
+}
+
+/// `[deploy]`: actions deployed through the API.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDeploy {
+    #[serde(default = "default_poll_ms")]
+    pub(super) poll_ms: Spanned<u64>,
+    pub(super) dir: Option<Spanned<PathBuf>>,
+    /// Tenant → secret name → value or `env:VAR`.
+    #[serde(default)]
+    pub(super) tenant_secrets: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
+}
+
+impl Default for RawDeploy {
+    fn default() -> Self {
+        Self {
+            poll_ms: default_poll_ms(),
+            dir: None,
+            tenant_secrets: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAuth {
-    pub(super) tokens_env: Spanned<String>,
+    pub(super) tokens_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) tokens: Vec<Spanned<RawToken>>,
+}
+
+/// One `[[auth.tokens]]` entry: a named token with roles on tenants.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawToken {
+    pub(super) name: Spanned<String>,
+    pub(super) env: Spanned<String>,
+    pub(super) roles: Spanned<Vec<String>>,
+    pub(super) tenants: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
