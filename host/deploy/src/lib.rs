@@ -173,6 +173,17 @@ pub struct Snapshot {
     pub bindings: Vec<Binding>,
 }
 
+impl Snapshot {
+    /// Orders deployed actions by tenant and name, and bindings by tenant and trigger: the
+    /// order every store returns them in.
+    pub fn sort(&mut self) {
+        self.deployed
+            .sort_by(|a, b| (&a.tenant, &a.action).cmp(&(&b.tenant, &b.action)));
+        self.bindings
+            .sort_by(|a, b| (&a.tenant, &a.trigger).cmp(&(&b.tenant, &b.trigger)));
+    }
+}
+
 /// Why a deployment store operation failed.
 #[derive(Debug, Error)]
 pub enum DeployStoreError {
@@ -300,7 +311,10 @@ fn io(what: &Path, e: std::io::Error) -> DeployStoreError {
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DeployStoreError> {
-    let tmp = path.with_extension("tmp");
+    // `V.wasm.tmp` and `V.json.tmp`: each file its own temporary name.
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
     std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
@@ -363,6 +377,15 @@ impl LocalDeployStore {
             dir: Some(dir.to_path_buf()),
             inner: Mutex::new(local),
         })
+    }
+
+    /// A stored version and its component.
+    fn find(&self, tenant: &str, action: &str, version: &str) -> Option<Stored> {
+        self.lock()
+            .versions
+            .get(&(tenant.to_owned(), action.to_owned()))
+            .and_then(|v| v.iter().find(|(m, _)| m.version == version))
+            .cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
@@ -446,12 +469,7 @@ impl DeployStore for LocalDeployStore {
         action: &str,
         version: &str,
     ) -> Result<Option<VersionMeta>, DeployStoreError> {
-        Ok(self
-            .lock()
-            .versions
-            .get(&(tenant.to_owned(), action.to_owned()))
-            .and_then(|v| v.iter().find(|(m, _)| m.version == version))
-            .map(|(m, _)| m.clone()))
+        Ok(self.find(tenant, action, version).map(|(m, _)| m))
     }
 
     async fn component(
@@ -460,12 +478,7 @@ impl DeployStore for LocalDeployStore {
         action: &str,
         version: &str,
     ) -> Result<Option<Vec<u8>>, DeployStoreError> {
-        Ok(self
-            .lock()
-            .versions
-            .get(&(tenant.to_owned(), action.to_owned()))
-            .and_then(|v| v.iter().find(|(m, _)| m.version == version))
-            .map(|(_, c)| c.clone()))
+        Ok(self.find(tenant, action, version).map(|(_, c)| c))
     }
 
     async fn deploy(
@@ -499,9 +512,7 @@ impl DeployStore for LocalDeployStore {
             deployed_at_ms: at_ms,
             deployed_by: by.to_owned(),
         });
-        state
-            .deployed
-            .sort_by(|a, b| (&a.tenant, &a.action).cmp(&(&b.tenant, &b.action)));
+        state.sort();
         self.commit(&mut local, state)
     }
 
@@ -525,9 +536,7 @@ impl DeployStore for LocalDeployStore {
                 bound_by: by.to_owned(),
             });
         }
-        state
-            .bindings
-            .sort_by(|a, b| (&a.tenant, &a.trigger).cmp(&(&b.tenant, &b.trigger)));
+        state.sort();
         self.commit(&mut local, state)
     }
 

@@ -12,8 +12,9 @@
 //!
 //! An upload is checked before anything is stored: its size, that it is a component exporting
 //! the trigger's entry point and importing only what the trigger provides (it is compiled, as
-//! it will run), and that its secret references name secrets its tenant has
-//! (`[deploy.tenant_secrets]`). The upload's query carries its settings: `trigger`,
+//! it will run), that its secret references name secrets its tenant has, and that any
+//! private or plain-HTTP host it asks for is one the operator granted the tenant
+//! (`[deploy.tenants.NAME]`: a deploy token alone cannot open the service's own network). The upload's query carries its settings: `trigger`,
 //! `allow_hosts`, `allow_private_hosts`, `plain_http_hosts` (comma-separated), `secrets`
 //! (`NAME` or `NAME=TENANT_SECRET`, comma-separated), `instance` (`fresh` or `warm`) and
 //! `language` (what it was built from, for the console).
@@ -42,7 +43,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Grant;
-use crate::config::valid_name;
+use crate::config::{TenantGrants, valid_name};
 use crate::http::{Routes, error};
 use crate::{Flow, FlowSource, Flows, Server};
 
@@ -79,8 +80,9 @@ pub(crate) struct Deployments {
     /// The last refresh failure, so a store that stays down is logged when it changes, not on
     /// every poll.
     last_failure: std::sync::Mutex<Option<String>>,
-    /// Uploads compile one at a time: each takes a core for up to seconds.
-    compiling: tokio::sync::Semaphore,
+    /// Uploads are read and compiled one at a time: each holds up to `max_module_bytes` and
+    /// takes a core for up to seconds.
+    uploading: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Default)]
@@ -96,7 +98,7 @@ impl Deployments {
             store,
             loaded: tokio::sync::Mutex::new(Loaded::default()),
             last_failure: std::sync::Mutex::new(None),
-            compiling: tokio::sync::Semaphore::new(1),
+            uploading: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 }
@@ -107,6 +109,10 @@ pub enum RefreshError {
     /// The deployment store could not be read.
     #[error(transparent)]
     Store(#[from] DeployStoreError),
+    /// Some deployed flows could not be loaded on this replica (they keep the flow they had,
+    /// and are tried again on the next poll).
+    #[error("deployed flows this replica cannot load (they keep their previous flow): {0}")]
+    Unloadable(String),
 }
 
 /// A language name from what the uploader said (for the console).
@@ -119,26 +125,47 @@ fn language(said: Option<&str>) -> &'static str {
 }
 
 /// The runtime's settings for a deployed version: its allow-list, and its secret references
-/// resolved from its tenant's `[deploy.tenant_secrets]` on this replica.
+/// resolved from its tenant's `[deploy.tenants.NAME]` on this replica. Private and plain-HTTP
+/// hosts must be ones the operator granted the tenant there.
 fn action_config(
     meta: &VersionMeta,
-    tenant_secrets: &BTreeMap<String, BTreeMap<String, String>>,
+    tenants: &BTreeMap<String, TenantGrants>,
 ) -> Result<ActionConfig, String> {
+    let none = TenantGrants::default();
+    let grants = tenants.get(&meta.tenant).unwrap_or(&none);
     let mut secrets = BTreeMap::new();
     for (name, reference) in &meta.settings.secrets {
-        let value = tenant_secrets
-            .get(&meta.tenant)
-            .and_then(|s| s.get(reference))
-            .ok_or_else(|| {
-                format!(
-                    "secret `{name}` refers to `{reference}`, which tenant `{}` does not have \
-                     in [deploy.tenant_secrets] of this service's config",
-                    meta.tenant
-                )
-            })?;
+        let value = grants.secrets.get(reference).ok_or_else(|| {
+            format!(
+                "secret `{name}` refers to `{reference}`, which tenant `{}` does not have in \
+                 [deploy.tenants.{}] secrets of this service's config",
+                meta.tenant, meta.tenant
+            )
+        })?;
         secrets.insert(name.clone(), value.clone());
     }
     let s = &meta.settings;
+    for (asked, granted, what) in [
+        (
+            &s.allow_private_hosts,
+            &grants.private_hosts,
+            "private_hosts",
+        ),
+        (
+            &s.plain_http_hosts,
+            &grants.plain_http_hosts,
+            "plain_http_hosts",
+        ),
+    ] {
+        if let Some(host) = asked.iter().find(|h| !granted.contains(h)) {
+            return Err(format!(
+                "`{host}` is not in [deploy.tenants.{}] {what} of this service's config: a \
+                 deployed action reaches private or plain-HTTP hosts only where the operator \
+                 granted its tenant",
+                meta.tenant
+            ));
+        }
+    }
     Ok(ActionConfig {
         secrets,
         allowed_hosts: s
@@ -157,16 +184,32 @@ fn action_config(
 }
 
 impl Server {
-    /// Compiles and links `component` as `meta` says, off the async workers.
-    async fn load_version(&self, meta: &VersionMeta, component: Vec<u8>) -> Result<Action, String> {
+    /// Compiles and links `component` as `meta` says, off the async workers. `turn` (an
+    /// upload's compile permit) is held until compiling ends, even if the caller is gone.
+    async fn load_version(
+        &self,
+        meta: &VersionMeta,
+        component: Bytes,
+        turn: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Action, String> {
         let trigger: Trigger = meta.trigger.parse().map_err(|e| format!("{e}"))?;
-        let config = action_config(meta, &self.config().deploy.tenant_secrets)?;
+        let config = action_config(meta, &self.config().deploy.tenants)?;
         let runtime = self.runtime().clone();
         let name = meta.action.clone();
-        tokio::task::spawn_blocking(move || runtime.load_action(&name, trigger, &component, config))
-            .await
-            .map_err(|e| format!("compiling stopped unexpectedly: {e}"))?
-            .map_err(|e| e.to_string())
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            runtime.load_action(&name, trigger, &component, config)
+        })
+        .await
+        .map_err(|e| format!("compiling stopped unexpectedly: {e}"))?
+        .map_err(|e| e.to_string())
+    }
+
+    /// Forgets what this replica loaded, so the next refresh loads every deployed version
+    /// again (after a reload changed the tenants' secrets or grants).
+    pub(crate) async fn forget_deployments(&self) {
+        let mut loaded = self.shared.deployments.loaded.lock().await;
+        *loaded = Loaded::default();
     }
 
     /// Reads the deployment store if its generation moved and swaps in the deployed flows;
@@ -183,6 +226,7 @@ impl Server {
         let previous = self.deployed_flows();
         let mut flows = Flows::with_capacity(snapshot.bindings.len());
         let mut keep = HashMap::new();
+        let mut failed = Vec::new();
         for binding in &snapshot.bindings {
             let Ok(trigger) = binding.trigger.parse::<Trigger>() else {
                 tracing::error!(tenant = %binding.tenant, trigger = %binding.trigger, "a binding names an unknown trigger; skipped");
@@ -203,12 +247,7 @@ impl Server {
                     flows.insert(partition, flow);
                 }
                 Err(why) => {
-                    tracing::error!(
-                        partition = %partition,
-                        generation = snapshot.generation,
-                        error = %why,
-                        "a deployed flow cannot be loaded on this replica; it keeps the flow it had"
-                    );
+                    failed.push(format!("{partition}: {why}"));
                     if let Some(flow) = previous.get(&partition) {
                         flows.insert(partition, flow.clone());
                     }
@@ -226,7 +265,8 @@ impl Server {
             }
         }
         loaded.actions = keep;
-        loaded.generation = Some(snapshot.generation);
+        // A binding that could not be loaded is tried again on the next poll.
+        loaded.generation = failed.is_empty().then_some(snapshot.generation);
         tracing::info!(
             generation = snapshot.generation,
             flows = flows.len(),
@@ -238,7 +278,11 @@ impl Server {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(flows);
         self.publish();
-        Ok(true)
+        if failed.is_empty() {
+            Ok(true)
+        } else {
+            Err(RefreshError::Unloadable(failed.join("; ")))
+        }
     }
 
     /// One binding's flow, loading each action's deployed version unless loaded already.
@@ -278,7 +322,7 @@ impl Server {
                         .await
                         .map_err(|e| e.to_string())?
                         .ok_or_else(missing)?;
-                    let action = self.load_version(&meta, component).await?;
+                    let action = self.load_version(&meta, component.into(), None).await?;
                     (action, language(meta.language.as_deref()))
                 }
             };
@@ -452,6 +496,17 @@ async fn upload(
     };
     let config = server.config();
     let max = config.execution_limits.max_module_bytes;
+    // One upload in memory and compiling at a time; the permit goes with the compile.
+    let Ok(turn) = Arc::clone(&server.shared.deployments.uploading)
+        .acquire_owned()
+        .await
+    else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is stopping",
+        );
+    };
     // A slow upload is cut off: it must not hold a connection for long.
     let reading = tokio::time::timeout(UPLOAD_READ_TIMEOUT, Limited::new(body, max).collect());
     let Ok(read) = reading.await else {
@@ -487,10 +542,7 @@ async fn upload(
         .as_deref()
         .map(|l| language(Some(l)).to_owned());
     // Checked as it will run: compiled and linked against the trigger, secrets resolved.
-    let compiled = {
-        let _turn = server.shared.deployments.compiling.acquire().await;
-        server.load_version(&meta, bytes.to_vec()).await
-    };
+    let compiled = server.load_version(&meta, bytes.clone(), Some(turn)).await;
     if let Err(why) = compiled {
         return bad("invalid_component", why);
     }
@@ -770,27 +822,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_deployed_action_gets_only_its_own_tenant_s_secrets() {
+    fn a_deployed_action_gets_only_its_own_tenant_s_secrets_and_granted_hosts() {
         let settings = Settings {
             secrets: [("key".to_owned(), "ACME_KEY".to_owned())].into(),
             ..Settings::default()
         };
         let meta = VersionMeta::new("acme", "a", "post-login", settings, b"x", "ci", 1);
-        let secrets: BTreeMap<String, BTreeMap<String, String>> = [
-            (
-                "acme".to_owned(),
-                [("ACME_KEY".to_owned(), "v".to_owned())].into(),
-            ),
-            (
-                "globex".to_owned(),
-                [("GLOBEX_KEY".to_owned(), "w".to_owned())].into(),
-            ),
+        let grants = |secret: &str, private: &[&str]| TenantGrants {
+            secrets: [(secret.to_owned(), "v".to_owned())].into(),
+            private_hosts: private.iter().map(|h| (*h).to_owned()).collect(),
+            plain_http_hosts: Vec::new(),
+        };
+        let tenants: BTreeMap<String, TenantGrants> = [
+            ("acme".to_owned(), grants("ACME_KEY", &["10.0.0.5:443"])),
+            ("globex".to_owned(), grants("GLOBEX_KEY", &[])),
         ]
         .into();
-        assert_eq!(action_config(&meta, &secrets).unwrap().secrets["key"], "v");
+        assert_eq!(action_config(&meta, &tenants).unwrap().secrets["key"], "v");
         let mut other = meta.clone();
         other.tenant = "globex".into();
-        let e = action_config(&other, &secrets).unwrap_err();
+        let e = action_config(&other, &tenants).unwrap_err();
         assert!(e.contains("ACME_KEY") && e.contains("globex"), "{e}");
+        // Private hosts: only those granted to the tenant.
+        let mut private = meta.clone();
+        private.settings.allow_private_hosts = vec!["10.0.0.5:443".into()];
+        assert!(action_config(&private, &tenants).is_ok());
+        private.settings.allow_private_hosts = vec!["169.254.169.254".into()];
+        let e = action_config(&private, &tenants).unwrap_err();
+        assert!(
+            e.contains("169.254.169.254") && e.contains("private_hosts"),
+            "{e}"
+        );
+        let mut plain = meta;
+        plain.settings.plain_http_hosts = vec!["127.0.0.1:8787".into()];
+        assert!(
+            action_config(&plain, &tenants)
+                .unwrap_err()
+                .contains("plain_http_hosts")
+        );
     }
 }

@@ -59,7 +59,9 @@ use tokio::sync::Semaphore;
 
 pub use auth::{Grant, MIN_TOKEN_CHARS, Role, Tokens, TokensError};
 pub use cachet_loader::{OpenStoreError, OpenedStore, open_deploy_store, open_store};
-pub use config::{ActionSpec, Config, ConfigError, DeployConfig, EXAMPLE_CONFIG, MAX_INFLIGHT};
+pub use config::{
+    ActionSpec, Config, ConfigError, DeployConfig, EXAMPLE_CONFIG, MAX_INFLIGHT, TenantGrants,
+};
 pub use deploy::RefreshError;
 pub use metrics::Metrics;
 use metrics::PartitionMetrics;
@@ -155,6 +157,9 @@ impl FlowSource {
         }
     }
 }
+
+/// The longest any request body may take to arrive (a component upload is the largest).
+const BODY_READ_LIMIT: Duration = Duration::from_secs(60);
 
 /// The flows of every tenant and trigger, swapped as a whole by a reload.
 pub(crate) type Flows = HashMap<PartitionKey, Flow>;
@@ -289,6 +294,9 @@ impl Server {
         tokio::spawn(async move {
             loop {
                 let Some(shared) = weak.upgrade() else { break };
+                if shared.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
                 let server = Server { shared };
                 let pause = Duration::from_millis(server.config().deploy.poll_ms);
                 server.refresh_logged().await;
@@ -345,6 +353,11 @@ impl Server {
         ));
         open.merge(authenticated)
             .fallback(http::not_found)
+            // No request body may take longer than this to arrive (an event's own limit is
+            // shorter), so a slow client cannot hold a connection with a trickle.
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                BODY_READ_LIMIT,
+            ))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 http::panicked,
             ))
@@ -407,6 +420,7 @@ impl Server {
             &config,
         )
         .await?;
+        let grants_changed = self.config().deploy.tenants != config.deploy.tenants;
         // Both swaps are single pointer writes; an execution that already took the old table
         // finishes on it.
         *self
@@ -420,6 +434,11 @@ impl Server {
             .config
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
+        if grants_changed {
+            // Deployed versions were loaded with the old secrets and grants: load them again.
+            self.forget_deployments().await;
+            self.refresh_logged().await;
+        }
         Ok(report)
     }
 

@@ -4,227 +4,21 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test fails
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use cachet_server::{Config, Server, ServerError};
 use cachet_tests::guests;
-use cachet_tests::http::{Reply, request, send};
+use cachet_tests::http::{request, send};
 use cachet_tests::redis_server::RedisServer;
+use common::*;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-/// Every role on every tenant.
-const OPS: &str = "ops-token-0123456789abcdef";
-/// `deploy` on acme.
-const ACME_DEPLOY: &str = "acme-deploy-0123456789abcdef";
-/// `read` on acme.
-const ACME_READ: &str = "acme-read-0123456789abcdef";
-/// `execute` on acme.
-const ACME_EXECUTE: &str = "acme-execute-0123456789abcdef";
-/// Every role on globex.
-const GLOBEX_ADMIN: &str = "globex-admin-0123456789abcdef";
-
-fn env(name: &str) -> Option<String> {
-    Some(
-        match name {
-            "OPS" => OPS,
-            "ACME_DEPLOY" => ACME_DEPLOY,
-            "ACME_READ" => ACME_READ,
-            "ACME_EXECUTE" => ACME_EXECUTE,
-            "GLOBEX_ADMIN" => GLOBEX_ADMIN,
-            "ACME_SECRET" => "acme-secret-value",
-            _ => return None,
-        }
-        .to_owned(),
-    )
-}
-
-/// A config with the five tokens, the given store, and `extra` appended (actions, tables).
-fn config(store: &str, extra: &str) -> String {
-    let token = |name: &str, var: &str, roles: &str, tenants: &str| {
-        format!(
-            "[[auth.tokens]]\nname = \"{name}\"\nenv = \"{var}\"\nroles = {roles}\ntenants = {tenants}\n"
-        )
-    };
-    format!(
-        "listen = \"127.0.0.1:0\"\nstore = \"{store}\"\n\n[deploy]\npoll_ms = 100\n\
-         [deploy.tenant_secrets.acme]\nKEY = \"env:ACME_SECRET\"\n\n{}{}{}{}{}\n{extra}",
-        token("ops", "OPS", "[\"admin\"]", "[\"*\"]"),
-        token("acme-deploy", "ACME_DEPLOY", "[\"deploy\"]", "[\"acme\"]"),
-        token("acme-read", "ACME_READ", "[\"read\"]", "[\"acme\"]"),
-        token(
-            "acme-execute",
-            "ACME_EXECUTE",
-            "[\"execute\"]",
-            "[\"acme\"]"
-        ),
-        token(
-            "globex-admin",
-            "GLOBEX_ADMIN",
-            "[\"admin\"]",
-            "[\"globex\"]"
-        ),
-    )
-}
-
-struct Replica {
-    addr: SocketAddr,
-    dir: PathBuf,
-    /// Leave the directory when dropped (a restart reads it again).
-    keep_dir: bool,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), ServerError>>>,
-}
-
-fn test_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cachet-deploy-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn start_in(dir: PathBuf, config: &str) -> Replica {
-    let path = dir.join("cachet.toml");
-    std::fs::write(&path, config).unwrap();
-    let config = Config::load_with_env(&path, &env).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server::start_with_env(config, Arc::new(env)).await.unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        server
-            .serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await
-    });
-    Replica {
-        addr,
-        dir,
-        keep_dir: false,
-        stop: Some(tx),
-        task: Some(task),
-    }
-}
-
-async fn start(name: &str, config: &str) -> Replica {
-    start_in(test_dir(name), config).await
-}
-
-impl Replica {
-    async fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        let body = body.map(Value::to_string);
-        request(self.addr, method, path, Some(token), body.as_deref())
-            .await
-            .unwrap()
-    }
-
-    /// Uploads `wasm` as `acme`'s `action` for `trigger` with `query` appended.
-    async fn upload(&self, token: &str, action: &str, wasm: &str, query: &str) -> Reply {
-        let bytes = std::fs::read(wasm).unwrap();
-        let path = format!("/v1/tenants/acme/actions/{action}?trigger=post-login{query}");
-        send(
-            self.addr,
-            "PUT",
-            &path,
-            Some(token),
-            Some(("application/wasm", bytes)),
-        )
-        .await
-        .unwrap()
-    }
-
-    /// Uploads, deploys and binds `acme`'s post-login `action`; returns the version.
-    async fn ship(&self, action: &str, wasm: &str) -> String {
-        let reply = self.upload(ACME_DEPLOY, action, wasm, "").await;
-        assert!(matches!(reply.status, 200 | 201), "{}", reply.body);
-        let version = reply.json()["version"]["version"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        self.deploy(action, &version).await;
-        let bind = self
-            .call(
-                ACME_DEPLOY,
-                "PUT",
-                "/v1/tenants/acme/triggers/post-login/bindings",
-                Some(&json!({ "actions": [action] })),
-            )
-            .await;
-        assert_eq!(bind.status, 200, "{}", bind.body);
-        version
-    }
-
-    async fn deploy(&self, action: &str, version: &str) -> Reply {
-        let reply = self
-            .call(
-                ACME_DEPLOY,
-                "POST",
-                &format!("/v1/tenants/acme/actions/{action}/deploy"),
-                Some(&json!({ "version": version })),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply
-    }
-
-    async fn execute(&self) -> Reply {
-        self.call(
-            OPS,
-            "POST",
-            "/v1/tenants/acme/triggers/post-login/execute",
-            Some(&json!({ "user": { "user_id": "auth0|1" } })),
-        )
-        .await
-    }
-
-    /// Waits (at most 2 s) until an execution's commands name `claim`; fails the test
-    /// otherwise with the last answer.
-    async fn serves(&self, claim: &str) {
-        let started = Instant::now();
-        loop {
-            let reply = self.execute().await;
-            if reply.status == 200 && reply.body.contains(claim) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(2),
-                "no execution naming {claim} within 2 s: {} {}",
-                reply.status,
-                reply.body
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        if !self.keep_dir {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// A claim only `claims` sets, and one only `counter` sets.
-const CLAIMS_CLAIM: &str = "entitlements";
-const COUNTER_CLAIM: &str = "\"count\"";
 
 #[tokio::test]
 async fn a_deployment_on_one_replica_runs_on_another_within_two_seconds_and_rolls_back() {
     let redis = RedisServer::start("deploy-two-replicas");
     let store = redis.url();
-    let a = start("replica-a", &config(&store, "")).await;
-    let b = start("replica-b", &config(&store, "")).await;
+    let compiled = shared_compiled_dir("two-replicas");
+    let a = start("replica-a", &config_with(&store, &compiled, "")).await;
+    let b = start("replica-b", &config_with(&store, &compiled, "")).await;
     assert_eq!(b.execute().await.status, 404, "nothing deployed yet");
 
     let v1 = a.ship("claims", guests::CLAIMS).await;
@@ -276,8 +70,9 @@ async fn a_deployment_on_one_replica_runs_on_another_within_two_seconds_and_roll
 async fn two_racing_deploys_record_both_versions_and_every_replica_serves_the_one_that_won() {
     let redis = RedisServer::start("deploy-race");
     let store = redis.url();
-    let a = start("race-a", &config(&store, "")).await;
-    let b = start("race-b", &config(&store, "")).await;
+    let compiled = shared_compiled_dir("race");
+    let a = start("race-a", &config_with(&store, &compiled, "")).await;
+    let b = start("race-b", &config_with(&store, &compiled, "")).await;
     let (va, vb) = tokio::join!(
         a.ship("claims", guests::CLAIMS),
         b.ship("claims", guests::COUNTER)
@@ -323,6 +118,19 @@ async fn a_bad_upload_is_refused_with_its_reason_and_nothing_is_stored() {
             "invalid_component",
         ),
         (guests::CLAIMS, "&instance=tepid", 400, "bad_instance"),
+        // Private and plain-HTTP hosts only where the operator granted the tenant them.
+        (
+            guests::CLAIMS,
+            "&allow_private_hosts=169.254.169.254",
+            400,
+            "invalid_component",
+        ),
+        (
+            guests::CLAIMS,
+            "&plain_http_hosts=127.0.0.1:8787",
+            400,
+            "invalid_component",
+        ),
         (guests::CLAIMS, "&colour=blue", 400, "bad_upload"),
     ];
     for (wasm, query, status, code) in cases {
@@ -397,18 +205,6 @@ async fn a_bad_upload_is_refused_with_its_reason_and_nothing_is_stored() {
     let unknown = r.deploy_raw("claims", "000000000000000000000000").await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
     r.shutdown().await;
-}
-
-impl Replica {
-    async fn deploy_raw(&self, action: &str, version: &str) -> Reply {
-        self.call(
-            ACME_DEPLOY,
-            "POST",
-            &format!("/v1/tenants/acme/actions/{action}/deploy"),
-            Some(&json!({ "version": version })),
-        )
-        .await
-    }
 }
 
 /// A route, its body, the tokens that may call it and those that may not.
@@ -540,6 +336,17 @@ async fn every_route_refuses_a_token_of_another_tenant_or_without_the_role() {
             );
         }
     }
+    // The listing routes need `read`; a tenant spelled with percent-escapes is not the tenant.
+    for (token, path) in [
+        (ACME_EXECUTE, "/v1/flows"),
+        (ACME_DEPLOY, "/metrics"),
+        (ACME_EXECUTE, "/v1/console/overview"),
+    ] {
+        assert_eq!(r.call(token, "GET", path, None).await.status, 403, "{path}");
+    }
+    let escaped = "/v1/tenants/ac%6De/triggers/post-login/execute";
+    let reply = r.call(ACME_EXECUTE, "POST", escaped, Some(&event)).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
     // Lists show a scoped token only its tenants.
     let flows = r.call(GLOBEX_ADMIN, "GET", "/v1/flows", None).await.json();
     assert_eq!(
@@ -668,121 +475,4 @@ async fn a_deployed_javascript_action_runs_and_its_binding_wins_over_the_config_
     assert_eq!(unbind.status, 200, "{}", unbind.body);
     r.serves(COUNTER_CLAIM).await;
     r.shutdown().await;
-}
-
-/// The test process's resident memory (bytes) and open file descriptors (Linux `/proc`).
-fn rss_and_fds() -> (u64, usize) {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    (pages * 4096, fds)
-}
-
-/// Mixed load against two replicas on one Redis: executes on both, deploys flipping the
-/// action between two versions on one, cache inspection and re-uploads on the other. After a
-/// warm-up quarter, resident memory and open file descriptors must stay flat to the end.
-/// `CACHET_SOAK_SECS` sets the length (default 20 s; BENCHMARKS.md has a 10-minute run).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_under_mixed_load_keep_memory_and_file_descriptors_flat() {
-    let secs: u64 = std::env::var("CACHET_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
-    let redis = RedisServer::start("deploy-soak");
-    let store = redis.url();
-    let a = Arc::new(start("soak-a", &config(&store, "")).await);
-    let b = Arc::new(start("soak-b", &config(&store, "")).await);
-    let v1 = a.ship("claims", guests::CLAIMS).await;
-    let v2 = a
-        .upload(ACME_DEPLOY, "claims", guests::COUNTER, "")
-        .await
-        .json()["version"]["version"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    b.serves(CLAIMS_CLAIM).await;
-    let started = Instant::now();
-    let end = started + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for i in 0..8 {
-        let replica = Arc::clone(if i % 2 == 0 { &a } else { &b });
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < end {
-                let reply = replica.execute().await;
-                assert_eq!(reply.status, 200, "{}", reply.body);
-                n += 1;
-            }
-            n
-        }));
-    }
-    let deployer = {
-        let a = Arc::clone(&a);
-        tokio::spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < end {
-                let version = if n.is_multiple_of(2) { &v2 } else { &v1 };
-                a.deploy("claims", version).await;
-                n += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            n
-        })
-    };
-    let inspector = {
-        let b = Arc::clone(&b);
-        tokio::spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < end {
-                let cache = b
-                    .call(
-                        ACME_READ,
-                        "GET",
-                        "/v1/tenants/acme/triggers/post-login/cache",
-                        None,
-                    )
-                    .await;
-                assert_eq!(cache.status, 200, "{}", cache.body);
-                let again = b.upload(ACME_DEPLOY, "claims", guests::CLAIMS, "").await;
-                assert_eq!(again.status, 200, "{}", again.body);
-                n += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            n
-        })
-    };
-    tokio::time::sleep(Duration::from_secs(secs) / 4).await;
-    let warm = rss_and_fds();
-    let mut executions = 0;
-    for task in tasks {
-        executions += task.await.unwrap();
-    }
-    let deploys = deployer.await.unwrap();
-    let inspections = inspector.await.unwrap();
-    // Connections of the last requests close asynchronously: give them a moment.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let last = rss_and_fds();
-    eprintln!(
-        "soak {secs} s: {executions} executions, {deploys} deploys, {inspections} inspections \
-         and uploads; RSS {:.1} → {:.1} MiB, open fds {} → {}",
-        warm.0 as f64 / 1048576.0,
-        last.0 as f64 / 1048576.0,
-        warm.1,
-        last.1
-    );
-    assert!(executions > 0 && deploys > 0 && inspections > 0);
-    assert!(
-        last.1 <= warm.1 + 4,
-        "open file descriptors grew from {} to {}",
-        warm.1,
-        last.1
-    );
-    assert!(
-        last.0 <= warm.0 + warm.0 / 4 + 32 * 1048576,
-        "resident memory grew from {} to {} bytes",
-        warm.0,
-        last.0
-    );
-    Arc::try_unwrap(a).ok().unwrap().shutdown().await;
-    Arc::try_unwrap(b).ok().unwrap().shutdown().await;
 }

@@ -128,12 +128,20 @@ impl RedisDeployStore {
         for a in args {
             invocation.arg(*a);
         }
-        let running = async {
+        self.bounded(async {
             match self.conn.clone() {
                 Conn::Single(mut conn) => invocation.invoke_async::<Value>(&mut conn).await,
                 Conn::Cluster(mut conn) => invocation.invoke_async::<Value>(&mut conn).await,
             }
-        };
+        })
+        .await
+    }
+
+    /// `running`, within the store's timeout, its failure said with the server's URL.
+    async fn bounded(
+        &self,
+        running: impl std::future::Future<Output = redis::RedisResult<Value>>,
+    ) -> Result<Value, DeployStoreError> {
         match tokio::time::timeout(self.timeout, running).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.failed(e)),
@@ -143,17 +151,13 @@ impl RedisDeployStore {
 
     /// Runs one plain command.
     async fn command(&self, cmd: redis::Cmd) -> Result<Value, DeployStoreError> {
-        let running = async {
+        self.bounded(async {
             match self.conn.clone() {
                 Conn::Single(mut conn) => cmd.query_async::<Value>(&mut conn).await,
                 Conn::Cluster(mut conn) => cmd.query_async::<Value>(&mut conn).await,
             }
-        };
-        match tokio::time::timeout(self.timeout, running).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(self.failed(e)),
-            Err(_) => Err(self.failed(format!("no answer within {:?}", self.timeout))),
-        }
+        })
+        .await
     }
 }
 
@@ -403,12 +407,7 @@ impl DeployStore for RedisDeployStore {
                 bound_by: record.bound_by,
             });
         }
-        snapshot
-            .deployed
-            .sort_by(|a, b| (&a.tenant, &a.action).cmp(&(&b.tenant, &b.action)));
-        snapshot
-            .bindings
-            .sort_by(|a, b| (&a.tenant, &a.trigger).cmp(&(&b.tenant, &b.trigger)));
+        snapshot.sort();
         Ok(snapshot)
     }
 }

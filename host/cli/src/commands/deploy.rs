@@ -186,9 +186,10 @@ impl Client {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<Value> {
-        let large = !body.is_empty();
+        // Only an upload is large enough for the server to answer before it is sent.
+        let upload = content_type == "application/wasm" && !body.is_empty();
         match self.once(method, url, content_type, body).await {
-            Err(e) if large && e.downcast_ref::<Refused>().is_none() => {
+            Err(e) if upload && e.downcast_ref::<Refused>().is_none() => {
                 match self.once(method, url, content_type, Vec::new()).await {
                     Err(refused) if refused.downcast_ref::<Refused>().is_some() => Err(refused),
                     _ => Err(e),

@@ -111,30 +111,37 @@ pub struct Config {
 }
 
 /// `[deploy]`, resolved.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DeployConfig {
     /// How often (ms) a replica checks the deployment store for a change. Default 500.
     pub poll_ms: u64,
     /// Where deployments are kept when the store is not Redis (default: beside a snapshot
     /// file, `FILE.deployments/`; in memory for `memory:`).
     pub dir: Option<PathBuf>,
-    /// Tenant → secret name → value: what a deployed action's secret references name. A
-    /// tenant's deployed actions can use its own secrets only.
-    pub tenant_secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// What each tenant's deployed actions may use, granted by the operator: a tenant's
+    /// actions can use its own grants only, and a tenant without an entry none.
+    pub tenants: BTreeMap<String, TenantGrants>,
 }
 
-impl fmt::Debug for DeployConfig {
+/// `[deploy.tenants.NAME]`: what one tenant's deployed actions may use besides public hosts.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TenantGrants {
+    /// Secret name → value: what a deployed action's secret references name.
+    pub secrets: BTreeMap<String, String>,
+    /// Hosts with private addresses an upload may allow-list (none by default: a deploy
+    /// token must not open the service's own network to an action).
+    pub private_hosts: Vec<String>,
+    /// Loopback addresses whose `https://` URLs an upload may send over plain HTTP.
+    pub plain_http_hosts: Vec<String>,
+}
+
+impl fmt::Debug for TenantGrants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Secret names only.
-        let names: BTreeMap<&String, Vec<&String>> = self
-            .tenant_secrets
-            .iter()
-            .map(|(t, s)| (t, s.keys().collect()))
-            .collect();
-        f.debug_struct("DeployConfig")
-            .field("poll_ms", &self.poll_ms)
-            .field("dir", &self.dir)
-            .field("tenant_secrets", &names)
+        // Secret names only, never values.
+        f.debug_struct("TenantGrants")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("private_hosts", &self.private_hosts)
+            .field("plain_http_hosts", &self.plain_http_hosts)
             .finish()
     }
 }
@@ -476,16 +483,17 @@ fn deploy_config(
                 .into(),
         ));
     }
-    let mut tenant_secrets = BTreeMap::new();
-    for (tenant, secrets) in &raw.tenant_secrets {
-        let mut resolved = BTreeMap::new();
-        for (name, value) in secrets {
-            if !valid_name(tenant) {
-                return Err(at.invalid(
-                    value,
-                    format!("[deploy.tenant_secrets] {tenant:?} is not a tenant name"),
-                ));
-            }
+    let mut tenants = BTreeMap::new();
+    for (tenant, entry) in &raw.tenants {
+        if !valid_name(tenant) {
+            return Err(at.invalid(
+                entry,
+                format!("[deploy.tenants] {tenant:?} is not a tenant name"),
+            ));
+        }
+        let raw_tenant = entry.get_ref();
+        let mut secrets = BTreeMap::new();
+        for (name, value) in &raw_tenant.secrets {
             let v = match value.get_ref().strip_prefix("env:") {
                 Some(var) => env(var).ok_or_else(|| {
                     at.invalid(
@@ -498,14 +506,21 @@ fn deploy_config(
                 })?,
                 None => value.get_ref().clone(),
             };
-            resolved.insert(name.clone(), v);
+            secrets.insert(name.clone(), v);
         }
-        tenant_secrets.insert(tenant.clone(), resolved);
+        tenants.insert(
+            tenant.clone(),
+            TenantGrants {
+                secrets,
+                private_hosts: raw_tenant.private_hosts.clone(),
+                plain_http_hosts: raw_tenant.plain_http_hosts.clone(),
+            },
+        );
     }
     Ok(DeployConfig {
         poll_ms: *raw.poll_ms.get_ref(),
         dir: raw.dir.as_ref().map(|d| base.join(d.get_ref())),
-        tenant_secrets,
+        tenants,
     })
 }
 

@@ -81,9 +81,22 @@ pub(super) struct RawDeploy {
     #[serde(default = "default_poll_ms")]
     pub(super) poll_ms: Spanned<u64>,
     pub(super) dir: Option<Spanned<PathBuf>>,
-    /// Tenant → secret name → value or `env:VAR`.
+    /// Tenant → what its deployed actions may use.
     #[serde(default)]
-    pub(super) tenant_secrets: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
+    pub(super) tenants: BTreeMap<String, Spanned<RawDeployTenant>>,
+}
+
+/// `[deploy.tenants.NAME]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDeployTenant {
+    /// Secret name → value or `env:VAR`.
+    #[serde(default)]
+    pub(super) secrets: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(super) private_hosts: Vec<String>,
+    #[serde(default)]
+    pub(super) plain_http_hosts: Vec<String>,
 }
 
 impl Default for RawDeploy {
@@ -91,7 +104,7 @@ impl Default for RawDeploy {
         Self {
             poll_ms: default_poll_ms(),
             dir: None,
-            tenant_secrets: BTreeMap::new(),
+            tenants: BTreeMap::new(),
         }
     }
 }

@@ -195,6 +195,16 @@ impl Trial {
         if self.run.secrets.is_empty() {
             return Ok(Arc::clone(&self.flow.actions));
         }
+        if self.flow.source == crate::FlowSource::Deployed {
+            // Its actions come from the deployment store, not the config file's specs.
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "secrets_not_supported",
+                "this flow is deployed through the API: test it with its deployed secrets \
+                 (leave `secrets` empty), or upload a version whose secret references name \
+                 other secrets of the tenant",
+            ));
+        }
         let specs: Vec<_> = self
             .server
             .config()
