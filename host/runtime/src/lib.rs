@@ -75,7 +75,7 @@ pub use result::{
     ActionFailure, ActionResult, Command, ContinueParams, Factor, FailureKind, FlowResult, Outcome,
     Redirect,
 };
-pub use runtime::{Runtime, RuntimeBuilder, SlotReset};
+pub use runtime::{DEFAULT_KEEP_RESIDENT, Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;
 pub use store::{
     CacheStore, EntryReport, FileStore, FileStoreError, FileStoreOptions, LoadReport, MemoryStore,
