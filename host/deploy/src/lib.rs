@@ -200,6 +200,30 @@ pub enum DeployStoreError {
         /// The version asked for.
         version: String,
     },
+    /// The action is deployed as an action of one trigger and bound (or to be bound) into
+    /// another trigger's flow.
+    #[error(
+        "`{action}` of tenant `{tenant}` would be a {deployed} action in the {bound} flow; \
+         bind it to {deployed}, or deploy a version built for {bound}"
+    )]
+    TriggerMismatch {
+        /// The tenant.
+        tenant: String,
+        /// The action.
+        action: String,
+        /// The trigger of its (to be) deployed version.
+        deployed: String,
+        /// The trigger of the flow it is (to be) bound into.
+        bound: String,
+    },
+    /// A binding names an action with no deployed version.
+    #[error("tenant `{tenant}` has no deployed action `{action}`; deploy a version of it first")]
+    NotDeployed {
+        /// The tenant.
+        tenant: String,
+        /// The action.
+        action: String,
+    },
     /// The store could not be read or written (disk, Redis).
     #[error("the deployment store failed: {0}; retry when it is back")]
     Unavailable(String),
@@ -249,7 +273,9 @@ pub trait DeployStore: Send + Sync + fmt::Debug + 'static {
         version: &str,
     ) -> Result<Option<Vec<u8>>, DeployStoreError>;
 
-    /// Makes `version` the deployed version of the action (it must be stored).
+    /// Makes `version` the deployed version of the action: it must be stored, and of the
+    /// trigger of every flow the action is bound into (checked in the same step as the write,
+    /// so a racing [`DeployStore::bind`] cannot leave an action in the wrong flow).
     async fn deploy(
         &self,
         tenant: &str,
@@ -259,7 +285,8 @@ pub trait DeployStore: Send + Sync + fmt::Debug + 'static {
         at_ms: u64,
     ) -> Result<(), DeployStoreError>;
 
-    /// Sets the actions `tenant`'s `trigger` runs (an empty list unbinds them all).
+    /// Sets the actions `tenant`'s `trigger` runs (an empty list unbinds them all). Each must
+    /// have a deployed version of that trigger, checked in the same step as the write.
     async fn bind(
         &self,
         tenant: &str,
@@ -490,15 +517,26 @@ impl DeployStore for LocalDeployStore {
         at_ms: u64,
     ) -> Result<(), DeployStoreError> {
         let mut local = self.lock();
-        let stored = local
+        let Some(trigger) = local
             .versions
             .get(&(tenant.to_owned(), action.to_owned()))
-            .is_some_and(|v| v.iter().any(|(m, _)| m.version == version));
-        if !stored {
+            .and_then(|v| v.iter().find(|(m, _)| m.version == version))
+            .map(|(m, _)| m.trigger.clone())
+        else {
             return Err(DeployStoreError::NoSuchVersion {
                 tenant: tenant.to_owned(),
                 action: action.to_owned(),
                 version: version.to_owned(),
+            });
+        };
+        if let Some(binding) = local.state.bindings.iter().find(|b| {
+            b.tenant == tenant && b.trigger != trigger && b.actions.iter().any(|a| a == action)
+        }) {
+            return Err(DeployStoreError::TriggerMismatch {
+                tenant: tenant.to_owned(),
+                action: action.to_owned(),
+                deployed: trigger,
+                bound: binding.trigger.clone(),
             });
         }
         let mut state = local.state.clone();
@@ -524,6 +562,38 @@ impl DeployStore for LocalDeployStore {
         by: &str,
     ) -> Result<(), DeployStoreError> {
         let mut local = self.lock();
+        for action in actions {
+            let deployed = local
+                .state
+                .deployed
+                .iter()
+                .find(|d| d.tenant == tenant && &d.action == action)
+                .and_then(|d| {
+                    local
+                        .versions
+                        .get(&(tenant.to_owned(), action.clone()))?
+                        .iter()
+                        .find(|(m, _)| m.version == d.version)
+                })
+                .map(|(m, _)| m.trigger.clone());
+            match deployed {
+                None => {
+                    return Err(DeployStoreError::NotDeployed {
+                        tenant: tenant.to_owned(),
+                        action: action.clone(),
+                    });
+                }
+                Some(deployed) if deployed != trigger => {
+                    return Err(DeployStoreError::TriggerMismatch {
+                        tenant: tenant.to_owned(),
+                        action: action.clone(),
+                        deployed,
+                        bound: trigger.to_owned(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
         let mut state = local.state.clone();
         state
             .bindings
@@ -645,6 +715,12 @@ mod tests {
     #[tokio::test]
     async fn an_empty_binding_removes_the_trigger_s_flow() {
         let store = LocalDeployStore::in_memory();
+        let a = meta("a", b"a", 1);
+        store.put_version(&a, b"a").await.unwrap();
+        store
+            .deploy("acme", "a", &a.version, "ci", 2)
+            .await
+            .unwrap();
         store
             .bind("acme", "post-login", &["a".into()], "ci")
             .await

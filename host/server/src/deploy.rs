@@ -633,48 +633,16 @@ async fn deploy(
         }
     };
     let store = server.deploy_store();
-    let meta = match store.version(&tenant, &action, &version).await {
-        Ok(Some(meta)) => meta,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "no_version",
-                DeployStoreError::NoSuchVersion {
-                    tenant,
-                    action,
-                    version,
-                }
-                .to_string(),
-            );
-        }
+    // Only to say what was deployed before; the store checks the triggers itself.
+    let previous = match store.snapshot().await {
+        Ok(snapshot) => snapshot
+            .deployed
+            .into_iter()
+            .find(|d| d.tenant == tenant && d.action == action)
+            .map(|d| d.version),
         Err(e) => return unavailable(&e),
     };
-    // A version for another trigger would break the flows the action is bound into.
-    let snapshot = match store.snapshot().await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&e),
-    };
-    if let Some(binding) = snapshot
-        .bindings
-        .iter()
-        .find(|b| b.tenant == tenant && b.trigger != meta.trigger && b.actions.contains(&action))
-    {
-        return error(
-            StatusCode::CONFLICT,
-            "trigger_mismatch",
-            format!(
-                "version {version} is a {} action, but `{action}` is bound to {}; unbind it \
-                 there first",
-                meta.trigger, binding.trigger
-            ),
-        );
-    }
-    let previous = snapshot
-        .deployed
-        .iter()
-        .find(|d| d.tenant == tenant && d.action == action)
-        .map(|d| d.version.clone());
-    if let Err(e) = store
+    let deployed = store
         .deploy(
             &tenant,
             &action,
@@ -682,9 +650,17 @@ async fn deploy(
             &grant.name,
             server.runtime().now_ms(),
         )
-        .await
-    {
-        return unavailable(&e);
+        .await;
+    match deployed {
+        Ok(()) => {}
+        // A version for another trigger would break the flows the action is bound into.
+        Err(e @ DeployStoreError::TriggerMismatch { .. }) => {
+            return error(StatusCode::CONFLICT, "trigger_mismatch", e.to_string());
+        }
+        Err(e @ DeployStoreError::NoSuchVersion { .. }) => {
+            return error(StatusCode::NOT_FOUND, "no_version", e.to_string());
+        }
+        Err(e) => return unavailable(&e),
     }
     tracing::info!(
         tenant = %tenant,
@@ -762,53 +738,30 @@ async fn set_bindings(
     {
         return bad("too_many_actions", e.to_string());
     }
-    let store = server.deploy_store();
-    let snapshot = match store.snapshot().await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&e),
-    };
     for (i, name) in actions.iter().enumerate() {
+        if let Some(response) = bad_name(&[("action", name)]) {
+            return response;
+        }
         if actions[..i].contains(name) {
             return bad(
                 "duplicate_action",
                 format!("`{name}` is listed twice; a flow runs each action once"),
             );
         }
-        let Some(deployed) = snapshot
-            .deployed
-            .iter()
-            .find(|d| d.tenant == tenant && &d.action == name)
-        else {
-            return bad(
-                "not_deployed",
-                format!("tenant `{tenant}` has no deployed action `{name}`; deploy it first"),
-            );
-        };
-        match store.version(&tenant, name, &deployed.version).await {
-            Ok(Some(meta)) if meta.trigger == trigger.as_str() => {}
-            Ok(Some(meta)) => {
-                return bad(
-                    "trigger_mismatch",
-                    format!(
-                        "`{name}` is a {} action; it cannot run in the {trigger} flow",
-                        meta.trigger
-                    ),
-                );
-            }
-            Ok(None) => {
-                return bad(
-                    "not_deployed",
-                    format!("`{name}`'s deployed version is missing"),
-                );
-            }
-            Err(e) => return unavailable(&e),
-        }
     }
-    if let Err(e) = store
+    // The store checks, in the same step as the write, that each action is deployed as an
+    // action of this trigger.
+    match server
+        .deploy_store()
         .bind(&tenant, trigger.as_str(), &actions, &grant.name)
         .await
     {
-        return unavailable(&e);
+        Ok(()) => {}
+        Err(e @ DeployStoreError::NotDeployed { .. }) => return bad("not_deployed", e.to_string()),
+        Err(e @ DeployStoreError::TriggerMismatch { .. }) => {
+            return bad("trigger_mismatch", e.to_string());
+        }
+        Err(e) => return unavailable(&e),
     }
     tracing::info!(tenant = %tenant, trigger = %trigger, actions = ?actions, token = %grant.name, "bindings set");
     server.refresh_logged().await;

@@ -187,6 +187,27 @@ fn flag(v: &Value) -> Result<bool, DeployStoreError> {
     }
 }
 
+/// A script's refusal `{code, a, b?}`: its two texts when `reply` is one with `code` (the second
+/// empty when the script sent one).
+fn refusal(reply: &Value, code: &str) -> Result<Option<[String; 2]>, DeployStoreError> {
+    let Value::Array(items) = reply else {
+        return Ok(None);
+    };
+    let texts: Vec<String> = items
+        .iter()
+        .map(|v| match v {
+            Value::BulkString(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+            Value::SimpleString(s) => Ok(s.clone()),
+            other => Err(corrupt("script refusal", format!("{other:?}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    match texts.as_slice() {
+        [c, a] if c == code => Ok(Some([a.clone(), String::new()])),
+        [c, a, b] if c == code => Ok(Some([a.clone(), b.clone()])),
+        _ => Ok(None),
+    }
+}
+
 /// A `HGETALL` reply as (field, value) pairs.
 fn pairs(v: &Value, what: &str) -> Result<Vec<(String, Vec<u8>)>, DeployStoreError> {
     let (Value::Array(items) | Value::Set(items)) = v else {
@@ -316,9 +337,23 @@ impl DeployStore for RedisDeployStore {
         let reply = self
             .script(
                 Some((tenant, action, version)),
-                &[b"deploy", field.as_bytes(), &record],
+                &[
+                    b"deploy",
+                    field.as_bytes(),
+                    &record,
+                    tenant.as_bytes(),
+                    action.as_bytes(),
+                ],
             )
             .await?;
+        if let Some([deployed, bound]) = refusal(&reply, "mismatch")? {
+            return Err(DeployStoreError::TriggerMismatch {
+                tenant: tenant.to_owned(),
+                action: action.to_owned(),
+                deployed,
+                bound,
+            });
+        }
         if flag(&reply)? {
             Ok(())
         } else {
@@ -347,8 +382,30 @@ impl DeployStore for RedisDeployStore {
             .map_err(|e| self.failed(e))?
         };
         let field = format!("{tenant}/{trigger}");
-        self.script(None, &[b"bind", field.as_bytes(), &record])
-            .await?;
+        let mut args: Vec<&[u8]> = vec![
+            b"bind",
+            field.as_bytes(),
+            &record,
+            tenant.as_bytes(),
+            trigger.as_bytes(),
+            self.tag.as_bytes(),
+        ];
+        args.extend(actions.iter().map(String::as_bytes));
+        let reply = self.script(None, &args).await?;
+        if let Some([action, _]) = refusal(&reply, "not-deployed")? {
+            return Err(DeployStoreError::NotDeployed {
+                tenant: tenant.to_owned(),
+                action,
+            });
+        }
+        if let Some([action, deployed]) = refusal(&reply, "mismatch")? {
+            return Err(DeployStoreError::TriggerMismatch {
+                tenant: tenant.to_owned(),
+                action,
+                deployed,
+                bound: trigger.to_owned(),
+            });
+        }
         Ok(())
     }
 

@@ -1048,6 +1048,53 @@ async fn deploy_store_conformance(store: &dyn cachet_deploy::DeployStore) {
     let snapshot = store.snapshot().await.unwrap();
     assert_eq!(snapshot.deployed[0].version, v1.version);
     assert_eq!(snapshot.deployed[0].deployed_by, "ops");
+    // Triggers are checked with the write: a credentials-exchange version of an action bound
+    // into post-login is not deployed, and no action joins a flow of another trigger.
+    let other = VersionMeta::new(
+        "acme",
+        "claims",
+        "credentials-exchange",
+        Settings::default(),
+        &component(3),
+        "ci",
+        50,
+    );
+    assert!(store.put_version(&other, &component(3)).await.unwrap());
+    let before = store.generation().await.unwrap();
+    let refused = store
+        .deploy("acme", "claims", &other.version, "ci", 60)
+        .await;
+    assert!(
+        matches!(&refused, Err(cachet_deploy::DeployStoreError::TriggerMismatch { deployed, bound, .. })
+            if deployed == "credentials-exchange" && bound == "post-login"),
+        "{refused:?}"
+    );
+    let refused = store
+        .bind("acme", "credentials-exchange", &["claims".to_owned()], "ci")
+        .await;
+    assert!(
+        matches!(
+            &refused,
+            Err(cachet_deploy::DeployStoreError::TriggerMismatch { .. })
+        ),
+        "{refused:?}"
+    );
+    let refused = store
+        .bind("acme", "post-login", &["ghost".to_owned()], "ci")
+        .await;
+    assert!(
+        matches!(&refused, Err(cachet_deploy::DeployStoreError::NotDeployed { action, .. }) if action == "ghost"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.generation().await.unwrap(),
+        before,
+        "refusals change nothing"
+    );
+    assert_eq!(
+        store.snapshot().await.unwrap().deployed[0].version,
+        v1.version
+    );
     store.bind("acme", "post-login", &[], "ci").await.unwrap();
     let snapshot = store.snapshot().await.unwrap();
     assert!(snapshot.bindings.is_empty());
