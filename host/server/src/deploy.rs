@@ -254,16 +254,8 @@ impl Server {
                 }
             }
         }
-        // Versions no longer bound are dropped (their instances with them); the previous
-        // flows' actions stay alive as long as an execution holds them.
-        for (key, entry) in &loaded.actions {
-            if previous
-                .values()
-                .any(|f| f.actions.iter().any(|a| a.digest() == entry.0.digest()))
-            {
-                keep.entry(key.clone()).or_insert_with(|| entry.clone());
-            }
-        }
+        // Versions no longer bound are dropped (their instances with them); a flow kept from
+        // before, and every flow an execution holds, keeps its actions alive by itself.
         loaded.actions = keep;
         // A binding that could not be loaded is tried again on the next poll.
         loaded.generation = failed.is_empty().then_some(snapshot.generation);
