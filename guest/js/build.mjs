@@ -11,8 +11,8 @@
 import * as path from 'node:path';
 import { builtinModules, createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
@@ -397,9 +397,93 @@ function buildReport(metafile, report, workingDir) {
   };
 }
 
+/**
+ * Rewrites of the JavaScript glue componentize-js generates for a world's imports and exports
+ * (its `jsBindings`, evaluated into the component's snapshot). The glue runs in SpiderMonkey's
+ * interpreter on every host call, so what it does per character or per call is paid on every
+ * login. Each rewrite does exactly what the text it replaces does, faster (BENCHMARKS.md,
+ * "JavaScript: the bindings' glue"):
+ *
+ * - `_utf8AllocateAndEncode` counts a string's UTF-8 bytes with a JavaScript loop, one
+ *   `charCodeAt` per character, for every string sent to the host (a method name, its
+ *   arguments' JSON, a cache key and value): about 12 µs per host call of a typical login.
+ *   A string the regular expression engine (native code) finds all ASCII has one byte per
+ *   character; any other string still takes the loop.
+ * - `_debugLog` looks up `globalThis.process.env.JCO_DEBUG` on each of its two calls per host
+ *   call. An action has no environment, so it never logs: the function does nothing.
+ *
+ * componentize-js is pinned by the lock file; if an upgrade changes the glue so that a rewrite
+ * no longer matches, the build stops here rather than quietly losing the speed.
+ */
+const BINDINGS_REWRITES = [
+  {
+    what: 'the ASCII fast path of _utf8AllocateAndEncode',
+    find: '  let len = 0;\n  let codepoints = 0;\n  for (let i = 0; i < s.length; i++) {',
+    replace:
+      '  let len = 0;\n  let codepoints = 0;\n' +
+      '  if (CACHET_ASCII.test(s)) { len = s.length; codepoints = len; } else\n' +
+      '  for (let i = 0; i < s.length; i++) {',
+  },
+  {
+    what: 'the ASCII pattern',
+    find: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\n',
+    replace: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\nconst CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n',
+  },
+  {
+    what: 'the silent _debugLog',
+    find: /^const _debugLog = \(\.\.\.args\) => \{\n  if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\n  console\.debug\(\.\.\.args\);\n\};\n/m,
+    replace: 'const _debugLog = () => {};\n',
+  },
+];
+
+/** `jsBindings` with every rewrite applied, or the build fails naming the one that did not match. */
+function rewriteBindings(jsBindings) {
+  let text = jsBindings;
+  for (const { what, find, replace } of BINDINGS_REWRITES) {
+    const found = typeof find === 'string' ? text.includes(find) : find.test(text);
+    if (!found) {
+      throw new Error(
+        `componentize-js's generated bindings no longer contain what Cachet rewrites (${what}): ` +
+          'update BINDINGS_REWRITES in build.mjs for this componentize-js version',
+      );
+    }
+    text = text.replace(find, replace);
+  }
+  return text;
+}
+
+/**
+ * Makes componentize-js pass its generated bindings through `rewriteBindings`. componentize-js
+ * takes them from its splicer module's exported `splicer` object; the package exports only its
+ * entry point, so the module is imported by its file, which is the same module instance
+ * componentize-js imports. Returns a check that the rewrite ran.
+ */
+async function rewriteSplicedBindings() {
+  const require = createRequire(import.meta.url);
+  const dir = require.resolve
+    .paths('@bytecodealliance/componentize-js')
+    .map((modules) => path.join(modules, '@bytecodealliance', 'componentize-js'))
+    .find((candidate) => existsSync(path.join(candidate, 'package.json')));
+  if (dir === undefined) fail('cannot find @bytecodealliance/componentize-js in the tooling directory');
+  const file = realpathSync(path.join(dir, 'lib', 'spidermonkey-embedding-splicer.js'));
+  const { splicer } = await import(pathToFileURL(file).href);
+  let rewritten = 0;
+  const splice = splicer.spliceBindings;
+  splicer.spliceBindings = (...args) => {
+    const spliced = splice(...args);
+    spliced.jsBindings = rewriteBindings(spliced.jsBindings);
+    rewritten += 1;
+    return spliced;
+  };
+  return () => {
+    if (rewritten === 0) fail(`componentize-js did not use the splicer at ${file}: the bindings were not rewritten`);
+  };
+}
+
 async function componentize(bundlePath, triggerName, witDir, out) {
   trigger(triggerName);
   const { componentize } = await import('@bytecodealliance/componentize-js');
+  const rewrote = await rewriteSplicedBindings();
   let result;
   try {
     result = await componentize({
@@ -410,6 +494,9 @@ async function componentize(bundlePath, triggerName, witDir, out) {
       disableFeatures: ['fetch-event'],
       // StarlingMonkey's portable baseline interpreter (`env: { ENABLE_PBL: '1' }`) was
       // measured and left off: warm p50 127 -> 295 us, fresh 543 -> 903 us (BENCHMARKS.md).
+      // weval ahead-of-time compilation (`enableAot`, weval 0.5.1 built from crates.io) was
+      // measured and left off too: warm p50 124 -> 103 us, fresh 510 -> 637 us, for a 30 %
+      // larger component, three times the build time and a six-minute tool build.
     });
   } catch (err) {
     const text = String(err?.message ?? err);
@@ -422,6 +509,7 @@ async function componentize(bundlePath, triggerName, witDir, out) {
         : `componentize-js could not build the component: ${text}`,
     );
   }
+  rewrote();
   await writeFile(out, result.component);
 }
 

@@ -9,12 +9,13 @@ exports.onExecutePostLogin = async (event, api) => {
   api.user.setAppMetadata('last_ip', event.request.ip);
   api.user.setUserMetadata('visits', event.stats.logins_count + 1);
 
-  const written = api.cache.set('tour', 'value', { ttl: 60000 });
+  // Not ASCII, with a character outside the BMP: strings cross to the host as UTF-8.
+  const written = api.cache.set('tour-ü', 'välue ☃ 😀', { ttl: 60000 });
   if (written.type !== 'success') throw new Error(`set failed: ${written.code}`);
-  const read = api.cache.get('tour')?.value;
-  const deleted = api.cache.delete('tour');
+  const read = api.cache.get('tour-ü')?.value;
+  const deleted = api.cache.delete('tour-ü');
   if (deleted.type !== 'success') throw new Error(`delete failed: ${deleted.code}`);
-  const gone = api.cache.get('tour') === undefined;
+  const gone = api.cache.get('tour-ü') === undefined;
   api.idToken.setCustomClaim('https://tour/cache', { expires_at: written.record.expires_at, read, gone });
   api.idToken.setCustomClaim('https://tour/secret-names', Object.keys(event.secrets).sort());
 

@@ -106,6 +106,38 @@ async fn no_data_crosses_instances_through_a_pool_slot_between_tenants_with_eith
     }
 }
 
+#[tokio::test]
+async fn dirty_pages_in_thousands_of_separate_runs_are_all_reset_before_the_slot_is_reused() {
+    // The dirty-page reset asks the kernel for dirty runs 32 at a time and resumes the scan
+    // until it has seen them all (vendor/README.md); an action that dirties every other page
+    // of 16 MiB leaves 2 048 runs. Everything is kept resident, so every run is reset by
+    // copying rather than by returning the pages to the kernel.
+    let (builder, _) = harness();
+    let rt = builder
+        .instance_pool_size(1)
+        .warm_idle_instances(0)
+        .slot_reset(SlotReset::DirtyPages)
+        .keep_resident(64 * 1024 * 1024)
+        .build()
+        .unwrap();
+    let action = load(&rt, guests::MEMORY_MARKER, Trigger::PostLogin);
+    let control = crate::run_one(&rt, "eve", &action, &marker_event("scatter-then-scan", 42)).await;
+    assert!(
+        claim(&control, "matches").as_u64().unwrap() >= 16 * 1024 * 1024 / 8192 - 1,
+        "{control:#?}"
+    );
+    for seed in [4_u64, 5] {
+        let dirtied = crate::run_one(&rt, "alice", &action, &marker_event("scatter", seed)).await;
+        assert_eq!(
+            dirtied.outcome,
+            cachet_runtime::Outcome::Success,
+            "{dirtied:#?}"
+        );
+        let scanned = crate::run_one(&rt, "bob", &action, &marker_event("scan", seed)).await;
+        assert_eq!(claim(&scanned, "matches"), &json!(0), "seed {seed}");
+    }
+}
+
 async fn one_slot_keeps_tenants_apart(reset: SlotReset) {
     // One slot, so every instance of both tenants lives in the same memory, one after another.
     let (builder, _) = harness();

@@ -30,7 +30,7 @@ fn failure(r: &FlowResult) -> (FailureKind, &str) {
 
 fn tour_event(deny: bool) -> Value {
     json!({
-        "user": { "user_id": "auth0|42", "name": "Ada" },
+        "user": { "user_id": "auth0|42", "name": "Ada Lövelace ☃ 😀" },
         "tenant": { "id": "acme" },
         "request": { "ip": "203.0.113.7", "query": { "deny": deny } },
         "stats": { "logins_count": 9 },
@@ -51,7 +51,7 @@ async fn a_javascript_action_calls_every_post_login_api_with_auth0s_shapes() {
         vec![
             Command::SetIdTokenClaim {
                 name: "https://tour/name".into(),
-                value: json!("Ada")
+                value: json!("Ada Lövelace ☃ 😀")
             },
             Command::SetAccessTokenClaim {
                 name: "https://tour/tenant".into(),
@@ -75,7 +75,7 @@ async fn a_javascript_action_calls_every_post_login_api_with_auth0s_shapes() {
                 name: "https://tour/cache".into(),
                 // set returns Auth0's record with the real expiry; get reads it; delete
                 // removes it.
-                value: json!({ "expires_at": T0 + 60_000, "read": "value", "gone": true })
+                value: json!({ "expires_at": T0 + 60_000, "read": "välue ☃ 😀", "gone": true })
             },
             Command::SetIdTokenClaim {
                 name: "https://tour/secret-names".into(),

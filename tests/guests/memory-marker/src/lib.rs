@@ -6,7 +6,10 @@
 //! - `scan`: grows its memory by 16 MiB and counts the places in its whole linear memory where
 //!   the marker appears twice in a row, as the claim `matches`;
 //! - `fill-then-scan`: both in one execution, so a test can see that the scan finds a marker
-//!   that is there.
+//!   that is there;
+//! - `scatter` and `scatter-then-scan`: the same with the marker written twice at the start of
+//!   every other 4 KiB page of 16 MiB, so the dirty pages form thousands of separate runs (a
+//!   slot reset that scans for dirty pages must find every one of them).
 //!
 //! Only the seed travels in the event, never the marker, so a scanning instance finds the
 //! marker only if another instance's pages reached it.
@@ -38,6 +41,17 @@ fn fill(block: &[u8; 64]) {
     // Keep the writes: the memory is what this action leaves behind.
     std::hint::black_box(&filled);
     std::mem::forget(filled);
+}
+
+/// Two marker blocks at the start of every other host page of a fresh 16 MiB buffer.
+fn scatter(block: &[u8; 64]) {
+    let mut buffer: Vec<u8> = vec![0; FILL_BYTES];
+    for page in buffer.chunks_mut(8192) {
+        page[..64].copy_from_slice(block);
+        page[64..128].copy_from_slice(block);
+    }
+    std::hint::black_box(&buffer);
+    std::mem::forget(buffer);
 }
 
 /// Counts the places in linear memory (at 8-byte steps: the allocator aligns to 8 or 16) where
@@ -84,6 +98,11 @@ fn on_execute(event: &PostLoginEvent, api: &PostLoginApi) -> Result<(), cachet_g
         }
         Some("fill-then-scan") => {
             fill(&block);
+            api.id_token().set_custom_claim("matches", &scan(&block))?;
+        }
+        Some("scatter") => scatter(&block),
+        Some("scatter-then-scan") => {
+            scatter(&block);
             api.id_token().set_custom_claim("matches", &scan(&block))?;
         }
         other => return Err(cachet_guest::Error::msg(format!("unknown mode {other:?}"))),
