@@ -36,16 +36,37 @@ impl EventFields {
         }
     }
 
-    /// The event as one action sees it: these fields and its `secrets`.
+    /// The event as one action sees it: these fields and its `secrets`, in key order (the
+    /// caller's `secrets` were removed by [`EventFields::parse`]).
+    ///
+    /// Written out by hand: this runs for every action of every execution, and the fields are
+    /// JSON text already, so all it takes is one buffer; building a sorted map of them and
+    /// serializing it was ~3 % of a fresh Rust execution (BENCHMARKS.md).
     pub(crate) fn with_secrets(&self, secrets: &RawValue) -> String {
-        let mut view: BTreeMap<&str, &RawValue> = self
+        let size = self
             .0
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_ref()))
-            .collect();
-        view.insert("secrets", secrets);
-        // Serializing borrowed raw JSON cannot fail.
-        serde_json::to_string(&view).unwrap_or_else(|_| "{}".into())
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum::<usize>()
+            + secrets.get().len()
+            + "{\"secrets\":}".len();
+        let mut out = String::with_capacity(size);
+        let mut secrets = Some(secrets);
+        out.push('{');
+        for (key, value) in &self.0 {
+            if key.as_str() > "secrets"
+                && let Some(secrets) = secrets.take()
+            {
+                field(&mut out, "secrets", secrets);
+            }
+            field(&mut out, key, value);
+        }
+        if let Some(secrets) = secrets {
+            field(&mut out, "secrets", secrets);
+        }
+        out.pop(); // the last field's comma
+        out.push('}');
+        out
     }
 
     /// The event without any secrets, as a continuation keeps it.
@@ -87,6 +108,21 @@ impl EventFields {
     }
 }
 
+/// Appends `"key":value,` to `out`: the key escaped as JSON, the value as the JSON text it is.
+fn field(out: &mut String, key: &str, value: &RawValue) {
+    if key.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // Escaping a string into a String cannot fail.
+        out.push_str(&serde_json::to_string(key).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(key);
+        out.push('"');
+    }
+    out.push(':');
+    out.push_str(value.get());
+    out.push(',');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +146,28 @@ mod tests {
         assert_eq!(json["request"]["query"]["state"], "s");
         assert_eq!(json["request"]["ip"], "1.2.3.4");
         assert_eq!(json["request"]["body"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn each_actions_event_is_the_fields_and_its_secrets_as_serde_writes_them() {
+        let secrets = RawValue::from_string(r#"{"API_KEY":"k"}"#.into()).unwrap();
+        for json in [
+            r#"{"user":{"user_id":"auth0|1"},"request":{"ip":"1.2.3.4"},"secrets":{"x":"y"}}"#,
+            r#"{"tenant":{"id":"acme"},"a\"quote":1,"tab\there":[1,2],"\u00e9t\u00e9":"été","zz":null}"#,
+            r#"{}"#,
+            r#"{"secret":1,"secrets!":2,"Secrets":3}"#,
+        ] {
+            let event = EventFields::parse(json).unwrap();
+            let written = event.with_secrets(&secrets);
+            let mut expected: BTreeMap<&str, &RawValue> = event
+                .0
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_ref()))
+                .collect();
+            expected.insert("secrets", &secrets);
+            assert_eq!(written, serde_json::to_string(&expected).unwrap(), "{json}");
+            let parsed: Value = serde_json::from_str(&written).unwrap();
+            assert_eq!(parsed["secrets"]["API_KEY"], "k");
+        }
     }
 }
