@@ -71,6 +71,11 @@ impl RedisServer {
         self.port
     }
 
+    /// The server's process id while it runs (for benches that read its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server (`SIGKILL`) and waits for it to exit: an outage.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,14 +1,23 @@
 //! Load bench of `cachet serve`: the `claims` example on a cache hit through HTTP (`wrk`, 64
 //! connections) beside the same action executed in-process in the same run, and beside
-//! `GET /healthz` on the same server (the HTTP floor).
+//! `GET /healthz` on the same server (the HTTP floor). Then, where `redis-server` is installed,
+//! the same load on a server whose store is a throwaway Redis, alternating with the memory
+//! store round by round: the Redis / memory ratio of the performance issue, each Redis figure
+//! beside the memory figure measured just before it.
 //!
 //! ```text
 //! cargo bench -p cachet-server --bench http            # needs `wrk` (Debian: apt-get install wrk)
-//! CACHET_BENCH_SECONDS=20 cargo bench -p cachet-server --bench http
+//! CACHET_BENCH_SECONDS=20 CACHET_BENCH_ROUNDS=5 cargo bench -p cachet-server --bench http
 //! ```
 //!
 //! Prints executions/s and latency percentiles for each, and the ratios recorded in
-//! BENCHMARKS.md. Without `wrk` it says so and measures the in-process figure only.
+//! BENCHMARKS.md. Without `wrk` it says so and measures the in-process figure only; without
+//! `redis-server` it leaves the store rounds out.
+//!
+//! Each store round also prints where the CPU went per request: this process (the server),
+//! `redis-server`, and `wrk`, in µs of CPU time, and how often the server's threads were
+//! preempted (involuntary context switches). On a machine whose cores the load generator and
+//! Redis share with the server, these tell a slower server from a busier machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench stops on its first problem
 
@@ -35,6 +44,15 @@ fn seconds() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10)
+}
+
+/// How many memory-then-Redis rounds the store comparison runs (`CACHET_BENCH_ROUNDS`, default
+/// 3): on two shared cores one round can differ from the next by a third.
+fn rounds() -> usize {
+    std::env::var("CACHET_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
 }
 
 fn main() {
@@ -127,9 +145,208 @@ async fn run() {
     );
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
+    if let Some(redis) = cachet_tests::redis_server::RedisServer::try_start("http bench") {
+        stores(&wrk, &dir, &lua, &redis, secs).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The execute load on the memory store, then on Redis, `rounds()` times, each on a server of
+/// its own (started, one login to fill the cache, measured, stopped).
+async fn stores(
+    wrk: &str,
+    dir: &std::path::Path,
+    lua: &std::path::Path,
+    redis: &cachet_tests::redis_server::RedisServer,
+    secs: u64,
+) {
+    let redis_pid = redis.pid();
+    println!(
+        "store rounds: memory then Redis ({}), {} rounds; CPU and preemptions per request",
+        redis.url(),
+        rounds()
+    );
+    let mut ratios = Vec::new();
+    for round in 1..=rounds() {
+        let mut memory_rate = None;
+        for (label, store) in [("memory", None), ("redis", Some(redis.url()))] {
+            let running = Running::start(dir, store.as_deref()).await;
+            let before = Sample::take(redis_pid);
+            let measured = load(wrk, &running.execute_url(), Some(lua), secs).await;
+            let spent = Sample::take(redis_pid).since(&before);
+            running.stop().await;
+            let requests = measured.per_sec * secs as f64;
+            println!(
+                "round {round} {}   server {:>5.1} µs, redis-server {:>5.1} µs, wrk {:>5.1} µs of CPU \
+                 per request; server preempted {:.2} times per request",
+                measured.line(label),
+                spent.server_cpu.as_secs_f64() * 1e6 / requests,
+                spent.redis_cpu.as_secs_f64() * 1e6 / requests,
+                spent.children_cpu.as_secs_f64() * 1e6 / requests,
+                spent.preempted as f64 / requests,
+            );
+            match memory_rate {
+                None => memory_rate = Some(measured.per_sec),
+                Some(memory) => ratios.push(measured.per_sec / memory),
+            }
+        }
+    }
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "HTTP execute, Redis / memory store, per round: {}   median {:.2}",
+        shown.join(", "),
+        ratios[ratios.len() / 2]
+    );
+}
+
+/// A server on its own loopback port with the `claims` action and `store` (the memory store
+/// when `None`), its cache entry filled.
+struct Running {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), cachet_server::ServerError>>,
+}
+
+impl Running {
+    async fn start(dir: &std::path::Path, store: Option<&str>) -> Self {
+        let path = dir.join("store.toml");
+        let store = store.map_or(String::new(), |url| format!("store = {url:?}\n"));
+        std::fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:0\"\nmax_inflight = 256\n{store}compiled_cache_dir = {:?}\n\
+                 [auth]\ntokens_env = \"BENCH\"\n\
+                 [[actions]]\ntenant = \"bench\"\ntrigger = \"post-login\"\nname = \"claims\"\n\
+                 path = {:?}\n",
+                dir.join("compiled"),
+                guests::CLAIMS
+            ),
+        )
+        .unwrap();
+        let env = |name: &str| (name == "BENCH").then(|| TOKEN.to_owned());
+        let config = Config::load_with_env(&path, &env).unwrap();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::start_with_env(config, Arc::new(env)).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(async move {
+            server
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let running = Self {
+            addr,
+            stop,
+            serving,
+        };
+        running.fill_cache().await;
+        running
+    }
+
+    fn execute_url(&self) -> String {
+        format!(
+            "http://{}/v1/tenants/bench/triggers/post-login/execute",
+            self.addr
+        )
+    }
+
+    /// One login through HTTP, so that every measured one is a cache hit.
+    async fn fill_cache(&self) {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let request = format!(
+            "POST /v1/tenants/bench/triggers/post-login/execute HTTP/1.1\r\nHost: bench\r\n\
+             Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{EVENT}",
+            EVENT.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response)
+            .await
+            .unwrap();
+        let response = String::from_utf8_lossy(&response);
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "the first login failed: {response}"
+        );
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.serving.await.unwrap().unwrap();
+    }
+}
+
+/// CPU time and preemptions so far: this process's (the server's), its waited-for children's
+/// (each `wrk` run), and `redis-server`'s.
+struct Sample {
+    server_cpu: Duration,
+    children_cpu: Duration,
+    preempted: u64,
+    redis_cpu: Duration,
+}
+
+impl Sample {
+    fn take(redis_pid: Option<u32>) -> Self {
+        let own = stat_ticks("self");
+        Self {
+            server_cpu: ticks(own.get(11..13)),
+            children_cpu: ticks(own.get(13..15)),
+            preempted: preemptions(),
+            redis_cpu: redis_pid.map_or(Duration::ZERO, |pid| {
+                ticks(stat_ticks(&pid.to_string()).get(11..13))
+            }),
+        }
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            server_cpu: self.server_cpu.saturating_sub(before.server_cpu),
+            children_cpu: self.children_cpu.saturating_sub(before.children_cpu),
+            preempted: self.preempted.saturating_sub(before.preempted),
+            redis_cpu: self.redis_cpu.saturating_sub(before.redis_cpu),
+        }
+    }
+}
+
+/// The numeric fields of `/proc/PROCESS/stat` after the command name (which may contain
+/// spaces, in parentheses): utime and stime are the 12th and 13th of them, cutime and cstime
+/// (waited-for children) the 14th and 15th. Empty off Linux.
+fn stat_ticks(process: &str) -> Vec<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect()
+}
+
+/// A sum of `/proc` clock ticks as time: `/proc` counts in USER_HZ, which Linux fixes at 100
+/// whatever the kernel's own tick rate.
+fn ticks(fields: Option<&[u64]>) -> Duration {
+    Duration::from_millis(fields.unwrap_or_default().iter().sum::<u64>() * 10)
+}
+
+/// Involuntary context switches of this process's threads (the server's workers preempted).
+fn preemptions() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
 /// Start-up with every example action, first with an empty `compiled_cache_dir` (each action
 /// compiled) and then, as a restarted service, with it warm (each action loaded precompiled).
 async fn startup(dir: &std::path::Path) {
