@@ -74,40 +74,14 @@ async fn run() {
     let dir = std::env::temp_dir().join(format!("cachet-http-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     startup(&dir).await;
-    let path = dir.join("cachet.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen = \"127.0.0.1:0\"\nmax_inflight = 256\n[auth]\ntokens_env = \"BENCH\"\n\
-             [[actions]]\ntenant = \"bench\"\ntrigger = \"post-login\"\nname = \"claims\"\n\
-             path = {:?}\n",
-            guests::CLAIMS
-        ),
-    )
-    .unwrap();
-    let env = |name: &str| (name == "BENCH").then(|| TOKEN.to_owned());
-    let config = Config::load_with_env(&path, &env).unwrap();
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server::start_with_env(config, Arc::new(env)).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move {
-            server
-                .serve(listener, async move {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let running = Running::start(&dir, None).await;
     let secs = seconds();
     println!(
         "cachet serve load bench: claims on a cache hit, {CONNECTIONS} connections, {secs} s each"
     );
 
     // In-process: the same action through the same runtime, 64 executions at a time.
-    let runtime = server.runtime().clone();
+    let runtime = running.server.runtime().clone();
     let wasm = std::fs::read(guests::CLAIMS).unwrap();
     let action = runtime
         .load_action("claims", Trigger::PostLogin, &wasm, ActionConfig::default())
@@ -119,7 +93,7 @@ async fn run() {
 
     let Some(wrk) = wrk_available() else {
         println!("wrk is not installed (Debian: apt-get install wrk); HTTP figures skipped");
-        let _ = stop.send(());
+        running.stop().await;
         return;
     };
     let lua = dir.join("post.lua");
@@ -132,9 +106,8 @@ async fn run() {
         ),
     )
     .unwrap();
-    let execute_url = format!("http://{addr}/v1/tenants/bench/triggers/post-login/execute");
-    let health_url = format!("http://{addr}/healthz");
-    let execute = load(&wrk, &execute_url, Some(&lua), secs).await;
+    let health_url = format!("http://{}/healthz", running.addr);
+    let execute = load(&wrk, &running.execute_url(), Some(&lua), secs).await;
     let health = load(&wrk, &health_url, None, secs).await;
     println!("{}", execute.line("HTTP execute"));
     println!("{}", health.line("HTTP healthz"));
@@ -143,8 +116,7 @@ async fn run() {
         execute.per_sec / in_process,
         execute.per_sec / health.per_sec
     );
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    running.stop().await;
     if let Some(redis) = cachet_tests::redis_server::RedisServer::try_start("http bench") {
         stores(&wrk, &dir, &lua, &redis, secs).await;
     }
@@ -203,6 +175,7 @@ async fn stores(
 /// A server on its own loopback port with the `claims` action and `store` (the memory store
 /// when `None`), its cache entry filled.
 struct Running {
+    server: Server,
     addr: std::net::SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<Result<(), cachet_server::ServerError>>,
@@ -230,14 +203,18 @@ impl Running {
         let addr = listener.local_addr().unwrap();
         let server = Server::start_with_env(config, Arc::new(env)).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(async move {
-            server
-                .serve(listener, async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let serving = {
+            let server = server.clone();
+            tokio::spawn(async move {
+                server
+                    .serve(listener, async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+            })
+        };
         let running = Self {
+            server,
             addr,
             stop,
             serving,
