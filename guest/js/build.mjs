@@ -271,6 +271,19 @@ function nodeCompat(report) {
   };
 }
 
+/**
+ * The trigger's example event (Auth0's shape) as text: `events/TRIGGER.json` beside this script
+ * (the SDK directory Cachet installs) or the repository's `examples/events/`. The SDK parses it
+ * while the component is built, so that the snapshot already holds its property names and
+ * object shapes, which a fresh instance would otherwise make for every event it parses. `{}`
+ * when there is none: only that saving is lost.
+ */
+function sampleEventText(triggerName) {
+  const candidates = [path.join(here, 'events', `${triggerName}.json`), path.join(here, '..', '..', 'examples', 'events', `${triggerName}.json`)];
+  const file = candidates.find((p) => existsSync(p));
+  return file === undefined ? '{}' : readFileSync(file, 'utf8');
+}
+
 async function bundle(action, triggerName, out) {
   const t = trigger(triggerName);
   const esbuild = await import('esbuild');
@@ -278,9 +291,10 @@ async function bundle(action, triggerName, out) {
   const handlers = Object.fromEntries(Object.entries(worlds()).map(([name, w]) => [w.export, name]));
   const entry =
     `import * as action from ${JSON.stringify(path.resolve(action))};\n` +
-    `import { knownHandlers } from ${JSON.stringify(path.join(here, 'src', 'common.js'))};\n` +
+    `import { knownHandlers, sampleEvent } from ${JSON.stringify(path.join(here, 'src', 'common.js'))};\n` +
     `import { ${[t.fn, ...t.more.map((name) => `${name} as cachet_${name}`)].join(', ')} } from ${JSON.stringify(sdk)};\n` +
     `knownHandlers(${JSON.stringify(handlers)});\n` +
+    `sampleEvent(${JSON.stringify(sampleEventText(triggerName))});\n` +
     `export const ${t.export} = ${t.fn}(action);\n` +
     t.more.map((name) => `export const ${name} = cachet_${name}(action);\n`).join('');
   const options = {
@@ -398,6 +412,24 @@ function buildReport(metafile, report, workingDir) {
 }
 
 /**
+ * Run once where the glue is evaluated, so the component's snapshot holds what every call of it
+ * would otherwise make in each fresh instance. The glue has a realm of its own (it reads
+ * `TextEncoder` from `contentGlobal`, the action's), whose standard classes SpiderMonkey makes on
+ * first use: `Uint8Array` (every string the host sends) and the promise and async-function
+ * machinery (every export is an `async function`) were made anew by every fresh execution,
+ * about 45 µs of an empty action's 160 (BENCHMARKS.md, "The glue's realm"). Nothing here calls
+ * the host, and nothing it makes is kept.
+ */
+const GLUE_WARM_UP =
+  '(() => {\n' +
+  '  const bytes = new Uint8Array(new ArrayBuffer(8), 0, 8);\n' +
+  '  TEXT_DECODER_UTF8.decode(bytes);\n' +
+  "  CACHET_ASCII.test('warm-up');\n" +
+  '  BigInt.asUintN(64, BigInt(new DataView(bytes.buffer).getBigInt64(0, true)));\n' +
+  '  (async () => { await null; })();\n' +
+  '})();\n';
+
+/**
  * Rewrites of the JavaScript glue componentize-js generates for a world's imports and exports
  * (its `jsBindings`, evaluated into the component's snapshot). The glue runs in SpiderMonkey's
  * interpreter on every host call, so what it does per character or per call is paid on every
@@ -411,6 +443,7 @@ function buildReport(metafile, report, workingDir) {
  *   character; any other string still takes the loop.
  * - `_debugLog` looks up `globalThis.process.env.JCO_DEBUG` on each of its two calls per host
  *   call. An action has no environment, so it never logs: the function does nothing.
+ * - `GLUE_WARM_UP` is added where the glue is evaluated (it only adds).
  *
  * componentize-js is pinned by the lock file; if an upgrade changes the glue so that a rewrite
  * no longer matches, the build stops here rather than quietly losing the speed.
@@ -428,6 +461,11 @@ const BINDINGS_REWRITES = [
     what: 'the ASCII pattern',
     find: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\n',
     replace: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\nconst CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n',
+  },
+  {
+    what: "the warm-up of the glue's realm",
+    find: 'const CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n',
+    replace: 'const CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n' + GLUE_WARM_UP,
   },
   {
     what: 'the silent _debugLog',

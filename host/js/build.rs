@@ -1,6 +1,8 @@
 //! Lists the JavaScript SDK's files for `src/lib.rs` to compile in: the build script, the WIT,
-//! and every file of `guest/js/src/` (the shared `common.js`, one file per trigger world, and
-//! the Node compatibility layer's shims under `node/`).
+//! every file of `guest/js/src/` (the shared `common.js`, one file per trigger world, and the
+//! Node compatibility layer's shims under `node/`), and each trigger's example event from
+//! `examples/events/` (the SDK parses it while a component is built, so the snapshot holds its
+//! property names).
 //! A new trigger's SDK file is picked up by being there; nothing here names a trigger.
 
 use std::fmt::Write as _;
@@ -30,6 +32,26 @@ fn main() {
         add(&format!("src/{file}"), &format!("guest/js/src/{file}"));
     }
     add("wit/action.wit", "wit/action.wit");
+    let events = root.join("examples/events");
+    println!("cargo::rerun-if-changed={}", events.display());
+    let mut samples: Vec<String> = std::fs::read_dir(&events)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", events.display()))
+        .map(|entry| {
+            entry
+                .expect("a readable directory entry")
+                .file_name()
+                .into_string()
+                .expect("event file names are UTF-8")
+        })
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    samples.sort();
+    for name in &samples {
+        add(
+            &format!("events/{name}"),
+            &format!("examples/events/{name}"),
+        );
+    }
     out.push(']');
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     std::fs::write(Path::new(&out_dir).join("sdk_files.rs"), out).expect("writing to OUT_DIR");

@@ -267,16 +267,30 @@ export function entry(action, name, makeApi, { optional = false } = {}) {
         `(CommonJS) or \`export const ${name} = async (event, api) => { … }\` (ES module)`,
     );
   }
-  return async function run(eventJson) {
+  return runner(handler, makeApi);
+}
+
+/** The exported function: runs `handler` on the event the host passes (see `entry`). */
+function runner(handler, makeApi) {
+  // A thrown string is the WIT result's error.
+  const fail = (err) => {
+    throw describe(err);
+  };
+  // Not an `async function`: the glue that calls it already awaits what it returns, and each
+  // async function and `await` costs the interpreter a generator, a promise and a job.
+  return function run(eventJson) {
     try {
       const event = JSON.parse(eventJson);
-      await handler(event, makeApi(event));
+      const result = handler(event, makeApi(event));
+      return typeof result?.then === 'function' ? result.then(done, fail) : undefined;
     } catch (err) {
-      // A thrown string is the WIT result's error.
-      throw describe(err);
+      return fail(err);
     }
   };
 }
+
+/** What a handler's promise resolves to does not matter: Auth0 ignores it. */
+function done() {}
 
 /** Every trigger's handler name and trigger, set by the build's entry from the WIT. */
 let handlers = {};
@@ -295,13 +309,29 @@ export function unsupported(path) {
 
 let warmed = false;
 
+/** The trigger's example event as text, set by the build's entry before `entry` runs. */
+let sampleText = '{"user":{"user_id":"warm-up"}}';
+
+/**
+ * Kept for the life of the instance: the example event the warm-up parsed, so that its property
+ * names stay atoms and its objects' shapes stay in the snapshot. Without them, the first event
+ * a fresh instance parsed added ~100 atoms and grew the engine's atom table, every time.
+ */
+let sample;
+
+/** Tells the warm-up the trigger's example event (text in Auth0's shape). */
+export function sampleEvent(text) {
+  sampleText = text;
+}
+
 /**
  * Runs the SDK's part of a login once while the module loads, against stand-in host functions,
  * so that the component's snapshot holds these functions compiled. SpiderMonkey compiles a
  * function to bytecode on its first call, and a fresh instance starts from the snapshot, so
  * each fresh execution would otherwise compile them again (`claims.js` fresh: 299 → 286 µs,
  * BENCHMARKS.md). The module loads once, at build time (componentize-js's Wizer step, where no
- * host exists); nothing the warm-up makes outlives it, and it never touches the action's code.
+ * host exists); nothing the warm-up makes outlives it but the parsed example event (`sample`),
+ * and it never touches the action's code.
  */
 function warmUp(makeApi) {
   if (warmed) return;
@@ -322,7 +352,14 @@ function warmUp(makeApi) {
     }
   };
   try {
-    const api = makeApi(JSON.parse('{"user":{"user_id":"warm-up"}}'));
+    attempt(() => {
+      sample = JSON.parse(sampleText);
+    });
+    // The exported function itself, with a handler of the SDK's own: the promise machinery an
+    // execution uses. Its continuation runs while the module loads, after the host functions
+    // are restored; it calls none.
+    attempt(() => runner(async () => {}, makeApi)(sampleText).catch(() => {}));
+    const api = makeApi(sample === undefined ? {} : JSON.parse(sampleText));
     for (const group of Object.keys(Object.getPrototypeOf(api))) {
       attempt(() => {
         const members = api[group];

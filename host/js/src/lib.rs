@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 /// The SDK and build script, as files relative to the SDK directory: `build.mjs`, every file
-/// of `guest/js/src/` (listed by `build.rs`), and `wit/action.wit`.
+/// of `guest/js/src/` (listed by `build.rs`), `wit/action.wit`, and each trigger's example event
+/// as `events/TRIGGER.json`.
 const SDK_FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
 
 /// The WIT package every world is in.
