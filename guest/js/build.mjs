@@ -442,7 +442,8 @@ const GLUE_WARM_UP =
  *   A string the regular expression engine (native code) finds all ASCII has one byte per
  *   character; any other string still takes the loop.
  * - `_debugLog` looks up `globalThis.process.env.JCO_DEBUG` on each of its two calls per host
- *   call. An action has no environment, so it never logs: the function does nothing.
+ *   call. An action has no environment, so it never logs: the function does nothing, and its
+ *   calls, whose arguments were two objects made per host call, are removed.
  * - `GLUE_WARM_UP` is added where the glue is evaluated (it only adds).
  *
  * componentize-js is pinned by the lock file; if an upgrade changes the glue so that a rewrite
@@ -472,12 +473,34 @@ const BINDINGS_REWRITES = [
     find: /^const _debugLog = \(\.\.\.args\) => \{\n  if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\n  console\.debug\(\.\.\.args\);\n\};\n/m,
     replace: 'const _debugLog = () => {};\n',
   },
+  {
+    what: 'the DataView check',
+    find: 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);\n',
+    // The glue's one memory detaches its buffer only when it grows, and a detached buffer's
+    // length is 0: one getter call per use instead of two native getters.
+    replace:
+      'let dvBuffer = dv.buffer;\n' +
+      'const dataView = mem => dvBuffer.byteLength !== 0 ? dv : dv = new DataView(dvBuffer = mem.buffer);\n',
+    // Exact only while every use is of that one memory.
+    absent: /dataView\((?!\$memory\))/,
+  },
+  {
+    what: 'the calls of _debugLog',
+    // Each call statement: its arguments (a string and an object literal, with no `;` outside
+    // strings) were built on every host call only to be ignored.
+    find: /\n[ \t]*_debugLog\((?:'[^'\n]*'|"[^"\n]*"|`[^`]*`|[^;'"`])*\);(?=\n)/g,
+    replace: '\n',
+    // A call this pattern did not match would still work (the function does nothing); one
+    // left means the glue changed shape, and the build says so.
+    absent: /\b_debugLog\(/,
+  },
 ];
 
 /** `jsBindings` with every rewrite applied, or the build fails naming the one that did not match. */
 function rewriteBindings(jsBindings) {
   let text = jsBindings;
-  for (const { what, find, replace } of BINDINGS_REWRITES) {
+  for (const { what, find, replace, absent } of BINDINGS_REWRITES) {
+    if (typeof find !== 'string') find.lastIndex = 0;
     const found = typeof find === 'string' ? text.includes(find) : find.test(text);
     if (!found) {
       throw new Error(
@@ -486,6 +509,12 @@ function rewriteBindings(jsBindings) {
       );
     }
     text = text.replace(find, replace);
+    if (absent !== undefined && absent.test(text)) {
+      throw new Error(
+        `componentize-js's generated bindings have a form Cachet's rewrite (${what}) does not ` +
+          'match: update BINDINGS_REWRITES in build.mjs for this componentize-js version',
+      );
+    }
   }
   return text;
 }
