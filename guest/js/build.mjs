@@ -444,6 +444,10 @@ const GLUE_WARM_UP =
  * - `_debugLog` looks up `globalThis.process.env.JCO_DEBUG` on each of its two calls per host
  *   call. An action has no environment, so it never logs: the function does nothing, and its
  *   calls, whose arguments were two objects made per host call, are removed.
+ * - `dataView(mem)` (three or four uses per host call) compared the buffers of its cached
+ *   `DataView` and of the memory, two native getters; the memory's buffer changes only when it
+ *   grows, which detaches the old one (length 0), so one getter tells the same. Exact only for
+ *   the glue's one memory: the build checks every use is of it.
  * - `GLUE_WARM_UP` is added where the glue is evaluated (it only adds).
  *
  * componentize-js is pinned by the lock file; if an upgrade changes the glue so that a rewrite
