@@ -272,10 +272,15 @@ impl RedisStore {
             entries: count(entries)?,
             bytes: count(bytes)?,
         };
-        self.seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .put(partition.clone(), (usage, Instant::now()));
+        let seen = (usage, Instant::now());
+        let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        // A partition already remembered is updated in place: no copy of its key per operation.
+        match partitions.get_mut(partition) {
+            Some(last) => *last = seen,
+            None => {
+                partitions.put(partition.clone(), seen);
+            }
+        }
         Ok(())
     }
 
