@@ -13,6 +13,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as acorn from 'acorn';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
@@ -424,7 +425,7 @@ const GLUE_WARM_UP =
   '(() => {\n' +
   '  const bytes = new Uint8Array(new ArrayBuffer(8), 0, 8);\n' +
   '  TEXT_DECODER_UTF8.decode(bytes);\n' +
-  "  CACHET_ASCII.test('warm-up');\n" +
+  "  TEXT_ENCODER_UTF8.encodeInto('warm-up', bytes);\n" +
   '  BigInt.asUintN(64, BigInt(new DataView(bytes.buffer).getBigInt64(0, true)));\n' +
   '  (async () => { await null; })();\n' +
   '})();\n';
@@ -439,16 +440,28 @@ const GLUE_WARM_UP =
  * - `_utf8AllocateAndEncode` counts a string's UTF-8 bytes with a JavaScript loop, one
  *   `charCodeAt` per character, for every string sent to the host (a method name, its
  *   arguments' JSON, a cache key and value): about 12 µs per host call of a typical login.
- *   A string the regular expression engine (native code) finds all ASCII has one byte per
- *   character; any other string still takes the loop.
+ *   It now first allocates one byte per UTF-16 unit and encodes into that (native code): a
+ *   string is ASCII exactly when all of it fits, as every other character takes more bytes than
+ *   units (2 or 3 for one unit, 4 for a surrogate pair, 3 for a lone surrogate), and then it is
+ *   done. Otherwise that allocation is freed and the loop counts as before. (An earlier rewrite
+ *   asked a regular expression whether the string was ASCII, which SpiderMonkey runs in its
+ *   regular-expression interpreter here, ~8 ns per character: 5 % of a host call's samples.)
  * - `_debugLog` looks up `globalThis.process.env.JCO_DEBUG` on each of its two calls per host
  *   call. An action has no environment, so it never logs: the function does nothing, and its
  *   calls, whose arguments were two objects made per host call, are removed.
- * - `dataView(mem)` (three or four uses per host call) compared the buffers of its cached
- *   `DataView` and of the memory, two native getters; the memory's buffer changes only when it
- *   grows, which detaches the old one (length 0), so one getter tells the same. Exact only for
- *   the glue's one memory: the build checks every use is of it.
+ * - `dataView($memory)` (three or four uses per host call) is a call of a function that compares
+ *   the buffers of its cached `DataView` and of the memory; each use is now that comparison
+ *   itself (every interpreted call pushes a frame and unwinds its environments on return).
+ *   An earlier rewrite compared one getter instead (the old buffer's length, taking 0 for "the
+ *   memory grew"); the engine's memory does not detach its old buffer when it grows, so a warm
+ *   instance whose memory grew kept reading through the old view and failed with a RangeError
+ *   (BENCHMARKS.md). The comparison of both buffers is the glue's own.
+ * - `_utf8AllocateAndEncode` returned `{ ptr, len, codepoints }`, an object per string sent, of
+ *   which its callers read `ptr` and `len` at once: it returns the pointer and leaves the length
+ *   in `CACHET_ENCODED_LEN`.
  * - `GLUE_WARM_UP` is added where the glue is evaluated (it only adds).
+ *
+ * Then the whole glue is put in a function's scope (`inFunctionScope`).
  *
  * componentize-js is pinned by the lock file; if an upgrade changes the glue so that a rewrite
  * no longer matches, the build stops here rather than quietly losing the speed.
@@ -458,19 +471,18 @@ const BINDINGS_REWRITES = [
     what: 'the ASCII fast path of _utf8AllocateAndEncode',
     find: '  let len = 0;\n  let codepoints = 0;\n  for (let i = 0; i < s.length; i++) {',
     replace:
-      '  let len = 0;\n  let codepoints = 0;\n' +
-      '  if (CACHET_ASCII.test(s)) { len = s.length; codepoints = len; } else\n' +
-      '  for (let i = 0; i < s.length; i++) {',
-  },
-  {
-    what: 'the ASCII pattern',
-    find: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\n',
-    replace: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\nconst CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n',
+      '  {\n' +
+      '    const ptr = realloc(0, 0, 1, s.length);\n' +
+      '    const { read, written } = TEXT_ENCODER_UTF8.encodeInto(s, new Uint8Array(memory.buffer, ptr, s.length));\n' +
+      '    if (read === s.length && written === s.length) { CACHET_ENCODED_LEN = s.length; return ptr; }\n' +
+      '    $dealloc(ptr, s.length, 1);\n' +
+      '  }\n' +
+      '  let len = 0;\n  let codepoints = 0;\n  for (let i = 0; i < s.length; i++) {',
   },
   {
     what: "the warm-up of the glue's realm",
-    find: 'const CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n',
-    replace: 'const CACHET_ASCII = /^[\\x00-\\x7f]*$/;\n' + GLUE_WARM_UP,
+    find: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\n',
+    replace: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\n' + GLUE_WARM_UP,
   },
   {
     what: 'the silent _debugLog',
@@ -478,15 +490,41 @@ const BINDINGS_REWRITES = [
     replace: 'const _debugLog = () => {};\n',
   },
   {
-    what: 'the DataView check',
+    what: 'the DataView function the inlined check copies',
+    // Found (and kept as it is, for any other use) so that the copy below is of this check.
     find: 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);\n',
-    // The glue's one memory detaches its buffer only when it grows, and a detached buffer's
-    // length is 0: one getter call per use instead of two native getters.
-    replace:
-      'let dvBuffer = dv.buffer;\n' +
-      'const dataView = mem => dvBuffer.byteLength !== 0 ? dv : dv = new DataView(dvBuffer = mem.buffer);\n',
-    // Exact only while every use is of that one memory.
-    absent: /dataView\((?!\$memory\))/,
+    replace: 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);\n',
+  },
+  {
+    what: 'the inlined DataView check',
+    // The function's own check, written out at each use of the glue's memory: one interpreted
+    // call (a frame pushed and unwound) fewer per use, three or four per host call.
+    find: /\bdataView\(\$memory\)/g,
+    replace: '(dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer)))',
+  },
+  {
+    what: "the length of _utf8AllocateAndEncode's result",
+    find: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\n',
+    replace: 'const TEXT_ENCODER_UTF8 = new TextEncoder();\nlet CACHET_ENCODED_LEN = 0;\n',
+  },
+  {
+    what: '_utf8AllocateAndEncode returning the pointer (empty string)',
+    find: '  if (s.length === 0) { return { ptr: 1, len: 0 }; }\n',
+    replace: '  if (s.length === 0) { CACHET_ENCODED_LEN = 0; return 1; }\n',
+  },
+  {
+    what: '_utf8AllocateAndEncode returning the pointer',
+    find: '  const res = { ptr, len, codepoints };\n  return res;\n',
+    replace: '  CACHET_ENCODED_LEN = len;\n  return ptr;\n',
+  },
+  {
+    what: "the uses of _utf8AllocateAndEncode's result",
+    // `{ ptr, len, codepoints }` was made for each string sent to the host, and only `ptr` and
+    // `len` were read, at once: the pointer is returned, the length left in a variable.
+    find: /var encodeRes = (_utf8AllocateAndEncode\([^;\n]*\));\n([ \t]*)var (ptr\d+) ?= encodeRes\.ptr;\n[ \t]*var (len\d+) = encodeRes\.len;\n/g,
+    replace: 'var $3 = $1;\n$2var $4 = CACHET_ENCODED_LEN;\n',
+    // Any other use would read a field the function no longer returns.
+    absent: /encodeRes|(?<!var ptr\d+ = |function )_utf8AllocateAndEncode\(/,
   },
   {
     what: 'the calls of _debugLog',
@@ -500,7 +538,58 @@ const BINDINGS_REWRITES = [
   },
 ];
 
-/** `jsBindings` with every rewrite applied, or the build fails naming the one that did not match. */
+/**
+ * The glue evaluated in one function's scope instead of at the top level of a script.
+ * componentize-js evaluates its glue as a script in a scope the compiler cannot see through, so
+ * SpiderMonkey resolves every name the glue's functions use at run time, by searching the
+ * environment chain (`JSOp::GetName`; the interpreter caches none of it): each use of `$memory`,
+ * `dataView`, `$realloc`, `TEXT_DECODER_UTF8`, `Uint8Array` … in each host call, about
+ * thirty per call, was a lookup by name (5-6 % of a warm execution's samples). Declared in a
+ * function's scope, the same names are slots the bytecode addresses directly; the standard
+ * classes the glue uses per call are bound there too (the same objects, from the glue's own
+ * global).
+ *
+ * Exact because the engine reaches the glue only through its global object: it calls the
+ * top-level functions (`bindExports`, each `export_…`) by name, and a script's top-level
+ * function declarations are properties of that object, so each is put there explicitly. A
+ * top-level `var` (also a property of the global) would not be, so the build refuses a glue with
+ * one; the glue's `let`, `const` and `class` declarations were visible to nothing else.
+ */
+function inFunctionScope(jsBindings) {
+  const fail = (why) => {
+    throw new Error(
+      `componentize-js's generated bindings ${why}, which Cachet's rewrite into a function scope ` +
+        'does not expect: update inFunctionScope in build.mjs for this componentize-js version',
+    );
+  };
+  let program;
+  try {
+    program = acorn.parse(jsBindings, { ecmaVersion: 'latest', sourceType: 'script' });
+  } catch (err) {
+    fail(`do not parse as a script (${err.message})`);
+  }
+  const functions = [];
+  for (const node of program.body) {
+    if (node.type === 'FunctionDeclaration') functions.push(node.id.name);
+    if (node.type === 'VariableDeclaration' && node.kind === 'var') fail('declare a top-level `var`');
+  }
+  if (!functions.includes('bindExports') || !functions.some((name) => name.startsWith('export_'))) {
+    fail('have no top-level bindExports or export_ function');
+  }
+  return (
+    '(() => {\n' +
+    'const { Uint8Array, DataView, BigInt } = globalThis;\n' +
+    jsBindings +
+    '\n' +
+    functions.map((name) => `globalThis.${name} = ${name};\n`).join('') +
+    '})();\n'
+  );
+}
+
+/**
+ * `jsBindings` with every rewrite applied and evaluated in a function's scope, or the build fails
+ * naming the rewrite that did not match.
+ */
 function rewriteBindings(jsBindings) {
   let text = jsBindings;
   for (const { what, find, replace, absent } of BINDINGS_REWRITES) {
@@ -520,7 +609,7 @@ function rewriteBindings(jsBindings) {
       );
     }
   }
-  return text;
+  return inFunctionScope(text);
 }
 
 /**

@@ -68,7 +68,8 @@ export function invoke(method, args) {
   } catch (err) {
     throw new Error(`api.${method}: ${payloadOf(err)}`);
   }
-  return JSON.parse(reply);
+  // Most methods return nothing: no parse for the host's `null`.
+  return reply === 'null' ? null : JSON.parse(reply);
 }
 
 /** The `api` a group object of one execution belongs to (what its methods return). */
