@@ -453,9 +453,11 @@ const GLUE_WARM_UP =
  *   the buffers of its cached `DataView` and of the memory; each use is now that comparison
  *   itself (every interpreted call pushes a frame and unwinds its environments on return).
  *   An earlier rewrite compared one getter instead (the old buffer's length, taking 0 for "the
- *   memory grew"); the engine's memory does not detach its old buffer when it grows, so a warm
- *   instance whose memory grew kept reading through the old view and failed with a RangeError
- *   (BENCHMARKS.md). The comparison of both buffers is the glue's own.
+ *   memory grew"). Together with the rewrites below, warm instances of the Node-layer `claims`
+ *   benchmark action failed after some thousands of executions with "offset is outside the
+ *   bounds of the DataView": the cached view was used after the memory's buffer had changed
+ *   without the old one reading as length 0 (why is not established). The comparison of both
+ *   buffers is the glue's own, and holds whatever the engine does with an old buffer.
  * - `_utf8AllocateAndEncode` returned `{ ptr, len, codepoints }`, an object per string sent, of
  *   which its callers read `ptr` and `len` at once: it returns the pointer and leaves the length
  *   in `CACHET_ENCODED_LEN`.
