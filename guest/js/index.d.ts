@@ -180,7 +180,9 @@ export type SamlValue = string | number | boolean | null | Array<string | number
 /**
  * The `api` of a post-login action, as Auth0's reference documents it. Every method is checked
  * by the host (a bad argument throws `Error("api.<method>: …")` and records nothing) and
- * returns `api`, so calls chain; `rules.wasExecuted` returns its answer.
+ * returns `api`, so calls chain; `rules.wasExecuted` returns its answer. The groups
+ * (`idToken`, `accessToken`, …) are objects an instance's executions share; a method acts for
+ * the execution that calls it, also when detached from its group.
  */
 export interface PostLoginAPI {
   access: {

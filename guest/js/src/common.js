@@ -72,35 +72,43 @@ export function invoke(method, args) {
   return reply === 'null' ? null : JSON.parse(reply);
 }
 
-/** The `api` a group object of one execution belongs to (what its methods return). */
-const API = Symbol('cachet.api');
+/**
+ * The `api` of the execution running now. An instance runs one execution at a time, and
+ * `makeApi` sets this as each one starts, so a group's methods, which every execution of the
+ * instance shares, act for the execution that calls them.
+ */
+let current;
 
 /** The event of one execution, on its `api` (for methods that also change the event). */
 const EVENT = Symbol('cachet.event');
 
 /**
- * The `api` and event a group's method was called on (`this` of `api.transaction.setMetadata`):
- * for the methods a trigger adds with `groups`, which return the api and change the event.
- * Both are undefined when the method was detached from its group.
+ * The `api` and event of the execution running now: for the methods a trigger adds with
+ * `groups`, which return the api and change the event (`api.transaction.setMetadata`).
  */
-export function callee(group) {
-  const api = group?.[API];
-  return { api, event: api?.[EVENT] };
+export function running() {
+  return { api: current, event: current?.[EVENT] };
 }
 
 /**
  * Makes a trigger's `api` factory: `methods` are Auth0's dotted names
  * (`accessToken.addScope`); each becomes a function that calls the host and returns `api` (for
  * chaining), or the host's value for the names in `returning` (`rules.wasExecuted`). `groups`
- * adds or replaces methods of a group (plain functions that may use `callee(this)`), and
+ * adds or replaces methods of a group (plain functions that may use `running()`), and
  * `unsupported` names methods Cachet does not run yet, which throw saying so. Every `api` has
  * `api.cache`.
  *
- * Everything here runs once, at module load (so a component's snapshot holds it). An execution
- * then pays for one object, and one more per group the action touches: the group objects are
- * made on first access, over prototypes shared by every execution. Building every method's
- * closure per login cost a warm JavaScript execution about 225 µs in the interpreter, and the
- * ~16 group objects of post-login most actions never touch another ~40 µs (BENCHMARKS.md).
+ * Everything here runs once, at module load (so a component's snapshot holds it), and an
+ * execution pays for one object, its `api`. The group objects (`api.idToken`, …) are made here
+ * and shared by every execution of the instance: a method acts for the execution running now
+ * (`current`), however it is reached (chained, detached, or through an `api` kept from an
+ * earlier execution). They are not frozen, because Auth0's are ordinary objects that an action
+ * may add to or wrap, and strict code (all bundled code is) would throw where Auth0 does not; in a
+ * warm instance such a change stays for later executions, as module globals do. Assigning
+ * `api.idToken = …` replaces the group on that execution's `api` only. Building every method's
+ * closure per login cost a warm execution about 225 µs in the interpreter (BENCHMARKS.md); group
+ * objects made per execution on first access, through a getter on the prototype, cost a warm
+ * `claims.js` ~4 µs of its 55 (two getter calls, each a new interpreter activation).
  */
 export function apiFactory(methods, { returning = [], groups = {}, unsupported: missing = [] } = {}) {
   const prototypes = {};
@@ -118,7 +126,7 @@ export function apiFactory(methods, { returning = [], groups = {}, unsupported: 
           }
         : function (...args) {
             invoke(name, args);
-            return this?.[API];
+            return current;
           },
     );
   }
@@ -128,27 +136,14 @@ export function apiFactory(methods, { returning = [], groups = {}, unsupported: 
   for (const [group, members] of Object.entries(groups)) {
     prototypes[group] = Object.assign(prototypes[group] ?? {}, members);
   }
-  const own = (api, group, value) =>
-    Object.defineProperty(api, group, { value, writable: true, enumerable: true, configurable: true });
   const apiPrototype = { cache };
   for (const [group, prototype] of Object.entries(prototypes)) {
-    Object.defineProperty(apiPrototype, group, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        const members = Object.create(prototype);
-        members[API] = this;
-        own(this, group, members);
-        return members;
-      },
-      set(value) {
-        own(this, group, value);
-      },
-    });
+    apiPrototype[group] = prototype;
   }
   return function makeApi(event) {
     const api = Object.create(apiPrototype);
     api[EVENT] = event;
+    current = api;
     return api;
   };
 }
@@ -364,7 +359,7 @@ function warmUp(makeApi) {
     for (const group of Object.keys(Object.getPrototypeOf(api))) {
       attempt(() => {
         const members = api[group];
-        const first = Object.keys(Object.getPrototypeOf(members)).find((m) => typeof members[m] === 'function');
+        const first = Object.keys(members).find((m) => typeof members[m] === 'function');
         if (first !== undefined) members[first]('warm-up', { warm: ['up'] });
       });
     }

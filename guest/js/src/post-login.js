@@ -2,7 +2,7 @@
 // as Auth0's is and recorded as a command the caller applies once the whole flow has run.
 // `api.redirect.sendUserTo` pauses the flow after the action; `onContinuePostLogin` resumes it.
 
-import { apiFactory, callee, entry, invoke } from './common.js';
+import { apiFactory, entry, invoke, running } from './common.js';
 
 /** The methods the host's post-login table has (`host/runtime/src/interfaces/api/post_login.rs`). */
 const METHODS = [
@@ -94,7 +94,7 @@ function scopes(event) {
 const transaction = {
   setMetadata(key, value) {
     invoke('transaction.setMetadata', [key, value]);
-    const { api, event = {} } = callee(this);
+    const { api, event } = running();
     const t = tx(event);
     if (t.metadata === null || typeof t.metadata !== 'object') t.metadata = {};
     if (value === null || value === undefined) delete t.metadata[key];
@@ -103,25 +103,25 @@ const transaction = {
   },
   addTargetScope(scope) {
     invoke('transaction.addTargetScope', [scope]);
-    const { api, event = {} } = callee(this);
+    const { api, event } = running();
     if (!scopes(event).includes(scope)) scopes(event).push(scope);
     return api;
   },
   removeTargetScope(scope) {
     invoke('transaction.removeTargetScope', [scope]);
-    const { api, event = {} } = callee(this);
+    const { api, event } = running();
     tx(event).target_scopes = scopes(event).filter((s) => s !== scope);
     return api;
   },
   setTargetScopes(list) {
     invoke('transaction.setTargetScopes', [list]);
-    const { api, event = {} } = callee(this);
+    const { api, event } = running();
     tx(event).target_scopes = [...list];
     return api;
   },
   clearTargetScopes() {
     invoke('transaction.clearTargetScopes', []);
-    const { api, event = {} } = callee(this);
+    const { api, event } = running();
     tx(event).target_scopes = [];
     return api;
   },

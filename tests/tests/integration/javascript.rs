@@ -382,6 +382,47 @@ async fn the_management_token_action_fetches_again_only_when_jwt_decode_says_it_
     assert_eq!(s.idp.stats().management_unauthorized, 0);
 }
 
+#[tokio::test]
+async fn a_warm_instances_api_groups_are_shared_and_act_for_the_running_execution() {
+    let (builder, _) = js_harness();
+    let rt = builder.build().unwrap();
+    let warm = ActionConfig {
+        instance: InstanceMode::Warm(WarmOptions::default()),
+        ..ActionConfig::default()
+    };
+    let action = load_with(&rt, guests::JS_API_SHARED, Trigger::PostLogin, warm);
+    for (execution, who) in [(1, "auth0|first"), (2, "auth0|second")] {
+        let r = run(&rt, &action, &json!({ "user": { "user_id": who } })).await;
+        assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+        assert_eq!(claim(&r, "detached"), &json!(who), "a detached method");
+        assert_eq!(claim(&r, "chained"), &json!(who));
+        assert_eq!(
+            claim(&r, "report"),
+            &json!({
+                "execution": execution,
+                "newApi": if execution == 1 { Value::Null } else { json!(true) },
+                "returnsApi": true,
+                "metadata": who,
+                // What the first execution added to `api.idToken` is there in the second;
+                // the group it replaced on its own `api` is not.
+                "added": if execution == 1 { Value::Null } else { json!(1) },
+                "replaced": false,
+            }),
+            "execution {execution}"
+        );
+        assert!(r.commands.contains(&Command::SetTransactionMetadata {
+            key: "who".into(),
+            value: json!(who),
+        }));
+        // The earlier execution's `api`, kept in a module global, records into this execution;
+        // nothing is recorded twice or into the other execution.
+        if execution == 2 {
+            assert_eq!(claim(&r, "through-earlier"), &json!(who));
+        }
+        assert_eq!(r.commands.len(), 3 + execution, "{:#?}", r.commands);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_javascript_instance_keeps_module_globals_for_its_tenant_even_after_a_fetch() {
     let (s, _) = with_idp(InstanceMode::Fresh).await;
