@@ -1,7 +1,8 @@
 // Test action: the `api` of a warm instance's executions. Each execution gets its own `api`
 // object; the groups on it (`api.idToken`, …) are made once and shared by the instance's
 // executions, and a method acts for the execution that calls it however it is reached:
-// detached, chained, or through the `api` an earlier execution kept in a module global.
+// detached, chained, or through the `api` an earlier execution kept in a module global. Also:
+// `undefined` in the arguments of a method.
 let executions = 0;
 let earlier;
 
@@ -30,4 +31,8 @@ exports.onExecutePostLogin = async (event, api) => {
     added,
     replaced,
   });
+  // Arguments cross as JSON with `undefined` as `null`, as Auth0 sends them: in a list of
+  // primitives (which the SDK stringifies without its replacer) and in objects alike.
+  api.idToken.setCustomClaim('list', ['a', undefined, 1, null, true]);
+  api.idToken.setCustomClaim('object', { a: undefined, b: [undefined, { c: undefined }] });
 };

@@ -419,8 +419,27 @@ async fn a_warm_instances_api_groups_are_shared_and_act_for_the_running_executio
         if execution == 2 {
             assert_eq!(claim(&r, "through-earlier"), &json!(who));
         }
-        assert_eq!(r.commands.len(), 3 + execution, "{:#?}", r.commands);
+        assert_eq!(r.commands.len(), 5 + execution, "{:#?}", r.commands);
     }
+}
+
+#[tokio::test]
+async fn undefined_in_an_api_methods_arguments_is_sent_as_null_in_lists_and_in_objects() {
+    let (builder, _) = js_harness();
+    let rt = builder.build().unwrap();
+    let action = load_with(
+        &rt,
+        guests::JS_API_SHARED,
+        Trigger::PostLogin,
+        ActionConfig::default(),
+    );
+    let r = run(&rt, &action, &json!({ "user": { "user_id": "auth0|1" } })).await;
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    assert_eq!(claim(&r, "list"), &json!(["a", null, 1, null, true]));
+    assert_eq!(
+        claim(&r, "object"),
+        &json!({ "a": null, "b": [null, { "c": null }] })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
