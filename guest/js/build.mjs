@@ -417,7 +417,8 @@ function buildReport(metafile, report, workingDir) {
  * would otherwise make in each fresh instance. The glue has a realm of its own (it reads
  * `TextEncoder` from `contentGlobal`, the action's), whose standard classes SpiderMonkey makes on
  * first use: `Uint8Array` (every string the host sends) and the promise and async-function
- * machinery (every export is an `async function`) were made anew by every fresh execution,
+ * machinery (every export was an `async function`; the engine still adds its reactions to the
+ * promise an export returns) were made anew by every fresh execution,
  * about 45 µs of an empty action's 160 (BENCHMARKS.md, "The glue's realm"). Nothing here calls
  * the host, and nothing it makes is kept.
  */
@@ -461,6 +462,15 @@ const GLUE_WARM_UP =
  * - `_utf8AllocateAndEncode` returned `{ ptr, len, codepoints }`, an object per string sent, of
  *   which its callers read `ptr` and `len` at once: it returns the pointer and leaves the length
  *   in `CACHET_ENCODED_LEN`.
+ * - Each export was an `async function` that awaited the SDK's entry, which returned its own
+ *   `then` of the handler's promise: three promises per execution (the handler's, the entry's,
+ *   the export's), and SpiderMonkey records a stack and reads the clock (a host call) when each
+ *   is made and when it settles. The export now passes the entry a function that writes the
+ *   WIT result exactly as the glue's own code after its `await` did (the same statements), and
+ *   returns the entry's promise, which the engine drives to completion as it did the export's:
+ *   two promises. The entry (`runner` in src/common.js) calls that function with
+ *   `{ tag: 'ok' }` or `{ tag: 'err', val: message }`, what the glue made of the values the
+ *   entry used to resolve or throw.
  * - `GLUE_WARM_UP` is added where the glue is evaluated (it only adds).
  *
  * Then the whole glue is put in a function's scope (`inFunctionScope`).
@@ -537,6 +547,23 @@ const BINDINGS_REWRITES = [
     // A call this pattern did not match would still work (the function does nothing); one
     // left means the glue changed shape, and the build says so.
     absent: /\b_debugLog\(/,
+  },
+  {
+    what: 'each export as a function that hands the SDK its result writer',
+    // After the `_debugLog` calls are gone. The glue's part (decoding the event, writing the
+    // WIT result) is kept as it is; the SDK's entry (`runner` in src/common.js) settles it.
+    find: new RegExp(
+      String.raw`async function (export_\w+)\(arg0, arg1, arg2\) \{\n([\s\S]*?)\n  let ret;\n[ \t]*\n` +
+        String.raw`  try \{\n    const hostRet1 = await (\w+)\(result0\);\n` +
+        String.raw`    ret = hostRet1 !== null && typeof hostRet1 === 'object' && \(hostRet1\.tag === 'ok' \|\| hostRet1\.tag === 'err'\)\n` +
+        String.raw`    \? hostRet1\n    : \{ tag: 'ok', val: hostRet1\};\n` +
+        String.raw`  \} catch \(e\) \{\n[ \t]*\n    ret = \{ tag: 'err', val: getErrorPayload\(e\) \};\n  \}\n[ \t]*\n` +
+        String.raw`(  var variant\d+ = ret;\n[\s\S]*?)\n[ \t]*\n  return;\n\}\n`,
+      'g',
+    ),
+    replace: 'function $1(arg0, arg1, arg2) {\n$2\n  return $3(result0, (ret) => {\n$4\n  });\n}\n',
+    // An export left `async`, or awaiting its handler, would hand the SDK no writer.
+    absent: /async function export_|await \w+\(result0\)/,
   },
 ];
 

@@ -2,11 +2,16 @@
 // object; the groups on it (`api.idToken`, …) are made once and shared by the instance's
 // executions, and a method acts for the execution that calls it however it is reached:
 // detached, chained, or through the `api` an earlier execution kept in a module global. Also:
-// `undefined` in the arguments of a method.
+// `undefined` in the arguments of a method, and (with `request.query.redirect`) a redirect from
+// an action that exports no `onContinuePostLogin`.
 let executions = 0;
 let earlier;
 
 exports.onExecutePostLogin = async (event, api) => {
+  if (event.request?.query?.redirect) {
+    api.redirect.sendUserTo('https://example.com/next');
+    return;
+  }
   executions += 1;
   const who = event.user.user_id;
   const { setCustomClaim } = api.idToken;

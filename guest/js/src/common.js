@@ -249,6 +249,11 @@ export function describe(err) {
  * `action` is the action's module namespace (ESM `export const onExecute…` or CommonJS
  * `exports.onExecute…`, which esbuild turns into a namespace with a `default`). A module
  * without the handler is refused while the component is built, as this runs at module load.
+ *
+ * The returned function is called by the glue's export (rewritten by `build.mjs`, "each export
+ * as a function that hands the SDK its result writer") with the event's JSON and `settle`, which
+ * writes the WIT result: `{ tag: 'ok' }` or `{ tag: 'err', val: message }`. It returns the
+ * promise the engine runs its event loop for, which settles once `settle` has been called.
  */
 export function entry(action, name, makeApi, { optional = false } = {}) {
   warmUp(makeApi);
@@ -261,8 +266,10 @@ export function entry(action, name, makeApi, { optional = false } = {}) {
   if (handler === undefined && optional) {
     // A second entry point (`onContinuePostLogin`) the action does not use: an error only if
     // the host ever calls it.
-    return async function missing() {
-      throw `the action redirected, but exports no ${name}: write \`exports.${name} = async (event, api) => { … }\``;
+    const why = `the action redirected, but exports no ${name}: write \`exports.${name} = async (event, api) => { … }\``;
+    return function missing(_eventJson, settle) {
+      settle({ tag: 'err', val: why });
+      return SETTLED;
     };
   }
   if (handler === undefined) {
@@ -280,27 +287,46 @@ export function entry(action, name, makeApi, { optional = false } = {}) {
   return runner(handler, makeApi);
 }
 
-/** The exported function: runs `handler` on the event the host passes (see `entry`). */
-function runner(handler, makeApi) {
-  // A thrown string is the WIT result's error.
-  const fail = (err) => {
-    throw describe(err);
-  };
-  // Not an `async function`: the glue that calls it already awaits what it returns, and each
-  // async function and `await` costs the interpreter a generator, a promise and a job.
-  return function run(eventJson) {
-    try {
-      const event = JSON.parse(eventJson);
-      const result = handler(event, makeApi(event));
-      return typeof result?.then === 'function' ? result.then(done, fail) : undefined;
-    } catch (err) {
-      return fail(err);
-    }
-  };
+/** The WIT result of a handler that completed (what it resolved to does not matter: Auth0 ignores it). */
+const OK = Object.freeze({ tag: 'ok', val: undefined });
+
+/** What the export returns when the result is already written: the engine needs a promise. */
+const SETTLED = Promise.resolve();
+
+/** The glue's result writer of the execution running now (an instance runs one at a time). */
+let settling;
+
+function done() {
+  settling(OK);
 }
 
-/** What a handler's promise resolves to does not matter: Auth0 ignores it. */
-function done() {}
+function fail(err) {
+  settling({ tag: 'err', val: describe(err) });
+}
+
+/** The exported function: runs `handler` on the event the host passes (see `entry`). */
+function runner(handler, makeApi) {
+  // No `async function` and no `await`: each costs the interpreter a generator, a promise and a
+  // job, and SpiderMonkey records a stack and reads the clock for every promise made and settled.
+  return function run(eventJson, settle) {
+    settling = settle;
+    let result;
+    try {
+      const event = JSON.parse(eventJson);
+      result = handler(event, makeApi(event));
+    } catch (err) {
+      fail(err);
+      return SETTLED;
+    }
+    if (result instanceof Promise) return result.then(done, fail);
+    if (typeof result?.then !== 'function') {
+      done();
+      return SETTLED;
+    }
+    // Another thenable: its `then` need not return a promise, and the engine needs one.
+    return Promise.resolve(result).then(done, fail);
+  };
+}
 
 /** Every trigger's handler name and trigger, set by the build's entry from the WIT. */
 let handlers = {};
@@ -368,7 +394,7 @@ function warmUp(makeApi) {
     // The exported function itself, with a handler of the SDK's own: the promise machinery an
     // execution uses. Its continuation runs while the module loads, after the host functions
     // are restored; it calls none.
-    attempt(() => runner(async () => {}, makeApi)(sampleText).catch(() => {}));
+    attempt(() => runner(async () => {}, makeApi)(sampleText, () => {}).catch(() => {}));
     const api = makeApi(sample === undefined ? {} : JSON.parse(sampleText));
     for (const group of Object.keys(Object.getPrototypeOf(api))) {
       attempt(() => {

@@ -643,3 +643,32 @@ async fn password_reset_post_challenge_denies_challenges_and_redirects_alike_in_
     let js = password_reset_calls_every_method_of_its_api("js").await;
     assert_eq!(rust, js, "both SDKs record the same commands");
 }
+
+#[tokio::test]
+async fn continuing_a_javascript_action_that_exports_no_continuation_fails_it_saying_what_to_export()
+ {
+    let (rt, _) = runtime("js", memory());
+    let action = load_with(
+        &rt,
+        guests::JS_API_SHARED,
+        Trigger::PostLogin,
+        ActionConfig::default(),
+    );
+    let actions = std::slice::from_ref(&action);
+    let mut first: Value = serde_json::from_str(&event()).unwrap();
+    first["request"]["query"]["redirect"] = json!(true);
+    let paused = rt
+        .execute_actions("acme", Trigger::PostLogin, actions, &first.to_string())
+        .bounded()
+        .await
+        .unwrap();
+    let state = redirect(&paused).state.clone();
+    let continued = resume(&rt, actions, &state, json!({})).await.unwrap();
+    let (kind, message) = failure(&continued);
+    assert_eq!(kind, FailureKind::ActionError, "{continued:#?}");
+    assert!(
+        message.contains("exports no onContinuePostLogin")
+            && message.contains("exports.onContinuePostLogin = async (event, api)"),
+        "{message}"
+    );
+}
