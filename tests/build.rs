@@ -71,6 +71,7 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/hostile.js", "post-login"),
     ("tests/js/counter.js", "post-login"),
     ("tests/js/api-shared.js", "post-login"),
+    ("tests/js/text.js", "post-login"),
     ("tests/js/claims.js", "post-login"),
     ("tests/js/claims-node.js", "post-login"),
     ("tests/js/m2m.js", "credentials-exchange"),

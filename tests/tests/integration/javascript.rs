@@ -442,6 +442,72 @@ async fn undefined_in_an_api_methods_arguments_is_sent_as_null_in_lists_and_in_o
     );
 }
 
+/// What `tests/js/text.js` sends: each sample as a claim of its name, the event's `user.name`
+/// as `name`, and a cache value read back as `cached`.
+fn assert_text_crossed_unchanged(r: &FlowResult, name: &str) {
+    assert_eq!(r.outcome, Outcome::Success, "{r:#?}");
+    for (claim_name, expected) in [
+        ("ascii", "plain".to_string()),
+        ("latin", "José Müller-Łukasiewicz".to_string()),
+        ("bmp", "Kraków ☃ 東京".to_string()),
+        ("astral", "😀 𝄞".to_string()),
+        ("empty", String::new()),
+        ("long", "é☃😀".repeat(300)),
+        ("name", name.to_string()),
+        // A lone surrogate has no UTF-8; TextEncoder writes U+FFFD for it, as in Node.
+        (
+            "cached",
+            format!("välue ☃ 😀 \u{FFFD} {}", "ü".repeat(1000)),
+        ),
+    ] {
+        assert_eq!(claim(r, claim_name), &json!(expected), "{claim_name}");
+    }
+}
+
+#[tokio::test]
+async fn strings_of_any_characters_reach_the_host_as_utf8_and_come_back_unchanged() {
+    let (builder, _) = js_harness();
+    let rt = builder.build().unwrap();
+    let action = load_with(
+        &rt,
+        guests::JS_TEXT,
+        Trigger::PostLogin,
+        ActionConfig::default(),
+    );
+    let name = "Zoë Ñúñez 🦀";
+    let r = run(
+        &rt,
+        &action,
+        &json!({ "user": { "user_id": "auth0|1", "name": name } }),
+    )
+    .await;
+    assert_text_crossed_unchanged(&r, name);
+}
+
+#[tokio::test]
+async fn a_warm_instance_sending_long_strings_on_every_execution_stays_within_its_memory() {
+    // Each execution sends ~7 KB of encoded arguments (room for three bytes per character):
+    // 3 000 executions would need ~21 MB more than the engine's own ~10 MB if what the glue
+    // allocates for a host call were kept, and the instance may have 24 MiB.
+    let (builder, _) = js_harness();
+    let limits = ExecutionLimits {
+        max_memory_bytes: 24 << 20,
+        ..ExecutionLimits::default()
+    };
+    let rt = builder.execution_limits(limits).build().unwrap();
+    let warm = ActionConfig {
+        instance: InstanceMode::Warm(WarmOptions::default()),
+        ..ActionConfig::default()
+    };
+    let action = load_with(&rt, guests::JS_TEXT, Trigger::PostLogin, warm);
+    let name = "Zoë Ñúñez 🦀";
+    let event = json!({ "user": { "user_id": "auth0|1", "name": name } });
+    for _ in 0..3_000 {
+        let r = run(&rt, &action, &event).await;
+        assert_text_crossed_unchanged(&r, name);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_javascript_instance_keeps_module_globals_for_its_tenant_even_after_a_fetch() {
     let (s, _) = with_idp(InstanceMode::Fresh).await;
