@@ -504,6 +504,10 @@ function exactly(code) {
  *
  * Then the whole glue is put in a function's scope (`inFunctionScope`).
  *
+ * Each entry names `what` it rewrites, the text or pattern it must `find`, its `replace`ment
+ * (none: the text is only required to be there) and, where a pattern could miss a variant,
+ * what must be `absent` afterwards.
+ *
  * componentize-js is pinned by the lock file; if an upgrade changes the glue so that a rewrite
  * no longer matches, the build stops here rather than quietly losing the speed.
  */
@@ -533,9 +537,9 @@ const BINDINGS_REWRITES = [
   },
   {
     what: 'the DataView function the inlined check copies',
-    // Found (and kept as it is, for any other use) so that the copy below is of this check.
+    // Only found (no `replace`: kept as it is, for any other use), so that the copy below is
+    // of this check.
     find: 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);\n',
-    replace: 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);\n',
   },
   {
     what: 'the inlined DataView check',
@@ -729,7 +733,7 @@ function rewriteBindings(jsBindings) {
           'update BINDINGS_REWRITES in build.mjs for this componentize-js version',
       );
     }
-    text = text.replace(find, replace);
+    if (replace !== undefined) text = text.replace(find, replace);
     if (absent !== undefined && absent.test(text)) {
       throw new Error(
         `componentize-js's generated bindings have a form Cachet's rewrite (${what}) does not ` +

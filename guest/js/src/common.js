@@ -150,10 +150,7 @@ export function apiFactory(methods, { returning = [], groups = {}, unsupported: 
   for (const [group, members] of Object.entries(groups)) {
     prototypes[group] = Object.assign(prototypes[group] ?? {}, members);
   }
-  const apiPrototype = { cache };
-  for (const [group, prototype] of Object.entries(prototypes)) {
-    apiPrototype[group] = prototype;
-  }
+  const apiPrototype = Object.assign({ cache }, prototypes);
   return function makeApi(event) {
     const api = Object.create(apiPrototype);
     api[EVENT] = event;
