@@ -784,11 +784,12 @@ async function componentize(bundlePath, triggerName, witDir, out) {
       worldName: triggerName,
       // Actions reach the network only through fetch (wasi:http, allow-listed by the host).
       disableFeatures: ['fetch-event'],
-      // StarlingMonkey's portable baseline interpreter (`env: { ENABLE_PBL: '1' }`) was
-      // measured and left off: warm p50 127 -> 295 us, fresh 543 -> 903 us (BENCHMARKS.md).
-      // weval ahead-of-time compilation (`enableAot`, weval 0.5.1 built from crates.io) was
-      // measured and left off too: warm p50 124 -> 103 us, fresh 510 -> 637 us, for a 30 %
-      // larger component, three times the build time and a six-minute tool build.
+      // StarlingMonkey's portable baseline interpreter (`env: { ENABLE_PBL: '1' }`) and weval
+      // ahead-of-time compilation (`enableAot`, weval 0.5.1 built from crates.io) were
+      // measured twice and left off (BENCHMARKS.md). With today's glue and SDK, warm / fresh
+      // p50 of claims.js: 43 / 136 us as built here, 67 / 268 us with PBL, 45 / 145 us with
+      // weval (for a 30 % larger component, three times the build time and an eight-minute
+      // tool build).
     });
   } catch (err) {
     const text = String(err?.message ?? err);
