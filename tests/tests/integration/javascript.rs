@@ -454,14 +454,20 @@ fn assert_text_crossed_unchanged(r: &FlowResult, name: &str) {
         ("empty", String::new()),
         ("long", "é☃😀".repeat(300)),
         ("name", name.to_string()),
-        // A lone surrogate has no UTF-8; TextEncoder writes U+FFFD for it, as in Node.
+        // A lone surrogate has no UTF-8; TextEncoder writes U+FFFD for it, as in Node, and
+        // the host reads JSON.stringify's escape of one as U+FFFD too.
         (
             "cached",
             format!("välue ☃ 😀 \u{FFFD} {}", "ü".repeat(1000)),
         ),
+        ("lone", "a\u{FFFD}b\u{FFFD}c".to_string()),
     ] {
         assert_eq!(claim(r, claim_name), &json!(expected), "{claim_name}");
     }
+    assert_eq!(
+        claim(r, "object"),
+        &json!({ "k\u{FFFD}": ["v\u{FFFD}", "😀"] })
+    );
 }
 
 #[tokio::test]

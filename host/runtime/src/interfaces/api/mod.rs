@@ -98,11 +98,17 @@ impl Commands {
         // Before anything is allocated for the call, so a call past the count cap costs
         // nothing either.
         self.reserve(0)?;
-        let args: Vec<Value> =
-            serde_json::from_str(args_json).map_err(|e| CallRefused::ArgsNotJson {
-                method: found.name,
-                reason: e.to_string(),
-            })?;
+        let args: Vec<Value> = match serde_json::from_str(args_json) {
+            Ok(args) => args,
+            // Only a list that failed to parse is looked at again, so the usual call pays
+            // nothing for this.
+            Err(e) => replace_lone_surrogates(args_json)
+                .and_then(|repaired| serde_json::from_str(&repaired).ok())
+                .ok_or_else(|| CallRefused::ArgsNotJson {
+                    method: found.name,
+                    reason: e.to_string(),
+                })?,
+        };
         let mut call = Call {
             payload: payload(&args),
             args,
@@ -110,6 +116,64 @@ impl Commands {
         };
         (found.run)(&mut call)
     }
+}
+
+/// `json` with each escaped lone surrogate (`\ud800` without the low half after it, or a low
+/// half alone) written as `\ufffd`, or `None` if it has none.
+///
+/// JavaScript strings may hold lone surrogates, and `JSON.stringify` writes them as such
+/// escapes; Node, so Auth0, reads them back, but serde_json's strings are UTF-8 and it refuses
+/// them, which would fail an action Auth0 runs. U+FFFD is what `TextEncoder` writes for a lone
+/// surrogate everywhere else a string crosses to the host (the cache's keys and values). The
+/// result is as long as `json`, whose size the caller has already bounded.
+fn replace_lone_surrogates(json: &str) -> Option<String> {
+    /// The code unit of the four hex digits at `at`, if there are four.
+    fn unit(bytes: &[u8], at: usize) -> Option<u16> {
+        let digits = bytes.get(at..at + 4)?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    }
+    let bytes = json.as_bytes();
+    let mut out: Option<String> = None;
+    // Bytes of `json` before this are in `out` already.
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        // An escape: `\uXXXX`, or a backslash and the one character it escapes (which may be
+        // a backslash: `\\ud800` is no escape of a surrogate).
+        let escaped = match (bytes.get(i + 1), unit(bytes, i + 2)) {
+            (Some(b'u'), Some(unit)) => unit,
+            _ => {
+                i += 2;
+                continue;
+            }
+        };
+        let paired = (0xD800..0xDC00).contains(&escaped)
+            && bytes.get(i + 6..i + 8) == Some(&b"\\u"[..])
+            && unit(bytes, i + 8).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+        if paired {
+            i += 12;
+        } else if (0xD800..0xE000).contains(&escaped) {
+            // `i` and `copied` are at ASCII bytes, so on character boundaries.
+            let out = out.get_or_insert_with(|| String::with_capacity(json.len()));
+            out.push_str(&json[copied..i]);
+            out.push_str("\\ufffd");
+            i += 6;
+            copied = i;
+        } else {
+            i += 6;
+        }
+    }
+    out.map(|mut out| {
+        out.push_str(&json[copied..]);
+        out
+    })
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary.
@@ -486,6 +550,84 @@ mod tests {
         assert!(err.contains("accessToken.setCustomClaim"), "{err}");
         let long = "m".repeat(10_000);
         assert!(c.call(&long, "[]").unwrap_err().to_string().len() < 4_000);
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_the_arguments_is_recorded_as_the_replacement_character() {
+        // What JSON.stringify writes for `['n\ud800', 'a\udc00b\ud83d\ude00c\ud800']`.
+        let mut c = commands();
+        c.call(
+            "idToken.setCustomClaim",
+            r#"["n\ud800","a\udc00b\ud83d\ude00c\uD800"]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&c.list).unwrap(),
+            json!([{ "type": "set-id-token-claim", "name": "n\u{FFFD}", "value": "a\u{FFFD}b😀c\u{FFFD}" }])
+        );
+        // Still refused: a list that is not JSON for another reason, with the parser's reason.
+        let err = c
+            .call("idToken.setCustomClaim", r#"["n\ud800", ]"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn only_escaped_lone_surrogates_are_replaced() {
+        assert_eq!(
+            replace_lone_surrogates(r#"["plain", "\u00e9\ud83d\ude00"]"#),
+            None
+        );
+        // An escaped backslash before `ud800` is no escape of a surrogate.
+        assert_eq!(replace_lone_surrogates(r#"["\\ud800"]"#), None);
+        assert_eq!(
+            replace_lone_surrogates(r#"["\ud800\ud800\udc00", "\\\udfff", "\ud800"]"#).as_deref(),
+            Some(r#"["\ufffd\ud800\udc00", "\\\ufffd", "\ufffd"]"#)
+        );
+        // Cut short: left for the parser to refuse.
+        assert_eq!(replace_lone_surrogates(r#"["\ud8"#), None);
+    }
+
+    /// `units` as `JSON.stringify` writes a string: lone surrogates as `\udxxx` escapes, and
+    /// characters past U+FFFF as themselves or, with `escape_pairs`, as their two escaped halves.
+    fn stringified(units: &[u16], escape_pairs: bool) -> String {
+        let mut out = String::from("\"");
+        for unit in char::decode_utf16(units.iter().copied()) {
+            match unit {
+                Ok(c) if escape_pairs && u32::from(c) > 0xFFFF => {
+                    for half in c.encode_utf16(&mut [0; 2]) {
+                        out.push_str(&format!("\\u{half:04x}"));
+                    }
+                }
+                Ok(c) => {
+                    let quoted = serde_json::to_string(&c).unwrap();
+                    out.push_str(&quoted[1..quoted.len() - 1]);
+                }
+                Err(lone) => out.push_str(&format!("\\u{:04x}", lone.unpaired_surrogate())),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        /// The reference is Rust's own lossy UTF-16 decoding: a lone surrogate becomes U+FFFD,
+        /// pairs and every other unit stay what they are.
+        #[test]
+        fn strings_with_lone_surrogates_read_as_lossy_utf16_decoding_reads_them(
+            units in proptest::collection::vec(
+                proptest::prop_oneof![0xD7F0u16..0xE010, proptest::prelude::any::<u16>(), 0x20u16..0x80],
+                0..48,
+            ),
+            escape_pairs in proptest::prelude::any::<bool>(),
+        ) {
+            let json = stringified(&units, escape_pairs);
+            let lone = char::decode_utf16(units.iter().copied()).any(|u| u.is_err());
+            let repaired = replace_lone_surrogates(&json);
+            proptest::prop_assert_eq!(repaired.is_some(), lone);
+            let read: String = serde_json::from_str(repaired.as_deref().unwrap_or(&json)).unwrap();
+            proptest::prop_assert_eq!(read, String::from_utf16_lossy(&units));
+        }
     }
 
     #[test]
