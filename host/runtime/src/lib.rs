@@ -30,14 +30,16 @@
 //! - [`Clock`]: injectable time; [`ManualClock`] plus [`EpochTicks::Manual`] make the runtime a
 //!   deterministic test harness for action authors.
 //! - [`FlowResult`]: the outcome, merged commands, and per-action logs, errors and timings.
+//! - [`FunctionCache`]: compiled functions kept for later compilations in the process, so
+//!   actions that share code (every JavaScript action embeds the same engine) compile once.
 //!
 //! Inside, modules are layered, and a module imports only from its own layer or the layers
 //! below it (`tests/layout.rs` reads this list and checks every `crate::` path against it,
 //! and that no module imports one that imports it back):
 //!
 //! 1. `bindings` (generated from the WIT), `clock`, `log`, `result`, `trigger`, `state_file`,
-//!    `store`, `observe`, `event`: data and plumbing (`trigger` is the per-trigger table); nothing here
-//!    runs wasm.
+//!    `store`, `observe`, `event`, `function_cache`: data and plumbing (`trigger` is the
+//!    per-trigger table); nothing here runs wasm.
 //! 2. `egress`: the outbound HTTP policy and transport (allow-list, address policy, budget,
 //!    connections).
 //! 3. `interfaces`: one file per WIT interface, each with its own per-execution state and
@@ -55,6 +57,7 @@ mod egress;
 mod error;
 mod event;
 mod flow;
+mod function_cache;
 mod interfaces;
 mod log;
 mod observe;
@@ -70,6 +73,7 @@ pub use action::{Action, ActionConfig, CompileStats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use egress::{AllowList, AllowListError, MAX_CONNECT_TIMEOUT, MAX_READ_TIMEOUT};
 pub use error::{BuildError, ContinueError, ExecuteError, LoadError};
+pub use function_cache::{DEFAULT_FUNCTION_CACHE_BYTES, FunctionCache, FunctionCacheStats};
 pub use observe::{CacheOp, CacheOpResult, EgressOutcome, ErrorCodes, Observer};
 pub use result::{
     ActionFailure, ActionResult, Command, ContinueParams, Factor, FailureKind, FlowResult, Outcome,

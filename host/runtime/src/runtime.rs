@@ -14,6 +14,7 @@ use crate::action::{Action, ActionConfig, CompileCounters, CompileStats, Loader}
 use crate::clock::{Clock, SystemClock};
 use crate::error::{BuildError, ContinueError, ExecuteError, LoadError};
 use crate::flow::Executor;
+use crate::function_cache::FunctionCache;
 use crate::interfaces::jwt::JwksCache;
 use crate::observe::{NoObserver, Observer};
 use crate::result::{ContinueParams, FlowResult};
@@ -54,6 +55,7 @@ pub struct RuntimeBuilder {
     warm_idle_instances: u32,
     slot_reset: SlotReset,
     keep_resident: usize,
+    function_cache: Option<Arc<FunctionCache>>,
 }
 
 /// How much of a slot's linear memory stays resident between instances by default (see
@@ -117,6 +119,7 @@ impl Default for RuntimeBuilder {
             warm_idle_instances: 64,
             slot_reset: SlotReset::default(),
             keep_resident: DEFAULT_KEEP_RESIDENT,
+            function_cache: Some(FunctionCache::shared()),
         }
     }
 }
@@ -223,6 +226,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Where compiled functions are kept for later compilations to reuse (see
+    /// [`FunctionCache`]): `None` compiles every component whole. Default: the process's
+    /// [`FunctionCache::shared`], so runtimes of one process share what they compiled.
+    pub fn function_cache(mut self, cache: Option<Arc<FunctionCache>>) -> Self {
+        self.function_cache = cache;
+        self
+    }
+
     /// Who is told about every cache operation and outbound request (for metrics). Default:
     /// nobody.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
@@ -322,6 +333,11 @@ impl RuntimeBuilder {
             .epoch_interruption(true)
             .concurrency_support(self.concurrency_support)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(cache) = &self.function_cache {
+            config.enable_incremental_compilation(
+                Arc::clone(cache) as Arc<dyn wasmtime::CacheStore>
+            )?;
+        }
         Engine::new(&config)
     }
 }

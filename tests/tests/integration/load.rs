@@ -252,3 +252,36 @@ fn components_are_compiled_once_per_runtime_and_reused_from_disk_after_a_restart
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_second_component_reuses_the_functions_compiled_for_the_first_and_runs_the_same() {
+    // A cache of its own (not the process's, which other tests fill): two different actions
+    // built with the same Rust toolchain share their standard library's and serde's functions.
+    let cache = std::sync::Arc::new(cachet_runtime::FunctionCache::new(64 << 20));
+    let rt = harness()
+        .0
+        .function_cache(Some(cache.clone()))
+        .build()
+        .unwrap();
+    load(&rt, guests::CLAIMS, Trigger::PostLogin);
+    let first = cache.stats();
+    assert!(first.entries > 0 && first.bytes <= 64 << 20, "{first:?}");
+    let counter = load(&rt, guests::COUNTER, Trigger::PostLogin);
+    let second = cache.stats();
+    assert!(second.hits > first.hits, "{first:?} then {second:?}");
+    assert_eq!(rt.compile_stats().compiled, 2);
+
+    // What was compiled from reused functions behaves as a whole compile does.
+    let plain = harness().0.function_cache(None).build().unwrap();
+    let plain_counter = load(&plain, guests::COUNTER, Trigger::PostLogin);
+    let event = r#"{"user":{"user_id":"auth0|1"}}"#;
+    let run = |rt: &cachet_runtime::Runtime, action| {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(rt.execute_actions("acme", Trigger::PostLogin, &[action], event))
+            .unwrap()
+    };
+    let (a, b) = (run(&rt, counter), run(&plain, plain_counter));
+    assert_eq!(a.outcome, cachet_runtime::Outcome::Success, "{a:#?}");
+    assert_eq!((a.outcome, &a.commands), (b.outcome, &b.commands));
+}
