@@ -3,17 +3,18 @@
 //! it again only if it is no longer here.
 //!
 //! Every JavaScript action embeds the same engine (StarlingMonkey, ~20 000 functions and most of
-//! a 12 MB component): without this cache each one is compiled whole, ~6 s of CPU on these
+//! a 12 MB component): without this cache each one is compiled whole, ~6 s on these
 //! machines; with it, the second and later ones reuse the first one's functions and compile in
 //! about a third of that (BENCHMARKS.md, "Compiling JavaScript actions once per engine"). That
 //! is start-up for every action `cachet serve` loads, and deployment latency for every version
 //! deployed through the API.
 //!
-//! The key is Cranelift's hash of the function's input (its code, signature and the compiler's
-//! settings), so engines with different configurations never share an entry, and one cache can
-//! serve every [`Runtime`](crate::Runtime) of a process ([`FunctionCache::shared`], the
-//! default). What it holds is bounded in bytes, least recently used out first: compiling an
-//! action can make the host keep at most that much here.
+//! The key is Cranelift's SHA-256 of the function's input (its code, signature, the target and
+//! the compiler's settings and version), so engines with different configurations never share
+//! an entry, and what is kept is what Cranelift compiled here, never bytes an action supplied;
+//! one cache can serve every [`Runtime`](crate::Runtime) of a process
+//! ([`FunctionCache::shared`], the default). What it holds is bounded in bytes, least recently
+//! used out first: compiling an action can make the host keep at most that much here.
 
 use std::borrow::Cow;
 use std::fmt;
