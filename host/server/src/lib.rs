@@ -51,8 +51,8 @@ use cachet_loader::ActionLoader;
 use cachet_loader::LoadFileError;
 use cachet_loader::js::JsBuilder;
 use cachet_runtime::{
-    Action, BuildError, ExecuteError, LoadError, PartitionKey, Runtime, StoreError, SystemClock,
-    Trigger,
+    Action, BuildError, ExecuteError, FunctionCache, LoadError, PartitionKey, Runtime, StoreError,
+    SystemClock, Trigger,
 };
 use thiserror::Error;
 use tokio::sync::Semaphore;
@@ -246,6 +246,10 @@ impl Server {
             )
             .on_progress(|message| tracing::info!("{message}")),
         );
+        let function_cache = function_cache(config.function_cache_mb);
+        if let Some(cache) = &function_cache {
+            metrics.watch_function_cache(Arc::clone(cache));
+        }
         let mut builder = Runtime::builder()
             .store(opened.store)
             .cache_limits(config.cache_limits)
@@ -255,6 +259,7 @@ impl Server {
             // One instance slot per execution allowed at once: a flow runs one action at a
             // time, so the service never fails an execution for want of a slot.
             .instance_pool_size(pool)
+            .function_cache(function_cache.clone())
             .observer(metrics.clone());
         if let Some(dir) = &config.compiled_cache_dir {
             builder = builder.compiled_cache_dir(dir);
@@ -562,6 +567,19 @@ impl Server {
             .await
             .map_err(ServerError::Flush);
         drained.and(flushed)
+    }
+}
+
+/// The compiled-function cache `function_cache_mb` asks for: none for 0; at the default size
+/// the process's shared one, so servers started in one process (tests, an embedding host)
+/// reuse each other's compiled functions; otherwise one of that size for this server.
+fn function_cache(mb: u64) -> Option<Arc<FunctionCache>> {
+    match mb {
+        0 => None,
+        config::DEFAULT_FUNCTION_CACHE_MB => Some(FunctionCache::shared()),
+        mb => Some(Arc::new(FunctionCache::new(
+            usize::try_from(mb << 20).unwrap_or(usize::MAX),
+        ))),
     }
 }
 

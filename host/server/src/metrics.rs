@@ -13,12 +13,16 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cachet_runtime::{
-    CacheOp, CacheOpResult, EgressOutcome, FailureKind, FlowResult, Observer, PartitionKey,
+    CacheOp, CacheOpResult, EgressOutcome, FailureKind, FlowResult, FunctionCache, Observer,
+    PartitionKey,
 };
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -221,6 +225,53 @@ pub struct Metrics {
     rejected: Family<ReasonLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
     continuations: Family<OutcomeLabels, Counter>,
+    /// The compiled-function cache the server's runtime uses, read at each scrape.
+    function_cache: Arc<FunctionCacheMetrics>,
+}
+
+/// The `function_cache_*` series: the [`FunctionCache`]'s own counts, read when scraped (it
+/// keeps them; copying them into counters on every compilation would count twice). Empty
+/// until [`Metrics::watch_function_cache`], and for a server that keeps no compiled functions.
+#[derive(Debug, Default)]
+struct FunctionCacheMetrics(std::sync::OnceLock<Arc<FunctionCache>>);
+
+impl Collector for FunctionCacheMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let Some(cache) = self.0.get() else {
+            return Ok(());
+        };
+        let stats = cache.stats();
+        let gauge = |n: usize| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        for (name, help, value) in [
+            (
+                "function_cache_bytes",
+                "Bytes of compiled functions kept for later compilations to reuse (function_cache_mb)",
+                gauge(stats.bytes),
+            ),
+            (
+                "function_cache_entries",
+                "Compiled functions kept for later compilations to reuse",
+                gauge(stats.entries),
+            ),
+        ] {
+            value.encode(encoder.encode_descriptor(name, help, None, value.metric_type())?)?;
+        }
+        for (name, help, value) in [
+            (
+                "function_cache_hits",
+                "Functions a compilation took from the cache instead of compiling them",
+                ConstCounter::new(stats.hits),
+            ),
+            (
+                "function_cache_misses",
+                "Functions a compilation looked for in the cache and compiled",
+                ConstCounter::new(stats.misses),
+            ),
+        ] {
+            value.encode(encoder.encode_descriptor(name, help, None, value.metric_type())?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Execution time buckets, in seconds: 50 µs (a cache hit in a small action) up to the
@@ -326,8 +377,11 @@ impl Metrics {
             "Requests to continue a redirected flow by outcome (continued, unknown-state, refused, failed)",
             continuations.clone(),
         );
+        let function_cache = Arc::new(FunctionCacheMetrics::default());
+        registry.register_collector(Box::new(Arc::clone(&function_cache)));
         Self {
             registry,
+            function_cache,
             continuations,
             executions,
             duration,
@@ -343,6 +397,12 @@ impl Metrics {
             rejected,
             reloads,
         }
+    }
+
+    /// Exports `cache`'s counts as the `function_cache_*` series. The first call wins: a
+    /// server's runtime keeps the cache it was built with.
+    pub(crate) fn watch_function_cache(&self, cache: Arc<FunctionCache>) {
+        let _ = self.function_cache.0.set(cache);
     }
 
     /// The series of one configured partition, resolved once when its flow is loaded so that

@@ -549,6 +549,43 @@ async fn the_cache_endpoints_show_redacted_entries_delete_one_and_purge() {
 }
 
 #[tokio::test]
+async fn the_compiled_function_cache_stays_within_function_cache_mb_and_is_shown_on_metrics() {
+    // Not the default size: this server's own cache, which only its own compilation filled.
+    let ops = action("acme", "post-login", "cache-ops", guests::CACHE_OPS, "");
+    // Two components whose functions take ~1.6 MB together: the oldest are let go.
+    let both = ops.clone() + &action("globex", "post-login", "claims", guests::CLAIMS, "");
+    let running = start("function-cache", &(head("function_cache_mb = 1") + &both)).await;
+    let m = running.metrics().await;
+    let entries = sample(&m, "cachet_function_cache_entries");
+    let bytes = sample(&m, "cachet_function_cache_bytes");
+    assert!(entries > 0.0 && bytes > 0.0, "{m}");
+    assert!(bytes <= f64::from(1u32 << 20), "{m}");
+    // Every function kept was first looked for and compiled; identical functions within a
+    // component were then found (hits), so that series is there whatever its value.
+    let misses = sample(&m, "cachet_function_cache_misses_total");
+    assert!(
+        misses > entries,
+        "some were let go to stay within 1 MiB: {m}"
+    );
+    assert!(sample(&m, "cachet_function_cache_hits_total") >= 0.0, "{m}");
+    running.shutdown().await.unwrap();
+
+    // 0 keeps none: no series, and actions compile and run as before.
+    let off = start(
+        "function-cache-off",
+        &(head("function_cache_mb = 0") + &ops),
+    )
+    .await;
+    let m = off.metrics().await;
+    assert!(!m.contains("function_cache"), "{m}");
+    let reply = off
+        .execute("acme", &cache_ops(json!([{ "op": "get", "key": "k" }])))
+        .await;
+    assert_eq!(reply.json()["outcome"], "success", "{}", reply.body);
+    off.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn metrics_move_as_executions_run() {
     let config = head("")
         + &action("acme", "post-login", "cache-ops", guests::CACHE_OPS, "")

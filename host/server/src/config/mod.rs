@@ -32,6 +32,15 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../example.toml");
 /// address space in the engine's pool.
 pub const MAX_INFLIGHT: usize = 65_536;
 
+/// `function_cache_mb` when the file does not set it: the runtime library's
+/// [`DEFAULT_FUNCTION_CACHE_BYTES`](cachet_runtime::DEFAULT_FUNCTION_CACHE_BYTES), in MiB.
+pub const DEFAULT_FUNCTION_CACHE_MB: u64 =
+    (cachet_runtime::DEFAULT_FUNCTION_CACHE_BYTES >> 20) as u64;
+
+/// The largest `function_cache_mb` accepted (16 GiB): a bound on a typo, far above what every
+/// compiled function of hundreds of JavaScript actions takes (each new engine is ~45 MB).
+pub const MAX_FUNCTION_CACHE_MB: u64 = 16 * 1024;
+
 /// Why a configuration could not be used. Each message names the file, the line when there
 /// is one, and what to change.
 #[derive(Debug, Error)]
@@ -88,6 +97,10 @@ pub struct Config {
     /// Where JavaScript actions' tooling and built components are kept (`None`: the default
     /// cache directory, `$CACHET_CACHE_DIR` or `~/.cache/cachet`).
     pub js_cache_dir: Option<PathBuf>,
+    /// MiB of compiled functions kept in memory for later compilations to reuse (see
+    /// [`cachet_runtime::FunctionCache`]): every JavaScript action embeds the same engine, so a
+    /// second one compiles in about a third of the time. `0` keeps none. Default 128.
+    pub function_cache_mb: u64,
     /// Executions allowed at once; beyond, 503 with `Retry-After`.
     pub max_inflight: usize,
     /// Seconds a client is told to wait when the service is at `max_inflight`.
@@ -240,6 +253,15 @@ impl Config {
         let store: StoreUrl = store_text
             .parse()
             .map_err(|e| at.invalid(&raw.store, format!("store: {e}")))?;
+        if *raw.function_cache_mb.get_ref() > MAX_FUNCTION_CACHE_MB {
+            return Err(at.invalid(
+                &raw.function_cache_mb,
+                format!(
+                    "function_cache_mb must be between 0 (keep no compiled functions) and \
+                     {MAX_FUNCTION_CACHE_MB} (MiB of memory)"
+                ),
+            ));
+        }
         if !(1..=MAX_INFLIGHT).contains(raw.max_inflight.get_ref()) {
             return Err(at.invalid(
                 &raw.max_inflight,
@@ -318,6 +340,7 @@ impl Config {
             policy: raw.policy,
             compiled_cache_dir,
             js_cache_dir,
+            function_cache_mb: *raw.function_cache_mb.get_ref(),
             max_inflight: *raw.max_inflight.get_ref(),
             retry_after_secs: raw.retry_after_secs,
             max_connections: *raw.max_connections.get_ref(),
@@ -351,6 +374,10 @@ impl Config {
             self.compiled_cache_dir == new.compiled_cache_dir,
         );
         check("js_cache_dir", self.js_cache_dir == new.js_cache_dir);
+        check(
+            "function_cache_mb",
+            self.function_cache_mb == new.function_cache_mb,
+        );
         check("deploy.dir", self.deploy.dir == new.deploy.dir);
         check("max_inflight", self.max_inflight == new.max_inflight);
         check(
@@ -721,6 +748,24 @@ mod tests {
         assert_eq!(at.line_col(10), (2, 4));
         assert_eq!(at.line_col(11), (2, 5));
         assert_eq!(at.line_col(usize::MAX).0, 3);
+    }
+
+    #[test]
+    fn function_cache_mb_defaults_to_the_runtime_default_accepts_zero_and_refuses_a_typo() {
+        assert_eq!(parse("").unwrap().function_cache_mb, 128);
+        assert_eq!(DEFAULT_FUNCTION_CACHE_MB << 20, 128 << 20);
+        assert_eq!(
+            parse("function_cache_mb = 0\n").unwrap().function_cache_mb,
+            0
+        );
+        let e = parse("\nfunction_cache_mb = 1000000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2:") && e.contains("16384"), "{e}");
+        // The engine is built once: a reload cannot change it.
+        let old = parse("").unwrap();
+        let new = parse("function_cache_mb = 64\n").unwrap();
+        assert_eq!(old.restart_only_changes(&new), ["function_cache_mb"]);
     }
 
     #[test]

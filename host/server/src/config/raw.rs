@@ -22,6 +22,10 @@ pub(super) fn default_max_inflight() -> Spanned<usize> {
     Spanned::new(0..0, 256)
 }
 
+pub(super) fn default_function_cache_mb() -> Spanned<u64> {
+    Spanned::new(0..0, super::DEFAULT_FUNCTION_CACHE_MB)
+}
+
 pub(super) fn default_store_timeout() -> Spanned<u64> {
     Spanned::new(0..0, 100)
 }
@@ -51,6 +55,8 @@ pub(super) struct RawConfig {
     pub(super) policy: OverflowPolicy,
     pub(super) compiled_cache_dir: Option<Spanned<PathBuf>>,
     pub(super) js_cache_dir: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_function_cache_mb")]
+    pub(super) function_cache_mb: Spanned<u64>,
     #[serde(default = "default_max_inflight")]
     pub(super) max_inflight: Spanned<usize>,
     #[serde(default = "default_retry_after")]
