@@ -242,35 +242,29 @@ impl Collector for FunctionCacheMetrics {
         };
         let stats = cache.stats();
         let gauge = |n: usize| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
-        for (name, help, value) in [
-            (
-                "function_cache_bytes",
-                "Bytes of compiled functions kept for later compilations to reuse (function_cache_mb)",
-                gauge(stats.bytes),
-            ),
-            (
-                "function_cache_entries",
-                "Compiled functions kept for later compilations to reuse",
-                gauge(stats.entries),
-            ),
-        ] {
-            value.encode(encoder.encode_descriptor(name, help, None, value.metric_type())?)?;
-        }
-        for (name, help, value) in [
-            (
-                "function_cache_hits",
-                "Functions a compilation took from the cache instead of compiling them",
-                ConstCounter::new(stats.hits),
-            ),
-            (
-                "function_cache_misses",
-                "Functions a compilation looked for in the cache and compiled",
-                ConstCounter::new(stats.misses),
-            ),
-        ] {
-            value.encode(encoder.encode_descriptor(name, help, None, value.metric_type())?)?;
-        }
-        Ok(())
+        let mut emit = |name: &str, help: &str, metric: &dyn EncodeMetric| {
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+        };
+        emit(
+            "function_cache_bytes",
+            "Bytes of compiled functions kept for later compilations to reuse (function_cache_mb)",
+            &gauge(stats.bytes),
+        )?;
+        emit(
+            "function_cache_entries",
+            "Compiled functions kept for later compilations to reuse",
+            &gauge(stats.entries),
+        )?;
+        emit(
+            "function_cache_hits",
+            "Functions a compilation took from the cache instead of compiling them",
+            &ConstCounter::new(stats.hits),
+        )?;
+        emit(
+            "function_cache_misses",
+            "Functions a compilation looked for in the cache and compiled",
+            &ConstCounter::new(stats.misses),
+        )
     }
 }
 
