@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use cachet_limits::{CacheError, CacheLimits, OverflowPolicy, SetOptions, SnapshotEntry};
 use cachet_runtime::{CacheStore, PartitionKey, Trigger};
@@ -53,6 +54,7 @@ pub async fn run_all(make: &MakeStore) {
     if_absent_claims_and_deletes_report_their_codes(make).await;
     strict_refuses_a_full_partition_and_changes_nothing(make).await;
     evict_drops_least_recently_used_first_never_the_entry_written(make).await;
+    a_read_ahead_is_the_live_partition_and_its_hits_count_as_uses(make).await;
     snapshot_and_restore_round_trip(make).await;
     partitions_are_isolated_whatever_their_names(make).await;
     a_64_way_if_absent_race_has_exactly_one_winner(make).await;
@@ -362,6 +364,76 @@ async fn evict_drops_least_recently_used_first_never_the_entry_written(make: &Ma
     assert!(store.get(&a, "new", NOW).await.unwrap().is_some());
     let usage = store.usage(&a).await.unwrap();
     assert!(usage.entries <= 20 && usage.bytes <= 8192, "{usage:?}");
+}
+
+/// A store that reads partitions ahead of flows ([`CacheStore::read_ahead`]) answers with the
+/// live entries as `get` would, tells the usage, and counts a hit answered from it
+/// ([`CacheStore::touched`]) as a use before its next operation, in the order they came. A store
+/// that does not read ahead says so with `None`, and a hit reported to it changes nothing.
+async fn a_read_ahead_is_the_live_partition_and_its_hits_count_as_uses(make: &MakeStore) {
+    let store = make(OverflowPolicy::Evict).await;
+    let a = p("read-ahead");
+    let asked = Instant::now();
+    let Some(empty) = store.read_ahead(&a, NOW).await.unwrap() else {
+        store
+            .set(&a, "k1", "v1", SetOptions::default(), NOW)
+            .await
+            .unwrap();
+        store
+            .set(&a, "k2", "v2", SetOptions::default(), NOW)
+            .await
+            .unwrap();
+        store.touched(&a, "k1");
+        let order: Vec<_> = store.snapshot(&a, NOW).await.unwrap();
+        assert_eq!(
+            order[0].key, "k1",
+            "a store that does not read ahead ignores touches"
+        );
+        return;
+    };
+    assert!(empty.entries().is_empty(), "{empty:?}");
+    assert_eq!(
+        store.usage_seen_since(&a, asked).map(|u| u.entries),
+        Some(0),
+        "the read tells the usage"
+    );
+    store
+        .set(&a, "old", "gone soon", ttl(1_000), NOW)
+        .await
+        .unwrap();
+    let k1 = store
+        .set(&a, "k1", "v1", SetOptions::default(), NOW)
+        .await
+        .unwrap();
+    let k2 = store.set(&a, "k2", "", ttl(60_000), NOW).await.unwrap();
+    let later = NOW + 1_000;
+    let ahead = store.read_ahead(&a, later).await.unwrap().unwrap();
+    let mut keys: Vec<_> = ahead.entries().iter().map(|e| e.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["k1", "k2"], "live entries only");
+    assert_eq!(ahead.get("k1", later), Some(k1));
+    assert_eq!(ahead.get("k2", later), Some(k2.clone()));
+    assert_eq!(
+        ahead.get("k2", later).as_ref(),
+        store.get(&a, "k2", later).await.unwrap().as_ref()
+    );
+    assert_eq!(ahead.get("old", later), None);
+    // Recency is now k1, k2 (the `get` of k2 above used it). Hits answered from the read: k2,
+    // then k1; the snapshot (an operation) applies them first.
+    store.touched(&a, "k2");
+    store.touched(&a, "k1");
+    let order: Vec<_> = store
+        .snapshot(&a, later)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(
+        order,
+        ["k2", "k1"],
+        "the hits made k1 the most recently used"
+    );
 }
 
 async fn snapshot_and_restore_round_trip(make: &MakeStore) {

@@ -18,7 +18,7 @@ use crate::clock::WasiWallClock;
 use crate::egress::budget::OutboundBudget;
 use crate::error::{ContinueError, ExecuteError};
 use crate::event::EventFields;
-use crate::interfaces::cache::CacheCtx;
+use crate::interfaces::cache::{CacheCtx, FlowReads, Reads};
 use crate::interfaces::commands::{Commands, Leg, Resumed};
 use crate::interfaces::http::Egress;
 use crate::interfaces::jwt::{JwksCache, JwtCtx};
@@ -183,6 +183,7 @@ impl Executor {
             ))
         });
 
+        let reads = self.read_ahead(&partition, deadline).await;
         let mut outcome = Outcome::Success;
         let mut results = Vec::with_capacity(actions.len() - first.min(actions.len()));
         for (i, action) in actions.iter().enumerate().skip(first) {
@@ -190,6 +191,7 @@ impl Executor {
             let entry = Entry {
                 leg: leg.clone(),
                 continuing: continuing && i == first,
+                reads: Arc::clone(&reads),
             };
             let result = self
                 .run_action(
@@ -240,6 +242,25 @@ impl Executor {
             cache,
             duration_us: micros(started.elapsed()),
         }
+    }
+
+    /// Asks the store for `partition` whole before the flow's first instance starts, so the
+    /// flow's reads need not suspend it (see [`crate::ReadAhead`]). A store that cannot answer by
+    /// the flow's deadline leaves the flow's reads missing at once, as each would after waiting.
+    async fn read_ahead(&self, partition: &PartitionKey, deadline: Instant) -> FlowReads {
+        let now = self.clock.now_ms();
+        let read = self.store.read_ahead(partition, now);
+        let reads = match tokio::time::timeout_at(deadline.into(), read).await {
+            Ok(Ok(Some(ahead))) => Reads::Ahead(ahead),
+            Ok(Ok(None)) => Reads::Store,
+            // The store logs its own failures, rate-limited; never the partition's contents.
+            Ok(Err(e)) => {
+                tracing::debug!(%partition, error = %e, "cache read-ahead failed; the flow's reads miss");
+                Reads::Unavailable
+            }
+            Err(_elapsed) => Reads::Unavailable,
+        };
+        reads.shared()
     }
 
     /// The partition's usage for a flow's result: from the reply of a cache operation this
@@ -355,6 +376,7 @@ impl Executor {
         let cache = CacheCtx {
             partition: partition.clone(),
             store: Arc::clone(&inner.store),
+            reads: Arc::clone(&entry.reads),
             clock: Arc::clone(&inner.clock),
             budget: limits.write_budget(),
             deadline,
@@ -683,6 +705,8 @@ struct Entry {
     leg: Option<Arc<Leg>>,
     /// Whether this is `onContinuePostLogin` rather than `onExecutePostLogin`.
     continuing: bool,
+    /// Where the flow's cache reads are answered from.
+    reads: FlowReads,
 }
 
 /// A paused flow, as the store keeps it (read back).

@@ -83,8 +83,8 @@ pub use runtime::{DEFAULT_KEEP_RESIDENT, Runtime, RuntimeBuilder, SlotReset};
 pub use sandbox::EpochTicks;
 pub use store::{
     CacheStore, EntryReport, FileStore, FileStoreError, FileStoreOptions, LoadReport, MemoryStore,
-    PartitionKey, PartitionName, PartitionReport, RedactedValue, RedisUrl, StoreError, StoreUrl,
-    StoreUrlError, UsageReport, inspect,
+    PartitionKey, PartitionName, PartitionReport, ReadAhead, RedactedValue, RedisUrl, StoreError,
+    StoreUrl, StoreUrlError, UsageReport, inspect,
 };
 pub use trigger::{Trigger, UnknownTrigger};
 pub use warm::{InstanceMode, WarmOptions};

@@ -21,7 +21,20 @@
 //! Every reply of `get`, `set` and `delete` ends with the partition's entry count and bytes
 //! after the operation; the store remembers the last of them per partition (a bounded LRU), so
 //! a flow's result takes its usage from there ([`CacheStore::usage_seen_since`]) instead of a
-//! second round trip: a cache-hit login is one `EVALSHA`.
+//! second round trip.
+//!
+//! # Read-ahead
+//!
+//! A flow starts with [`CacheStore::read_ahead`]: the script's `read` returns the usage and the
+//! live entries, and the runtime answers the flow's reads from them until it writes, so a
+//! cache-hit login is one `EVALSHA`, made before any instance starts (an execution suspended
+//! in the middle for a round trip costs far more CPU than one suspended before it starts:
+//! BENCHMARKS.md). Flows of one partition that ask while a read of it is in flight wait for it
+//! to finish and share the next read, sent after all of them asked; so every flow still sees
+//! each write that completed before it started, and under load a partition is read about once
+//! per round trip instead of once per login. A hit answered from a read is reported with
+//! [`CacheStore::touched`] and sent with the store's next operation on that partition (its
+//! `ARGV[4..]`), which makes the entries most recently used, in order, before it runs.
 //!
 //! # Time
 //!
@@ -71,7 +84,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -79,12 +92,13 @@ use cachet_limits::{
     BoundedCache, CacheError, CacheLimits, CacheRecord, OverflowPolicy, RestoreReport, SetOptions,
     SnapshotEntry, Usage,
 };
-use cachet_runtime::{CacheStore, PartitionKey, RedisUrl, StoreError};
+use cachet_runtime::{CacheStore, PartitionKey, ReadAhead, RedisUrl, StoreError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Script, Value};
 use thiserror::Error;
+use tokio::sync::{OnceCell, Semaphore};
 
 mod deploy;
 pub use deploy::RedisDeployStore;
@@ -164,13 +178,51 @@ pub struct RedisStore {
     /// Requests sent to Redis (scripts and plain commands), answered or not.
     round_trips: AtomicU64,
     log: FailureLog,
-    /// Each partition's usage as the last reply of an operation on it gave it, and when: a
-    /// flow's result takes it from there instead of asking Redis again. Bounded: the least
-    /// recently seen partitions are forgotten (their next flow asks).
-    seen: Mutex<lru::LruCache<PartitionKey, (Usage, Instant)>>,
+    /// What the store knows of each partition between operations (see [`Known`]). Bounded: the
+    /// least recently seen partitions are forgotten (their next flow asks for the usage, and
+    /// the recency of their pending hits is lost).
+    seen: Mutex<lru::LruCache<PartitionKey, Known>>,
 }
 
-/// How many partitions' last usage [`RedisStore`] remembers.
+/// What a [`RedisStore`] keeps of one partition between operations.
+struct Known {
+    /// The usage as the last reply of an operation on the partition gave it, and when: a
+    /// flow's result takes it from there instead of asking Redis again.
+    usage: Option<(Usage, Instant)>,
+    /// Keys of hits answered from a read-ahead ([`CacheStore::touched`]) since the last
+    /// operation, least recent first: sent with the next operation, which makes them the most
+    /// recently used before it runs. At most [`MAX_TOUCHED`].
+    touched: Vec<String>,
+    /// The flows waiting for the partition's next read-ahead, while it has not been sent.
+    forming: Option<Arc<ReadGroup>>,
+    /// Held while a read-ahead of the partition is in flight: one at a time per partition.
+    reading: Arc<Semaphore>,
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Self {
+            usage: None,
+            touched: Vec::new(),
+            forming: None,
+            reading: Arc::new(Semaphore::new(1)),
+        }
+    }
+}
+
+/// Flows that share one read-ahead of a partition: every one of them asked before it was sent,
+/// so it shows each of them every write that completed before it started.
+#[derive(Default)]
+struct ReadGroup {
+    read: OnceCell<Result<ReadAhead, StoreError>>,
+}
+
+/// How many pending hits [`Known::touched`] holds per partition. Every flow's read-ahead sends
+/// them, so only the hits of flows running at once wait together; past this many the least
+/// recent is dropped (that entry keeps its older place in the recency order).
+const MAX_TOUCHED: usize = 64;
+
+/// How many partitions [`RedisStore`] remembers.
 const SEEN_PARTITIONS: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(4096) {
     Some(n) => n,
     None => unreachable!(),
@@ -272,16 +324,81 @@ impl RedisStore {
             entries: count(entries)?,
             bytes: count(bytes)?,
         };
-        let seen = (usage, Instant::now());
+        let seen = Some((usage, Instant::now()));
         let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         // A partition already remembered is updated in place: no copy of its key per operation.
         match partitions.get_mut(partition) {
-            Some(last) => *last = seen,
+            Some(known) => known.usage = seen,
             None => {
-                partitions.put(partition.clone(), seen);
+                partitions.put(
+                    partition.clone(),
+                    Known {
+                        usage: seen,
+                        ..Known::default()
+                    },
+                );
             }
         }
         Ok(())
+    }
+
+    /// Takes the hits pending for `partition`, to be sent with its next operation.
+    fn take_touched(&self, partition: &PartitionKey) -> Vec<String> {
+        let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        partitions
+            .peek_mut(partition)
+            .map(|known| std::mem::take(&mut known.touched))
+            .unwrap_or_default()
+    }
+
+    /// Reads `partition` whole for the flows of `group`, once one read of it is not already in
+    /// flight; the group takes no new flows from the moment its read is sent.
+    async fn read_for(
+        &self,
+        partition: &PartitionKey,
+        group: &Arc<ReadGroup>,
+        reading: &Semaphore,
+        now_ms: u64,
+    ) -> Result<ReadAhead, StoreError> {
+        // The semaphore is never closed; a closed one would only mean reading without waiting.
+        let _in_flight = reading.acquire().await;
+        {
+            let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(known) = partitions.peek_mut(partition)
+                && known
+                    .forming
+                    .as_ref()
+                    .is_some_and(|forming| Arc::ptr_eq(forming, group))
+            {
+                known.forming = None;
+            }
+        }
+        self.read(partition, now_ms).await
+    }
+
+    /// One `read` of the partition script: the partition's usage and live entries.
+    async fn read(&self, partition: &PartitionKey, now_ms: u64) -> Result<ReadAhead, StoreError> {
+        let reply = self.call("read", partition, now_ms, &[]).await?;
+        // `[entries, bytes, key, value, expires_at, …]`: the usage, then each live entry.
+        let Value::Array(items) = &reply else {
+            return Err(unexpected("read", &reply));
+        };
+        let Some((usage, rest)) = items.split_at_checked(2) else {
+            return Err(unexpected("read", &reply));
+        };
+        let entries = rest
+            .chunks(3)
+            .map(|triple| match triple {
+                [key, value, expires_at] => Ok(SnapshotEntry {
+                    key: text(key)?,
+                    value: text(value)?,
+                    expires_at: number(expires_at)?,
+                }),
+                _ => Err(unexpected("read", &reply)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.saw(partition, usage)?;
+        Ok(ReadAhead::new(entries))
     }
 
     /// Runs one plain command, bounded and counted like a script call.
@@ -321,6 +438,11 @@ impl RedisStore {
                 .saturating_add(RECLAIM_MARGIN_MS)
                 .min(MAX_RECLAIM_MS),
         );
+        let touched = self.take_touched(partition);
+        invocation.arg(touched.len());
+        for key in &touched {
+            invocation.arg(key);
+        }
         for a in args {
             invocation.arg(*a);
         }
@@ -474,8 +596,52 @@ impl CacheStore for RedisStore {
     fn usage_seen_since(&self, partition: &PartitionKey, since: Instant) -> Option<Usage> {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.get(partition)
+            .and_then(|known| known.usage)
             .filter(|(_, at)| *at >= since)
-            .map(|(usage, _)| *usage)
+            .map(|(usage, _)| usage)
+    }
+
+    /// Flows that ask while a read of the same partition is waiting to be sent share it; while
+    /// one is in flight the next waits for it, collecting the flows that ask meanwhile. Under
+    /// load a partition is read about once per round trip, whatever the logins.
+    async fn read_ahead(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Option<ReadAhead>, StoreError> {
+        let (group, reading) = {
+            let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            if partitions.peek(partition).is_none() {
+                partitions.put(partition.clone(), Known::default());
+            }
+            let Some(known) = partitions.get_mut(partition) else {
+                return Err(StoreError::Backend("partition table lost an entry".into()));
+            };
+            let group = known.forming.get_or_insert_with(Default::default);
+            (Arc::clone(group), Arc::clone(&known.reading))
+        };
+        group
+            .read
+            .get_or_init(|| self.read_for(partition, &group, &reading, now_ms))
+            .await
+            .clone()
+            .map(Some)
+    }
+
+    fn touched(&self, partition: &PartitionKey, key: &str) {
+        let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if partitions.peek(partition).is_none() {
+            partitions.put(partition.clone(), Known::default());
+        }
+        let Some(known) = partitions.get_mut(partition) else {
+            return;
+        };
+        // Most recent last, each key once.
+        known.touched.retain(|k| k != key);
+        if known.touched.len() == MAX_TOUCHED {
+            known.touched.remove(0);
+        }
+        known.touched.push(key.to_owned());
     }
 
     async fn snapshot(
@@ -783,13 +949,14 @@ fn refusal(code: &str, key: &str, value: &str, limits: &CacheLimits) -> Option<C
 mod tests {
     use super::*;
 
-    /// Every quoted `'CamelCase'` word of the script (Redis commands are upper case, `'OK'`
-    /// too): the codes it can return.
+    /// Every quoted `'CamelCase'` word of the script's code (Redis commands are upper case,
+    /// `'OK'` too): the codes it can return. Comments are left out, so their apostrophes do not
+    /// pair with the code's quotes.
     fn script_codes() -> std::collections::BTreeSet<&'static str> {
         PARTITION_LUA
-            .split('\'')
-            .skip(1)
-            .step_by(2)
+            .lines()
+            .map(|line| line.split_once("--").map_or(line, |(code, _)| code))
+            .flat_map(|code| code.split('\'').skip(1).step_by(2))
             .filter(|w| {
                 w.len() > 2
                     && w.starts_with(|c: char| c.is_ascii_uppercase())

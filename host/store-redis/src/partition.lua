@@ -7,13 +7,20 @@
 --   KEYS[2]  zset  entry key -> recency sequence number (lowest = least recently used)
 --   KEYS[3]  hash  "bytes" -> sum of key + value bytes over KEYS[1]; "seq" -> last sequence
 -- ARGV[1] operation, ARGV[2] now (the host's clock, ms, 20 digits), ARGV[3] how long Redis
--- keeps an untouched partition (ms), then the operation's arguments.
+-- keeps an untouched partition (ms), ARGV[4] how many keys follow that the flows of this host hit in
+-- reads answered from a `read` (each is made most recently used, in order, before the operation
+-- runs), those keys, then the arguments of the operation: `A[1]`, `A[2]`, ….
 --
 -- Times are zero-padded to 20 digits and compared as strings, which orders them exactly like
 -- the u64 they are; Lua's numbers are doubles and would round them.
 
 local E, R, M = KEYS[1], KEYS[2], KEYS[3]
 local op, now, keep_ms = ARGV[1], ARGV[2], ARGV[3]
+local touched = tonumber(ARGV[4])
+local A = {}
+for i = 5 + touched, #ARGV do
+  A[#A + 1] = ARGV[i]
+end
 
 local function split(stored)
   return string.sub(stored, 1, 20), string.sub(stored, 22)
@@ -104,8 +111,40 @@ end
 
 local found_entries, found_bytes = heal()
 
+-- Hits the host answered from a `read` count as uses, as a hit of `get` does, and before this
+-- operation (an eviction in it must see them). Best effort, like the recency update of `get`: a key deleted since
+-- is skipped, and a Redis refusing writes only loses the recency.
+if found_entries > 0 then
+  for i = 5, 4 + touched do
+    if redis.call('HEXISTS', E, ARGV[i]) == 1 then
+      local seq = redis.pcall('HINCRBY', M, 'seq', 1)
+      if type(seq) == 'number' then
+        redis.pcall('ZADD', R, seq, ARGV[i])
+      end
+    end
+  end
+end
+
+-- The partition whole, for a flow to answer its reads from: the usage as `heal` found it, then
+-- (key, value, expires_at) of each live entry. Changes nothing.
+if op == 'read' then
+  local out = { found_entries, found_bytes }
+  if found_entries > 0 then
+    local all = redis.call('HGETALL', E)
+    for i = 1, #all, 2 do
+      local expires_at, v = split(all[i + 1])
+      if live(expires_at) then
+        out[#out + 1] = all[i]
+        out[#out + 1] = v
+        out[#out + 1] = expires_at
+      end
+    end
+  end
+  return out
+end
+
 if op == 'get' then
-  local k = ARGV[4]
+  local k = A[1]
   local stored = found_entries > 0 and redis.call('HGET', E, k)
   if not stored then
     return { 'miss', found_entries, found_bytes }
@@ -126,10 +165,10 @@ if op == 'get' then
 end
 
 if op == 'set' then
-  local k, v, expires_at = ARGV[4], ARGV[5], ARGV[6]
-  local if_absent, strict = ARGV[7] == '1', ARGV[8] == 'strict'
-  local max_entries, max_bytes = tonumber(ARGV[9]), tonumber(ARGV[10])
-  local max_key, max_value, latest = tonumber(ARGV[11]), tonumber(ARGV[12]), ARGV[13]
+  local k, v, expires_at = A[1], A[2], A[3]
+  local if_absent, strict = A[4] == '1', A[5] == 'strict'
+  local max_entries, max_bytes = tonumber(A[6]), tonumber(A[7])
+  local max_key, max_value, latest = tonumber(A[8]), tonumber(A[9]), A[10]
   -- The host computed the expiry with the same rules; these checks hold any client to them.
   if #k > max_key then
     return { 'CacheKeySizeExceeded', #k }
@@ -195,7 +234,7 @@ if op == 'set' then
 end
 
 if op == 'delete' then
-  local k = ARGV[4]
+  local k = A[1]
   local stored = found_entries > 0 and redis.call('HGET', E, k)
   if not stored then
     return { 'CacheKeyDoesNotExist', found_entries, found_bytes }
@@ -228,11 +267,11 @@ if op == 'snapshot' then
 end
 
 if op == 'restore' then
-  -- ARGV[4..]: key, value, expires_at triples, least recently used first, already re-checked
-  -- by the host against the limits (cachet_limits::BoundedCache::restore).
+  -- A: key, value, expires_at triples, least recently used first, already re-checked by the
+  -- host against the limits (cachet_limits::BoundedCache::restore).
   redis.call('DEL', E, R, M)
-  for i = 4, #ARGV, 3 do
-    local k, v, expires_at = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  for i = 1, #A, 3 do
+    local k, v, expires_at = A[i], A[i + 1], A[i + 2]
     redis.call('HSET', E, k, expires_at .. ':' .. v)
     redis.call('HINCRBY', M, 'bytes', #k + #v)
     touch(k)

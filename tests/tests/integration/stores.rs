@@ -171,6 +171,103 @@ async fn a_cache_hit_login_on_redis_is_one_round_trip_and_its_result_carries_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_flow_reads_from_one_read_ahead_until_it_writes_and_its_hits_count_as_uses() {
+    let server = RedisServer::start("a_flow_reads_from_one_read_ahead");
+    let store = Arc::new(redis_store(&server, CacheLimits::default(), OverflowPolicy::Evict).await);
+    let (builder, clock) = cachet_tests::harness();
+    let rt = builder.store(store.clone()).build().unwrap();
+    let now = cachet_runtime::Clock::now_ms(&clock);
+    let a = p("acme");
+    // Full: 20 entries of 400 bytes, k00 the least recently used.
+    for i in 0..20 {
+        let key = format!("k{i:02}");
+        store
+            .set(&a, &key, &"x".repeat(397), SetOptions::default(), now)
+            .await
+            .unwrap();
+    }
+
+    // Reads only: one round trip, whatever the number of reads.
+    let before = store.round_trips();
+    let results = crate::cache_ops(
+        &rt,
+        "acme",
+        serde_json::json!([
+            { "op": "get", "key": "k00" },
+            { "op": "get", "key": "k01" },
+            { "op": "get", "key": "absent" },
+        ]),
+    )
+    .await;
+    assert_eq!(store.round_trips() - before, 1, "{results:?}");
+    assert_eq!(results[0]["value"], "x".repeat(397));
+    assert_eq!(results[1]["value"], "x".repeat(397));
+    assert_eq!(results[2], serde_json::Value::Null);
+
+    // The flow's hits on k00 and k01 made them the most recently used: the next write, which
+    // must evict one entry, takes k02.
+    store
+        .set(&a, "new", &"y".repeat(397), SetOptions::default(), now)
+        .await
+        .unwrap();
+    let keys: Vec<String> = store
+        .snapshot(&a, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert!(!keys.contains(&"k02".to_owned()), "{keys:?}");
+    assert_eq!(keys[keys.len() - 3..], ["k00", "k01", "new"]);
+
+    // After a write the flow reads from the store: its own writes, not what it read ahead.
+    let results = crate::cache_ops(
+        &rt,
+        "acme",
+        serde_json::json!([
+            { "op": "get", "key": "k03" },
+            { "op": "set", "key": "k03", "value": "changed" },
+            { "op": "get", "key": "k03" },
+            { "op": "delete", "key": "k04" },
+            { "op": "get", "key": "k04" },
+        ]),
+    )
+    .await;
+    assert_eq!(results[0]["value"], "x".repeat(397));
+    assert_eq!(results[2]["value"], "changed");
+    assert_eq!(results[3], "ok");
+    assert_eq!(results[4], serde_json::Value::Null, "deleted in this flow");
+}
+
+/// Read-aheads of one partition asked for at once share reads: the first is sent at once, and
+/// every later one waits for it and then shares the next, sent after all of them asked (so each
+/// sees every write that completed before it asked).
+#[tokio::test(flavor = "current_thread")]
+async fn read_aheads_asked_for_at_once_share_two_round_trips() {
+    let server = RedisServer::start("read_aheads_asked_for_at_once_share_two_round_trips");
+    let store = redis_store(&server, CacheLimits::default(), OverflowPolicy::Evict).await;
+    let a = p("acme");
+    store
+        .set(&a, "k", "v", SetOptions::default(), START)
+        .await
+        .unwrap();
+    let before = store.round_trips();
+    let reads = (0..32).map(|_| store.read_ahead(&a, START));
+    let all = futures::future::join_all(reads).await;
+    assert_eq!(store.round_trips() - before, 2);
+    for ahead in all {
+        let ahead = ahead.unwrap().unwrap();
+        assert_eq!(ahead.get("k", START).unwrap().value, "v");
+    }
+    // One at a time, each is its own read.
+    let before = store.round_trips();
+    for _ in 0..3 {
+        store.read_ahead(&a, START).await.unwrap().unwrap();
+    }
+    assert_eq!(store.round_trips() - before, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_store_passes_the_conformance_suite_on_a_three_node_cluster() {
     let cluster = RedisCluster::start("conformance_on_a_cluster");
     let StoreUrl::Redis(url) = cluster.url().parse().unwrap() else {
@@ -220,9 +317,20 @@ async fn redis_agrees_with_the_model(
     let mut model = Model::new(limits, policy);
     let part = p("model");
     let mut now = START;
-    for op in ops {
+    for (i, op) in ops.into_iter().enumerate() {
         let before = store.snapshot(&part, now).await.unwrap();
         let failed = match op {
+            // Every other read as a flow makes it: answered from a read-ahead, its hit reported
+            // with `touched` and applied by the next operation (the snapshot below).
+            Op::Get(key) if i % 2 == 1 => {
+                let ahead = store.read_ahead(&part, now).await.unwrap().unwrap();
+                let got = ahead.get(&key, now);
+                if got.is_some() {
+                    store.touched(&part, &key);
+                }
+                prop_assert_eq!(&got, &model.get(&key, now));
+                false
+            }
             Op::Get(key) => {
                 let got = store.get(&part, &key, now).await.unwrap();
                 prop_assert_eq!(&got, &model.get(&key, now));
@@ -783,6 +891,10 @@ struct FailingStore {
     inner: MemoryStore,
     failing: std::sync::atomic::AtomicBool,
     hanging: std::sync::atomic::AtomicBool,
+    /// Reads partitions ahead of flows, as a remote store does (from `inner`'s snapshot).
+    reads_ahead: std::sync::atomic::AtomicBool,
+    /// Calls of `get`.
+    gets: AtomicUsize,
 }
 
 impl FailingStore {
@@ -791,6 +903,8 @@ impl FailingStore {
             inner: MemoryStore::new(CacheLimits::default(), OverflowPolicy::Evict),
             failing: std::sync::atomic::AtomicBool::new(false),
             hanging: std::sync::atomic::AtomicBool::new(false),
+            reads_ahead: std::sync::atomic::AtomicBool::new(false),
+            gets: AtomicUsize::new(0),
         }
     }
 
@@ -811,6 +925,7 @@ impl CacheStore for FailingStore {
         key: &str,
         now_ms: u64,
     ) -> Result<Option<cachet_limits::CacheRecord>, cachet_runtime::StoreError> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
         if self.failing().await {
             return Err(cachet_runtime::StoreError::Backend(
                 "injected outage".into(),
@@ -854,6 +969,23 @@ impl CacheStore for FailingStore {
         partition: &PartitionKey,
     ) -> Result<cachet_limits::Usage, cachet_runtime::StoreError> {
         self.inner.usage(partition).await
+    }
+
+    async fn read_ahead(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Option<cachet_runtime::ReadAhead>, cachet_runtime::StoreError> {
+        if !self.reads_ahead.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        if self.failing().await {
+            return Err(cachet_runtime::StoreError::Backend(
+                "injected outage".into(),
+            ));
+        }
+        let entries = self.inner.snapshot(partition, now_ms).await?;
+        Ok(Some(cachet_runtime::ReadAhead::new(entries)))
     }
 
     async fn snapshot(
@@ -928,6 +1060,40 @@ async fn a_failing_store_reads_as_a_miss_and_writes_fail_with_codes_charged_to_t
         .await
         .unwrap();
     assert_eq!(after, before, "the partition is unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_read_ahead_fails_the_flows_reads_miss_without_asking_again_and_writes_still_try()
+{
+    let store = Arc::new(FailingStore::new());
+    store.reads_ahead.store(true, Ordering::Relaxed);
+    let (builder, _clock) = cachet_tests::harness();
+    let rt = builder.store(store.clone()).build().unwrap();
+    let set = serde_json::json!([{ "op": "set", "key": "k", "value": "v" }]);
+    crate::cache_ops(&rt, "acme", set).await;
+    // Healthy: the read is answered from the read-ahead, not by `get`.
+    let read = serde_json::json!([{ "op": "get", "key": "k" }]);
+    let results = crate::cache_ops(&rt, "acme", read).await;
+    assert_eq!(results[0]["value"], "v");
+    assert_eq!(store.gets.load(Ordering::Relaxed), 0);
+
+    store.failing.store(true, Ordering::Relaxed);
+    let ops = serde_json::json!([
+        { "op": "get", "key": "k" },
+        { "op": "get", "key": "k" },
+        { "op": "set", "key": "k2", "value": "v" },
+        { "op": "get", "key": "k2" },
+    ]);
+    let results = crate::cache_ops(&rt, "acme", ops).await;
+    assert_eq!(results[0], serde_json::Value::Null, "a miss");
+    assert_eq!(results[1], serde_json::Value::Null, "a miss");
+    assert_eq!(results[2]["error"], "FailedToSetCacheRecord");
+    assert_eq!(results[3], serde_json::Value::Null);
+    assert_eq!(
+        store.gets.load(Ordering::Relaxed),
+        1,
+        "only the read after the write asked the store"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

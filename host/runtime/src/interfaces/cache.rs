@@ -4,9 +4,10 @@
 //! partition fixed by the host, so no key string can reach another partition; the store
 //! enforces the quotas, this module adds the per-execution write budget and bounds every
 //! store call by the flow's deadline, so a slow remote store costs an action a miss or a
-//! failed write, never the login.
+//! failed write, never the login. A store that reads partitions ahead of flows (Redis) answers
+//! a flow's reads from that read until the flow writes ([`ReadAhead`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use cachet_limits::{CacheError, CacheRecord, SetOptions, WriteBudget};
@@ -14,12 +15,37 @@ use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::cache as wit;
 use crate::observe::{CacheOp, CacheOpResult, Observer};
-use crate::{CacheStore, Clock, PartitionKey};
+use crate::{CacheStore, Clock, PartitionKey, ReadAhead};
+
+/// Where a flow's reads are answered from. One per flow, shared by its actions (which run one
+/// after another, so the lock is never contended).
+pub(crate) type FlowReads = Arc<Mutex<Reads>>;
+
+/// See [`FlowReads`].
+#[derive(Debug)]
+pub(crate) enum Reads {
+    /// From the store, one call per read: it does not read ahead, or the flow has written.
+    Store,
+    /// From the partition the store read ahead of the flow ([`CacheStore::read_ahead`]).
+    Ahead(ReadAhead),
+    /// The read ahead found the store unavailable (down, or slower than the flow's deadline):
+    /// reads miss at once instead of each waiting for the store again. Writes still try it.
+    Unavailable,
+}
+
+impl Reads {
+    /// A flow's reads, shared by its actions.
+    pub(crate) fn shared(self) -> FlowReads {
+        Arc::new(Mutex::new(self))
+    }
+}
 
 /// One execution's cache: its partition, the store, the clock, and its write budget.
 pub(crate) struct CacheCtx {
     pub(crate) partition: PartitionKey,
     pub(crate) store: Arc<dyn CacheStore>,
+    /// Where this flow's reads are answered from.
+    pub(crate) reads: FlowReads,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) budget: WriteBudget,
     /// The flow's deadline: a store call still waiting then is abandoned.
@@ -31,6 +57,12 @@ pub(crate) struct CacheCtx {
 impl CacheCtx {
     fn observe(&self, op: CacheOp, result: CacheOpResult) {
         self.observer.cache_operation(&self.partition, op, result);
+    }
+
+    /// A write is about to reach the store: from now on the flow reads from the store, so it
+    /// reads its own writes (and not entries the write evicted).
+    fn writing(&self) {
+        *self.reads.lock().unwrap_or_else(PoisonError::into_inner) = Reads::Store;
     }
 }
 
@@ -74,6 +106,25 @@ fn wit_record(r: CacheRecord) -> wit::CacheRecord {
 impl wit::Host for CacheCtx {
     async fn get(&mut self, key: String) -> Option<wit::CacheRecord> {
         let now = self.clock.now_ms();
+        let ahead = match &*self.reads.lock().unwrap_or_else(PoisonError::into_inner) {
+            Reads::Store => None,
+            Reads::Ahead(ahead) => Some(ahead.get(&key, now)),
+            Reads::Unavailable => {
+                self.observe(CacheOp::Get, CacheOpResult::Unavailable);
+                return None;
+            }
+        };
+        if let Some(found) = ahead {
+            let result = match found {
+                Some(_) => {
+                    self.store.touched(&self.partition, &key);
+                    CacheOpResult::Hit
+                }
+                None => CacheOpResult::Miss,
+            };
+            self.observe(CacheOp::Get, result);
+            return found.map(wit_record);
+        }
         let read = self.store.get(&self.partition, &key, now);
         let found = match tokio::time::timeout_at(self.deadline.into(), read).await {
             Ok(Ok(hit)) => hit,
@@ -115,6 +166,7 @@ impl wit::Host for CacheCtx {
             if_absent: options.if_absent,
         };
         let now = self.clock.now_ms();
+        self.writing();
         let write = self.store.set(&self.partition, &key, &value, options, now);
         let result = match tokio::time::timeout_at(self.deadline.into(), write).await {
             Ok(result) => result,
@@ -132,6 +184,7 @@ impl wit::Host for CacheCtx {
             return Err(wit_error(&e));
         }
         let now = self.clock.now_ms();
+        self.writing();
         let delete = self.store.delete(&self.partition, &key, now);
         let result = match tokio::time::timeout_at(self.deadline.into(), delete).await {
             Ok(result) => result,

@@ -10,6 +10,7 @@ mod file;
 mod inspect;
 mod memory;
 mod pending;
+mod read_ahead;
 mod url;
 
 pub use file::{FileStore, FileStoreError, FileStoreOptions, LoadReport};
@@ -17,6 +18,7 @@ pub use inspect::{
     EntryReport, PartitionName, PartitionReport, RedactedValue, UsageReport, inspect,
 };
 pub use memory::MemoryStore;
+pub use read_ahead::ReadAhead;
 pub use url::{RedisUrl, StoreUrl, StoreUrlError};
 
 use std::fmt;
@@ -150,6 +152,32 @@ pub trait CacheStore: Send + Sync + 'static {
     fn usage_seen_since(&self, partition: &PartitionKey, since: Instant) -> Option<Usage> {
         let _ = (partition, since);
         None
+    }
+
+    /// The partition's live entries read whole before a flow runs, so the flow's reads are
+    /// answered from them without a round trip each (see [`ReadAhead`]); the reply also tells
+    /// [`CacheStore::usage_seen_since`]. `Ok(None)` (the default) means the store does not read
+    /// ahead and every read goes to [`CacheStore::get`]: right for stores in this process,
+    /// whose reads cost no round trip.
+    ///
+    /// A store that reads ahead must also implement [`CacheStore::touched`], so the reads the
+    /// host answers from here count as uses.
+    async fn read_ahead(
+        &self,
+        partition: &PartitionKey,
+        now_ms: u64,
+    ) -> Result<Option<ReadAhead>, StoreError> {
+        let _ = (partition, now_ms);
+        Ok(None)
+    }
+
+    /// Tells the store that the host answered a read of `key` from a [`ReadAhead`] with a hit:
+    /// the entry is now the partition's most recently used, as a hit of [`CacheStore::get`]
+    /// would have made it. The store may apply it later, but before its next operation on the
+    /// partition takes effect, so one host's operations see recency in the order it made them.
+    /// Never waits and never fails: recency is all that is lost if it cannot be applied.
+    fn touched(&self, partition: &PartitionKey, key: &str) {
+        let _ = (partition, key);
     }
 
     /// The partition's live entries, least recently used first.
