@@ -383,7 +383,7 @@ async fn a_read_ahead_is_the_live_partition_and_its_hits_count_as_uses(make: &Ma
             .set(&a, "k2", "v2", SetOptions::default(), NOW)
             .await
             .unwrap();
-        store.touched(&a, "k1");
+        store.touched(&a, &["k1".to_owned()]);
         let order: Vec<_> = store.snapshot(&a, NOW).await.unwrap();
         assert_eq!(
             order[0].key, "k1",
@@ -420,8 +420,8 @@ async fn a_read_ahead_is_the_live_partition_and_its_hits_count_as_uses(make: &Ma
     assert_eq!(ahead.get("old", later), None);
     // Recency is now k1, k2 (the `get` of k2 above used it). Hits answered from the read: k2,
     // then k1; the snapshot (an operation) applies them first.
-    store.touched(&a, "k2");
-    store.touched(&a, "k1");
+    store.touched(&a, &["k2".to_owned()]);
+    store.touched(&a, &["k1".to_owned()]);
     let order: Vec<_> = store
         .snapshot(&a, later)
         .await

@@ -38,6 +38,9 @@ use crate::warm::WarmInstance;
 /// calls that can wait (HTTP, JWKS) are bounded by the deadline itself.
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
+/// The share of the flow's deadline its read-ahead may take: a quarter.
+const READ_AHEAD_DEADLINE_SHARE: u64 = 4;
+
 /// Most bytes one `wasi:random` call may ask for.
 const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 
@@ -183,7 +186,7 @@ impl Executor {
             ))
         });
 
-        let reads = self.read_ahead(&partition, deadline).await;
+        let reads = self.read_ahead(&partition, started).await;
         let mut outcome = Outcome::Success;
         let mut results = Vec::with_capacity(actions.len() - first.min(actions.len()));
         for (i, action) in actions.iter().enumerate().skip(first) {
@@ -233,6 +236,11 @@ impl Executor {
                 }
             }
         }
+        // The hits answered from a read-ahead count as uses, and its values go now.
+        reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .leave_ahead(self.store.as_ref(), &partition);
         let cache = self.usage(&partition, started).await;
         FlowResult {
             outcome,
@@ -245,13 +253,15 @@ impl Executor {
     }
 
     /// Asks the store for `partition` whole before the flow's first instance starts, so the
-    /// flow's reads need not suspend it (see [`crate::ReadAhead`]). A store that cannot answer by
-    /// the flow's deadline leaves the flow's reads missing at once, as each would after waiting.
-    async fn read_ahead(&self, partition: &PartitionKey, deadline: Instant) -> FlowReads {
+    /// flow's reads need not suspend it (see [`crate::ReadAhead`]). A store that cannot answer
+    /// within a quarter of the flow's deadline leaves the flow's reads missing at once, as each
+    /// would after waiting, and the rest of the deadline to its actions.
+    async fn read_ahead(&self, partition: &PartitionKey, started: Instant) -> FlowReads {
+        let share = Duration::from_millis(self.limits.flow_deadline_ms / READ_AHEAD_DEADLINE_SHARE);
         let now = self.clock.now_ms();
         let read = self.store.read_ahead(partition, now);
-        let reads = match tokio::time::timeout_at(deadline.into(), read).await {
-            Ok(Ok(Some(ahead))) => Reads::Ahead(ahead),
+        let reads = match tokio::time::timeout_at((started + share).into(), read).await {
+            Ok(Ok(Some(ahead))) => Reads::ahead(ahead, now),
             Ok(Ok(None)) => Reads::Store,
             // The store logs its own failures, rate-limited; never the partition's contents.
             Ok(Err(e)) => {

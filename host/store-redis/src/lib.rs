@@ -19,7 +19,7 @@
 //! lifetime plus an hour, so a partition nobody writes to any more is reclaimed by Redis.
 //!
 //! Every reply of `get`, `set` and `delete` ends with the partition's entry count and bytes
-//! after the operation; the store remembers the last of them per partition (a bounded LRU), so
+//! after the operation (a `read`'s starts with them); the store remembers the last of them per partition (a bounded LRU), so
 //! a flow's result takes its usage from there ([`CacheStore::usage_seen_since`]) instead of a
 //! second round trip.
 //!
@@ -32,9 +32,11 @@
 //! BENCHMARKS.md). Flows of one partition that ask while a read of it is in flight wait for it
 //! to finish and share the next read, sent after all of them asked; so every flow still sees
 //! each write that completed before it started, and under load a partition is read about once
-//! per round trip instead of once per login. A hit answered from a read is reported with
-//! [`CacheStore::touched`] and sent with the store's next operation on that partition (its
-//! `ARGV[4..]`), which makes the entries most recently used, in order, before it runs.
+//! per round trip instead of once per login. The hits a flow answered from a read are reported
+//! with [`CacheStore::touched`] when it stops reading from it and sent with the store's next
+//! operation on that partition (its `ARGV[4..]`), which makes the entries most recently used,
+//! in order, before it runs. They are pending until then: an operation that fails, or a host
+//! that stops, loses them, which changes only which entry is evicted first.
 //!
 //! # Time
 //!
@@ -628,7 +630,7 @@ impl CacheStore for RedisStore {
             .map(Some)
     }
 
-    fn touched(&self, partition: &PartitionKey, key: &str) {
+    fn touched(&self, partition: &PartitionKey, keys: &[String]) {
         let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if partitions.peek(partition).is_none() {
             partitions.put(partition.clone(), Known::default());
@@ -637,11 +639,13 @@ impl CacheStore for RedisStore {
             return;
         };
         // Most recent last, each key once.
-        known.touched.retain(|k| k != key);
-        if known.touched.len() == MAX_TOUCHED {
-            known.touched.remove(0);
+        for key in keys {
+            known.touched.retain(|k| k != key);
+            if known.touched.len() == MAX_TOUCHED {
+                known.touched.remove(0);
+            }
+            known.touched.push(key.clone());
         }
-        known.touched.push(key.to_owned());
     }
 
     async fn snapshot(

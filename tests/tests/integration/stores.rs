@@ -267,6 +267,47 @@ async fn read_aheads_asked_for_at_once_share_two_round_trips() {
     assert_eq!(store.round_trips() - before, 3);
 }
 
+/// A read-ahead whose flow gave up while waiting (its future dropped) leaves the others of its
+/// group to read for themselves; and a write that completes while one read is in flight is in
+/// the next.
+#[tokio::test(flavor = "current_thread")]
+async fn read_aheads_survive_a_dropped_asker_and_the_next_read_sees_writes_made_meanwhile() {
+    use std::future::Future as _;
+    let server = RedisServer::start("read_aheads_survive_a_dropped_asker");
+    let store = redis_store(&server, CacheLimits::default(), OverflowPolicy::Evict).await;
+    let a = p("acme");
+    store
+        .set(&a, "k", "old", SetOptions::default(), START)
+        .await
+        .unwrap();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    // The first sends its read; the second waits for it, leading the next group.
+    let mut first = Box::pin(store.read_ahead(&a, START));
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    let mut second = Box::pin(store.read_ahead(&a, START));
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    // A write sent after the first read, answered before the next read is sent.
+    store
+        .set(&a, "k", "new", SetOptions::default(), START)
+        .await
+        .unwrap();
+    // The second gives up; a third joins its group, which must still be read.
+    drop(second);
+    let third = store.read_ahead(&a, START);
+    let (first, third) =
+        tokio::time::timeout(Duration::from_secs(30), futures::future::join(first, third))
+            .await
+            .expect("the group whose first asker gave up was never read");
+    assert_eq!(
+        first.unwrap().unwrap().get("k", START).unwrap().value,
+        "old"
+    );
+    assert_eq!(
+        third.unwrap().unwrap().get("k", START).unwrap().value,
+        "new"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redis_store_passes_the_conformance_suite_on_a_three_node_cluster() {
     let cluster = RedisCluster::start("conformance_on_a_cluster");
@@ -326,7 +367,7 @@ async fn redis_agrees_with_the_model(
                 let ahead = store.read_ahead(&part, now).await.unwrap().unwrap();
                 let got = ahead.get(&key, now);
                 if got.is_some() {
-                    store.touched(&part, &key);
+                    store.touched(&part, std::slice::from_ref(&key));
                 }
                 prop_assert_eq!(&got, &model.get(&key, now));
                 false
@@ -895,6 +936,8 @@ struct FailingStore {
     reads_ahead: std::sync::atomic::AtomicBool,
     /// Calls of `get`.
     gets: AtomicUsize,
+    /// Moves this clock by this much after each read-ahead (time passing while the flow runs).
+    after_read: std::sync::Mutex<Option<(ManualClock, u64)>>,
 }
 
 impl FailingStore {
@@ -905,6 +948,7 @@ impl FailingStore {
             hanging: std::sync::atomic::AtomicBool::new(false),
             reads_ahead: std::sync::atomic::AtomicBool::new(false),
             gets: AtomicUsize::new(0),
+            after_read: std::sync::Mutex::new(None),
         }
     }
 
@@ -985,6 +1029,9 @@ impl CacheStore for FailingStore {
             ));
         }
         let entries = self.inner.snapshot(partition, now_ms).await?;
+        if let Some((clock, ms)) = &*self.after_read.lock().unwrap() {
+            clock.advance(*ms);
+        }
         Ok(Some(cachet_runtime::ReadAhead::new(entries)))
     }
 
@@ -1098,8 +1145,18 @@ async fn when_the_read_ahead_fails_the_flows_reads_miss_without_asking_again_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_never_answers_costs_a_miss_and_failed_writes_at_the_deadline_not_the_login() {
+    never_answering_store_costs_misses_and_failed_writes_not_the_login(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_ahead_that_never_answers_costs_misses_and_failed_writes_not_the_login() {
+    never_answering_store_costs_misses_and_failed_writes_not_the_login(true).await;
+}
+
+async fn never_answering_store_costs_misses_and_failed_writes_not_the_login(reads_ahead: bool) {
     let store = Arc::new(FailingStore::new());
     store.hanging.store(true, Ordering::Relaxed);
+    store.reads_ahead.store(reads_ahead, Ordering::Relaxed);
     let (builder, _clock) = cachet_tests::harness();
     let limits = cachet_limits::ExecutionLimits {
         flow_deadline_ms: 300,
@@ -1128,6 +1185,34 @@ async fn a_store_that_never_answers_costs_a_miss_and_failed_writes_at_the_deadli
     assert_eq!(results[0], serde_json::Value::Null);
     assert_eq!(results[1]["error"], "FailedToSetCacheRecord");
     assert_eq!(results[2]["error"], "FailedToDeleteCacheRecord");
+    if reads_ahead {
+        assert_eq!(
+            store.gets.load(Ordering::Relaxed),
+            0,
+            "the read missed at once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_ahead_answers_reads_for_250_ms_of_the_flow_and_later_reads_ask_the_store() {
+    for (elapsed, gets) in [(250, 0), (251, 1)] {
+        let store = Arc::new(FailingStore::new());
+        let (builder, clock) = cachet_tests::harness();
+        let rt = builder.store(store.clone()).build().unwrap();
+        let set = serde_json::json!([{ "op": "set", "key": "k", "value": "v" }]);
+        crate::cache_ops(&rt, "acme", set).await;
+        store.reads_ahead.store(true, Ordering::Relaxed);
+        *store.after_read.lock().unwrap() = Some((clock.clone(), elapsed));
+        let read = serde_json::json!([{ "op": "get", "key": "k" }]);
+        let results = crate::cache_ops(&rt, "acme", read).await;
+        assert_eq!(results[0]["value"], "v");
+        assert_eq!(
+            store.gets.load(Ordering::Relaxed),
+            gets,
+            "a read {elapsed} ms after the read-ahead was asked for"
+        );
+    }
 }
 
 /// What every deployment store must do (`cachet_deploy::DeployStore`): versions stored once

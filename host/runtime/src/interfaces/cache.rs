@@ -17,6 +17,12 @@ use crate::bindings::cache as wit;
 use crate::observe::{CacheOp, CacheOpResult, Observer};
 use crate::{CacheStore, Clock, PartitionKey, ReadAhead};
 
+/// How long after it was asked for a read-ahead answers a flow's reads, by the runtime's clock;
+/// later reads go to the store. A flow that reads again after waiting (for an outbound request,
+/// a timer, or another login's write) sees the store as it is then, not as it was when the flow
+/// started.
+pub(crate) const READ_AHEAD_MAX_AGE_MS: u64 = 250;
+
 /// Where a flow's reads are answered from. One per flow, shared by its actions (which run one
 /// after another, so the lock is never contended).
 pub(crate) type FlowReads = Arc<Mutex<Reads>>;
@@ -24,19 +30,54 @@ pub(crate) type FlowReads = Arc<Mutex<Reads>>;
 /// See [`FlowReads`].
 #[derive(Debug)]
 pub(crate) enum Reads {
-    /// From the store, one call per read: it does not read ahead, or the flow has written.
+    /// From the store, one call per read: it does not read ahead, or the flow has written, or
+    /// the read-ahead grew too old.
     Store,
     /// From the partition the store read ahead of the flow ([`CacheStore::read_ahead`]).
-    Ahead(ReadAhead),
-    /// The read ahead found the store unavailable (down, or slower than the flow's deadline):
-    /// reads miss at once instead of each waiting for the store again. Writes still try it.
+    Ahead(Ahead),
+    /// The read ahead found the store unavailable (down, or slower than its share of the
+    /// flow's deadline): reads miss at once instead of each waiting for the store again.
+    /// Writes still try it.
     Unavailable,
 }
 
+/// A read-ahead a flow answers its reads from.
+#[derive(Debug)]
+pub(crate) struct Ahead {
+    read: ReadAhead,
+    /// When the flow asked for it (the runtime's clock, ms).
+    asked_at_ms: u64,
+    /// The keys of the hits answered from it, least recent first, each once: at most the
+    /// read's entries, so no action can make this grow by reading in a loop. Reported to the
+    /// store in one call when the flow stops reading from it ([`Reads::leave_ahead`]).
+    hits: Vec<String>,
+}
+
 impl Reads {
+    /// Reads answered from `read`, asked for at `asked_at_ms`.
+    pub(crate) fn ahead(read: ReadAhead, asked_at_ms: u64) -> Self {
+        Self::Ahead(Ahead {
+            read,
+            asked_at_ms,
+            hits: Vec::new(),
+        })
+    }
+
     /// A flow's reads, shared by its actions.
     pub(crate) fn shared(self) -> FlowReads {
         Arc::new(Mutex::new(self))
+    }
+
+    /// From now on the flow reads from the store. The hits answered from a read-ahead are
+    /// reported first ([`CacheStore::touched`]), so they count as uses before any later
+    /// operation; the read-ahead itself (values, often tokens) is dropped here, not kept with
+    /// a warm instance.
+    pub(crate) fn leave_ahead(&mut self, store: &dyn CacheStore, partition: &PartitionKey) {
+        if let Self::Ahead(ahead) = std::mem::replace(self, Self::Store)
+            && !ahead.hits.is_empty()
+        {
+            store.touched(partition, &ahead.hits);
+        }
     }
 }
 
@@ -62,7 +103,44 @@ impl CacheCtx {
     /// A write is about to reach the store: from now on the flow reads from the store, so it
     /// reads its own writes (and not entries the write evicted).
     fn writing(&self) {
-        *self.reads.lock().unwrap_or_else(PoisonError::into_inner) = Reads::Store;
+        let mut reads = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
+        reads.leave_ahead(self.store.as_ref(), &self.partition);
+    }
+
+    /// The answer to a read of `key` at `now` without asking the store, if the flow has one:
+    /// from its read-ahead while that is fresh, or a miss when the store was found unavailable.
+    fn read_without_store(&self, key: &str, now: u64) -> Option<Option<CacheRecord>> {
+        let mut reads = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *reads {
+            Reads::Store => None,
+            Reads::Unavailable => {
+                self.observe(CacheOp::Get, CacheOpResult::Unavailable);
+                Some(None)
+            }
+            Reads::Ahead(ahead)
+                if now.saturating_sub(ahead.asked_at_ms) <= READ_AHEAD_MAX_AGE_MS =>
+            {
+                let found = ahead.read.get(key, now);
+                let result = match found {
+                    Some(_) => {
+                        if let Some(i) = ahead.hits.iter().position(|k| k == key) {
+                            let hit = ahead.hits.remove(i);
+                            ahead.hits.push(hit);
+                        } else {
+                            ahead.hits.push(key.to_owned());
+                        }
+                        CacheOpResult::Hit
+                    }
+                    None => CacheOpResult::Miss,
+                };
+                self.observe(CacheOp::Get, result);
+                Some(found)
+            }
+            Reads::Ahead(_) => {
+                reads.leave_ahead(self.store.as_ref(), &self.partition);
+                None
+            }
+        }
     }
 }
 
@@ -106,23 +184,7 @@ fn wit_record(r: CacheRecord) -> wit::CacheRecord {
 impl wit::Host for CacheCtx {
     async fn get(&mut self, key: String) -> Option<wit::CacheRecord> {
         let now = self.clock.now_ms();
-        let ahead = match &*self.reads.lock().unwrap_or_else(PoisonError::into_inner) {
-            Reads::Store => None,
-            Reads::Ahead(ahead) => Some(ahead.get(&key, now)),
-            Reads::Unavailable => {
-                self.observe(CacheOp::Get, CacheOpResult::Unavailable);
-                return None;
-            }
-        };
-        if let Some(found) = ahead {
-            let result = match found {
-                Some(_) => {
-                    self.store.touched(&self.partition, &key);
-                    CacheOpResult::Hit
-                }
-                None => CacheOpResult::Miss,
-            };
-            self.observe(CacheOp::Get, result);
+        if let Some(found) = self.read_without_store(&key, now) {
             return found.map(wit_record);
         }
         let read = self.store.get(&self.partition, &key, now);

@@ -171,13 +171,14 @@ pub trait CacheStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Tells the store that the host answered a read of `key` from a [`ReadAhead`] with a hit:
-    /// the entry is now the partition's most recently used, as a hit of [`CacheStore::get`]
-    /// would have made it. The store may apply it later, but before its next operation on the
-    /// partition takes effect, so one host's operations see recency in the order it made them.
-    /// Never waits and never fails: recency is all that is lost if it cannot be applied.
-    fn touched(&self, partition: &PartitionKey, key: &str) {
-        let _ = (partition, key);
+    /// Tells the store that a flow's reads of `keys` (least recent first) were answered from a
+    /// [`ReadAhead`] with hits: those entries are now the partition's most recently used, in
+    /// that order, as hits of [`CacheStore::get`] would have made them. The store may apply
+    /// them later, but before its next operation on the partition takes effect, so one host's
+    /// operations see recency in the order it made them. Never waits and never fails: recency
+    /// is all that is lost if they cannot be applied.
+    fn touched(&self, partition: &PartitionKey, keys: &[String]) {
+        let _ = (partition, keys);
     }
 
     /// The partition's live entries, least recently used first.
