@@ -388,17 +388,7 @@ impl RedisStore {
         let Some((usage, rest)) = items.split_at_checked(2) else {
             return Err(unexpected("read", &reply));
         };
-        let entries = rest
-            .chunks(3)
-            .map(|triple| match triple {
-                [key, value, expires_at] => Ok(SnapshotEntry {
-                    key: text(key)?,
-                    value: text(value)?,
-                    expires_at: number(expires_at)?,
-                }),
-                _ => Err(unexpected("read", &reply)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = entries("read", rest, &reply)?;
         self.saw(partition, usage)?;
         Ok(ReadAhead::new(entries))
     }
@@ -657,17 +647,7 @@ impl CacheStore for RedisStore {
         let Value::Array(items) = &reply else {
             return Err(unexpected("snapshot", &reply));
         };
-        items
-            .chunks(3)
-            .map(|triple| match triple {
-                [key, value, expires_at] => Ok(SnapshotEntry {
-                    key: text(key)?,
-                    value: text(value)?,
-                    expires_at: number(expires_at)?,
-                }),
-                _ => Err(unexpected("snapshot", &reply)),
-            })
-            .collect()
+        entries("snapshot", items, &reply)
     }
 
     async fn restore(
@@ -855,6 +835,25 @@ fn count(v: &Value) -> Result<usize, StoreError> {
         Value::Int(n) => usize::try_from(*n).map_err(|_| unexpected("count", v)),
         other => text(other)?.parse().map_err(|_| unexpected("count", other)),
     }
+}
+
+/// The entries of a script reply's `(key, value, expires_at)` triples (`items`, from `reply`).
+fn entries(
+    operation: &'static str,
+    items: &[Value],
+    reply: &Value,
+) -> Result<Vec<SnapshotEntry>, StoreError> {
+    items
+        .chunks(3)
+        .map(|triple| match triple {
+            [key, value, expires_at] => Ok(SnapshotEntry {
+                key: text(key)?,
+                value: text(value)?,
+                expires_at: number(expires_at)?,
+            }),
+            _ => Err(unexpected(operation, reply)),
+        })
+        .collect()
 }
 
 fn unexpected(what: &'static str, reply: &impl Shape) -> StoreError {
