@@ -327,21 +327,16 @@ impl RedisStore {
             bytes: count(bytes)?,
         };
         let seen = Some((usage, Instant::now()));
-        let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        // A partition already remembered is updated in place: no copy of its key per operation.
-        match partitions.get_mut(partition) {
-            Some(known) => known.usage = seen,
-            None => {
-                partitions.put(
-                    partition.clone(),
-                    Known {
-                        usage: seen,
-                        ..Known::default()
-                    },
-                );
-            }
-        }
+        self.known(partition, |known| known.usage = seen);
         Ok(())
+    }
+
+    /// Runs `f` on what the store knows of `partition`, remembering the partition (as the most
+    /// recently seen) if it was not. A partition already remembered is updated in place: no
+    /// copy of its key per operation.
+    fn known<R>(&self, partition: &PartitionKey, f: impl FnOnce(&mut Known) -> R) -> R {
+        let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        f(partitions.get_or_insert_mut_ref(partition, Known::default))
     }
 
     /// Takes the hits pending for `partition`, to be sent with its next operation.
@@ -601,17 +596,10 @@ impl CacheStore for RedisStore {
         partition: &PartitionKey,
         now_ms: u64,
     ) -> Result<Option<ReadAhead>, StoreError> {
-        let (group, reading) = {
-            let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if partitions.peek(partition).is_none() {
-                partitions.put(partition.clone(), Known::default());
-            }
-            let Some(known) = partitions.get_mut(partition) else {
-                return Err(StoreError::Backend("partition table lost an entry".into()));
-            };
+        let (group, reading) = self.known(partition, |known| {
             let group = known.forming.get_or_insert_with(Default::default);
             (Arc::clone(group), Arc::clone(&known.reading))
-        };
+        });
         group
             .read
             .get_or_init(|| self.read_for(partition, &group, &reading, now_ms))
@@ -621,21 +609,16 @@ impl CacheStore for RedisStore {
     }
 
     fn touched(&self, partition: &PartitionKey, keys: &[String]) {
-        let mut partitions = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if partitions.peek(partition).is_none() {
-            partitions.put(partition.clone(), Known::default());
-        }
-        let Some(known) = partitions.get_mut(partition) else {
-            return;
-        };
-        // Most recent last, each key once.
-        for key in keys {
-            known.touched.retain(|k| k != key);
-            if known.touched.len() == MAX_TOUCHED {
-                known.touched.remove(0);
+        self.known(partition, |known| {
+            // Most recent last, each key once.
+            for key in keys {
+                known.touched.retain(|k| k != key);
+                if known.touched.len() == MAX_TOUCHED {
+                    known.touched.remove(0);
+                }
+                known.touched.push(key.clone());
             }
-            known.touched.push(key.clone());
-        }
+        });
     }
 
     async fn snapshot(
