@@ -2,11 +2,12 @@
 //! components that `build.rs` builds from source, and a runtime set up as a test harness
 //! (manual clock, manual epochs); [`conformance`], the suite every cache store must pass; and
 //! [`redis_server`], a throwaway Redis for the tests that need one; [`http`], a small client
-//! for the tests of `cachet serve`.
+//! for the tests of `cachet serve`; [`scratch`], directories that tests remove when done.
 
 pub mod conformance;
 pub mod http;
 pub mod redis_server;
+pub mod scratch;
 
 use std::sync::Arc;
 

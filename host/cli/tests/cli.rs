@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test fails
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cachet_tests::scratch::Scratch;
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -50,10 +51,9 @@ fn action(name: &str) -> String {
         .to_string()
 }
 
-fn temp(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("cachet-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+/// The path `name` in a scratch directory of its own, removed when the test is done with it.
+fn temp(name: &str) -> Scratch {
+    Scratch::file("cli", name)
 }
 
 #[test]
@@ -240,17 +240,19 @@ fn test_action(name: &str) -> String {
     action(name)
 }
 
-/// An event file whose `request.body.ops` the `cache-ops` action runs.
-fn ops_event(name: &str, ops: serde_json::Value) -> PathBuf {
-    let path = temp(name);
+/// An event file `name` in `dir` whose `request.body.ops` the `cache-ops` action runs.
+fn ops_event(dir: &Path, name: &str, ops: serde_json::Value) -> PathBuf {
+    let path = dir.join(name);
     let event = serde_json::json!({ "user": { "user_id": "auth0|1" }, "request": { "body": { "ops": ops } } });
     std::fs::write(&path, event.to_string()).unwrap();
     path
 }
 
-/// `cachet run` of the `cache-ops` action setting `key`, with `--cache-state state`.
-fn set_key_with_state(key: &str, state: &std::path::Path) -> Command {
+/// `cachet run` of the `cache-ops` action setting `key`, with `--cache-state state` (its
+/// event file written beside `state`).
+fn set_key_with_state(key: &str, state: &Path) -> Command {
     let event = ops_event(
+        state.parent().unwrap(),
         &format!("set-{key}.json"),
         serde_json::json!([{ "op": "set", "key": key, "value": "v" }]),
     );
@@ -297,13 +299,13 @@ fn a_failed_save_exits_1_with_the_result_printed_and_the_file_named() {
     // A 240-byte file name: loading finds no file and the lock file fits, but the save's
     // temporary file (the name plus a random suffix) is longer than a file name may be, so
     // the save fails, whoever runs the test (root ignores permissions, not name lengths).
-    let mut state = temp("unsavable-state");
+    let scratch = temp("unsavable-state");
     let long = format!(
         "{}{}",
-        state.file_name().unwrap().to_string_lossy(),
+        scratch.file_name().unwrap().to_string_lossy(),
         "x".repeat(240)
     );
-    state.set_file_name(&long[..240]);
+    let state = scratch.with_file_name(&long[..240]);
     let out = set_key_with_state("unsavable", &state).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -325,10 +327,10 @@ fn built(name: &str) -> String {
     action(name)
 }
 
-fn event_file(name: &str, event: &Value) -> String {
+fn event_file(name: &str, event: &Value) -> Scratch {
     let path = temp(name);
     std::fs::write(&path, event.to_string()).unwrap();
-    path.display().to_string()
+    path
 }
 
 fn stdout_of(out: &Output) -> Value {
@@ -397,7 +399,7 @@ fn a_denied_login_exits_0_and_secrets_reach_the_action_by_name() {
         "--trigger",
         "post-login",
         "--event",
-        &event,
+        &event.display().to_string(),
         "--secrets",
         &secrets.display().to_string(),
         &built("api-tour"),

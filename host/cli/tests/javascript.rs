@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cachet_tests::scratch::Scratch;
+
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -26,12 +28,9 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A fresh directory for this test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cachet-js-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for this test's files, removed when the test is done with it.
+fn scratch(name: &str) -> Scratch {
+    Scratch::dir(&format!("js-{name}"))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

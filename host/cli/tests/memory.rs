@@ -67,8 +67,7 @@ async fn cachet_run_stays_under_150_mb_on_every_attack() {
     let root = cachet_build::workspace_root(env!("CARGO_MANIFEST_DIR"));
     let abuse = cachet_build::build(&root, &["abuse"]).remove(0);
     let idp = DevIdp::start(DevIdpConfig::default()).await.unwrap();
-    let event_path =
-        std::env::temp_dir().join(format!("cachet-memory-{}.json", std::process::id()));
+    let event_path = cachet_tests::scratch::Scratch::file("memory", "event.json");
     let attacks = [
         ("huge-claim", String::new()),
         ("huge-token", String::new()),

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cachet_tests::scratch::Scratch;
+
 fn root() -> PathBuf {
     cachet_build::workspace_root(env!("CARGO_MANIFEST_DIR"))
 }
@@ -25,11 +27,9 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cachet-scenarios-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for this test's files, removed when the test is done with it.
+fn scratch(name: &str) -> Scratch {
+    Scratch::dir(&format!("scenarios-{name}"))
 }
 
 fn component(name: &str) -> String {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use cachet_dev_idp::{DevIdp, DevIdpConfig};
 use cachet_tests::http::request;
 use cachet_tests::redis_server::RedisServer;
+use cachet_tests::scratch::Scratch;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-test-token-0123456789";
@@ -31,11 +32,9 @@ fn mgmt_token() -> PathBuf {
     cachet_build::component_path(&root(), "mgmt-token")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cachet-cli-serve-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for the test `name`, removed when the test is done with it.
+fn temp_dir(name: &str) -> Scratch {
+    Scratch::dir(&format!("cli-serve-{name}"))
 }
 
 /// A `cachet serve` process, its log lines (JSON) forwarded to a channel.

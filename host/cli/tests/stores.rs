@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use cachet_tests::redis_server::RedisServer;
+use cachet_tests::scratch::Scratch;
 use serde_json::{Value, json};
 
 const NOW: &str = "1700000000000";
@@ -26,11 +27,9 @@ fn cache_ops() -> String {
         .to_string()
 }
 
-fn temp(name: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("cachet-cli-stores-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+/// The path `name` in a scratch directory of its own, removed when the test is done with it.
+fn temp(name: &str) -> Scratch {
+    Scratch::file("cli-stores", name)
 }
 
 fn cachet(args: &[&str]) -> Output {

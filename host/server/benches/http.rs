@@ -71,8 +71,8 @@ fn main() {
 }
 
 async fn run() {
-    let dir = std::env::temp_dir().join(format!("cachet-http-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the bench ends, also when it fails.
+    let dir = cachet_tests::scratch::Scratch::dir("http-bench");
     startup(&dir).await;
     let running = Running::start(&dir, None).await;
     let secs = seconds();
@@ -120,7 +120,6 @@ async fn run() {
     if let Some(redis) = cachet_tests::redis_server::RedisServer::try_start("http bench") {
         stores(&wrk, &dir, &lua, &redis, secs).await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The execute load on the memory store, then on Redis, `rounds()` times, each on a server of

@@ -59,10 +59,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_driver(driver: &Path) -> (Driver, String) {
+/// Starts `chromedriver`; it and the browser keep their temporary files in `tmp` (which the
+/// test removes), not in `/tmp`.
+async fn start_driver(driver: &Path, tmp: &Path) -> (Driver, String) {
     let port = free_port();
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        .env("TMPDIR", tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -195,8 +198,7 @@ async fn the_console_logs_in_shows_the_overview_runs_a_test_and_purges_a_partiti
              `apt-get install chromium chromium-driver`"
         )
     });
-    let dir = std::env::temp_dir().join(format!("cachet-console-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = cachet_tests::scratch::Scratch::dir("console");
     let (_server, addr, stop) = start_service(&dir).await;
     // One real login, so the partition holds the claims action's entry.
     let login = json!({ "user": { "user_id": "auth0|7", "app_metadata": { "plan": "pro" } } });
@@ -212,7 +214,7 @@ async fn the_console_logs_in_shows_the_overview_runs_a_test_and_purges_a_partiti
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(partition_entries(addr).await, 1);
 
-    let (_driver, webdriver) = start_driver(&driver_bin).await;
+    let (_driver, webdriver) = start_driver(&driver_bin, &dir).await;
     let client = connect(&webdriver, &chromium).await;
     let shots = screenshots();
     let base = format!("http://{addr}");
@@ -304,5 +306,4 @@ async fn the_console_logs_in_shows_the_overview_runs_a_test_and_purges_a_partiti
 
     client.close().await.unwrap();
     let _ = stop.send(());
-    let _ = std::fs::remove_dir_all(&dir);
 }

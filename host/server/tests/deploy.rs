@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 async fn a_deployment_on_one_replica_runs_on_another_within_two_seconds_and_rolls_back() {
     let redis = RedisServer::start("deploy-two-replicas");
     let store = redis.url();
-    let compiled = shared_compiled_dir("two-replicas");
+    let (_compiled_dir, compiled) = shared_compiled_dir("two-replicas");
     let a = start("replica-a", &config_with(&store, &compiled, "")).await;
     let b = start("replica-b", &config_with(&store, &compiled, "")).await;
     assert_eq!(b.execute().await.status, 404, "nothing deployed yet");
@@ -70,7 +70,7 @@ async fn a_deployment_on_one_replica_runs_on_another_within_two_seconds_and_roll
 async fn two_racing_deploys_record_both_versions_and_every_replica_serves_the_one_that_won() {
     let redis = RedisServer::start("deploy-race");
     let store = redis.url();
-    let compiled = shared_compiled_dir("race");
+    let (_compiled_dir, compiled) = shared_compiled_dir("race");
     let a = start("race-a", &config_with(&store, &compiled, "")).await;
     let b = start("race-b", &config_with(&store, &compiled, "")).await;
     let (va, vb) = tokio::join!(

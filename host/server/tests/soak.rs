@@ -33,7 +33,7 @@ async fn two_replicas_under_mixed_load_keep_memory_and_file_descriptors_flat() {
         .unwrap_or(20);
     let redis = RedisServer::start("deploy-soak");
     let store = redis.url();
-    let compiled = shared_compiled_dir("soak");
+    let (_compiled_dir, compiled) = shared_compiled_dir("soak");
     let a = Arc::new(start("soak-a", &config_with(&store, &compiled, "")).await);
     let b = Arc::new(start("soak-b", &config_with(&store, &compiled, "")).await);
     let v1 = a.ship("claims", guests::CLAIMS).await;

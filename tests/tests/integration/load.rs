@@ -203,8 +203,7 @@ fn loading_the_same_component_twice_gives_the_same_digest() {
 
 #[test]
 fn components_are_compiled_once_per_runtime_and_reused_from_disk_after_a_restart() {
-    let dir = std::env::temp_dir().join(format!("cachet-compiled-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = cachet_tests::scratch::Scratch::dir("compiled");
     let first = harness().0.compiled_cache_dir(&dir).build().unwrap();
     load(&first, guests::CLAIMS, Trigger::PostLogin);
     load(&first, guests::CLAIMS, Trigger::PostLogin);

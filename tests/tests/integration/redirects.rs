@@ -462,9 +462,7 @@ async fn a_flow_redirected_on_one_runtime_is_continued_on_another_sharing_redis_
 
 #[tokio::test]
 async fn a_redirected_flow_survives_a_restart_of_a_host_on_a_snapshot_file() {
-    let dir = std::env::temp_dir().join(format!("cachet-redirect-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = cachet_tests::scratch::Scratch::dir("redirect");
     let path = dir.join("cache.json");
     let open = |clock: ManualClock| {
         let path = path.clone();

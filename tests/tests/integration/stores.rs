@@ -3,7 +3,7 @@
 //! agrees with the reference model and survives an outage.
 
 use crate::Bounded as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,21 +17,14 @@ use cachet_runtime::{
 };
 use cachet_store_redis::{RedisOptions, RedisStore, RedisStoreError};
 use cachet_tests::redis_server::{RedisCluster, RedisServer};
+use cachet_tests::scratch::Scratch;
 use proptest::prelude::*;
 
 const NOW: u64 = 1_700_000_000_000;
 
-/// A fresh, empty directory for one test.
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "cachet-stores-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory for one test, removed when the test is done with it.
+fn temp_dir(tag: &str) -> Scratch {
+    Scratch::dir(&format!("stores-{tag}"))
 }
 
 fn redis_url(server: &RedisServer) -> RedisUrl {
@@ -685,8 +678,8 @@ async fn a_reopened_file_store_has_every_partition_in_its_recency_order() {
 }
 
 /// A file store in a fresh directory, its timer off, after one write of `k`.
-async fn store_without_timer_holding_k(tag: &str) -> (PathBuf, FileStore) {
-    let path = temp_dir(tag).join("cache.json");
+async fn store_without_timer_holding_k(tag: &str) -> (Scratch, FileStore) {
+    let path = Scratch::file(&format!("stores-{tag}"), "cache.json");
     let options = FileStoreOptions {
         flush_interval: Duration::ZERO,
     };

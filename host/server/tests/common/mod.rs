@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use cachet_server::{Config, Server, ServerError};
 use cachet_tests::http::{Reply, request, send};
+use cachet_tests::scratch::Scratch;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -49,12 +50,11 @@ pub fn config(store: &str, extra: &str) -> String {
 
 /// Replicas sharing one store share this directory of compiled components too, as the
 /// README advises: a replica then loads a version another compiled from disk.
-pub fn shared_compiled_dir(test: &str) -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "cachet-deploy-{}-{test}-compiled",
-        std::process::id()
-    ));
-    format!("compiled_cache_dir = {:?}\n", dir.display().to_string())
+/// Returns the directory (removed when dropped: keep it for the test) and the config line.
+pub fn shared_compiled_dir(test: &str) -> (Scratch, String) {
+    let dir = Scratch::dir(&format!("deploy-{test}-compiled"));
+    let line = format!("compiled_cache_dir = {:?}\n", dir.display().to_string());
+    (dir, line)
 }
 
 /// [`config`] with `top` top-level settings.
