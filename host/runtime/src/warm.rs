@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use wasmtime::Store;
@@ -83,6 +84,19 @@ pub(crate) struct WarmInstance {
     pub(crate) executions: u32,
 }
 
+/// Which of the idle instances (tenant and last thread, oldest first) `here` reuses for
+/// `tenant`: the newest this thread ran, else the newest of the tenant's.
+fn pick<'a>(
+    idle: impl DoubleEndedIterator<Item = (&'a str, ThreadId)> + ExactSizeIterator + Clone,
+    tenant: &str,
+    here: ThreadId,
+) -> Option<usize> {
+    let mut mine = idle.clone();
+    let mut any = idle;
+    mine.rposition(|(t, thread)| thread == here && t == tenant)
+        .or_else(|| any.rposition(|(t, _)| t == tenant))
+}
+
 /// How many warm instances may wait idle in the whole runtime: the instance slots the
 /// runtime adds to its pool for them ([`crate::RuntimeBuilder::warm_idle_instances`]), so
 /// that idle instances never take a slot an execution needs.
@@ -124,7 +138,15 @@ impl Drop for IdleSlot {
 pub(crate) struct WarmPool {
     pub(crate) options: WarmOptions,
     budget: Arc<IdleBudget>,
-    idle: Mutex<VecDeque<(String, WarmInstance, IdleSlot)>>,
+    idle: Mutex<VecDeque<Idle>>,
+}
+
+/// An idle instance: its tenant, and the thread that ran it last.
+struct Idle {
+    tenant: String,
+    warm: WarmInstance,
+    thread: ThreadId,
+    _slot: IdleSlot,
 }
 
 impl WarmPool {
@@ -136,13 +158,23 @@ impl WarmPool {
         }
     }
 
-    /// An idle instance of `tenant` young enough to reuse, if any (the most recently used).
+    /// An idle instance of `tenant` young enough to reuse, if any: the one this thread ran
+    /// last, else the most recently used.
+    ///
+    /// Why the thread: an instance's memory is in the cache of the core that ran it last, and
+    /// a warm JavaScript execution touches much of its engine's heap; two threads taking
+    /// whichever instance the other just put back would each run on the other core's lines.
     pub(crate) fn take(&self, tenant: &str) -> Option<WarmInstance> {
+        let here = std::thread::current().id();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         // Retire the old ones first, whoever they belong to: they hold pool slots.
-        idle.retain(|(_, w, _)| w.created.elapsed() < self.options.max_age);
-        let at = idle.iter().rposition(|(t, _, _)| t == tenant)?;
-        idle.remove(at).map(|(_, w, _slot)| w)
+        idle.retain(|i| i.warm.created.elapsed() < self.options.max_age);
+        let at = pick(
+            idle.iter().map(|i| (i.tenant.as_str(), i.thread)),
+            tenant,
+            here,
+        )?;
+        idle.remove(at).map(|i| i.warm)
     }
 
     /// Keeps `warm` for `tenant`'s next execution unless it is due to retire; drops the
@@ -160,7 +192,40 @@ impl WarmPool {
         }
         // No idle slot left in the runtime: this instance is dropped, not kept.
         if let Some(slot) = self.budget.reserve() {
-            idle.push_back((tenant.to_owned(), warm, slot));
+            idle.push_back(Idle {
+                tenant: tenant.to_owned(),
+                warm,
+                thread: std::thread::current().id(),
+                _slot: slot,
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn other_thread() -> ThreadId {
+        std::thread::spawn(|| std::thread::current().id())
+            .join()
+            .unwrap_or_else(|_| unreachable!("the thread only reads its id"))
+    }
+
+    #[test]
+    fn a_thread_reuses_the_instance_it_ran_last_before_a_newer_one_another_thread_ran() {
+        let (here, there) = (std::thread::current().id(), other_thread());
+        let idle = [("acme", here), ("acme", there), ("globex", here)];
+        assert_eq!(pick(idle.into_iter(), "acme", here), Some(0));
+        assert_eq!(pick(idle.into_iter(), "acme", there), Some(1));
+    }
+
+    #[test]
+    fn without_one_of_its_own_a_thread_takes_the_tenants_newest_and_never_another_tenants() {
+        let (here, there) = (std::thread::current().id(), other_thread());
+        let idle = [("acme", there), ("globex", here), ("acme", there)];
+        assert_eq!(pick(idle.into_iter(), "acme", here), Some(2));
+        assert_eq!(pick(idle.into_iter(), "initech", here), None);
+        assert_eq!(pick([].into_iter(), "acme", here), None);
     }
 }
