@@ -61,6 +61,7 @@ const nodeLayer = (() => {
   const shim = (file) => path.join(here, 'src', 'node', file);
   /** Built-in name: the file that replaces it. */
   const polyfills = {
+    buffer: shim('buffer.js'),
     crypto: shim('crypto.js'),
     process: shim('process.js'),
     stream: shim('stream.js'),
@@ -68,7 +69,7 @@ const nodeLayer = (() => {
     sys: shim('util.js'),
   };
   for (const name of [
-    'assert', 'buffer', 'constants', 'domain', 'events', 'os', 'path', 'punycode', 'querystring',
+    'assert', 'constants', 'domain', 'events', 'os', 'path', 'punycode', 'querystring',
     '_stream_duplex', '_stream_passthrough', '_stream_readable', '_stream_transform',
     '_stream_writable', 'string_decoder', 'timers', 'timers/promises', 'tty', 'url',
     'zlib',

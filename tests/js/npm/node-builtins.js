@@ -30,6 +30,33 @@ export const onExecutePostLogin = async (event, api) => {
     ImportedBuffer === Buffer,
     Buffer.from('68656c6c6f', 'hex').toString(),
   ]);
+  // UTF-8 and base64, which the layer converts natively: the base64 decoder's leniency
+  // (no padding, whitespace, the URL-safe alphabet, stray characters, text after `=`, a
+  // dangling character), a kept byte-order mark, malformed UTF-8, ranges, lone surrogates,
+  // encodings named in any case, and a buffer past the native conversion's chunk size.
+  await check(r, 'buffer-codecs', () => {
+    const text = 'héllo wörld ✓ 😀';
+    return [
+      Buffer.from('aGVsbG8gd29ybGQ=', 'base64').toString(),
+      Buffer.from('aGVsbG8gd29ybGQ', 'base64').toString(),
+      Buffer.from('aGVs bG8g\nd29y bGQ=', 'base64').toString(),
+      Buffer.from('-_-_', 'base64').toString('hex'),
+      Buffer.from('aGk=trailing', 'base64').toString(),
+      Buffer.from('aGVsbG8*', 'base64').toString(),
+      Buffer.from('aGVsbG', 'base64').toString('hex'),
+      Buffer.from('aGVsbG8', 'base64').toString('hex'),
+      Buffer.from([0xef, 0xbb, 0xbf, 0x41]).toString().length,
+      Buffer.from([0x61, 0xe2, 0x82, 0x62, 0xff]).toString(),
+      Buffer.from(text).toString('base64'),
+      Buffer.from(text).toString('utf8', 1, 6),
+      Buffer.from(text).toString('base64', 2),
+      Buffer.from('\ud800x').toString('hex'),
+      Buffer.from('héllo', 'UTF-8').length,
+      Buffer.from(Buffer.from('abc').toString('base64'), 'Base64').toString(),
+      Buffer.from('').toString('base64'),
+      Buffer.from('x'.repeat(20000)).toString('base64').length,
+    ];
+  });
   await check(r, 'global', () => [global === globalThis, global.Buffer === Buffer, typeof globalThis.process.nextTick]);
   await check(r, 'process', async () => {
     const order = [];

@@ -90,6 +90,27 @@ async fn node_builtins_and_globals_behave_as_node_gives_them() {
     let (_, r) = results(&s, guests::JS_NODE_BUILTINS).await;
     let expected = json!({
         "buffer": ["aMOpbGxv", 16909060, true, "hello"],
+        // What Node 20 gives for the same expressions.
+        "buffer-codecs": [
+            "hello world",
+            "hello world",
+            "hello world",
+            "fbffbf",
+            "hi",
+            "hello",
+            "68656c6c",
+            "68656c6c6f",
+            2,
+            "a\u{fffd}b\u{fffd}",
+            "aMOpbGxvIHfDtnJsZCDinJMg8J+YgA==",
+            "éllo",
+            "qWxsbyB3w7ZybGQg4pyTIPCfmIA=",
+            "efbfbd78",
+            6,
+            "abc",
+            "",
+            26668
+        ],
         "global": [true, true, "function"],
         // An empty environment (Node's would list its variables); nextTick a microtask.
         "process": [0, "string", "sync,tick,timeout"],
