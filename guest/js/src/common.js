@@ -293,6 +293,21 @@ const SETTLED = Promise.resolve();
 /** The glue's result writer of the execution running now (an instance runs one at a time). */
 let settling;
 
+/** Whether `warmUp` is running (at build time, with stand-in host functions). */
+let warming = false;
+
+/** Whether an execution has started: before, the module is loading at build time, where no host exists. */
+let live = false;
+
+/**
+ * Whether host imports may be called: once an execution has started. At build time (the
+ * module's top level and the warm-up) a call of an import the SDK has no stand-in for aborts
+ * the build, so the Node layer computes there what it would otherwise ask the host for.
+ */
+export function hostLive() {
+  return live;
+}
+
 function done() {
   settling(OK);
 }
@@ -307,6 +322,7 @@ function runner(handler, makeApi) {
   // job, and SpiderMonkey records a stack and reads the clock for every promise made and settled.
   return function run(eventJson, settle) {
     settling = settle;
+    live = !warming;
     let result;
     try {
       const event = JSON.parse(eventJson);
@@ -369,6 +385,7 @@ export function sampleEvent(text) {
 function warmUp(makeApi) {
   if (warmed) return;
   warmed = true;
+  warming = true;
   const real = { ...host };
   Object.assign(host, {
     call: () => 'null',
@@ -406,5 +423,6 @@ function warmUp(makeApi) {
     attempt(() => describe(new Error('warm-up')));
   } finally {
     Object.assign(host, real);
+    warming = false;
   }
 }

@@ -1,6 +1,6 @@
 //! Host bindings generated from `wit/action.wit`: the host-side traits of every interface an
 //! action may import, and their `add_to_linker` functions. Generated from the exports-free
-//! `sdk-imports` world, which imports all of them; every trigger world imports the same three. The host implementations live in `interfaces/`, one file per
+//! `sdk-imports` world, which imports all of them; every trigger world imports the same four. The host implementations live in `interfaces/`, one file per
 //! interface; this module holds only generated code.
 
 wasmtime::component::bindgen!({
@@ -15,4 +15,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub(crate) use cachet::action::{api, cache, jwt};
+pub(crate) use cachet::action::{api, cache, crypto, jwt};

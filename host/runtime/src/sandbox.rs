@@ -57,7 +57,7 @@ impl WasiHttpView for Ctx {
 }
 
 /// The linker of one trigger's world: WASI (whose filesystem, environment and sockets the
-/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, and `api`. Every world
+/// [`WasiCtx`] leaves empty or denied), `wasi:http`, the cache, jwt, crypto, and `api`. Every world
 /// imports the same interfaces today (a trigger's API is a table behind `api`, chosen by the
 /// execution's trigger), so `_trigger` only names whose world this linker serves.
 pub(crate) fn linker(engine: &Engine, _trigger: Trigger) -> wasmtime::Result<Linker<Ctx>> {
@@ -66,6 +66,7 @@ pub(crate) fn linker(engine: &Engine, _trigger: Trigger) -> wasmtime::Result<Lin
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     cache::add_to_linker(&mut linker, |c| &mut c.cache)?;
     jwt::add_to_linker(&mut linker, |c| &mut c.jwt)?;
+    crate::interfaces::crypto::add_to_linker(&mut linker)?;
     crate::interfaces::api::add_to_linker(&mut linker, |c| &mut c.commands)?;
     Ok(linker)
 }

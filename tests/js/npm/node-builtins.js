@@ -137,6 +137,59 @@ export const onExecutePostLogin = async (event, api) => {
     })(),
     crypto.pbkdf2Sync('password', 'salt', 1000, 16, 'sha256').toString('hex'),
   ]);
+  // Hashes and HMACs the host computes: updates in every input form, algorithm names in any
+  // case, long and key-object keys, the Transform stream a Hash is, a buffer changed after
+  // `update`, a second digest, and an input crypto-browserify refuses.
+  await check(r, 'crypto-hashes', async () => {
+    const streamed = await new Promise((resolve, reject) => {
+      const hash = crypto.createHash('sha1');
+      const out = [];
+      hash.on('data', (d) => out.push(d.toString('hex')));
+      hash.on('end', () => resolve(out.join('')));
+      hash.on('error', reject);
+      hash.write('stre');
+      hash.end(Buffer.from('amed'));
+    });
+    const reused = () => {
+      const buf = Buffer.from('first');
+      const h = crypto.createHash('sha256').update(buf);
+      buf.write('XXXXX');
+      return h.digest('base64');
+    };
+    const twice = () => {
+      const h = crypto.createHash('md5');
+      h.digest();
+      try {
+        h.digest();
+        return 'no error';
+      } catch (err) {
+        return err.code ?? err.message;
+      }
+    };
+    const badInput = () => {
+      try {
+        crypto.createHash('sha256').update(42);
+        return 'no error';
+      } catch (err) {
+        return err.name;
+      }
+    };
+    return [
+      crypto.createHash('SHA512').update('a').update(Buffer.from('b')).update(new Uint8Array([99])).digest('hex').slice(0, 32),
+      crypto.createHash('sha224').update('68656c6c6f', 'hex').digest('base64'),
+      crypto.createHash('sha384').update('héllo', 'latin1').digest('hex').slice(0, 32),
+      crypto.createHash('sha1').update('').digest('hex'),
+      crypto.createHash('sha256').digest().length,
+      crypto.createHmac('sha512', Buffer.alloc(200, 7)).update('long key').digest('hex').slice(0, 32),
+      crypto.createHmac('SHA1', crypto.createSecretKey(Buffer.from('k'))).update('x').digest('hex'),
+      crypto.createHmac('md5', '').update('x').digest('hex'),
+      crypto.createHash('sha256') instanceof Transform,
+      streamed,
+      reused(),
+      twice(),
+      badInput(),
+    ];
+  });
   await check(r, 'crypto-rsa', () => {
     const { rsaPrivate, rsaPublic } = event.secrets;
     const signature = crypto.createSign('RSA-SHA256').update('signed text').sign(rsaPrivate, 'base64');

@@ -2,11 +2,18 @@
 // ciphers, pbkdf2, random bytes), plus what it lacks and npm packages call: key objects
 // (`createSecretKey`/`createPublicKey`/`createPrivateKey`, which jsonwebtoken 9 turns every key
 // into before signing), `randomUUID`, `timingSafeEqual`, `webcrypto`. Key objects are accepted
-// wherever crypto-browserify takes key material, as Node accepts them.
+// wherever crypto-browserify takes key material, as Node accepts them. `createHash` and
+// `createHmac` with MD5, SHA-1 and SHA-2 are computed by the host (`cachet:action/crypto`):
+// crypto-browserify's SHA-256 of a user id took ~220 µs in the interpreter. (At build time,
+// while the action's module loads, there is no host: hashes made then are the polyfill's.)
 import * as browserify from 'crypto-browserify';
 import parseKeys from 'parse-asn1';
 import asn1 from 'parse-asn1/asn1.js';
+import CipherBase from 'cipher-base';
+import toBuffer from 'to-buffer';
 import { Buffer } from 'buffer';
+import { digest as hostDigest, hmac as hostHmac } from 'cachet:action/crypto@0.1.0';
+import { hostLive } from '../common.js';
 
 const web = globalThis.crypto;
 const KEY = Symbol('cachet.keyMaterial');
@@ -162,8 +169,118 @@ function material(key) {
   return key;
 }
 
+/** The algorithms the host computes, by Node's names (matched in any case, as Node does). */
+const HOST_ALGORITHMS = new Set(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
+
+/** The most bytes one host call takes (`MAX_INPUT_BYTES` in the host); more are hashed here. */
+const HOST_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A Hash or Hmac whose digest the host computes. Node's are Transform streams, and so is this
+ * (crypto-browserify's CipherBase, which its own hashes use, is its prototype), but its stream
+ * state, ~45 µs to build in the interpreter, is built on the first use of a stream method:
+ * `update` and `digest` never need it. Updates are copied (the caller may reuse its buffer)
+ * and hashed together in one host call.
+ */
+function HostHash(algorithm, key) {
+  this._algorithm = algorithm;
+  this._key = key;
+  this._chunks = [];
+  this._bytes = 0;
+}
+HostHash.prototype = Object.create(CipherBase.prototype, {
+  constructor: { value: HostHash, writable: true, configurable: true },
+});
+
+/** Builds the stream state of `hash` (crypto-browserify's CipherBase extends Transform). */
+function streamOf(hash) {
+  if (!Object.hasOwn(hash, '_streaming')) {
+    hash._streaming = true;
+    CipherBase.super_.call(hash);
+  }
+}
+
+// The stream's state, made when a stream method first reads it; the constructor's assignment
+// (through the setter) makes it an own property.
+for (const name of ['_readableState', '_writableState', '_transformState']) {
+  Object.defineProperty(HostHash.prototype, name, {
+    configurable: true,
+    get() {
+      streamOf(this);
+      return Object.hasOwn(this, name) ? this[name] : undefined;
+    },
+    set(value) {
+      Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true });
+    },
+  });
+}
+
+/** Node's error for a Hash or Hmac used after its digest. */
+function finalized() {
+  const err = new Error('Digest already called');
+  err.code = 'ERR_CRYPTO_HASH_FINALIZED';
+  return err;
+}
+
+HostHash.prototype.update = function update(data, inputEncoding) {
+  if (this._chunks === null) throw finalized();
+  // to-buffer checks the type as crypto-browserify does (a TypeError for anything but a
+  // string, Buffer, TypedArray or DataView); the copy is ours to keep.
+  const bytes = Buffer.from(toBuffer(data, inputEncoding));
+  this._chunks.push(bytes);
+  this._bytes += bytes.length;
+  return this;
+};
+
+/** The digest as a Buffer; the Hash is finished. */
+HostHash.prototype._digest = function () {
+  if (this._chunks === null) throw finalized();
+  const data = this._chunks.length === 1 ? this._chunks[0] : Buffer.concat(this._chunks, this._bytes);
+  this._chunks = null;
+  const key = this._key;
+  if (this._bytes + (key === undefined ? 0 : key.length) > HOST_MAX_BYTES) {
+    const hash = key === undefined ? browserify.createHash(this._algorithm) : browserify.createHmac(this._algorithm, key);
+    return hash.update(data).digest();
+  }
+  let out;
+  try {
+    out = key === undefined ? hostDigest(this._algorithm, data) : hostHmac(this._algorithm, key, data);
+  } catch (err) {
+    throw new Error(`crypto: ${err?.payload ?? err}`);
+  }
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+};
+
+HostHash.prototype.digest = function digest(outputEncoding) {
+  const out = this._digest();
+  return outputEncoding ? out.toString(outputEncoding) : out;
+};
+
+// What CipherBase's stream methods call: `_transform` gives each written chunk to `_update`,
+// `_flush` pushes what `__final` returns.
+HostHash.prototype._update = function (data) {
+  this.update(data);
+};
+HostHash.prototype.__final = function () {
+  return this._digest();
+};
+
+export function createHash(algorithm, options) {
+  const name = typeof algorithm === 'string' ? algorithm.toLowerCase() : algorithm;
+  if (options === undefined && HOST_ALGORITHMS.has(name) && hostLive()) return new HostHash(name);
+  return browserify.createHash(algorithm, options);
+}
+
 export function createHmac(algorithm, key, options) {
-  return browserify.createHmac(algorithm, material(key), options);
+  const name = typeof algorithm === 'string' ? algorithm.toLowerCase() : algorithm;
+  const k = material(key);
+  if (options === undefined && HOST_ALGORITHMS.has(name) && hostLive()) {
+    // A string key is UTF-8, as Node reads it; other key material (a passphrase object, a
+    // DataView) goes to the polyfill.
+    if (typeof k === 'string') return new HostHash(name, Buffer.from(k, 'utf8'));
+    if (k instanceof Uint8Array) return new HostHash(name, Buffer.from(k));
+  }
+  return browserify.createHmac(algorithm, k, options);
 }
 
 export function createSign(algorithm, options) {
@@ -260,7 +377,6 @@ export const {
   rng,
   pseudoRandomBytes,
   prng,
-  createHash,
   Hash,
   Hmac,
   getHashes,
@@ -292,6 +408,7 @@ export const {
 export default {
   ...browserify,
   KeyObject,
+  createHash,
   createSecretKey,
   createPublicKey,
   createPrivateKey,

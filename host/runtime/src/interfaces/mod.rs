@@ -4,6 +4,7 @@
 //!
 //! - [`cache`]: the trigger's partition, with the per-execution write budget.
 //! - [`jwt`]: native decode and verify, with a bounded cache of fetched key sets.
+//! - [`crypto`]: native hashes and HMACs for the JavaScript SDK's Node `crypto`.
 //! - [`http`]: `wasi:http` egress, limited to the action's allow-list and budgets.
 //! - [`api`]: every trigger's `api` object, one table of methods per trigger, recording
 //!   [`commands`].
@@ -11,5 +12,6 @@
 pub(crate) mod api;
 pub(crate) mod cache;
 pub(crate) mod commands;
+pub(crate) mod crypto;
 pub(crate) mod http;
 pub(crate) mod jwt;
