@@ -138,8 +138,9 @@ export const onExecutePostLogin = async (event, api) => {
     crypto.pbkdf2Sync('password', 'salt', 1000, 16, 'sha256').toString('hex'),
   ]);
   // Hashes and HMACs the host computes: updates in every input form, algorithm names in any
-  // case, long and key-object keys, the Transform stream a Hash is, a buffer changed after
-  // `update`, a second digest, and an input crypto-browserify refuses.
+  // case, long, key-object, ArrayBuffer and DataView keys, the Transform stream a Hash is (and
+  // its digest after the stream ended), a buffer changed after `update`, a second digest of a
+  // Hash and of an Hmac, and an input crypto-browserify refuses.
   await check(r, 'crypto-hashes', async () => {
     const streamed = await new Promise((resolve, reject) => {
       const hash = crypto.createHash('sha1');
@@ -166,6 +167,18 @@ export const onExecutePostLogin = async (event, api) => {
         return err.code ?? err.message;
       }
     };
+    const afterEnd = await new Promise((resolve) => {
+      const hash = crypto.createHash('sha256');
+      hash.on('finish', () => resolve(hash.digest('hex').slice(0, 16)));
+      hash.resume();
+      hash.end('piped');
+    });
+    const hmacTwice = () => {
+      const mac = crypto.createHmac('sha256', 'k');
+      mac.digest();
+      return mac.digest('hex');
+    };
+    const keyBytes = () => new TextEncoder().encode('key').buffer;
     const badInput = () => {
       try {
         crypto.createHash('sha256').update(42);
@@ -188,6 +201,11 @@ export const onExecutePostLogin = async (event, api) => {
       reused(),
       twice(),
       badInput(),
+      afterEnd,
+      hmacTwice(),
+      [crypto.createHash('sha1').readable, crypto.createHash('sha1').writable],
+      crypto.createHmac('sha256', keyBytes()).update('x').digest('hex').slice(0, 16),
+      crypto.createHmac('sha256', new DataView(keyBytes())).update('x').digest('hex').slice(0, 16),
     ];
   });
   await check(r, 'crypto-rsa', () => {

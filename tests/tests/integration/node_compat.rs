@@ -149,7 +149,12 @@ async fn node_builtins_and_globals_behave_as_node_gives_them() {
             "b0c659fe95a68fee99ce1219fb50689c877b2cbd",
             "p5N7ZLjKpY8Dchu2us9ceMsjX+vg5wsbhM2ZVBRhoI4=",
             "ERR_CRYPTO_HASH_FINALIZED",
-            "TypeError"
+            "TypeError",
+            "445ceeeeba637c6b",
+            "",
+            [true, true],
+            "4fc3b7eaf34d7e59",
+            "4fc3b7eaf34d7e59"
         ],
         // The last: the public key derived from the private one is the key pair's public key.
         "crypto-rsa": [true, false, "public", "rsa", 2048, "private", true],

@@ -31,16 +31,11 @@ function fast(encoding) {
       return UTF8;
     case 'base64':
       return BASE64;
-    default:
-      switch (`${encoding}`.toLowerCase()) {
-        case 'utf8':
-        case 'utf-8':
-          return UTF8;
-        case 'base64':
-          return BASE64;
-        default:
-          return undefined;
-      }
+    default: {
+      // As the package: matched again once, lower-cased.
+      const lower = ('' + encoding).toLowerCase();
+      return lower === encoding ? undefined : fast(lower);
+    }
   }
 }
 
@@ -52,7 +47,8 @@ function binary(bytes) {
   if (bytes.length <= CHUNK) return String.fromCharCode.apply(null, bytes);
   let text = '';
   for (let i = 0; i < bytes.length; i += CHUNK) {
-    text += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK));
+    const end = Math.min(i + CHUNK, bytes.length);
+    text += String.fromCharCode.apply(null, new Uint8Array(bytes.buffer, bytes.byteOffset + i, end - i));
   }
   return text;
 }
@@ -103,12 +99,13 @@ Buffer.from = function from(value, encodingOrOffset, length) {
 };
 
 Buffer.prototype.toString = function toString(encoding, start, end) {
+  // The package's code reads any array-like by index; the native paths take bytes.
+  if (!(this instanceof Uint8Array)) return packageToString.apply(this, arguments);
   const length = this.length;
   if (length === 0) return '';
   if (arguments.length === 0) return decoder.decode(this);
-  const kind = encoding ? fast(encoding) : UTF8;
-  if (kind === undefined) return packageToString.apply(this, arguments);
-  // The package's bounds, step for step: out-of-range values clamp, NaN and the like are 0.
+  // The package's bounds, step for step (before the encoding, as there): out-of-range values
+  // clamp, NaN and the like are 0.
   if (start === undefined || start < 0) start = 0;
   if (start > length) return '';
   if (end === undefined || end > length) end = length;
@@ -116,6 +113,8 @@ Buffer.prototype.toString = function toString(encoding, start, end) {
   end >>>= 0;
   start >>>= 0;
   if (end <= start) return '';
+  const kind = encoding ? fast(encoding) : UTF8;
+  if (kind === undefined) return packageToString.apply(this, arguments);
   const bytes = start === 0 && end === length ? this : new Uint8Array(this.buffer, this.byteOffset + start, end - start);
   return kind === UTF8 ? decoder.decode(bytes) : btoa(binary(bytes));
 };

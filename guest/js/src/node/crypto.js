@@ -191,6 +191,9 @@ function HostHash(algorithm, key) {
 HostHash.prototype = Object.create(CipherBase.prototype, {
   constructor: { value: HostHash, writable: true, configurable: true },
 });
+// What the stream constructors set on each instance and stream helpers (`finished`) read
+// before any state: Node's values, until the constructors set their own.
+Object.assign(HostHash.prototype, { hashMode: true, readable: true, writable: true, allowHalfOpen: true });
 
 /** Builds the stream state of `hash` (crypto-browserify's CipherBase extends Transform). */
 function streamOf(hash) {
@@ -206,10 +209,12 @@ for (const name of ['_readableState', '_writableState', '_transformState']) {
   Object.defineProperty(HostHash.prototype, name, {
     configurable: true,
     get() {
+      if (this === HostHash.prototype) return undefined;
       streamOf(this);
       return Object.hasOwn(this, name) ? this[name] : undefined;
     },
     set(value) {
+      if (this === HostHash.prototype) return;
       Object.defineProperty(this, name, { value, writable: true, configurable: true, enumerable: true });
     },
   });
@@ -232,15 +237,16 @@ HostHash.prototype.update = function update(data, inputEncoding) {
   return this;
 };
 
-/** The digest as a Buffer; the Hash is finished. */
+/** The digest as a Buffer, computed once: the stream's end and `digest` both ask for it. */
 HostHash.prototype._digest = function () {
-  if (this._chunks === null) throw finalized();
+  if (this._out !== undefined) return this._out;
   const data = this._chunks.length === 1 ? this._chunks[0] : Buffer.concat(this._chunks, this._bytes);
   this._chunks = null;
   const key = this._key;
   if (this._bytes + (key === undefined ? 0 : key.length) > HOST_MAX_BYTES) {
     const hash = key === undefined ? browserify.createHash(this._algorithm) : browserify.createHmac(this._algorithm, key);
-    return hash.update(data).digest();
+    this._out = hash.update(data).digest();
+    return this._out;
   }
   let out;
   try {
@@ -248,10 +254,20 @@ HostHash.prototype._digest = function () {
   } catch (err) {
     throw new Error(`crypto: ${err?.payload ?? err}`);
   }
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  this._out = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  return this._out;
 };
 
+/**
+ * As Node's: a second `digest` throws for a Hash and gives an empty result for an Hmac; after
+ * the stream has ended, the digest it pushed.
+ */
 HostHash.prototype.digest = function digest(outputEncoding) {
+  if (this._digested) {
+    if (this._key === undefined) throw finalized();
+    return outputEncoding ? '' : Buffer.alloc(0);
+  }
+  this._digested = true;
   const out = this._digest();
   return outputEncoding ? out.toString(outputEncoding) : out;
 };
@@ -271,14 +287,27 @@ export function createHash(algorithm, options) {
   return browserify.createHash(algorithm, options);
 }
 
+/** The bytes of an HMAC key as Node reads them (a string as UTF-8), or undefined. */
+function secretBytes(key) {
+  if (typeof key === 'string') return Buffer.from(key, 'utf8');
+  if (key instanceof ArrayBuffer) return Buffer.from(new Uint8Array(key));
+  if (ArrayBuffer.isView(key)) return Buffer.from(new Uint8Array(key.buffer, key.byteOffset, key.byteLength));
+  return undefined;
+}
+
 export function createHmac(algorithm, key, options) {
+  const object = key instanceof KeyObject ? key : key?.key instanceof KeyObject ? key.key : undefined;
+  if (object !== undefined && object.type !== 'secret') {
+    const err = new TypeError(`Invalid key object type ${object.type}, expected secret.`);
+    err.code = 'ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE';
+    throw err;
+  }
   const name = typeof algorithm === 'string' ? algorithm.toLowerCase() : algorithm;
   const k = material(key);
   if (options === undefined && HOST_ALGORITHMS.has(name) && hostLive()) {
-    // A string key is UTF-8, as Node reads it; other key material (a passphrase object, a
-    // DataView) goes to the polyfill.
-    if (typeof k === 'string') return new HostHash(name, Buffer.from(k, 'utf8'));
-    if (k instanceof Uint8Array) return new HostHash(name, Buffer.from(k));
+    // Other key material (an object with a passphrase, say) goes to the polyfill.
+    const bytes = secretBytes(k);
+    if (bytes !== undefined) return new HostHash(name, bytes);
   }
   return browserify.createHmac(algorithm, k, options);
 }
