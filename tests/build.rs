@@ -74,6 +74,7 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/text.js", "post-login"),
     ("tests/js/claims.js", "post-login"),
     ("tests/js/claims-node.js", "post-login"),
+    ("tests/js/sign-node.js", "post-login"),
     ("tests/js/m2m.js", "credentials-exchange"),
     ("tests/js/refused-fetch.js", "post-login"),
     ("tests/js/login-tour.js", "post-login"),

@@ -4,7 +4,9 @@
 //! context per execution and one reused context) run in the same bench; and how long a
 //! precompiled JavaScript component takes to load from `compiled_cache_dir`. Beside them, the
 //! same logic written with Node's `crypto` and `Buffer` (`tests/js/claims-node.js`), which
-//! `cachet build` bundles with the Node compatibility layer: what the layer costs.
+//! `cachet build` bundles with the Node compatibility layer: what the layer costs. And an RS256
+//! token signed and verified with Node's `crypto` (`tests/js/sign-node.js`, 2048-bit key):
+//! what the layer's host-computed signatures cost.
 //!
 //! Run: `cargo bench -p cachet-tests --bench javascript` (needs `node` on PATH for the
 //! baseline).
@@ -39,6 +41,41 @@ fn node_runtime(wasm: &[u8], instance: InstanceMode) -> Runtime {
     bound(builder, "claims-node-js", wasm, instance)
 }
 
+/// The test key pair the RS256 action signs and verifies with.
+const RSA_PRIVATE: &str = include_str!("../js/npm/test-rsa-private.pem");
+const RSA_PUBLIC: &str = include_str!("../js/npm/test-rsa-public.pem");
+
+/// A warm runtime for the RS256 action, with the test key pair as its secrets.
+fn sign_runtime() -> Runtime {
+    let wasm = std::fs::read(cachet_tests::guests::JS_SIGN_NODE).expect("built sign-node.js");
+    let rt = Runtime::builder()
+        .compiled_cache_dir(compiled_dir())
+        .build()
+        .expect("runtime");
+    let config = cachet_runtime::ActionConfig {
+        instance: InstanceMode::Warm(WarmOptions::default()),
+        ..cachet_runtime::ActionConfig::default()
+    }
+    .secret("rsaPrivate", RSA_PRIVATE)
+    .secret("rsaPublic", RSA_PUBLIC);
+    let action = rt
+        .load_action("sign-node-js", Trigger::PostLogin, &wasm, config)
+        .expect("load sign-node.js");
+    rt.bind(TENANT, Trigger::PostLogin, vec![action])
+        .expect("bind");
+    rt
+}
+
+/// One RS256 execution: its one claim is the signed token.
+fn execute_sign(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
+    let r = tokio
+        .block_on(rt.execute(TENANT, Trigger::PostLogin, EVENT))
+        .expect("execute");
+    assert_eq!(r.outcome, Outcome::Success, "{:?}", r.actions[0].error);
+    assert_eq!(r.commands.len(), 1);
+    black_box(r);
+}
+
 fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
     let r = tokio
         .block_on(rt.execute(TENANT, Trigger::PostLogin, EVENT))
@@ -49,15 +86,25 @@ fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
     black_box(r);
 }
 
-/// The Node.js baseline's JSON line, or why there is none.
-fn node_baseline(iterations: usize) -> String {
-    let out = Command::new("node")
+/// The Node.js baseline's JSON line for the action at `action` (under the repository), with
+/// `secrets` as its event's secrets, or why there is none.
+fn node_baseline(action: &str, secrets: Option<&serde_json::Value>, iterations: usize) -> String {
+    let mut command = Command::new("node");
+    command
         .arg(root().join("tests/benches/node-vm.mjs"))
-        .arg(root().join("tests/js/claims.js"))
+        .arg(root().join(action))
         .arg(root().join("examples/events/post-login.json"))
-        .arg(iterations.to_string())
-        .output();
-    match out {
+        .arg(iterations.to_string());
+    if let Some(secrets) = secrets {
+        let path = compiled_dir().join("node-baseline-secrets.json");
+        if let Err(e) = std::fs::create_dir_all(compiled_dir())
+            .and_then(|()| std::fs::write(&path, secrets.to_string()))
+        {
+            return format!("node not run: writing {}: {e}", path.display());
+        }
+        command.arg(path);
+    }
+    match command.output() {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
         Ok(out) => format!(
             "node failed: {}",
@@ -119,7 +166,9 @@ fn main() {
         std::fs::read(cachet_tests::guests::JS_CLAIMS_NODE).expect("built claims-node.js");
     let rt_node = node_runtime(&node_wasm, InstanceMode::Fresh);
     let rt_node_warm = node_runtime(&node_wasm, InstanceMode::Warm(WarmOptions::default()));
+    let rt_sign = sign_runtime();
     let tokio = current_thread();
+    execute_sign(&tokio, &rt_sign);
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
     execute(&tokio, &rt_warm);
     execute(&tokio, &rt_whole);
@@ -140,10 +189,13 @@ fn main() {
     c.bench_function("execute_js/claims_node_layer_cache_hit_warm", |b| {
         b.iter(|| execute(&tokio, &rt_node_warm))
     });
+    c.bench_function("execute_js/rs256_sign_and_verify_warm", |b| {
+        b.iter(|| execute_sign(&tokio, &rt_sign))
+    });
     c.final_summary();
 
     let n = 2_000;
-    let node = node_baseline(n);
+    let node = node_baseline("tests/js/claims.js", None, n);
     println!();
     println!(
         "claims.js component: {:.1} MB; load with compiling (or an earlier run's disk cache) {:.1} ms, \
@@ -179,4 +231,18 @@ fn main() {
         );
     }
     println!("node:vm baseline ({n} executions each): {node}");
+    let (p50, p99) = latency(&rt_sign, 300, execute_sign);
+    println!(
+        "cachet RS256 sign and verify (sign-node.js, 2048-bit key), warm: p50 {:8.1} µs  p99 {:8.1} µs",
+        us(p50),
+        us(p99)
+    );
+    let secrets = serde_json::json!({
+        "rsaPrivate": RSA_PRIVATE,
+        "rsaPublic": RSA_PUBLIC,
+    });
+    println!(
+        "node:vm baseline, RS256 sign and verify (300 executions each): {}",
+        node_baseline("tests/js/sign-node.js", Some(&secrets), 300)
+    );
 }

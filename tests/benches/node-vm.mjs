@@ -1,17 +1,22 @@
 // The Node.js baseline for the JavaScript benchmarks: the same action source, run in `node:vm`
 // with a fresh context per execution and with one reused context, against an in-memory stand-in
-// for `api` with Auth0's shapes. Prints one JSON line of p50/p99 in microseconds.
+// for `api` with Auth0's shapes. Prints one JSON line of p50/p99 in microseconds. SECRETS.json,
+// when given, is the event's `secrets`; `require` is Node's own (its `crypto` is OpenSSL).
 //
-//   node tests/benches/node-vm.mjs ACTION.js EVENT.json ITERATIONS
+//   node tests/benches/node-vm.mjs ACTION.js EVENT.json ITERATIONS [SECRETS.json]
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import vm from 'node:vm';
 
-const [actionPath, eventPath, iterations = '2000'] = process.argv.slice(2);
+const [actionPath, eventPath, iterations = '2000', secretsPath] = process.argv.slice(2);
 const source = readFileSync(actionPath, 'utf8');
-const eventJson = readFileSync(eventPath, 'utf8');
+const event = JSON.parse(readFileSync(eventPath, 'utf8'));
+if (secretsPath) event.secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
+const eventJson = JSON.stringify(event);
+const require = createRequire(import.meta.url);
 const n = Number(iterations);
 // CommonJS, as Auth0 loads actions.
-const script = new vm.Script(`(function (exports, module) {\n${source}\n})`, { filename: actionPath });
+const script = new vm.Script(`(function (exports, module, require) {\n${source}\n})`, { filename: actionPath });
 
 const store = new Map();
 function makeApi(commands) {
@@ -37,7 +42,7 @@ function makeApi(commands) {
 
 function load(context) {
   const module = { exports: {} };
-  script.runInContext(context)(module.exports, module);
+  script.runInContext(context)(module.exports, module, require);
   return module.exports.onExecutePostLogin;
 }
 
@@ -60,9 +65,9 @@ async function measure(next) {
   return { p50_us: at(0.5), p99_us: at(0.99) };
 }
 
-const reusedHandler = load(vm.createContext({ console }));
+const reusedHandler = load(vm.createContext({ console, Buffer }));
 await once(reusedHandler); // the first login caches; every later one is a hit
 for (let i = 0; i < 200; i++) await once(reusedHandler); // JIT warm-up, as a warm runtime has had
 const reused = await measure(() => reusedHandler);
-const fresh = await measure(() => load(vm.createContext({ console })));
+const fresh = await measure(() => load(vm.createContext({ console, Buffer })));
 console.log(JSON.stringify({ node: process.version, fresh, reused }));

@@ -257,7 +257,7 @@ fn the_library_depends_on_no_server_cli_dev_store_backend_or_javascript_build_cr
             "axum",
             "clap",
             "anyhow",
-            "rsa",
+            // (`rsa` is the `crypto` interface's, as it is jsonwebtoken's: no longer dev-only.)
             "tracing-subscriber",
             "cachet-dev-idp",
             "cachet-build",

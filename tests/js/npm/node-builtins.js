@@ -30,6 +30,17 @@ export const onExecutePostLogin = async (event, api) => {
     ImportedBuffer === Buffer,
     Buffer.from('68656c6c6f', 'hex').toString(),
   ]);
+  // Node's base64url, which the package lacks: both directions, either alphabet read, the
+  // encoding's name known, its byte length, and a hash's digest in it.
+  await check(r, 'buffer-base64url', () => [
+    Buffer.from([251, 255, 191, 0, 1]).toString('base64url'),
+    Buffer.from('-_-_AAE', 'base64url').toString('hex'),
+    Buffer.from('+/+/AAE=', 'BASE64URL').toString('hex'),
+    Buffer.from('héllo wörld').toString('base64url', 1, 7),
+    Buffer.isEncoding('base64url'),
+    Buffer.byteLength('aGVsbG8', 'base64url'),
+    crypto.createHash('sha256').update('x').digest('base64url'),
+  ]);
   // UTF-8 and base64, which the layer converts natively: the base64 decoder's leniency
   // (no padding, whitespace, the URL-safe alphabet, stray characters, text after `=`, a
   // dangling character), a kept byte-order mark, malformed UTF-8, ranges, lone surrogates,
@@ -221,6 +232,91 @@ export const onExecutePostLogin = async (event, api) => {
       crypto.createPrivateKey(rsaPrivate).type,
       crypto.createPublicKey(rsaPrivate).export({ type: 'spki', format: 'pem' }).trim() === rsaPublic.trim(),
     ];
+  });
+  // Signatures the host makes and checks (RSA PKCS#1 v1.5 and PSS, P-256 ECDSA in DER and
+  // IEEE P1363), signatures Node made, and a curve the host leaves to the polyfill (secp256k1).
+  await check(r, 'crypto-signatures', () => {
+    const { rsaPrivate, rsaPublic, ecPrivate, ecPublic, k1Private, k1Public } = event.secrets;
+    const text = 'signed text';
+    const { RSA_PKCS1_PSS_PADDING: PSS, RSA_PSS_SALTLEN_DIGEST: DIGEST } = crypto.constants;
+    const sign = (algorithm, key, encoding) => crypto.createSign(algorithm).update(text).sign(key, encoding);
+    const verify = (algorithm, key, signature, encoding) => crypto.createVerify(algorithm).update(text).verify(key, signature, encoding);
+    const rsa = sign('SHA256', rsaPrivate, 'base64');
+    const pss = sign('RSA-SHA256', { key: rsaPrivate, padding: PSS, saltLength: DIGEST });
+    const pssLongest = sign('sha256', { key: crypto.createPrivateKey(rsaPrivate), padding: PSS });
+    const ec = sign('sha256', ecPrivate);
+    const ecRaw = sign('sha256', { key: ecPrivate, dsaEncoding: 'ieee-p1363' });
+    const k1 = sign('sha256', k1Private);
+    const byNode = {
+      pss: 'MFnwXJW2fNQtFHW3yFNkDhU1pLyKicGPnFpwNol+rTIbZH9Oes3t8SnepDg78Iq4t3FIJAnCZPFTXuDLHo/nrMlOLN+3O5Vh2FDjEiiOME1JvLy91i/NVZbYn6h+QY+nicf5Lb/4Z/hT/oTSBkGHU5s16IToGHewUjqKZal32PPYXpsZh5bFRi+p7p7bcUxq/k8m9r1hNnVli4OkDj8fhmq8HyzUCKX3MemQ2frw7sPP5I5625CtDP0/e3Nivh1eTP67cQbJ47J5t8YlEQdsb4rm4mrQEXvChW8xIFSkfM08aYBWtHc7mVzQ/pdGrJ8mRLnG92WwAO2DoU23Na6Ceg==',
+      ec: 'MEUCIQCF77dRUoh+cqZDECuGmjcqrnpkybD0LCut2HZ+A9zyfgIgc4r+WVosqSPihTbNIw3Gepk6oK7VoYYPXZN92oWHEPc=',
+      k1: 'MEUCIQD+sszbh1ZKG5UsXlGk7FPx4/Co8ljZhbnEsmiQCp/SfgIgR/odhuiOSxVFN/7kznvnrsxxGXawB2WPFczTCziNmT8=',
+    };
+    api.idToken.setCustomClaim('ps256-signature', pss.toString('base64url'));
+    api.idToken.setCustomClaim('es256-signature', ecRaw.toString('base64url'));
+    return [
+      rsa,
+      verify('RSA-SHA256', crypto.createPublicKey(rsaPublic), rsa, 'base64'),
+      verify('sha256', { key: rsaPublic, padding: PSS, saltLength: DIGEST }, pss),
+      verify('sha256', { key: rsaPublic, padding: PSS }, pss),
+      verify('sha256', { key: rsaPublic, padding: PSS }, pssLongest),
+      verify('sha256', { key: rsaPublic, padding: PSS, saltLength: DIGEST }, pssLongest),
+      verify('sha256', rsaPublic, pss),
+      verify('sha256', { key: rsaPublic, padding: PSS }, byNode.pss, 'base64'),
+      [ec[0], ecRaw.length, verify('sha256', ecPublic, ec), verify('sha256', ecPublic, ecRaw)],
+      verify('sha256', { key: ecPublic, dsaEncoding: 'ieee-p1363' }, ecRaw),
+      verify('sha256', ecPublic, byNode.ec, 'base64'),
+      verify('sha512', ecPublic, byNode.ec, 'base64'),
+      verify('sha256', ecPrivate, byNode.ec, 'base64'),
+      [verify('sha256', k1Public, k1), verify('sha256', k1Public, byNode.k1, 'base64')],
+      sign('sha384', rsaPrivate).length,
+    ];
+  });
+  // The forms Node takes a signature in and how it is driven: written as a stream, as an
+  // ArrayBuffer or a DataView, verified by a private key object; key objects of the wrong type
+  // and a salt length that is not an integer or cannot fit.
+  await check(r, 'crypto-signature-forms', () => {
+    const { rsaPrivate, rsaPublic, ecPrivate } = event.secrets;
+    const errorOf = (fn) => {
+      try {
+        return fn();
+      } catch (err) {
+        return [err.name, err.code ?? null];
+      }
+    };
+    const streamed = crypto.createSign('sha256');
+    streamed.write('signed ');
+    streamed.write(Buffer.from('text'));
+    streamed.end();
+    const signature = streamed.sign(rsaPrivate);
+    const verify = (key, sig) => crypto.createVerify('sha256').update('signed text').verify(key, sig);
+    const copy = signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.length);
+    const pss = (saltLength) => () => crypto.createSign('sha256').update('x').sign({ key: rsaPrivate, padding: 6, saltLength });
+    return [
+      signature.toString('base64').slice(0, 24),
+      verify(rsaPublic, copy),
+      verify(rsaPublic, new DataView(copy)),
+      verify(crypto.createPrivateKey(rsaPrivate), signature),
+      verify(ecPrivate, signature),
+      errorOf(() => crypto.createSign('sha256').update('x').sign(crypto.createPublicKey(rsaPublic))),
+      errorOf(() => verify(crypto.createSecretKey(Buffer.from('k')), signature)),
+      errorOf(pss(1.5)),
+      errorOf(pss(1000))[0],
+    ];
+  });
+  // What Cachet's layer does not do, and says: PSS or IEEE P1363 with a key the host refuses
+  // (the polyfill has neither).
+  await check(r, 'crypto-signature-refusals', () => {
+    const { k1Private } = event.secrets;
+    const messageOf = (fn) => {
+      try {
+        fn();
+        return 'no error';
+      } catch (err) {
+        return err.message;
+      }
+    };
+    return [messageOf(() => crypto.createSign('sha256').update('x').sign({ key: k1Private, dsaEncoding: 'ieee-p1363' }))];
   });
   await check(r, 'zlib', () => {
     const text = 'a line of text repeated. '.repeat(20);

@@ -4,7 +4,7 @@
 // with what Node gives and verifies the tokens signed here on the host.
 //
 // Secrets: `jwksUrl` (the dev IdP's, on the allow-list), `deniedUrl` (a server that is not on
-// it), `rsaPrivate`, `rsaPublic` (a test key pair, PEM), `hsSecret`.
+// it), `rsaPrivate`, `rsaPublic`, `ecPrivate`, `ecPublic` (test key pairs, PEM), `hsSecret`.
 const axios = require('axios');
 const fetch = require('node-fetch');
 const jwt = require('jsonwebtoken');
@@ -18,7 +18,7 @@ const CryptoJS = require('crypto-js');
 const { check } = require('./check.js');
 
 exports.onExecutePostLogin = async (event, api) => {
-  const { jwksUrl, deniedUrl, rsaPrivate, rsaPublic, hsSecret } = event.secrets;
+  const { jwksUrl, deniedUrl, rsaPrivate, rsaPublic, ecPrivate, ecPublic, hsSecret } = event.secrets;
   const r = {};
   await check(r, 'axios', async () => {
     const response = await axios.get(jwksUrl, { timeout: 5000 });
@@ -55,6 +55,12 @@ exports.onExecutePostLogin = async (event, api) => {
     api.idToken.setCustomClaim('hs256', hs);
     api.idToken.setCustomClaim('rs256', rs);
     return [verifiedHs.sub, verifiedHs.scope, verifiedRs.sub, jwt.decode(rs, { complete: true }).header.kid, failures];
+  });
+  // An ECDSA token: signed and verified by the host through the layer's createSign.
+  await check(r, 'jsonwebtoken-es256', () => {
+    const es = jwt.sign({ sub: 'auth0|es' }, ecPrivate, { algorithm: 'ES256' });
+    api.idToken.setCustomClaim('es256', es);
+    return [jwt.verify(es, ecPublic, { algorithms: ['ES256'] }).sub, jwt.decode(es, { complete: true }).header.alg];
   });
   await check(r, 'jwt-decode', () => {
     const token = jwt.sign({ sub: 'auth0|decode', n: 7 }, hsSecret);

@@ -19,6 +19,12 @@ use crate::{claim, run_one};
 
 const RSA_PRIVATE: &str = include_str!("../../js/npm/test-rsa-private.pem");
 const RSA_PUBLIC: &str = include_str!("../../js/npm/test-rsa-public.pem");
+/// A P-256 key pair (SEC1 private key), whose signatures the host makes.
+const EC_PRIVATE: &str = include_str!("../../js/npm/test-ec-private.pem");
+const EC_PUBLIC: &str = include_str!("../../js/npm/test-ec-public.pem");
+/// A secp256k1 key pair: a curve the host leaves to the polyfill.
+const K1_PRIVATE: &str = include_str!("../../js/npm/test-k1-private.pem");
+const K1_PUBLIC: &str = include_str!("../../js/npm/test-k1-public.pem");
 const HS_SECRET: &str = "an HS256 test secret of 32 bytes!";
 
 struct Setup {
@@ -60,6 +66,10 @@ async fn results(s: &Setup, path: &str) -> (FlowResult, Value) {
         .secret("deniedUrl", s.denied.token_url())
         .secret("rsaPrivate", RSA_PRIVATE)
         .secret("rsaPublic", RSA_PUBLIC)
+        .secret("ecPrivate", EC_PRIVATE)
+        .secret("ecPublic", EC_PUBLIC)
+        .secret("k1Private", K1_PRIVATE)
+        .secret("k1Public", K1_PUBLIC)
         .secret("hsSecret", HS_SECRET);
     let action = load_with(&s.rt, path, Trigger::PostLogin, config);
     let r = run_one(
@@ -87,7 +97,7 @@ fn check<'a>(results: &'a Value, name: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_builtins_and_globals_behave_as_node_gives_them() {
     let s = setup().await;
-    let (_, r) = results(&s, guests::JS_NODE_BUILTINS).await;
+    let (result, r) = results(&s, guests::JS_NODE_BUILTINS).await;
     let expected = json!({
         "buffer": ["aMOpbGxv", 16909060, true, "hello"],
         // What Node 20 gives for the same expressions.
@@ -156,13 +166,71 @@ async fn node_builtins_and_globals_behave_as_node_gives_them() {
             "4fc3b7eaf34d7e59",
             "4fc3b7eaf34d7e59"
         ],
+        "buffer-base64url": [
+            "-_-_AAE",
+            "fbffbf0001",
+            "fbffbf0001",
+            "w6lsbG8g",
+            true,
+            5,
+            "LXEWQrcmsEQBYnyp-6wy9chTD7GQPMTbAiWHF5IaSIE"
+        ],
         // The last: the public key derived from the private one is the key pair's public key.
         "crypto-rsa": [true, false, "public", "rsa", 2048, "private", true],
+        // RSA PKCS#1 v1.5 is deterministic: Node's own signature. Then PSS (with the digest's
+        // salt and Node's longest, verified with either length or Node's automatic one, not as
+        // PKCS#1 v1.5; one Node made), P-256 (DER, IEEE P1363, one Node made, with the wrong
+        // hash, by the private key's public half), secp256k1 (the polyfill's) and SHA-384.
+        "crypto-signatures": [
+            "Fea+LjL8YyRAk0PeG8m/Xm+2AF1zJ3gR0jKarfWF1CvJY1qqiOlIISBj6TQX2y/Wq6ajBWME6Mfi1sKl1w1QgcsGn3fNoJ2jSHPE5xxaTEzQmQi33KGej0ozuVRw/tFckPuE/y8Byw0Xfz+e+rh1q+JjUdaL9s9fYK2zx7Dd8YxsoTZBAmVATLVGKV9dUqnf+xJVBHE4/dF3CnutZWCHFvPHTpFaPsf/YQpCrII//DTZl5MoGP7/riQNf5dWnjrDAwVEKIWQXiu0gXUhkDLhMXfWyfQ0JoCranp+2g1MEHIml/EROdzSCaeSfeb51cVHaR2Kd05oxUouSqB1MygD9A==",
+            true, true, true, true, false, false, true,
+            [48, 64, true, false],
+            true, true, false, true,
+            [true, true],
+            256
+        ],
+        // A stream-written signature (Node's own), verified from an ArrayBuffer, a DataView,
+        // a private key object, and (false) an EC key; then Node's errors.
+        "crypto-signature-forms": [
+            "Fea+LjL8YyRAk0PeG8m/Xm+2",
+            true, true, true, false,
+            ["TypeError", "ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE"],
+            ["TypeError", "ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE"],
+            ["TypeError", "ERR_INVALID_ARG_VALUE"],
+            "Error"
+        ],
         "zlib": [true, true, "xyz"],
         "os": ["\n", "string"],
     });
     for (name, want) in expected.as_object().unwrap() {
         assert_eq!(check(&r, name), want, "{name}\nall: {r:#}");
+    }
+    // Where the layer cannot do what Node does, it says so instead of signing otherwise.
+    let refusal = check(&r, "crypto-signature-refusals")[0].as_str().unwrap();
+    assert!(
+        refusal.starts_with("crypto: dsaEncoding 'ieee-p1363' is computed by Cachet's host")
+            && refusal.contains("P-256 and P-384 only"),
+        "{refusal}"
+    );
+    // The randomised signatures made in the sandbox verify here, with Rust's jsonwebtoken (a
+    // JWS signature is PSS with the digest's salt, or ECDSA as r and s side by side).
+    for (name, algorithm, key) in [
+        (
+            "ps256-signature",
+            Algorithm::PS256,
+            DecodingKey::from_rsa_pem(RSA_PUBLIC.as_bytes()).unwrap(),
+        ),
+        (
+            "es256-signature",
+            Algorithm::ES256,
+            DecodingKey::from_ec_pem(EC_PUBLIC.as_bytes()).unwrap(),
+        ),
+    ] {
+        let signature = claim(&result, name).as_str().unwrap();
+        assert!(
+            jsonwebtoken::crypto::verify(signature, b"signed text", &key, algorithm).unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -215,6 +283,10 @@ async fn the_npm_packages_auth0_actions_use_build_and_behave_as_in_node() {
         ])
     );
     assert_eq!(
+        check(&r, "jsonwebtoken-es256"),
+        &json!(["auth0|es", "ES256"])
+    );
+    assert_eq!(
         check(&r, "jwt-decode"),
         &json!(["auth0|decode", 7, "HS256"])
     );
@@ -265,6 +337,17 @@ async fn the_npm_packages_auth0_actions_use_build_and_behave_as_in_node() {
     .unwrap();
     assert_eq!(decoded.claims["sub"], "auth0|rs");
     assert_eq!(decoded.header.kid.as_deref(), Some("test-key"));
+    // The ES256 token, signed by the host through the layer's createSign.
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let decoded = jsonwebtoken::decode::<Value>(
+        claim(&result, "es256").as_str().unwrap(),
+        &DecodingKey::from_ec_pem(EC_PUBLIC.as_bytes()).unwrap(),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(decoded.claims["sub"], "auth0|es");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,15 +4,21 @@
 // into before signing), `randomUUID`, `timingSafeEqual`, `webcrypto`. Key objects are accepted
 // wherever crypto-browserify takes key material, as Node accepts them. `createHash` and
 // `createHmac` with MD5, SHA-1 and SHA-2 are computed by the host (`cachet:action/crypto`):
-// crypto-browserify's SHA-256 of a user id took ~220 µs in the interpreter. (At build time,
-// while the action's module loads, there is no host: hashes made then are the polyfill's.)
+// crypto-browserify's SHA-256 of a user id took ~220 µs in the interpreter. So are the
+// signatures of `createSign` and `createVerify` with RSA (PKCS#1 v1.5 and PSS) and P-256/P-384
+// keys in PEM: crypto-browserify's RSA-SHA256 signature took 5.5 s. (At build time, while the
+// action's module loads, there is no host: hashes and signatures made then are the polyfill's,
+// as is every key, hash or padding the host refuses.)
 import * as browserify from 'crypto-browserify';
 import parseKeys from 'parse-asn1';
 import asn1 from 'parse-asn1/asn1.js';
 import CipherBase from 'cipher-base';
 import toBuffer from 'to-buffer';
 import { Buffer } from 'buffer';
-import { digest as hostDigest, hmac as hostHmac } from 'cachet:action/crypto@0.1.0';
+import algorithms from 'browserify-sign/browser/algorithms.json';
+import polyfillSign from 'browserify-sign/browser/sign.js';
+import polyfillVerify from 'browserify-sign/browser/verify.js';
+import { digest as hostDigest, hmac as hostHmac, sign as hostSign, verify as hostVerify } from 'cachet:action/crypto@0.1.0';
 import { hostLive } from '../common.js';
 
 const web = globalThis.crypto;
@@ -162,10 +168,17 @@ export function createPrivateKey(key) {
   return asymmetric(key, 'createPrivateKey', 'private');
 }
 
-/** Key material crypto-browserify understands, for a key object or anything else. */
+/**
+ * Key material crypto-browserify understands, for a key object or anything else: an options
+ * object keeps its options (`padding`, which the polyfill refuses when not PKCS#1 v1.5).
+ */
 function material(key) {
   if (key instanceof KeyObject) return key[KEY];
-  if (key && typeof key === 'object' && key.key instanceof KeyObject) return key.key[KEY];
+  if (key && typeof key === 'object' && key.key instanceof KeyObject) {
+    const inner = key.key[KEY];
+    // An encrypted key object holds `{ key, passphrase }`.
+    return inner && typeof inner === 'object' && !ArrayBuffer.isView(inner) ? { ...key, ...inner } : { ...key, key: inner };
+  }
   return key;
 }
 
@@ -312,17 +325,141 @@ export function createHmac(algorithm, key, options) {
   return browserify.createHmac(algorithm, k, options);
 }
 
+/** The hashes the host signs with (`signature_hash` in the host). */
+const SIGNATURE_HASHES = new Set(['sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
+
+/** Node's `RSA_PKCS1_PSS_PADDING` and `RSA_PSS_SALTLEN_MAX_SIGN` / `RSA_PSS_SALTLEN_AUTO`. */
+const PSS_PADDING = 6;
+const PSS_SALT_MAX_OR_AUTO = -2;
+
+/**
+ * A signature algorithm's name as crypto-browserify's table has it: Node matches names in any
+ * case (`SHA256`, `RSA-SHA256`), the table its own spelling or lower case.
+ */
+function signatureName(algorithm) {
+  if (typeof algorithm !== 'string' || Object.hasOwn(algorithms, algorithm)) return algorithm;
+  const lower = algorithm.toLowerCase();
+  return Object.hasOwn(algorithms, lower) ? lower : algorithm;
+}
+
+/** Node's error for a key object of the wrong type (`wanted`: "private", "private or public"). */
+function keyObjectType(input, wanted) {
+  const object = input instanceof KeyObject ? input : input?.key instanceof KeyObject ? input.key : undefined;
+  if (object !== undefined && !wanted.split(' or ').includes(object.type)) {
+    const err = new TypeError(`Invalid key object type ${object.type}, expected ${wanted}.`);
+    err.code = 'ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE';
+    throw err;
+  }
+}
+
+/**
+ * What the host needs of a `sign`/`verify` key argument (its PEM text and Node's options), or
+ * undefined when the polyfill is to use it: an encrypted key, a padding other than PKCS#1 v1.5
+ * and PSS, or key material that is not PEM.
+ */
+function hostKey(input) {
+  let key = input;
+  let options = {};
+  if (key && typeof key === 'object' && !(key instanceof KeyObject) && !ArrayBuffer.isView(key)) {
+    options = key;
+    key = key.key;
+  }
+  let pssSalt;
+  if (options.padding === PSS_PADDING) {
+    pssSalt = options.saltLength ?? PSS_SALT_MAX_OR_AUTO;
+    if (!Number.isInteger(pssSalt) || pssSalt < -2 || pssSalt > 2 ** 31 - 1) {
+      const err = new TypeError(`The property 'options.saltLength' is invalid. Received ${String(options.saltLength)}`);
+      err.code = 'ERR_INVALID_ARG_VALUE';
+      throw err;
+    }
+  } else if (options.padding !== undefined && options.padding !== 1) {
+    return undefined;
+  }
+  if (options.passphrase !== undefined) return undefined;
+  if (key instanceof KeyObject) key = key[KEY];
+  let pem;
+  if (typeof key === 'string') pem = key;
+  else if (key instanceof Uint8Array) pem = Buffer.from(key).toString();
+  if (pem === undefined || !pem.includes('-----BEGIN ')) return undefined;
+  const encoding = options.dsaEncoding ?? 'der';
+  if (encoding !== 'der' && encoding !== 'ieee-p1363') return undefined;
+  return { pem, options: { pssSalt, p1363: encoding === 'ieee-p1363' } };
+}
+
+/**
+ * The polyfill signs and verifies RSA with PKCS#1 v1.5 and ECDSA in DER only: when the host
+ * refused a key that PSS or IEEE P1363 was asked of, the polyfill cannot stand in, and
+ * saying so beats a signature of another kind.
+ */
+function polyfillCannot(host, why) {
+  if (host.options.pssSalt === undefined && !host.options.p1363) return;
+  const asked = host.options.pssSalt === undefined ? "dsaEncoding 'ieee-p1363'" : 'PSS padding';
+  throw new Error(`crypto: ${asked} is computed by Cachet's host, which refused this key or signature: ${why?.payload ?? why}`);
+}
+
+/** A host call's bytes as a Buffer without copying. */
+function bufferOf(bytes) {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Gives a crypto-browserify Sign or Verify a host-computed hash when the host can sign with
+ * its algorithm, and says whether it did (then its digest is the host's to sign).
+ */
+function hostHashed(object, hashType) {
+  if (!hostLive() || !SIGNATURE_HASHES.has(hashType)) return false;
+  object._hash = new HostHash(hashType);
+  return true;
+}
+
 export function createSign(algorithm, options) {
-  const signer = browserify.createSign(algorithm, options);
-  const sign = signer.sign.bind(signer);
-  signer.sign = (key, encoding) => sign(material(key), encoding);
+  const name = signatureName(algorithm);
+  const signer = browserify.createSign(name, options);
+  const hashType = algorithms[name].hash;
+  const polyfill = signer.sign;
+  const hosted = hostHashed(signer, hashType);
+  signer.sign = function sign(key, encoding) {
+    keyObjectType(key, 'private');
+    const host = hosted ? hostKey(key) : undefined;
+    if (host === undefined) return polyfill.call(this, material(key), encoding);
+    this.end();
+    const digest = this._hash.digest();
+    let signature;
+    try {
+      signature = bufferOf(hostSign(hashType, this._signType, host.pem, digest, host.options));
+    } catch (err) {
+      // A key or scheme the host does not take: the polyfill signs, or throws as it did.
+      polyfillCannot(host, err);
+      signature = polyfillSign(digest, material(key), hashType, this._signType, this._tag);
+    }
+    return encoding ? signature.toString(encoding) : signature;
+  };
   return signer;
 }
 
 export function createVerify(algorithm, options) {
-  const verifier = browserify.createVerify(algorithm, options);
-  const verify = verifier.verify.bind(verifier);
-  verifier.verify = (key, signature, encoding) => verify(material(key), signature, encoding);
+  const name = signatureName(algorithm);
+  const verifier = browserify.createVerify(name, options);
+  const hashType = algorithms[name].hash;
+  const polyfill = verifier.verify;
+  const hosted = hostHashed(verifier, hashType);
+  verifier.verify = function verify(key, signature, encoding) {
+    keyObjectType(key, 'private or public');
+    let bytes = typeof signature === 'string' ? Buffer.from(signature, encoding) : signature;
+    // Node takes an ArrayBuffer too; the polyfill reads only views.
+    if (bytes instanceof ArrayBuffer) bytes = Buffer.from(new Uint8Array(bytes));
+    const host = hosted && ArrayBuffer.isView(bytes) ? hostKey(key) : undefined;
+    if (host === undefined) return polyfill.call(this, material(key), bytes, encoding);
+    this.end();
+    const digest = this._hash.digest();
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      return hostVerify(hashType, this._signType, host.pem, digest, view, host.options);
+    } catch (err) {
+      polyfillCannot(host, err);
+      return polyfillVerify(Buffer.from(view), digest, material(key), this._signType, this._tag);
+    }
+  };
   return verifier;
 }
 
@@ -431,8 +568,15 @@ export const {
   createECDH,
   randomFill,
   randomFillSync,
-  constants,
 } = browserify;
+
+/** crypto-browserify's constants and the PSS salt lengths it lacks (jwa's PS256 reads them). */
+export const constants = Object.freeze({
+  ...browserify.constants,
+  RSA_PSS_SALTLEN_DIGEST: -1,
+  RSA_PSS_SALTLEN_MAX_SIGN: -2,
+  RSA_PSS_SALTLEN_AUTO: -2,
+});
 
 export default {
   ...browserify,
@@ -454,4 +598,5 @@ export default {
   getRandomValues,
   webcrypto,
   subtle,
+  constants,
 };

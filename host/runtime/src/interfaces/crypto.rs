@@ -1,14 +1,25 @@
-//! The `crypto` interface: hashes and HMACs computed natively, for the JavaScript SDK's Node
-//! `crypto` (`createHash`, `createHmac`).
+//! The `crypto` interface: hashes, HMACs and signatures computed natively, for the JavaScript
+//! SDK's Node `crypto` (`createHash`, `createHmac`, `createSign`, `createVerify`).
 //!
 //! Why in the host: an action's JavaScript runs in SpiderMonkey's interpreter, where the
-//! polyfill's SHA-256 of a user id took ~220 µs of a ~300 µs warm execution (BENCHMARKS.md,
-//! "Node's hashes in the host"); here it is a host call of a few microseconds. Stateless: no
-//! execution's data outlives the call. Each call's input is capped at [`MAX_INPUT_BYTES`], so
-//! one call never holds the host (outside the epoch deadline's reach) for more than a few
-//! milliseconds; the SDK hashes larger inputs in JavaScript.
+//! polyfill's SHA-256 of a user id took ~220 µs of a ~300 µs warm execution and its RSA-SHA256
+//! signature with a 2048-bit key 5.5 s (BENCHMARKS.md, "Node's hashes in the host" and "RSA and
+//! ECDSA signatures in the host"); here each is one host call. Stateless: no execution's data
+//! outlives the call. Each call's work is bounded ([`MAX_INPUT_BYTES`] of data to hash, keys of
+//! at most [`MAX_KEY_BYTES`] and RSA moduli of at most [`MAX_RSA_BITS`]), so one call never
+//! holds the host, outside the epoch deadline's reach, for more than a few milliseconds; the
+//! SDK leaves anything larger, and every key or scheme the host refuses, to the polyfill.
+//!
+//! Signatures use the RustCrypto crates jsonwebtoken already brings (`rsa`, `p256`, `p384`).
+//! RSA private-key operations are blinded (`sign_with_rng`); the `rsa` crate is not
+//! constant-time (RUSTSEC-2023-0071), and neither is the polyfill's bn.js it replaces.
 
 use hmac::{Hmac, Mac};
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::Digest;
 use wasmtime::component::{HasData, Linker};
 
@@ -114,6 +125,405 @@ pub(crate) fn hmac(algorithm: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>, 
     })
 }
 
+/// The most bytes of PEM text a key given to `sign` or `verify` may have: room for a 4096-bit
+/// RSA private key (~3.3 kB) several times over, and little enough that a key crafted with a
+/// huge modulus is cheap to refuse.
+pub(crate) const MAX_KEY_BYTES: usize = 16 * 1024;
+
+/// The largest RSA modulus the host signs or verifies with, in bits (the `rsa` crate's limit
+/// for public keys). A 4096-bit signature takes ~15 ms here; larger keys are the polyfill's,
+/// whose time the epoch deadline bounds.
+pub(crate) const MAX_RSA_BITS: usize = 4096;
+
+/// A private key the host signs with.
+enum PrivateKey {
+    /// Boxed: ~300 bytes beside the curves' 48.
+    Rsa(Box<RsaPrivateKey>),
+    P256(p256::SecretKey),
+    P384(p384::SecretKey),
+}
+
+/// A public key the host verifies with.
+enum PublicKey {
+    Rsa(RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+/// The PEM labels of the keys the host reads.
+const KEY_LABELS: &[&str] = &[
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "PUBLIC KEY",
+    "RSA PUBLIC KEY",
+    "ENCRYPTED PRIVATE KEY",
+];
+
+/// The first key block of `text` (OpenSSL writes an `EC PARAMETERS` block before some EC keys),
+/// refused when encrypted or oversized.
+fn pem_block(text: &str) -> Result<pem::Pem, String> {
+    if text.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "a key of {} bytes is more than the {MAX_KEY_BYTES} the host reads",
+            text.len()
+        ));
+    }
+    let block = pem::parse_many(text)
+        .map_err(|e| format!("not a PEM key: {e}"))?
+        .into_iter()
+        .find(|block| KEY_LABELS.contains(&block.tag()))
+        .ok_or("no PEM key block the host reads (certificates are the polyfill's)")?;
+    if block.tag() == "ENCRYPTED PRIVATE KEY" || block.headers().get("Proc-Type").is_some() {
+        return Err("the host does not read encrypted keys".into());
+    }
+    Ok(block)
+}
+
+fn rsa_size(bits: usize) -> Result<(), String> {
+    if bits > MAX_RSA_BITS {
+        return Err(format!(
+            "an RSA key of {bits} bits is larger than the {MAX_RSA_BITS} the host signs with"
+        ));
+    }
+    Ok(())
+}
+
+/// The RSA private key in PKCS#1 DER, its size checked before the `rsa` crate validates it and
+/// computes its CRT values (work that grows with the modulus, whatever the key's size claims).
+fn rsa_private(pkcs1_der: &[u8]) -> Result<RsaPrivateKey, String> {
+    let parsed = rsa::pkcs1::RsaPrivateKey::try_from(pkcs1_der)
+        .map_err(|e| format!("a malformed RSA key: {e}"))?;
+    rsa_size(parsed.modulus.as_bytes().len() * 8)?;
+    let info = rsa::pkcs8::PrivateKeyInfo::new(rsa::pkcs1::ALGORITHM_ID, pkcs1_der);
+    RsaPrivateKey::try_from(info).map_err(|e| format!("a malformed RSA key: {e}"))
+}
+
+/// The private key in PEM `text`.
+fn private_key(text: &str) -> Result<PrivateKey, String> {
+    let block = pem_block(text)?;
+    let der = block.contents();
+    Ok(match block.tag() {
+        "PRIVATE KEY" => {
+            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der)
+                .map_err(|e| format!("a malformed PKCS#8 key: {e}"))?;
+            if info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID {
+                PrivateKey::Rsa(Box::new(rsa_private(info.private_key)?))
+            } else {
+                p256::SecretKey::from_pkcs8_der(der)
+                    .map(PrivateKey::P256)
+                    .or_else(|_| p384::SecretKey::from_pkcs8_der(der).map(PrivateKey::P384))
+                    .map_err(
+                        |_| "a PKCS#8 key the host does not read (RSA, P-256 and P-384 only)",
+                    )?
+            }
+        }
+        "RSA PRIVATE KEY" => PrivateKey::Rsa(Box::new(rsa_private(der)?)),
+        "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(der)
+            .map(PrivateKey::P256)
+            .or_else(|_| p384::SecretKey::from_sec1_der(der).map(PrivateKey::P384))
+            .map_err(|_| "an EC key the host does not read (P-256 and P-384 only)")?,
+        other => return Err(format!("a {other} is not a private key")),
+    })
+}
+
+/// The public key in PEM `text` (a private key's public half).
+fn public_key(text: &str) -> Result<PublicKey, String> {
+    let block = pem_block(text)?;
+    let der = block.contents();
+    match block.tag() {
+        // The `rsa` crate refuses moduli over 4096 bits before any arithmetic.
+        "PUBLIC KEY" => RsaPublicKey::from_public_key_der(der)
+            .map(PublicKey::Rsa)
+            .or_else(|_| p256::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P256))
+            .or_else(|_| p384::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P384))
+            .map_err(|_| {
+                "a public key the host does not read (RSA up to 4096 bits, P-256, P-384)".into()
+            }),
+        "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(der)
+            .map(PublicKey::Rsa)
+            .map_err(|e| format!("an RSA public key the host does not read: {e}")),
+        _ => Ok(match private_key(text)? {
+            PrivateKey::Rsa(key) => PublicKey::Rsa(key.to_public_key()),
+            PrivateKey::P256(key) => PublicKey::P256(key.public_key().into()),
+            PrivateKey::P384(key) => PublicKey::P384(key.public_key().into()),
+        }),
+    }
+}
+
+/// The hashes the host signs digests of (MD5 and RIPEMD-160 stay the polyfill's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignatureHash {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl SignatureHash {
+    /// The hash `name` names, checked against the length of `digest`.
+    fn parse(name: &str, digest: &[u8]) -> Result<Self, String> {
+        let hash = match Algorithm::parse(name)? {
+            Algorithm::Md5 => return Err("the host does not sign MD5 digests".into()),
+            Algorithm::Sha1 => Self::Sha1,
+            Algorithm::Sha224 => Self::Sha224,
+            Algorithm::Sha256 => Self::Sha256,
+            Algorithm::Sha384 => Self::Sha384,
+            Algorithm::Sha512 => Self::Sha512,
+        };
+        let size = hash.len();
+        if digest.len() != size {
+            return Err(format!(
+                "a {name} digest is {size} bytes, not {}",
+                digest.len()
+            ));
+        }
+        Ok(hash)
+    }
+
+    /// The digest's length in bytes.
+    fn len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha224 => 28,
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
+    /// The digest of `data`.
+    fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Sha1 => digest_with::<sha1::Sha1>(data),
+            Self::Sha224 => digest_with::<sha2::Sha224>(data),
+            Self::Sha256 => digest_with::<sha2::Sha256>(data),
+            Self::Sha384 => digest_with::<sha2::Sha384>(data),
+            Self::Sha512 => digest_with::<sha2::Sha512>(data),
+        }
+    }
+
+    /// PKCS#1 v1.5 padding with this hash's DigestInfo prefix.
+    fn pkcs1v15(self) -> Pkcs1v15Sign {
+        match self {
+            Self::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+            Self::Sha224 => Pkcs1v15Sign::new::<sha2::Sha224>(),
+            Self::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+            Self::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+            Self::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+        }
+    }
+
+    /// PSS padding with this hash (and MGF1 with it) and a salt of `salt` bytes.
+    fn pss(self, salt: usize) -> Pss {
+        match self {
+            Self::Sha1 => Pss::new_with_salt::<sha1::Sha1>(salt),
+            Self::Sha224 => Pss::new_with_salt::<sha2::Sha224>(salt),
+            Self::Sha256 => Pss::new_with_salt::<sha2::Sha256>(salt),
+            Self::Sha384 => Pss::new_with_salt::<sha2::Sha384>(salt),
+            Self::Sha512 => Pss::new_with_salt::<sha2::Sha512>(salt),
+        }
+    }
+}
+
+/// Whether `scheme` (Node's: `rsa`, `ecdsa`, `ecdsa/rsa`) allows an RSA or an EC key.
+fn allows(scheme: &str, rsa: bool) -> Result<(), String> {
+    let allowed = match scheme {
+        "rsa" => rsa,
+        "ecdsa" => !rsa,
+        "ecdsa/rsa" => true,
+        other => return Err(format!("the host does not sign with the {other:?} scheme")),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(format!(
+            "an {} key cannot make a {scheme} signature",
+            if rsa { "RSA" } else { "EC" }
+        ))
+    }
+}
+
+/// The longest PSS salt an RSA key of `bits` fits with a `digest_len`-byte hash (RFC 8017
+/// 9.1.1: emLen - hLen - 2), which Node's `RSA_PSS_SALTLEN_MAX_SIGN` asks for.
+fn max_salt(bits: usize, digest_len: usize) -> usize {
+    bits.saturating_sub(1)
+        .div_ceil(8)
+        .saturating_sub(digest_len + 2)
+}
+
+/// The salt length a PSS signature is made with: an explicit length that fits the key, or
+/// Node's `-1` (the digest's) or `-2` (the longest).
+fn signing_salt(option: i32, bits: usize, digest_len: usize) -> Result<usize, String> {
+    let longest = max_salt(bits, digest_len);
+    let salt = match option {
+        -1 => digest_len,
+        -2 => longest,
+        // Refused before the `rsa` crate allocates the salt: a guest's length is unbounded.
+        n => usize::try_from(n)
+            .map_err(|_| format!("a PSS salt length of {n} is not one Node takes"))?,
+    };
+    if salt > longest {
+        return Err(format!(
+            "a PSS salt of {salt} bytes does not fit a {bits}-bit key with a {digest_len}-byte \
+             digest (at most {longest})"
+        ));
+    }
+    Ok(salt)
+}
+
+/// The salt length a PSS signature is checked with: an explicit length (none when it cannot
+/// fit, so such a signature does not verify), the digest's for Node's `-1`, or for `-2`
+/// (`RSA_PSS_SALTLEN_AUTO`) the length the signature itself encodes, as OpenSSL reads it.
+fn verifying_salt(
+    option: i32,
+    key: &RsaPublicKey,
+    hash: SignatureHash,
+    signature: &[u8],
+) -> Option<usize> {
+    let longest = max_salt(key.n().bits(), hash.len());
+    match option {
+        -1 => Some(hash.len()),
+        -2 => encoded_salt(key, hash, signature),
+        n => usize::try_from(n).ok().filter(|&salt| salt <= longest),
+    }
+}
+
+/// The salt length the PSS signature `signature` encodes under `key` (RFC 8017 9.1.2, steps
+/// 4 to 10: the public operation, MGF1's mask off the data block, the `0x01` before the salt),
+/// or none when it is no PSS encoding. Only a length: the `rsa` crate then verifies the
+/// signature with it, so one public operation finds what trying every length would (~40 ms
+/// for a 2048-bit signature that does not verify, 320 ms at 4096 bits).
+fn encoded_salt(key: &RsaPublicKey, hash: SignatureHash, signature: &[u8]) -> Option<usize> {
+    if signature.len() != key.size() {
+        return None;
+    }
+    let s = rsa::BigUint::from_bytes_be(signature);
+    if &s >= key.n() {
+        return None;
+    }
+    let m = rsa::hazmat::rsa_encrypt(key, &s).ok()?.to_bytes_be();
+    let em_bits = key.n().bits().checked_sub(1)?;
+    let em_len = em_bits.div_ceil(8);
+    let h_len = hash.len();
+    if m.len() > em_len || em_len < h_len + 2 {
+        return None;
+    }
+    let mut em = vec![0; em_len - m.len()];
+    em.extend_from_slice(&m);
+    if em[em_len - 1] != 0xbc {
+        return None;
+    }
+    let (masked, rest) = em.split_at(em_len - h_len - 1);
+    let seed = &rest[..h_len];
+    // MGF1: the hash of the seed and a 4-byte counter, concatenated to the data block's size.
+    let mut mask = Vec::with_capacity(masked.len() + h_len);
+    for counter in 0u32.. {
+        if mask.len() >= masked.len() {
+            break;
+        }
+        mask.extend(hash.digest(&[seed, &counter.to_be_bytes()].concat()));
+    }
+    let mut db: Vec<u8> = masked.iter().zip(mask).map(|(m, k)| m ^ k).collect();
+    db[0] &= 0xff >> (8 * em_len - em_bits);
+    let one = db.iter().position(|&b| b != 0)?;
+    (db[one] == 0x01).then(|| db.len() - one - 1)
+}
+
+/// `digest` as a prehash of a curve with `field`-byte scalars: a digest shorter than the
+/// scalar is the same integer left-padded with zeros (how OpenSSL reads it, and what the
+/// `ecdsa` crate needs: it refuses prehashes under half the field, such as SHA-1's on P-384);
+/// a longer one is truncated by the crate, as OpenSSL truncates it.
+fn prehash(digest: &[u8], field: usize) -> std::borrow::Cow<'_, [u8]> {
+    if digest.len() >= field {
+        return std::borrow::Cow::Borrowed(digest);
+    }
+    let mut padded = vec![0; field - digest.len()];
+    padded.extend_from_slice(digest);
+    std::borrow::Cow::Owned(padded)
+}
+
+/// The ECDSA signature of `$digest` with `$secret`, a `$curve` secret key.
+macro_rules! ecdsa_sign {
+    ($curve:ident, $secret:expr, $digest:expr, $p1363:expr, $field:expr) => {{
+        let signature: $curve::ecdsa::Signature = $curve::ecdsa::SigningKey::from($secret)
+            .sign_prehash(&prehash($digest, $field))
+            .map_err(|e| format!("signing failed: {e}"))?;
+        if $p1363 {
+            signature.to_bytes().to_vec()
+        } else {
+            signature.to_der().as_bytes().to_vec()
+        }
+    }};
+}
+
+/// Whether `$signature` is `$key`'s (a `$curve` verifying key) on `$digest`.
+macro_rules! ecdsa_verify {
+    ($curve:ident, $key:expr, $digest:expr, $signature:expr, $p1363:expr, $field:expr) => {{
+        let parsed = if $p1363 {
+            $curve::ecdsa::Signature::from_slice($signature).ok()
+        } else {
+            $curve::ecdsa::Signature::from_der($signature).ok()
+        };
+        // A signature that does not parse is one that does not verify, as in Node.
+        parsed.is_some_and(|s| $key.verify_prehash(&prehash($digest, $field), &s).is_ok())
+    }};
+}
+
+/// `digest`'s signature under the PEM private key `key` (see the WIT's `sign`).
+pub(crate) fn sign(
+    hash: &str,
+    scheme: &str,
+    key: &str,
+    digest: &[u8],
+    options: &wit::SignatureOptions,
+) -> Result<Vec<u8>, String> {
+    let hash = SignatureHash::parse(hash, digest)?;
+    let key = private_key(key)?;
+    allows(scheme, matches!(key, PrivateKey::Rsa(_)))?;
+    Ok(match key {
+        PrivateKey::Rsa(key) => {
+            let padding = match options.pss_salt {
+                None => None,
+                Some(option) => Some(signing_salt(option, key.n().bits(), digest.len())?),
+            };
+            // Blinded: the private-key operation's timing does not follow the key.
+            let mut rng = rand::rngs::OsRng;
+            match padding {
+                None => key.sign_with_rng(&mut rng, hash.pkcs1v15(), digest),
+                Some(salt) => key.sign_with_rng(&mut rng, hash.pss(salt), digest),
+            }
+            .map_err(|e| format!("signing failed: {e}"))?
+        }
+        PrivateKey::P256(key) => ecdsa_sign!(p256, &key, digest, options.p1363, 32),
+        PrivateKey::P384(key) => ecdsa_sign!(p384, &key, digest, options.p1363, 48),
+    })
+}
+
+/// Whether `signature` is the PEM key `key`'s on `digest` (see the WIT's `verify`).
+pub(crate) fn verify(
+    hash: &str,
+    scheme: &str,
+    key: &str,
+    digest: &[u8],
+    signature: &[u8],
+    options: &wit::SignatureOptions,
+) -> Result<bool, String> {
+    let hash = SignatureHash::parse(hash, digest)?;
+    let key = public_key(key)?;
+    allows(scheme, matches!(key, PublicKey::Rsa(_)))?;
+    Ok(match key {
+        PublicKey::Rsa(key) => match options.pss_salt {
+            None => key.verify(hash.pkcs1v15(), digest, signature).is_ok(),
+            Some(option) => verifying_salt(option, &key, hash, signature)
+                .is_some_and(|salt| key.verify(hash.pss(salt), digest, signature).is_ok()),
+        },
+        PublicKey::P256(key) => ecdsa_verify!(p256, key, digest, signature, options.p1363, 32),
+        PublicKey::P384(key) => ecdsa_verify!(p384, key, digest, signature, options.p1363, 48),
+    })
+}
+
 impl wit::Host for CryptoHost {
     fn digest(&mut self, algorithm: String, data: Vec<u8>) -> Result<Vec<u8>, String> {
         digest(&algorithm, &data)
@@ -121,6 +531,29 @@ impl wit::Host for CryptoHost {
 
     fn hmac(&mut self, algorithm: String, key: Vec<u8>, data: Vec<u8>) -> Result<Vec<u8>, String> {
         hmac(&algorithm, &key, &data)
+    }
+
+    fn sign(
+        &mut self,
+        hash: String,
+        scheme: String,
+        key: String,
+        digest: Vec<u8>,
+        options: wit::SignatureOptions,
+    ) -> Result<Vec<u8>, String> {
+        sign(&hash, &scheme, &key, &digest, &options)
+    }
+
+    fn verify(
+        &mut self,
+        hash: String,
+        scheme: String,
+        key: String,
+        digest: Vec<u8>,
+        signature: Vec<u8>,
+        options: wit::SignatureOptions,
+    ) -> Result<bool, String> {
+        verify(&hash, &scheme, &key, &digest, &signature, &options)
     }
 }
 
@@ -195,5 +628,292 @@ mod tests {
             "exactly the limit is taken"
         );
         assert!(hmac("sha256", &big[..9], &big[9..]).is_err());
+    }
+
+    fn options(pss_salt: Option<i32>, p1363: bool) -> wit::SignatureOptions {
+        wit::SignatureOptions { pss_salt, p1363 }
+    }
+
+    /// A 1024-bit RSA key (small: generated per test run) as PKCS#8 and PKCS#1 PEM, and its
+    /// public half as SubjectPublicKeyInfo PEM.
+    fn rsa_pems() -> (String, String, String) {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
+        (
+            key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+            key.to_pkcs1_pem(LineEnding::LF).unwrap().to_string(),
+            key.to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn rsa_signatures_verify_with_the_public_key_and_fail_for_other_data() {
+        let (pkcs8, pkcs1, public) = rsa_pems();
+        let digest = sha2::Sha256::digest(b"signed text").to_vec();
+        let other = sha2::Sha256::digest(b"other text").to_vec();
+        let plain = options(None, false);
+        let a = sign("sha256", "ecdsa/rsa", &pkcs8, &digest, &plain).unwrap();
+        // PKCS#1 v1.5 is deterministic: both encodings of the key give the same signature.
+        assert_eq!(a, sign("SHA256", "rsa", &pkcs1, &digest, &plain).unwrap());
+        assert_eq!(a.len(), 128);
+        assert_eq!(
+            verify("sha256", "rsa", &public, &digest, &a, &plain),
+            Ok(true)
+        );
+        assert_eq!(
+            verify("sha256", "rsa", &public, &other, &a, &plain),
+            Ok(false)
+        );
+        // Not a PSS signature, whatever salt length is looked for.
+        for salt in [-2, -1, 0] {
+            let pss = options(Some(salt), false);
+            assert_eq!(
+                verify("sha256", "rsa", &public, &digest, &a, &pss),
+                Ok(false)
+            );
+        }
+        // Nor are bytes of another length or a number over the modulus.
+        let auto = options(Some(-2), false);
+        assert_eq!(
+            verify("sha256", "rsa", &public, &digest, &a[1..], &auto),
+            Ok(false)
+        );
+        assert_eq!(
+            verify("sha256", "rsa", &public, &digest, &[0xff; 128], &auto),
+            Ok(false)
+        );
+        // A private key verifies with its public half.
+        assert_eq!(
+            verify("sha256", "rsa", &pkcs1, &digest, &a, &plain),
+            Ok(true)
+        );
+        // The hash is part of the signature.
+        let sha512 = sha2::Sha512::digest(b"signed text").to_vec();
+        let b = sign("sha512", "rsa", &pkcs8, &sha512, &plain).unwrap();
+        assert_eq!(
+            verify("sha512", "rsa", &public, &sha512, &b, &plain),
+            Ok(true)
+        );
+        assert_eq!(
+            verify("sha512", "rsa", &public, &sha512, &a, &plain),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn pss_signatures_take_nodes_salt_lengths_and_verify_with_the_automatic_one() {
+        let (pkcs8, _, public) = rsa_pems();
+        let digest = sha2::Sha256::digest(b"signed text").to_vec();
+        for salt in [-1, -2, 0, 20] {
+            let signature = sign(
+                "sha256",
+                "rsa",
+                &pkcs8,
+                &digest,
+                &options(Some(salt), false),
+            )
+            .unwrap_or_else(|e| panic!("salt {salt}: {e}"));
+            let ok = |option| {
+                verify(
+                    "sha256",
+                    "rsa",
+                    &public,
+                    &digest,
+                    &signature,
+                    &options(option, false),
+                )
+            };
+            assert_eq!(ok(Some(salt)), Ok(true), "salt {salt}");
+            // Not a PKCS#1 v1.5 signature.
+            assert_eq!(ok(None), Ok(false), "salt {salt}");
+            // Node's automatic length (-2) finds any; the digest's length (-1) only that.
+            assert_eq!(ok(Some(-2)), Ok(true), "salt {salt}");
+            assert_eq!(ok(Some(-1)), Ok(salt == -1 || salt == 32), "salt {salt}");
+        }
+        // The longest salt for a 1024-bit key and SHA-256: 128 - 32 - 2.
+        assert_eq!(max_salt(1024, 32), 94);
+        let e = sign("sha256", "rsa", &pkcs8, &digest, &options(Some(-3), false)).unwrap_err();
+        assert!(e.contains("-3"), "{e}");
+        // A salt that cannot fit is refused before anything is allocated for it, and a
+        // signature claimed to have one does not verify.
+        let e = sign(
+            "sha256",
+            "rsa",
+            &pkcs8,
+            &digest,
+            &options(Some(i32::MAX), false),
+        )
+        .unwrap_err();
+        assert!(e.contains("at most 94"), "{e}");
+        let longest = sign("sha256", "rsa", &pkcs8, &digest, &options(Some(94), false)).unwrap();
+        for salt in [95, i32::MAX] {
+            let claimed = options(Some(salt), false);
+            assert_eq!(
+                verify("sha256", "rsa", &public, &digest, &longest, &claimed),
+                Ok(false)
+            );
+        }
+    }
+
+    #[test]
+    fn ecdsa_signatures_on_p256_and_p384_in_der_and_ieee_p1363() {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let p256_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let p384_key = p384::SecretKey::random(&mut rand::rngs::OsRng);
+        let keys = [
+            (
+                p256_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p256_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
+                p256_key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap(),
+                64,
+            ),
+            (
+                p384_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p384_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
+                p384_key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap(),
+                96,
+            ),
+        ];
+        let digest = sha2::Sha256::digest(b"signed text").to_vec();
+        let other = sha2::Sha256::digest(b"other text").to_vec();
+        for (pkcs8, sec1, public, p1363_len) in keys {
+            for private in [&pkcs8, &sec1] {
+                let der = sign("sha256", "ecdsa", private, &digest, &options(None, false)).unwrap();
+                assert_eq!(der[0], 0x30, "a DER SEQUENCE");
+                let raw = sign(
+                    "sha256",
+                    "ecdsa/rsa",
+                    private,
+                    &digest,
+                    &options(None, true),
+                )
+                .unwrap();
+                assert_eq!(raw.len(), p1363_len);
+                let check = |signature: &[u8], digest: &[u8], p1363| {
+                    verify(
+                        "sha256",
+                        "ecdsa",
+                        &public,
+                        digest,
+                        signature,
+                        &options(None, p1363),
+                    )
+                };
+                assert_eq!(check(&der, &digest, false), Ok(true));
+                assert_eq!(check(&raw, &digest, true), Ok(true));
+                assert_eq!(check(&der, &other, false), Ok(false));
+                // A signature in the other encoding, or not one at all, does not verify.
+                assert_eq!(check(&raw, &digest, false), Ok(false));
+                assert_eq!(check(b"junk", &digest, true), Ok(false));
+            }
+        }
+    }
+
+    #[test]
+    fn keys_and_schemes_the_host_does_not_take_are_errors_saying_why() {
+        let (pkcs8, _, public) = rsa_pems();
+        let digest = sha2::Sha256::digest(b"x").to_vec();
+        let plain = options(None, false);
+        let refused = |r: Result<Vec<u8>, String>, want: &str| {
+            let e = r.unwrap_err();
+            assert!(e.contains(want), "{e:?} should say {want:?}");
+        };
+        refused(
+            sign("sha256", "ecdsa", &pkcs8, &digest, &plain),
+            "RSA key cannot",
+        );
+        refused(sign("sha256", "dsa", &pkcs8, &digest, &plain), "\"dsa\"");
+        refused(sign("md5", "rsa", &pkcs8, &[0; 16], &plain), "MD5");
+        refused(
+            sign("sha256", "rsa", &pkcs8, &digest[..31], &plain),
+            "32 bytes",
+        );
+        refused(
+            sign("sha256", "rsa", &public, &digest, &plain),
+            "not a private key",
+        );
+        refused(
+            sign("sha256", "rsa", "no key here", &digest, &plain),
+            "no PEM key block",
+        );
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        refused(
+            sign("sha256", "rsa", encrypted, &digest, &plain),
+            "encrypted",
+        );
+        let huge = "A".repeat(MAX_KEY_BYTES + 1);
+        refused(sign("sha256", "rsa", &huge, &digest, &plain), "more than");
+        assert!(
+            verify("sha256", "ecdsa", &public, &digest, &[0; 128], &plain)
+                .unwrap_err()
+                .contains("RSA key cannot")
+        );
+    }
+
+    #[test]
+    fn rsa_keys_over_4096_bits_are_refused_before_their_arithmetic() {
+        use rsa::pkcs1::UintRef;
+        use rsa::pkcs1::der::Encode;
+        // A 12 000-bit "key" whose numbers are not a key at all: refused by its size alone,
+        // before the crate would multiply and invert them.
+        let big = [0xff; 1500];
+        let one = [1];
+        let key = rsa::pkcs1::RsaPrivateKey {
+            modulus: UintRef::new(&big).unwrap(),
+            public_exponent: UintRef::new(&[1, 0, 1]).unwrap(),
+            private_exponent: UintRef::new(&big).unwrap(),
+            prime1: UintRef::new(&big[..750]).unwrap(),
+            prime2: UintRef::new(&big[..750]).unwrap(),
+            exponent1: UintRef::new(&one).unwrap(),
+            exponent2: UintRef::new(&one).unwrap(),
+            coefficient: UintRef::new(&one).unwrap(),
+            other_prime_infos: None,
+        };
+        let text = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", key.to_der().unwrap()));
+        let digest = sha2::Sha256::digest(b"x").to_vec();
+        let e = sign("sha256", "rsa", &text, &digest, &options(None, false)).unwrap_err();
+        assert!(e.contains("12000 bits") && e.contains("4096"), "{e}");
+        assert!(rsa_size(4096).is_ok());
+    }
+
+    #[test]
+    fn sha1_on_p384_and_an_ec_parameters_block_before_the_key_are_signed_as_openssl_does() {
+        use p256::pkcs8::{EncodePublicKey, LineEnding};
+        let secret = p384::SecretKey::random(&mut rand::rngs::OsRng);
+        // What `openssl ecparam -genkey` writes: the curve's parameters, then the key.
+        let private = format!(
+            "-----BEGIN EC PARAMETERS-----\nBgUrgQQAIg==\n-----END EC PARAMETERS-----\n{}",
+            secret.to_sec1_pem(LineEnding::LF).unwrap().as_str()
+        );
+        let public = secret
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        // SHA-1's 20 bytes are under half of P-384's 48, which the `ecdsa` crate refuses
+        // unpadded.
+        let digest = sha1::Sha1::digest(b"signed text").to_vec();
+        let signature = sign("sha1", "ecdsa", &private, &digest, &options(None, false)).unwrap();
+        let check = |digest: &[u8]| {
+            verify(
+                "sha1",
+                "ecdsa",
+                &public,
+                digest,
+                &signature,
+                &options(None, false),
+            )
+        };
+        assert_eq!(check(&digest), Ok(true));
+        assert_eq!(check(&sha1::Sha1::digest(b"other")), Ok(false));
     }
 }
