@@ -325,7 +325,7 @@ export function createHmac(algorithm, key, options) {
   return browserify.createHmac(algorithm, k, options);
 }
 
-/** The hashes the host signs with (`signature_hash` in the host). */
+/** The hashes the host signs with (`SignatureHash` in `host/runtime/src/interfaces/crypto.rs`). */
 const SIGNATURE_HASHES = new Set(['sha1', 'sha224', 'sha256', 'sha384', 'sha512']);
 
 /** Node's `RSA_PKCS1_PSS_PADDING` and `RSA_PSS_SALTLEN_MAX_SIGN` / `RSA_PSS_SALTLEN_AUTO`. */
