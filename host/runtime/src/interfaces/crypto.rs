@@ -71,6 +71,18 @@ impl Algorithm {
             }
         })
     }
+
+    /// The digest of `data` with this algorithm.
+    fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Md5 => digest_with::<md5::Md5>(data),
+            Self::Sha1 => digest_with::<sha1::Sha1>(data),
+            Self::Sha224 => digest_with::<sha2::Sha224>(data),
+            Self::Sha256 => digest_with::<sha2::Sha256>(data),
+            Self::Sha384 => digest_with::<sha2::Sha384>(data),
+            Self::Sha512 => digest_with::<sha2::Sha512>(data),
+        }
+    }
 }
 
 fn check_size(bytes: usize) -> Result<(), String> {
@@ -101,14 +113,7 @@ macro_rules! hmac_with {
 pub(crate) fn digest(algorithm: &str, data: &[u8]) -> Result<Vec<u8>, String> {
     let algorithm = Algorithm::parse(algorithm)?;
     check_size(data.len())?;
-    Ok(match algorithm {
-        Algorithm::Md5 => digest_with::<md5::Md5>(data),
-        Algorithm::Sha1 => digest_with::<sha1::Sha1>(data),
-        Algorithm::Sha224 => digest_with::<sha2::Sha224>(data),
-        Algorithm::Sha256 => digest_with::<sha2::Sha256>(data),
-        Algorithm::Sha384 => digest_with::<sha2::Sha384>(data),
-        Algorithm::Sha512 => digest_with::<sha2::Sha512>(data),
-    })
+    Ok(algorithm.hash(data))
 }
 
 /// The HMAC of `data` under `key`, or why there is none.
@@ -295,13 +300,14 @@ impl SignatureHash {
 
     /// The digest of `data`.
     fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Sha1 => digest_with::<sha1::Sha1>(data),
-            Self::Sha224 => digest_with::<sha2::Sha224>(data),
-            Self::Sha256 => digest_with::<sha2::Sha256>(data),
-            Self::Sha384 => digest_with::<sha2::Sha384>(data),
-            Self::Sha512 => digest_with::<sha2::Sha512>(data),
-        }
+        let algorithm = match self {
+            Self::Sha1 => Algorithm::Sha1,
+            Self::Sha224 => Algorithm::Sha224,
+            Self::Sha256 => Algorithm::Sha256,
+            Self::Sha384 => Algorithm::Sha384,
+            Self::Sha512 => Algorithm::Sha512,
+        };
+        algorithm.hash(data)
     }
 
     /// PKCS#1 v1.5 padding with this hash's DigestInfo prefix.
