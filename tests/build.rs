@@ -84,6 +84,7 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     ("tests/js/npm/node-builtins.js", "post-login"),
     ("tests/js/npm/npm-packages.js", "post-login"),
     ("tests/js/npm/auth0-clients.js", "post-login"),
+    ("tests/js/npm/jwt-rs256.js", "post-login"),
     // One module with a handler per trigger, built for each (`JS_SIGNUP_TOUR_<TRIGGER>`).
     ("tests/js/signup-tour.js", "pre-user-registration"),
     ("tests/js/signup-tour.js", "post-user-registration"),

@@ -6,7 +6,8 @@
 //! same logic written with Node's `crypto` and `Buffer` (`tests/js/claims-node.js`), which
 //! `cachet build` bundles with the Node compatibility layer: what the layer costs. And an RS256
 //! token signed and verified with Node's `crypto` (`tests/js/sign-node.js`, 2048-bit key):
-//! what the layer's host-computed signatures cost.
+//! what the layer's host-computed signatures cost. And the same through the `jsonwebtoken` npm
+//! package (`tests/js/npm/jwt-rs256.js`), which makes key objects of the PEM keys on every call.
 //!
 //! Run: `cargo bench -p cachet-tests --bench javascript` (needs `node` on PATH for the
 //! baseline).
@@ -45,9 +46,10 @@ fn node_runtime(wasm: &[u8], instance: InstanceMode) -> Runtime {
 const RSA_PRIVATE: &str = include_str!("../js/npm/test-rsa-private.pem");
 const RSA_PUBLIC: &str = include_str!("../js/npm/test-rsa-public.pem");
 
-/// A warm runtime for the RS256 action, with the test key pair as its secrets.
-fn sign_runtime() -> Runtime {
-    let wasm = std::fs::read(cachet_tests::guests::JS_SIGN_NODE).expect("built sign-node.js");
+/// A warm runtime for an RS256 action (the component at `path`), with the test key pair as its
+/// secrets.
+fn sign_runtime(path: &str) -> Runtime {
+    let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("built {path}: {e}"));
     let rt = Runtime::builder()
         .compiled_cache_dir(compiled_dir())
         .build()
@@ -59,8 +61,8 @@ fn sign_runtime() -> Runtime {
     .secret("rsaPrivate", RSA_PRIVATE)
     .secret("rsaPublic", RSA_PUBLIC);
     let action = rt
-        .load_action("sign-node-js", Trigger::PostLogin, &wasm, config)
-        .expect("load sign-node.js");
+        .load_action("rs256-js", Trigger::PostLogin, &wasm, config)
+        .unwrap_or_else(|e| panic!("load {path}: {e}"));
     rt.bind(TENANT, Trigger::PostLogin, vec![action])
         .expect("bind");
     rt
@@ -167,9 +169,11 @@ fn main() {
         std::fs::read(cachet_tests::guests::JS_CLAIMS_NODE).expect("built claims-node.js");
     let rt_node = node_runtime(&node_wasm, InstanceMode::Fresh);
     let rt_node_warm = node_runtime(&node_wasm, InstanceMode::Warm(WarmOptions::default()));
-    let rt_sign = sign_runtime();
+    let rt_sign = sign_runtime(cachet_tests::guests::JS_SIGN_NODE);
+    let rt_jwt = sign_runtime(cachet_tests::guests::JS_JWT_RS256);
     let tokio = current_thread();
     execute_sign(&tokio, &rt_sign);
+    execute_sign(&tokio, &rt_jwt);
     execute(&tokio, &rt); // the first login computes and caches; every later one is a hit
     execute(&tokio, &rt_warm);
     execute(&tokio, &rt_whole);
@@ -192,6 +196,9 @@ fn main() {
     });
     c.bench_function("execute_js/rs256_sign_and_verify_warm", |b| {
         b.iter(|| execute_sign(&tokio, &rt_sign))
+    });
+    c.bench_function("execute_js/jsonwebtoken_rs256_sign_and_verify_warm", |b| {
+        b.iter(|| execute_sign(&tokio, &rt_jwt))
     });
     c.final_summary();
 
@@ -245,5 +252,15 @@ fn main() {
     println!(
         "node:vm baseline, RS256 sign and verify (300 executions each): {}",
         node_baseline("tests/js/sign-node.js", Some(&secrets), 300)
+    );
+    let (p50, p99) = latency(&rt_jwt, 300, execute_sign);
+    println!(
+        "cachet jsonwebtoken RS256 sign and verify (jwt-rs256.js), warm: p50 {:8.1} µs  p99 {:8.1} µs",
+        us(p50),
+        us(p99)
+    );
+    println!(
+        "node:vm baseline, jsonwebtoken RS256 sign and verify (300 executions each): {}",
+        node_baseline("tests/js/npm/jwt-rs256.js", Some(&secrets), 300)
     );
 }

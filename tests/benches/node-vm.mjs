@@ -1,11 +1,13 @@
 // The Node.js baseline for the JavaScript benchmarks: the same action source, run in `node:vm`
 // with a fresh context per execution and with one reused context, against an in-memory stand-in
 // for `api` with Auth0's shapes. Prints one JSON line of p50/p99 in microseconds. SECRETS.json,
-// when given, is the event's `secrets`; `require` is Node's own (its `crypto` is OpenSSL).
+// when given, is the event's `secrets`; `require` is Node's own (its `crypto` is OpenSSL), finding
+// packages from the action's directory.
 //
 //   node tests/benches/node-vm.mjs ACTION.js EVENT.json ITERATIONS [SECRETS.json]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import vm from 'node:vm';
 
 const [actionPath, eventPath, iterations = '2000', secretsPath] = process.argv.slice(2);
@@ -13,7 +15,8 @@ const source = readFileSync(actionPath, 'utf8');
 const event = JSON.parse(readFileSync(eventPath, 'utf8'));
 if (secretsPath) event.secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
 const eventJson = JSON.stringify(event);
-const require = createRequire(import.meta.url);
+// Packages resolve from the action's directory, as they would beside the action in Node.
+const require = createRequire(resolve(actionPath));
 const n = Number(iterations);
 // CommonJS, as Auth0 loads actions.
 const script = new vm.Script(`(function (exports, module, require) {\n${source}\n})`, { filename: actionPath });

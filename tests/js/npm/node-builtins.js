@@ -318,6 +318,34 @@ export const onExecutePostLogin = async (event, api) => {
     };
     return [messageOf(() => crypto.createSign('sha256').update('x').sign({ key: k1Private, dsaEncoding: 'ieee-p1363' }))];
   });
+  // Key objects as Node reports them: RSA, P-256 (read by the host) and secp256k1 (by the
+  // polyfill), private keys' public halves (derived by the host for P-256), a public key refused
+  // as a private one.
+  await check(r, 'crypto-key-objects', () => {
+    const { rsaPrivate, rsaPublic, ecPrivate, ecPublic, k1Private, k1Public } = event.secrets;
+    const describe = (key) => [key.type, key.asymmetricKeyType, JSON.stringify(key.asymmetricKeyDetails, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))];
+    const throws = (fn) => {
+      try {
+        fn();
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    return [
+      describe(crypto.createPrivateKey(rsaPrivate)),
+      describe(crypto.createPublicKey(rsaPublic)),
+      describe(crypto.createPublicKey(rsaPrivate)),
+      crypto.createPublicKey(rsaPrivate).export({ type: 'spki', format: 'pem' }).trim() === rsaPublic.trim(),
+      describe(crypto.createPrivateKey(ecPrivate)),
+      describe(crypto.createPublicKey(ecPublic)),
+      describe(crypto.createPublicKey(ecPrivate)),
+      crypto.createPublicKey(ecPrivate).export({ type: 'spki', format: 'pem' }).trim() === ecPublic.trim(),
+      describe(crypto.createPrivateKey(k1Private)),
+      describe(crypto.createPublicKey(k1Public)),
+      throws(() => crypto.createPrivateKey(rsaPublic)),
+    ];
+  });
   await check(r, 'zlib', () => {
     const text = 'a line of text repeated. '.repeat(20);
     const gz = zlib.gzipSync(text);

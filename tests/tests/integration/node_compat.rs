@@ -177,6 +177,20 @@ async fn node_builtins_and_globals_behave_as_node_gives_them() {
         ],
         // The last: the public key derived from the private one is the key pair's public key.
         "crypto-rsa": [true, false, "public", "rsa", 2048, "private", true],
+        // Node 20's own reports of the same keys (`publicExponent` is a BigInt, written `65537n`).
+        "crypto-key-objects": [
+            ["private", "rsa", "{\"modulusLength\":2048,\"publicExponent\":\"65537n\"}"],
+            ["public", "rsa", "{\"modulusLength\":2048,\"publicExponent\":\"65537n\"}"],
+            ["public", "rsa", "{\"modulusLength\":2048,\"publicExponent\":\"65537n\"}"],
+            true,
+            ["private", "ec", "{\"namedCurve\":\"prime256v1\"}"],
+            ["public", "ec", "{\"namedCurve\":\"prime256v1\"}"],
+            ["public", "ec", "{\"namedCurve\":\"prime256v1\"}"],
+            true,
+            ["private", "ec", "{\"namedCurve\":\"secp256k1\"}"],
+            ["public", "ec", "{\"namedCurve\":\"secp256k1\"}"],
+            true
+        ],
         // RSA PKCS#1 v1.5 is deterministic: Node's own signature. Then PSS (with the digest's
         // salt and Node's longest, verified with either length or Node's automatic one, not as
         // PKCS#1 v1.5; one Node made), P-256 (DER, IEEE P1363, one Node made, with the wrong

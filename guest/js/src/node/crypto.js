@@ -6,9 +6,11 @@
 // `createHmac` with MD5, SHA-1 and SHA-2 are computed by the host (`cachet:action/crypto`):
 // crypto-browserify's SHA-256 of a user id took ~220 µs in the interpreter. So are the
 // signatures of `createSign` and `createVerify` with RSA (PKCS#1 v1.5 and PSS) and P-256/P-384
-// keys in PEM: crypto-browserify's RSA-SHA256 signature took 5.5 s. (At build time, while the
-// action's module loads, there is no host: hashes and signatures made then are the polyfill's,
-// as is every key, hash or padding the host refuses.)
+// keys in PEM: crypto-browserify's RSA-SHA256 signature took 5.5 s. So are the details of the
+// key objects `createPrivateKey` and `createPublicKey` make of RSA, P-256 and P-384 PEM keys
+// (parse-asn1 took 1.2 ms for them in the interpreter). (At build time, while the action's
+// module loads, there is no host: hashes, signatures and keys made then are the polyfill's, as
+// is every key, hash or padding the host refuses.)
 import * as browserify from 'crypto-browserify';
 import parseKeys from 'parse-asn1';
 import asn1 from 'parse-asn1/asn1.js';
@@ -18,7 +20,13 @@ import { Buffer } from 'buffer';
 import algorithms from 'browserify-sign/browser/algorithms.json';
 import polyfillSign from 'browserify-sign/browser/sign.js';
 import polyfillVerify from 'browserify-sign/browser/verify.js';
-import { digest as hostDigest, hmac as hostHmac, sign as hostSign, verify as hostVerify } from 'cachet:action/crypto@0.1.0';
+import {
+  digest as hostDigest,
+  hmac as hostHmac,
+  inspectKey as hostInspectKey,
+  sign as hostSign,
+  verify as hostVerify,
+} from 'cachet:action/crypto@0.1.0';
 import { hostLive } from '../common.js';
 
 const web = globalThis.crypto;
@@ -106,6 +114,31 @@ function rsaPublicPem(parsed) {
   );
 }
 
+/**
+ * The host's reading of an unencrypted PEM key (`cachet:action/crypto`'s `inspect-key`: RSA,
+ * P-256 and P-384, and with `publicHalf` a private key's public half), or undefined where the
+ * host does not read it, or at build time (no host), when parse-asn1 reads it instead: in the
+ * interpreter, it took ~1.2 ms for a 2048-bit RSA private key, which jsonwebtoken parses on
+ * every `jwt.sign`.
+ */
+function inspected(pem, publicHalf) {
+  if (!hostLive()) return undefined;
+  try {
+    return hostInspectKey(pem, publicHalf);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Node's `asymmetricKeyType` and `asymmetricKeyDetails` of a key the host read. */
+function hostDetails(kind) {
+  if (kind.tag === 'rsa') {
+    const { modulusBits, publicExponent } = kind.val;
+    return { asymmetricKeyType: 'rsa', asymmetricKeyDetails: { modulusLength: modulusBits, publicExponent } };
+  }
+  return { asymmetricKeyType: 'ec', asymmetricKeyDetails: { namedCurve: kind.val } };
+}
+
 function asymmetric(input, what, wanted) {
   const { key, passphrase, object } = pemOf(input, what);
   if (object) {
@@ -116,6 +149,13 @@ function asymmetric(input, what, wanted) {
     }
     if (wanted === 'public' && object.type === 'private') return asymmetric(object[KEY], what, wanted);
     return object;
+  }
+  const host = passphrase === undefined ? inspected(key, wanted === 'public') : undefined;
+  if (host) {
+    if (wanted === 'private' && !host.privateKey) throw notKey(what);
+    // The public half of a private key: what it exports and verifies with.
+    if (host.publicKey !== undefined) return new KeyObject(wanted, host.publicKey, hostDetails(host.kind));
+    return new KeyObject(wanted, key, hostDetails(host.kind));
   }
   let parsed;
   try {
@@ -272,6 +312,20 @@ HostHash.prototype._digest = function () {
 };
 
 /**
+ * What the host signs or verifies for a Sign or Verify (`cachet:action/crypto`'s `signed`): the
+ * data written, or their digest when they are more than one host call takes. The host's RSA
+ * (`ring`) hashes the data itself. The data stay, as one chunk, for a later `digest`.
+ */
+HostHash.prototype._signed = function () {
+  if (this._out === undefined && this._bytes <= HOST_MAX_BYTES) {
+    const data = this._chunks.length === 1 ? this._chunks[0] : Buffer.concat(this._chunks, this._bytes);
+    this._chunks = [data];
+    return { tag: 'data', val: data };
+  }
+  return { tag: 'digest', val: this._digest() };
+};
+
+/**
  * As Node's: a second `digest` throws for a Hash and gives an empty result for an Hmac; after
  * the stream has ended, the digest it pushed.
  */
@@ -423,14 +477,13 @@ export function createSign(algorithm, options) {
     const host = hosted ? hostKey(key) : undefined;
     if (host === undefined) return polyfill.call(this, material(key), encoding);
     this.end();
-    const digest = this._hash.digest();
     let signature;
     try {
-      signature = bufferOf(hostSign(hashType, this._signType, host.pem, digest, host.options));
+      signature = bufferOf(hostSign(hashType, this._signType, host.pem, this._hash._signed(), host.options));
     } catch (err) {
       // A key or scheme the host does not take: the polyfill signs, or throws as it did.
       polyfillCannot(host, err);
-      signature = polyfillSign(digest, material(key), hashType, this._signType, this._tag);
+      signature = polyfillSign(this._hash.digest(), material(key), hashType, this._signType, this._tag);
     }
     return encoding ? signature.toString(encoding) : signature;
   };
@@ -451,13 +504,12 @@ export function createVerify(algorithm, options) {
     const host = hosted && ArrayBuffer.isView(bytes) ? hostKey(key) : undefined;
     if (host === undefined) return polyfill.call(this, material(key), bytes, encoding);
     this.end();
-    const digest = this._hash.digest();
     const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     try {
-      return hostVerify(hashType, this._signType, host.pem, digest, view, host.options);
+      return hostVerify(hashType, this._signType, host.pem, this._hash._signed(), view, host.options);
     } catch (err) {
       polyfillCannot(host, err);
-      return polyfillVerify(Buffer.from(view), digest, material(key), this._signType, this._tag);
+      return polyfillVerify(Buffer.from(view), this._hash.digest(), material(key), this._signType, this._tag);
     }
   };
   return verifier;

@@ -1,5 +1,6 @@
-//! The `crypto` interface: hashes, HMACs and signatures computed natively, for the JavaScript
-//! SDK's Node `crypto` (`createHash`, `createHmac`, `createSign`, `createVerify`).
+//! The `crypto` interface: hashes, HMACs, signatures and key details computed natively, for
+//! the JavaScript SDK's Node `crypto` (`createHash`, `createHmac`, `createSign`,
+//! `createVerify`, `createPrivateKey`, `createPublicKey`).
 //!
 //! Why in the host: an action's JavaScript runs in SpiderMonkey's interpreter, where the
 //! polyfill's SHA-256 of a user id took ~220 µs of a ~300 µs warm execution and its RSA-SHA256
@@ -10,9 +11,15 @@
 //! holds the host, outside the epoch deadline's reach, for more than a few milliseconds; the
 //! SDK leaves anything larger, and every key or scheme the host refuses, to the polyfill.
 //!
-//! Signatures use the RustCrypto crates jsonwebtoken already brings (`rsa`, `p256`, `p384`).
-//! RSA private-key operations are blinded (`sign_with_rng`); the `rsa` crate is not
-//! constant-time (RUSTSEC-2023-0071), and neither is the polyfill's bn.js it replaces.
+//! RSA signatures of the common kinds (PKCS#1 v1.5, and PSS with the digest's salt length, with
+//! SHA-2 and keys of 2048 to 4096 bits) are `ring`'s, already in the build through rustls:
+//! constant-time, and 4 times the `rsa` crate's speed for a signature, 10 times for a
+//! verification (BENCHMARKS.md, "`ring`'s RSA and key objects in the host"). `ring` signs data,
+//! not digests, so the SDK sends the data when they fit one call. Every other kind, and every
+//! digest, uses the RustCrypto crates jsonwebtoken already brings (`rsa`, `p256`, `p384`); the
+//! `rsa` crate's private-key operations are blinded (`sign_with_rng`), as it is not constant-time
+//! (RUSTSEC-2023-0071). Key details (`inspect_key`) are read from the key's ASN.1 structure
+//! without using the key: parse-asn1 took ~1.2 ms for it in the interpreter.
 
 use hmac::{Hmac, Mac};
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
@@ -142,15 +149,16 @@ pub(crate) const MAX_RSA_BITS: usize = 4096;
 
 /// A private key the host signs with.
 enum PrivateKey {
-    /// Boxed: ~300 bytes beside the curves' 48.
-    Rsa(Box<RsaPrivateKey>),
+    /// Its PKCS#1 DER, read when it signs: by `ring` where it can, else the `rsa` crate.
+    Rsa(Vec<u8>),
     P256(p256::SecretKey),
     P384(p384::SecretKey),
 }
 
 /// A public key the host verifies with.
 enum PublicKey {
-    Rsa(RsaPublicKey),
+    /// With its PKCS#1 DER, which `ring` verifies with.
+    Rsa(RsaPublicKey, Vec<u8>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
 }
@@ -194,12 +202,27 @@ fn rsa_size(bits: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The RSA private key in PKCS#1 DER, its size checked before the `rsa` crate validates it and
-/// computes its CRT values (work that grows with the modulus, whatever the key's size claims).
-fn rsa_private(pkcs1_der: &[u8]) -> Result<RsaPrivateKey, String> {
+/// The length in bits of the number `n`.
+fn bits_of(n: rsa::pkcs1::UintRef<'_>) -> usize {
+    let bytes = n.as_bytes();
+    (bytes.len() * 8).saturating_sub(bytes.first().map_or(0, |b| b.leading_zeros() as usize))
+}
+
+/// The modulus length of the RSA private key in PKCS#1 DER, read from its structure and
+/// refused when larger than the host signs with: checked before `ring` or the `rsa` crate
+/// validate the key and compute with it (work that grows with the modulus, whatever the key's
+/// size claims).
+fn rsa_private_bits(pkcs1_der: &[u8]) -> Result<usize, String> {
     let parsed = rsa::pkcs1::RsaPrivateKey::try_from(pkcs1_der)
         .map_err(|e| format!("a malformed RSA key: {e}"))?;
-    rsa_size(parsed.modulus.as_bytes().len() * 8)?;
+    let bits = bits_of(parsed.modulus);
+    rsa_size(bits)?;
+    Ok(bits)
+}
+
+/// The RSA private key in PKCS#1 DER, its size checked first (see [`rsa_private_bits`]).
+fn rsa_private(pkcs1_der: &[u8]) -> Result<RsaPrivateKey, String> {
+    rsa_private_bits(pkcs1_der)?;
     let info = rsa::pkcs8::PrivateKeyInfo::new(rsa::pkcs1::ALGORITHM_ID, pkcs1_der);
     RsaPrivateKey::try_from(info).map_err(|e| format!("a malformed RSA key: {e}"))
 }
@@ -213,7 +236,7 @@ fn private_key(text: &str) -> Result<PrivateKey, String> {
             let info = rsa::pkcs8::PrivateKeyInfo::try_from(der)
                 .map_err(|e| format!("a malformed PKCS#8 key: {e}"))?;
             if info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID {
-                PrivateKey::Rsa(Box::new(rsa_private(info.private_key)?))
+                PrivateKey::Rsa(info.private_key.to_vec())
             } else {
                 p256::SecretKey::from_pkcs8_der(der)
                     .map(PrivateKey::P256)
@@ -223,7 +246,7 @@ fn private_key(text: &str) -> Result<PrivateKey, String> {
                     )?
             }
         }
-        "RSA PRIVATE KEY" => PrivateKey::Rsa(Box::new(rsa_private(der)?)),
+        "RSA PRIVATE KEY" => PrivateKey::Rsa(der.to_vec()),
         "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(der)
             .map(PrivateKey::P256)
             .or_else(|_| p384::SecretKey::from_sec1_der(der).map(PrivateKey::P384))
@@ -239,17 +262,28 @@ fn public_key(text: &str) -> Result<PublicKey, String> {
     match block.tag() {
         // The `rsa` crate refuses moduli over 4096 bits before any arithmetic.
         "PUBLIC KEY" => RsaPublicKey::from_public_key_der(der)
-            .map(PublicKey::Rsa)
+            .and_then(|key| {
+                let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)?;
+                Ok(PublicKey::Rsa(
+                    key,
+                    info.subject_public_key.raw_bytes().to_vec(),
+                ))
+            })
             .or_else(|_| p256::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P256))
             .or_else(|_| p384::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P384))
             .map_err(|_| {
                 "a public key the host does not read (RSA up to 4096 bits, P-256, P-384)".into()
             }),
         "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(der)
-            .map(PublicKey::Rsa)
+            .map(|key| PublicKey::Rsa(key, der.to_vec()))
             .map_err(|e| format!("an RSA public key the host does not read: {e}")),
         _ => Ok(match private_key(text)? {
-            PrivateKey::Rsa(key) => PublicKey::Rsa(key.to_public_key()),
+            PrivateKey::Rsa(der) => {
+                let key = rsa_private(&der)?.to_public_key();
+                let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&key)
+                    .map_err(|e| format!("the RSA key's public half could not be encoded: {e}"))?;
+                PublicKey::Rsa(key, public.into_vec())
+            }
             PrivateKey::P256(key) => PublicKey::P256(key.public_key().into()),
             PrivateKey::P384(key) => PublicKey::P384(key.public_key().into()),
         }),
@@ -267,16 +301,21 @@ enum SignatureHash {
 }
 
 impl SignatureHash {
-    /// The hash `name` names, checked against the length of `digest`.
-    fn parse(name: &str, digest: &[u8]) -> Result<Self, String> {
-        let hash = match Algorithm::parse(name)? {
+    /// The hash `name` names.
+    fn named(name: &str) -> Result<Self, String> {
+        Ok(match Algorithm::parse(name)? {
             Algorithm::Md5 => return Err("the host does not sign MD5 digests".into()),
             Algorithm::Sha1 => Self::Sha1,
             Algorithm::Sha224 => Self::Sha224,
             Algorithm::Sha256 => Self::Sha256,
             Algorithm::Sha384 => Self::Sha384,
             Algorithm::Sha512 => Self::Sha512,
-        };
+        })
+    }
+
+    /// The hash `name` names, checked against the length of `digest`.
+    fn parse(name: &str, digest: &[u8]) -> Result<Self, String> {
+        let hash = Self::named(name)?;
         let size = hash.len();
         if digest.len() != size {
             return Err(format!(
@@ -477,57 +516,310 @@ macro_rules! ecdsa_verify {
     }};
 }
 
-/// `digest`'s signature under the PEM private key `key` (see the WIT's `sign`).
+/// What `sign` and `verify` are given, by the hash that made the digest: the digest, and the
+/// data when the SDK sent them (`ring` hashes the data itself; it takes no digest).
+struct Signed<'a> {
+    hash: SignatureHash,
+    digest: std::borrow::Cow<'a, [u8]>,
+    data: Option<&'a [u8]>,
+}
+
+impl<'a> Signed<'a> {
+    fn new(hash: &str, input: &'a wit::Signed) -> Result<Self, String> {
+        Ok(match input {
+            wit::Signed::Digest(digest) => Self {
+                hash: SignatureHash::parse(hash, digest)?,
+                digest: std::borrow::Cow::Borrowed(digest),
+                data: None,
+            },
+            wit::Signed::Data(data) => {
+                check_size(data.len())?;
+                let hash = SignatureHash::named(hash)?;
+                Self {
+                    hash,
+                    digest: std::borrow::Cow::Owned(hash.digest(data)),
+                    data: Some(data),
+                }
+            }
+        })
+    }
+}
+
+/// `data`'s signature with the PKCS#1 RSA key `der`, made by `ring` where `ring` makes that
+/// kind: PKCS#1 v1.5, or PSS with the digest's salt length (what JWT's PS256 uses), with
+/// SHA-256, -384 or -512, and a key of 2048 to 4096 bits. `ring`'s private-key operation is
+/// constant-time and ~4 times the `rsa` crate's speed (BENCHMARKS.md). None where it does not
+/// sign: the `rsa` crate signs then.
+fn ring_sign(der: &[u8], hash: SignatureHash, salt: Option<usize>, data: &[u8]) -> Option<Vec<u8>> {
+    use ring::signature as rs;
+    let padding: &'static dyn rs::RsaEncoding = match (hash, salt) {
+        (SignatureHash::Sha256, None) => &rs::RSA_PKCS1_SHA256,
+        (SignatureHash::Sha384, None) => &rs::RSA_PKCS1_SHA384,
+        (SignatureHash::Sha512, None) => &rs::RSA_PKCS1_SHA512,
+        (SignatureHash::Sha256, Some(32)) => &rs::RSA_PSS_SHA256,
+        (SignatureHash::Sha384, Some(48)) => &rs::RSA_PSS_SHA384,
+        (SignatureHash::Sha512, Some(64)) => &rs::RSA_PSS_SHA512,
+        _ => return None,
+    };
+    let key = ring::rsa::KeyPair::from_der(der).ok()?;
+    let mut signature = vec![0; key.public().modulus_len()];
+    key.sign(
+        padding,
+        &ring::rand::SystemRandom::new(),
+        data,
+        &mut signature,
+    )
+    .ok()?;
+    Some(signature)
+}
+
+/// Whether `ring` finds `signature` the PKCS#1 RSA public key `der`'s on `data`, for the kinds
+/// it verifies (`ring_sign`'s, and PKCS#1 v1.5 with SHA-1; keys of 2048 bits or more). False
+/// means only that `ring` did not verify it: the caller asks the `rsa` crate then, which
+/// decides.
+fn ring_verifies(
+    der: &[u8],
+    hash: SignatureHash,
+    salt: Option<usize>,
+    data: &[u8],
+    signature: &[u8],
+) -> bool {
+    use ring::signature as rs;
+    let parameters: &'static rs::RsaParameters = match (hash, salt) {
+        (SignatureHash::Sha1, None) => &rs::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        (SignatureHash::Sha256, None) => &rs::RSA_PKCS1_2048_8192_SHA256,
+        (SignatureHash::Sha384, None) => &rs::RSA_PKCS1_2048_8192_SHA384,
+        (SignatureHash::Sha512, None) => &rs::RSA_PKCS1_2048_8192_SHA512,
+        (SignatureHash::Sha256, Some(32)) => &rs::RSA_PSS_2048_8192_SHA256,
+        (SignatureHash::Sha384, Some(48)) => &rs::RSA_PSS_2048_8192_SHA384,
+        (SignatureHash::Sha512, Some(64)) => &rs::RSA_PSS_2048_8192_SHA512,
+        _ => return false,
+    };
+    rs::UnparsedPublicKey::new(parameters, der)
+        .verify(data, signature)
+        .is_ok()
+}
+
+/// The signature of what `input` holds under the PEM private key `key` (see the WIT's `sign`).
 pub(crate) fn sign(
     hash: &str,
     scheme: &str,
     key: &str,
-    digest: &[u8],
+    input: &wit::Signed,
     options: &wit::SignatureOptions,
 ) -> Result<Vec<u8>, String> {
-    let hash = SignatureHash::parse(hash, digest)?;
+    let Signed { hash, digest, data } = Signed::new(hash, input)?;
     let key = private_key(key)?;
     allows(scheme, matches!(key, PrivateKey::Rsa(_)))?;
     Ok(match key {
-        PrivateKey::Rsa(key) => {
-            let padding = match options.pss_salt {
+        PrivateKey::Rsa(der) => {
+            let bits = rsa_private_bits(&der)?;
+            let salt = match options.pss_salt {
                 None => None,
-                Some(option) => Some(signing_salt(option, key.n().bits(), digest.len())?),
+                Some(option) => Some(signing_salt(option, bits, digest.len())?),
             };
+            if let Some(signature) = data.and_then(|data| ring_sign(&der, hash, salt, data)) {
+                return Ok(signature);
+            }
+            let key = rsa_private(&der)?;
             // Blinded: the private-key operation's timing does not follow the key.
             let mut rng = rand::rngs::OsRng;
-            match padding {
-                None => key.sign_with_rng(&mut rng, hash.pkcs1v15(), digest),
-                Some(salt) => key.sign_with_rng(&mut rng, hash.pss(salt), digest),
+            match salt {
+                None => key.sign_with_rng(&mut rng, hash.pkcs1v15(), &digest),
+                Some(salt) => key.sign_with_rng(&mut rng, hash.pss(salt), &digest),
             }
             .map_err(|e| format!("signing failed: {e}"))?
         }
-        PrivateKey::P256(key) => ecdsa_sign!(p256, &key, digest, options.p1363, 32),
-        PrivateKey::P384(key) => ecdsa_sign!(p384, &key, digest, options.p1363, 48),
+        PrivateKey::P256(key) => ecdsa_sign!(p256, &key, &digest, options.p1363, 32),
+        PrivateKey::P384(key) => ecdsa_sign!(p384, &key, &digest, options.p1363, 48),
     })
 }
 
-/// Whether `signature` is the PEM key `key`'s on `digest` (see the WIT's `verify`).
+/// Whether `signature` is the PEM key `key`'s on what `input` holds (see the WIT's `verify`).
 pub(crate) fn verify(
     hash: &str,
     scheme: &str,
     key: &str,
-    digest: &[u8],
+    input: &wit::Signed,
     signature: &[u8],
     options: &wit::SignatureOptions,
 ) -> Result<bool, String> {
-    let hash = SignatureHash::parse(hash, digest)?;
+    let Signed { hash, digest, data } = Signed::new(hash, input)?;
     let key = public_key(key)?;
-    allows(scheme, matches!(key, PublicKey::Rsa(_)))?;
+    allows(scheme, matches!(key, PublicKey::Rsa(..)))?;
     Ok(match key {
-        PublicKey::Rsa(key) => match options.pss_salt {
-            None => key.verify(hash.pkcs1v15(), digest, signature).is_ok(),
-            Some(option) => verifying_salt(option, &key, hash, signature)
-                .is_some_and(|salt| key.verify(hash.pss(salt), digest, signature).is_ok()),
-        },
-        PublicKey::P256(key) => ecdsa_verify!(p256, key, digest, signature, options.p1363, 32),
-        PublicKey::P384(key) => ecdsa_verify!(p384, key, digest, signature, options.p1363, 48),
+        PublicKey::Rsa(key, der) => {
+            // `ring` first, with the digest's salt length for Node's `-1` and automatic `-2`
+            // (what a PS256 token has); where it does not verify, the `rsa` crate decides.
+            let ring_salt = match options.pss_salt {
+                None => None,
+                Some(-1 | -2) => Some(hash.len()),
+                Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            };
+            if data.is_some_and(|data| ring_verifies(&der, hash, ring_salt, data, signature)) {
+                return Ok(true);
+            }
+            match options.pss_salt {
+                None => key.verify(hash.pkcs1v15(), &digest, signature).is_ok(),
+                Some(option) => verifying_salt(option, &key, hash, signature)
+                    .is_some_and(|salt| key.verify(hash.pss(salt), &digest, signature).is_ok()),
+            }
+        }
+        PublicKey::P256(key) => ecdsa_verify!(p256, key, &digest, signature, options.p1363, 32),
+        PublicKey::P384(key) => ecdsa_verify!(p384, key, &digest, signature, options.p1363, 48),
     })
+}
+
+/// An RSA key's numbers, as its PKCS#1 structure holds them.
+fn rsa_kind(
+    modulus: rsa::pkcs1::UintRef<'_>,
+    exponent: rsa::pkcs1::UintRef<'_>,
+) -> Result<wit::KeyKind, String> {
+    let bits = bits_of(modulus);
+    let e = exponent.as_bytes();
+    if e.len() > 8 {
+        return Err("an RSA public exponent over 64 bits is the polyfill's".into());
+    }
+    let public_exponent = e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    Ok(wit::KeyKind::Rsa(wit::RsaKeyDetails {
+        modulus_bits: u32::try_from(bits).map_err(|_| "an RSA modulus too long to measure")?,
+        public_exponent,
+    }))
+}
+
+/// SubjectPublicKeyInfo PEM, with Node's line endings.
+fn spki_pem(der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new("PUBLIC KEY", der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// The SubjectPublicKeyInfo of an RSA key with these numbers.
+fn rsa_spki(
+    modulus: rsa::pkcs1::UintRef<'_>,
+    exponent: rsa::pkcs1::UintRef<'_>,
+) -> Result<String, String> {
+    use rsa::pkcs1::der::Encode;
+    let encoded =
+        |e: rsa::pkcs1::der::Error| format!("the RSA key's public half could not be encoded: {e}");
+    let pkcs1 = rsa::pkcs1::RsaPublicKey {
+        modulus,
+        public_exponent: exponent,
+    }
+    .to_der()
+    .map_err(encoded)?;
+    let spki = rsa::pkcs8::SubjectPublicKeyInfoRef {
+        algorithm: rsa::pkcs1::ALGORITHM_ID,
+        subject_public_key: rsa::pkcs8::der::asn1::BitStringRef::new(0, &pkcs1).map_err(encoded)?,
+    }
+    .to_der()
+    .map_err(encoded)?;
+    Ok(spki_pem(&spki))
+}
+
+/// Details of a PKCS#1 RSA private key: read from its structure, no arithmetic (what Node's
+/// `createPrivateKey` reports needs none, and signing validates the key when it is used).
+fn rsa_private_details(pkcs1_der: &[u8], public_half: bool) -> Result<wit::KeyDetails, String> {
+    let key = rsa::pkcs1::RsaPrivateKey::try_from(pkcs1_der)
+        .map_err(|e| format!("a malformed RSA key: {e}"))?;
+    Ok(wit::KeyDetails {
+        kind: rsa_kind(key.modulus, key.public_exponent)?,
+        private_key: true,
+        public_key: public_half
+            .then(|| rsa_spki(key.modulus, key.public_exponent))
+            .transpose()?,
+    })
+}
+
+/// Details of an EC private key on `curve` (Node's name), its public half derived when asked.
+fn ec_private_details(
+    curve: &str,
+    public: impl FnOnce() -> Result<String, String>,
+    public_half: bool,
+) -> Result<wit::KeyDetails, String> {
+    Ok(wit::KeyDetails {
+        kind: wit::KeyKind::Ec(curve.to_string()),
+        private_key: true,
+        public_key: public_half.then(public).transpose()?,
+    })
+}
+
+/// What Node's `KeyObject` reports of the PEM key `text` (see the WIT's `inspect-key`).
+pub(crate) fn inspect_key(text: &str, public_half: bool) -> Result<wit::KeyDetails, String> {
+    use p256::pkcs8::{EncodePublicKey, LineEnding};
+    let block = pem_block(text)?;
+    let der = block.contents();
+    let ec_public = |key: Result<String, p256::pkcs8::spki::Error>| {
+        key.map_err(|e| format!("the EC key's public half could not be encoded: {e}"))
+    };
+    let public_details = |kind| wit::KeyDetails {
+        kind,
+        private_key: false,
+        public_key: None,
+    };
+    match block.tag() {
+        "PRIVATE KEY" => {
+            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der)
+                .map_err(|e| format!("a malformed PKCS#8 key: {e}"))?;
+            if info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID {
+                rsa_private_details(info.private_key, public_half)
+            } else if let Ok(key) = p256::SecretKey::from_pkcs8_der(der) {
+                ec_private_details(
+                    "prime256v1",
+                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
+                    public_half,
+                )
+            } else if let Ok(key) = p384::SecretKey::from_pkcs8_der(der) {
+                ec_private_details(
+                    "secp384r1",
+                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
+                    public_half,
+                )
+            } else {
+                Err("a PKCS#8 key the host does not read (RSA, P-256 and P-384 only)".into())
+            }
+        }
+        "RSA PRIVATE KEY" => rsa_private_details(der, public_half),
+        "EC PRIVATE KEY" => {
+            if let Ok(key) = p256::SecretKey::from_sec1_der(der) {
+                ec_private_details(
+                    "prime256v1",
+                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
+                    public_half,
+                )
+            } else if let Ok(key) = p384::SecretKey::from_sec1_der(der) {
+                ec_private_details(
+                    "secp384r1",
+                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
+                    public_half,
+                )
+            } else {
+                Err("an EC key the host does not read (P-256 and P-384 only)".into())
+            }
+        }
+        "PUBLIC KEY" => {
+            let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)
+                .map_err(|e| format!("a malformed public key: {e}"))?;
+            if info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID {
+                let key = rsa::pkcs1::RsaPublicKey::try_from(info.subject_public_key.raw_bytes())
+                    .map_err(|e| format!("a malformed RSA public key: {e}"))?;
+                Ok(public_details(rsa_kind(key.modulus, key.public_exponent)?))
+            } else if p256::PublicKey::from_public_key_der(der).is_ok() {
+                Ok(public_details(wit::KeyKind::Ec("prime256v1".into())))
+            } else if p384::PublicKey::from_public_key_der(der).is_ok() {
+                Ok(public_details(wit::KeyKind::Ec("secp384r1".into())))
+            } else {
+                Err("a public key the host does not read (RSA, P-256 and P-384 only)".into())
+            }
+        }
+        "RSA PUBLIC KEY" => {
+            let key = rsa::pkcs1::RsaPublicKey::try_from(der)
+                .map_err(|e| format!("a malformed RSA public key: {e}"))?;
+            Ok(public_details(rsa_kind(key.modulus, key.public_exponent)?))
+        }
+        other => Err(format!("a {other} the host does not read")),
+    }
 }
 
 impl wit::Host for CryptoHost {
@@ -544,10 +836,10 @@ impl wit::Host for CryptoHost {
         hash: String,
         scheme: String,
         key: String,
-        digest: Vec<u8>,
+        input: wit::Signed,
         options: wit::SignatureOptions,
     ) -> Result<Vec<u8>, String> {
-        sign(&hash, &scheme, &key, &digest, &options)
+        sign(&hash, &scheme, &key, &input, &options)
     }
 
     fn verify(
@@ -555,17 +847,51 @@ impl wit::Host for CryptoHost {
         hash: String,
         scheme: String,
         key: String,
-        digest: Vec<u8>,
+        input: wit::Signed,
         signature: Vec<u8>,
         options: wit::SignatureOptions,
     ) -> Result<bool, String> {
-        verify(&hash, &scheme, &key, &digest, &signature, &options)
+        verify(&hash, &scheme, &key, &input, &signature, &options)
+    }
+
+    fn inspect_key(&mut self, key: String, public_half: bool) -> Result<wit::KeyDetails, String> {
+        inspect_key(&key, public_half)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::sign`] given a digest, as the SDK sends data over 4 MiB.
+    fn sign(
+        hash: &str,
+        scheme: &str,
+        key: &str,
+        digest: &[u8],
+        options: &wit::SignatureOptions,
+    ) -> Result<Vec<u8>, String> {
+        super::sign(
+            hash,
+            scheme,
+            key,
+            &wit::Signed::Digest(digest.to_vec()),
+            options,
+        )
+    }
+
+    /// [`super::verify`] given a digest.
+    fn verify(
+        hash: &str,
+        scheme: &str,
+        key: &str,
+        digest: &[u8],
+        signature: &[u8],
+        options: &wit::SignatureOptions,
+    ) -> Result<bool, String> {
+        let input = wit::Signed::Digest(digest.to_vec());
+        super::verify(hash, scheme, key, &input, signature, options)
+    }
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -642,6 +968,26 @@ mod tests {
 
     /// A 1024-bit RSA key (small: generated per test run) as PKCS#8 and PKCS#1 PEM, and its
     /// public half as SubjectPublicKeyInfo PEM.
+    /// A 12 000-bit PKCS#1 "RSA PRIVATE KEY" whose numbers are not a key at all.
+    fn oversized_rsa_key() -> String {
+        use rsa::pkcs1::UintRef;
+        use rsa::pkcs1::der::Encode;
+        let big = [0xff; 1500];
+        let one = [1];
+        let key = rsa::pkcs1::RsaPrivateKey {
+            modulus: UintRef::new(&big).unwrap(),
+            public_exponent: UintRef::new(&[1, 0, 1]).unwrap(),
+            private_exponent: UintRef::new(&big).unwrap(),
+            prime1: UintRef::new(&big[..750]).unwrap(),
+            prime2: UintRef::new(&big[..750]).unwrap(),
+            exponent1: UintRef::new(&one).unwrap(),
+            exponent2: UintRef::new(&one).unwrap(),
+            coefficient: UintRef::new(&one).unwrap(),
+            other_prime_infos: None,
+        };
+        pem::encode(&pem::Pem::new("RSA PRIVATE KEY", key.to_der().unwrap()))
+    }
+
     fn rsa_pems() -> (String, String, String) {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -868,24 +1214,8 @@ mod tests {
 
     #[test]
     fn rsa_keys_over_4096_bits_are_refused_before_their_arithmetic() {
-        use rsa::pkcs1::UintRef;
-        use rsa::pkcs1::der::Encode;
-        // A 12 000-bit "key" whose numbers are not a key at all: refused by its size alone,
-        // before the crate would multiply and invert them.
-        let big = [0xff; 1500];
-        let one = [1];
-        let key = rsa::pkcs1::RsaPrivateKey {
-            modulus: UintRef::new(&big).unwrap(),
-            public_exponent: UintRef::new(&[1, 0, 1]).unwrap(),
-            private_exponent: UintRef::new(&big).unwrap(),
-            prime1: UintRef::new(&big[..750]).unwrap(),
-            prime2: UintRef::new(&big[..750]).unwrap(),
-            exponent1: UintRef::new(&one).unwrap(),
-            exponent2: UintRef::new(&one).unwrap(),
-            coefficient: UintRef::new(&one).unwrap(),
-            other_prime_infos: None,
-        };
-        let text = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", key.to_der().unwrap()));
+        // Refused by its size alone, before the crate would multiply and invert its numbers.
+        let text = oversized_rsa_key();
         let digest = sha2::Sha256::digest(b"x").to_vec();
         let e = sign("sha256", "rsa", &text, &digest, &options(None, false)).unwrap_err();
         assert!(e.contains("12000 bits") && e.contains("4096"), "{e}");
@@ -921,5 +1251,139 @@ mod tests {
         };
         assert_eq!(check(&digest), Ok(true));
         assert_eq!(check(&sha1::Sha1::digest(b"other")), Ok(false));
+    }
+
+    #[test]
+    fn signatures_of_data_are_rings_where_it_signs_and_match_the_rsa_crates_on_the_digest() {
+        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        // `ring` signs keys of 2048 bits and more.
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+        let private = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+        let public = key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let text = b"signed text".to_vec();
+        let data = wit::Signed::Data(text.clone());
+        let other = wit::Signed::Data(b"other text".to_vec());
+        for hash in ["sha1", "sha224", "sha256", "sha384", "sha512"] {
+            let digest = Algorithm::parse(hash).unwrap().hash(&text);
+            for pss_salt in [None, Some(-1), Some(-2), Some(20)] {
+                let options = options(pss_salt, false);
+                let by_data = super::sign(hash, "rsa", &private, &data, &options).unwrap();
+                let by_digest = sign(hash, "rsa", &private, &digest, &options).unwrap();
+                // PKCS#1 v1.5 is deterministic: `ring`'s and the `rsa` crate's are the same.
+                if pss_salt.is_none() {
+                    assert_eq!(by_data, by_digest, "{hash}");
+                }
+                for signature in [&by_data, &by_digest] {
+                    let check = |input: &wit::Signed, key: &str| {
+                        super::verify(hash, "rsa", key, input, signature, &options)
+                    };
+                    assert_eq!(check(&data, &public), Ok(true), "{hash} {pss_salt:?}");
+                    assert_eq!(check(&data, &private), Ok(true), "{hash} {pss_salt:?}");
+                    assert_eq!(check(&other, &public), Ok(false), "{hash} {pss_salt:?}");
+                    assert_eq!(
+                        verify(hash, "rsa", &public, &digest, signature, &options),
+                        Ok(true)
+                    );
+                }
+            }
+        }
+        // Data over what one call takes are refused, as `digest`'s are.
+        let huge = wit::Signed::Data(vec![0; MAX_INPUT_BYTES + 1]);
+        let e = super::sign("sha256", "rsa", &private, &huge, &options(None, false));
+        assert!(e.unwrap_err().contains("hash in parts"));
+    }
+
+    /// A key's kind in words: `rsa BITS EXPONENT` or `ec CURVE`.
+    fn kind(details: &wit::KeyDetails) -> String {
+        match &details.kind {
+            wit::KeyKind::Rsa(rsa) => format!("rsa {} {}", rsa.modulus_bits, rsa.public_exponent),
+            wit::KeyKind::Ec(curve) => format!("ec {curve}"),
+        }
+    }
+
+    #[test]
+    fn keys_are_described_as_nodes_key_objects_describe_them_with_their_public_halves() {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let (pkcs8, pkcs1, public) = rsa_pems();
+        let rsa = "rsa 1024 65537";
+        for private in [&pkcs8, &pkcs1] {
+            let details = inspect_key(private, false).unwrap();
+            assert_eq!(kind(&details), rsa);
+            assert!(details.private_key && details.public_key.is_none());
+            // The public half is the key pair's public key, byte for byte, as Node exports it.
+            let half = inspect_key(private, true).unwrap().public_key.unwrap();
+            assert_eq!(half, public);
+        }
+        let details = inspect_key(&public, true).unwrap();
+        assert_eq!(kind(&details), rsa);
+        assert!(!details.private_key && details.public_key.is_none());
+        let key = RsaPublicKey::from_public_key_pem(&public).unwrap();
+        let pkcs1_public = {
+            use rsa::pkcs1::EncodeRsaPublicKey;
+            key.to_pkcs1_pem(LineEnding::LF).unwrap()
+        };
+        assert_eq!(kind(&inspect_key(&pkcs1_public, false).unwrap()), rsa);
+
+        let p256_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let p384_key = p384::SecretKey::random(&mut rand::rngs::OsRng);
+        let curves = [
+            (
+                "prime256v1",
+                p256_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p256_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
+                p256_key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap(),
+            ),
+            (
+                "secp384r1",
+                p384_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p384_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
+                p384_key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap(),
+            ),
+        ];
+        for (curve, pkcs8, sec1, public) in curves {
+            let ec = format!("ec {curve}");
+            for private in [&pkcs8, &sec1] {
+                let details = inspect_key(private, true).unwrap();
+                assert_eq!((kind(&details), details.private_key), (ec.clone(), true));
+                assert_eq!(details.public_key.as_deref(), Some(public.as_str()));
+            }
+            let details = inspect_key(&public, false).unwrap();
+            assert_eq!((kind(&details), details.private_key), (ec, false));
+        }
+    }
+
+    #[test]
+    fn keys_the_host_does_not_read_are_errors_and_oversized_rsa_keys_are_only_measured() {
+        // secp256k1 (the polyfill's), an encrypted key, a certificate-only text.
+        let k1 = "-----BEGIN PUBLIC KEY-----\nMFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAE1OVEt9NRX9oiBElBWJXu/p8r6ed3Sf1/\nfO/19Xe4ukZx5JWrncr0P5CcmbJ8FB5Iw2hwPLQRtYJUUxYjTvCg7g==\n-----END PUBLIC KEY-----";
+        let e = inspect_key(k1, false).unwrap_err();
+        assert!(e.contains("P-256 and P-384 only"), "{e}");
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(
+            inspect_key(encrypted, false)
+                .unwrap_err()
+                .contains("encrypted")
+        );
+        assert!(
+            inspect_key("no key", false)
+                .unwrap_err()
+                .contains("no PEM key block")
+        );
+        // An oversized RSA key is described from its structure (Node reports its size too);
+        // signing with it is still refused (see above).
+        assert_eq!(
+            kind(&inspect_key(&oversized_rsa_key(), false).unwrap()),
+            "rsa 12000 65537"
+        );
     }
 }
