@@ -292,6 +292,12 @@ export const onExecutePostLogin = async (event, api) => {
     const verify = (key, sig) => crypto.createVerify('sha256').update('signed text').verify(key, sig);
     const copy = signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.length);
     const pss = (saltLength) => () => crypto.createSign('sha256').update('x').sign({ key: rsaPrivate, padding: 6, saltLength });
+    const used = () => {
+      const signer = crypto.createSign('sha256').update('signed text');
+      const verifier = crypto.createVerify('sha256').update('signed text');
+      verifier.verify(rsaPublic, signer.sign(rsaPrivate));
+      return { signer, verifier };
+    };
     return [
       signature.toString('base64').slice(0, 24),
       verify(rsaPublic, copy),
@@ -302,6 +308,13 @@ export const onExecutePostLogin = async (event, api) => {
       errorOf(() => verify(crypto.createSecretKey(Buffer.from('k')), signature)),
       errorOf(pss(1.5)),
       errorOf(pss(1000))[0],
+      // A Sign or Verify is finished once used: updating or using it again throws.
+      [
+        () => used().signer.update('y'),
+        () => used().signer.sign(rsaPrivate),
+        () => used().verifier.verify(rsaPublic, signature),
+        () => used().verifier.update('y'),
+      ].map((fn) => Array.isArray(errorOf(fn))),
     ];
   });
   // What Cachet's layer does not do, and says: PSS or IEEE P1363 with a key the host refuses

@@ -211,7 +211,8 @@ async fn node_builtins_and_globals_behave_as_node_gives_them() {
             ["TypeError", "ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE"],
             ["TypeError", "ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE"],
             ["TypeError", "ERR_INVALID_ARG_VALUE"],
-            "Error"
+            "Error",
+            [true, true, true, true]
         ],
         "zlib": [true, true, "xyz"],
         "os": ["\n", "string"],

@@ -281,7 +281,7 @@ function finalized() {
 }
 
 HostHash.prototype.update = function update(data, inputEncoding) {
-  if (this._chunks === null) throw finalized();
+  if (this._chunks === null || this._digested) throw finalized();
   // to-buffer checks the type as crypto-browserify does (a TypeError for anything but a
   // string, Buffer, TypedArray or DataView); the copy is ours to keep.
   const bytes = Buffer.from(toBuffer(data, inputEncoding));
@@ -317,6 +317,9 @@ HostHash.prototype._digest = function () {
  * (`ring`) hashes the data itself. The data stay, as one chunk, for a later `digest`.
  */
 HostHash.prototype._signed = function () {
+  // Signing ends the hash as a digest does: a later update, sign or verify throws.
+  if (this._digested) throw finalized();
+  this._digested = true;
   if (this._out === undefined && this._bytes <= HOST_MAX_BYTES) {
     const data = this._chunks.length === 1 ? this._chunks[0] : Buffer.concat(this._chunks, this._bytes);
     this._chunks = [data];
@@ -477,13 +480,15 @@ export function createSign(algorithm, options) {
     const host = hosted ? hostKey(key) : undefined;
     if (host === undefined) return polyfill.call(this, material(key), encoding);
     this.end();
+    // Outside the `try`: a used Sign throws here, as a used Hash does.
+    const input = this._hash._signed();
     let signature;
     try {
-      signature = bufferOf(hostSign(hashType, this._signType, host.pem, this._hash._signed(), host.options));
+      signature = bufferOf(hostSign(hashType, this._signType, host.pem, input, host.options));
     } catch (err) {
       // A key or scheme the host does not take: the polyfill signs, or throws as it did.
       polyfillCannot(host, err);
-      signature = polyfillSign(this._hash.digest(), material(key), hashType, this._signType, this._tag);
+      signature = polyfillSign(this._hash._digest(), material(key), hashType, this._signType, this._tag);
     }
     return encoding ? signature.toString(encoding) : signature;
   };
@@ -505,11 +510,12 @@ export function createVerify(algorithm, options) {
     if (host === undefined) return polyfill.call(this, material(key), bytes, encoding);
     this.end();
     const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const input = this._hash._signed();
     try {
-      return hostVerify(hashType, this._signType, host.pem, this._hash._signed(), view, host.options);
+      return hostVerify(hashType, this._signType, host.pem, input, view, host.options);
     } catch (err) {
       polyfillCannot(host, err);
-      return polyfillVerify(Buffer.from(view), this._hash.digest(), material(key), this._signType, this._tag);
+      return polyfillVerify(Buffer.from(view), this._hash._digest(), material(key), this._signType, this._tag);
     }
   };
   return verifier;

@@ -516,32 +516,40 @@ macro_rules! ecdsa_verify {
     }};
 }
 
-/// What `sign` and `verify` are given, by the hash that made the digest: the digest, and the
-/// data when the SDK sent them (`ring` hashes the data itself; it takes no digest).
+/// What `sign` and `verify` are given, with the hash that makes (or made) the digest: the
+/// data when the SDK sent them (`ring` hashes them itself and takes no digest), else the digest.
 struct Signed<'a> {
     hash: SignatureHash,
-    digest: std::borrow::Cow<'a, [u8]>,
-    data: Option<&'a [u8]>,
+    input: &'a wit::Signed,
 }
 
 impl<'a> Signed<'a> {
     fn new(hash: &str, input: &'a wit::Signed) -> Result<Self, String> {
-        Ok(match input {
-            wit::Signed::Digest(digest) => Self {
-                hash: SignatureHash::parse(hash, digest)?,
-                digest: std::borrow::Cow::Borrowed(digest),
-                data: None,
-            },
+        let hash = match input {
+            wit::Signed::Digest(digest) => SignatureHash::parse(hash, digest)?,
             wit::Signed::Data(data) => {
                 check_size(data.len())?;
-                let hash = SignatureHash::named(hash)?;
-                Self {
-                    hash,
-                    digest: std::borrow::Cow::Owned(hash.digest(data)),
-                    data: Some(data),
-                }
+                SignatureHash::named(hash)?
             }
-        })
+        };
+        Ok(Self { hash, input })
+    }
+
+    /// The data, when the SDK sent them.
+    fn data(&self) -> Option<&'a [u8]> {
+        match self.input {
+            wit::Signed::Data(data) => Some(data),
+            wit::Signed::Digest(_) => None,
+        }
+    }
+
+    /// The digest: given, or computed here, only on the paths that need one (hashing 4 MiB
+    /// twice would double the call's time).
+    fn digest(&self) -> std::borrow::Cow<'a, [u8]> {
+        match self.input {
+            wit::Signed::Digest(digest) => std::borrow::Cow::Borrowed(digest),
+            wit::Signed::Data(data) => std::borrow::Cow::Owned(self.hash.digest(data)),
+        }
     }
 }
 
@@ -608,7 +616,8 @@ pub(crate) fn sign(
     input: &wit::Signed,
     options: &wit::SignatureOptions,
 ) -> Result<Vec<u8>, String> {
-    let Signed { hash, digest, data } = Signed::new(hash, input)?;
+    let signed = Signed::new(hash, input)?;
+    let hash = signed.hash;
     let key = private_key(key)?;
     allows(scheme, matches!(key, PrivateKey::Rsa(_)))?;
     Ok(match key {
@@ -616,12 +625,16 @@ pub(crate) fn sign(
             let bits = rsa_private_bits(&der)?;
             let salt = match options.pss_salt {
                 None => None,
-                Some(option) => Some(signing_salt(option, bits, digest.len())?),
+                Some(option) => Some(signing_salt(option, bits, hash.len())?),
             };
-            if let Some(signature) = data.and_then(|data| ring_sign(&der, hash, salt, data)) {
+            if let Some(signature) = signed
+                .data()
+                .and_then(|data| ring_sign(&der, hash, salt, data))
+            {
                 return Ok(signature);
             }
             let key = rsa_private(&der)?;
+            let digest = signed.digest();
             // Blinded: the private-key operation's timing does not follow the key.
             let mut rng = rand::rngs::OsRng;
             match salt {
@@ -630,8 +643,8 @@ pub(crate) fn sign(
             }
             .map_err(|e| format!("signing failed: {e}"))?
         }
-        PrivateKey::P256(key) => ecdsa_sign!(p256, &key, &digest, options.p1363, 32),
-        PrivateKey::P384(key) => ecdsa_sign!(p384, &key, &digest, options.p1363, 48),
+        PrivateKey::P256(key) => ecdsa_sign!(p256, &key, &signed.digest(), options.p1363, 32),
+        PrivateKey::P384(key) => ecdsa_sign!(p384, &key, &signed.digest(), options.p1363, 48),
     })
 }
 
@@ -644,7 +657,8 @@ pub(crate) fn verify(
     signature: &[u8],
     options: &wit::SignatureOptions,
 ) -> Result<bool, String> {
-    let Signed { hash, digest, data } = Signed::new(hash, input)?;
+    let signed = Signed::new(hash, input)?;
+    let hash = signed.hash;
     let key = public_key(key)?;
     allows(scheme, matches!(key, PublicKey::Rsa(..)))?;
     Ok(match key {
@@ -656,17 +670,25 @@ pub(crate) fn verify(
                 Some(-1 | -2) => Some(hash.len()),
                 Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
             };
-            if data.is_some_and(|data| ring_verifies(&der, hash, ring_salt, data, signature)) {
+            if signed
+                .data()
+                .is_some_and(|data| ring_verifies(&der, hash, ring_salt, data, signature))
+            {
                 return Ok(true);
             }
+            let digest = signed.digest();
             match options.pss_salt {
                 None => key.verify(hash.pkcs1v15(), &digest, signature).is_ok(),
                 Some(option) => verifying_salt(option, &key, hash, signature)
                     .is_some_and(|salt| key.verify(hash.pss(salt), &digest, signature).is_ok()),
             }
         }
-        PublicKey::P256(key) => ecdsa_verify!(p256, key, &digest, signature, options.p1363, 32),
-        PublicKey::P384(key) => ecdsa_verify!(p384, key, &digest, signature, options.p1363, 48),
+        PublicKey::P256(key) => {
+            ecdsa_verify!(p256, key, &signed.digest(), signature, options.p1363, 32)
+        }
+        PublicKey::P384(key) => {
+            ecdsa_verify!(p384, key, &signed.digest(), signature, options.p1363, 48)
+        }
     })
 }
 
