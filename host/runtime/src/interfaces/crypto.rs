@@ -229,7 +229,12 @@ fn rsa_private(pkcs1_der: &[u8]) -> Result<RsaPrivateKey, String> {
 
 /// The private key in PEM `text`.
 fn private_key(text: &str) -> Result<PrivateKey, String> {
-    let block = pem_block(text)?;
+    private_key_in(&pem_block(text)?)
+}
+
+/// The private key in the PEM block `block` (an RSA key's DER only copied: nothing is computed
+/// with it until it signs).
+fn private_key_in(block: &pem::Pem) -> Result<PrivateKey, String> {
     let der = block.contents();
     Ok(match block.tag() {
         "PRIVATE KEY" => {
@@ -553,38 +558,58 @@ impl<'a> Signed<'a> {
     }
 }
 
-/// `data`'s signature with the PKCS#1 RSA key `der`, made by `ring` where `ring` makes that
-/// kind: PKCS#1 v1.5, or PSS with the digest's salt length (what JWT's PS256 uses), with
-/// SHA-256, -384 or -512, and a key of 2048 to 4096 bits. `ring`'s private-key operation is
+/// `ring`'s padding to sign with and parameters to verify with for an RSA signature with
+/// `hash` and a PSS salt of `salt` bytes (PKCS#1 v1.5 when none), where `ring` makes or checks
+/// that kind: PKCS#1 v1.5, or PSS with the digest's salt length (what JWT's PS256 uses), with
+/// SHA-256, -384 or -512; PKCS#1 v1.5 with SHA-1 it only verifies.
+fn ring_kind(
+    hash: SignatureHash,
+    salt: Option<usize>,
+) -> Option<(
+    Option<&'static dyn ring::signature::RsaEncoding>,
+    &'static ring::signature::RsaParameters,
+)> {
+    use ring::signature as rs;
+    Some(match (hash, salt) {
+        (SignatureHash::Sha1, None) => (None, &rs::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY),
+        (SignatureHash::Sha256, None) => {
+            (Some(&rs::RSA_PKCS1_SHA256), &rs::RSA_PKCS1_2048_8192_SHA256)
+        }
+        (SignatureHash::Sha384, None) => {
+            (Some(&rs::RSA_PKCS1_SHA384), &rs::RSA_PKCS1_2048_8192_SHA384)
+        }
+        (SignatureHash::Sha512, None) => {
+            (Some(&rs::RSA_PKCS1_SHA512), &rs::RSA_PKCS1_2048_8192_SHA512)
+        }
+        (SignatureHash::Sha256, Some(32)) => {
+            (Some(&rs::RSA_PSS_SHA256), &rs::RSA_PSS_2048_8192_SHA256)
+        }
+        (SignatureHash::Sha384, Some(48)) => {
+            (Some(&rs::RSA_PSS_SHA384), &rs::RSA_PSS_2048_8192_SHA384)
+        }
+        (SignatureHash::Sha512, Some(64)) => {
+            (Some(&rs::RSA_PSS_SHA512), &rs::RSA_PSS_2048_8192_SHA512)
+        }
+        _ => return None,
+    })
+}
+
+/// `data`'s signature with the PKCS#1 RSA key `der`, made by `ring` where it signs that kind
+/// (see [`ring_kind`]) with a key of 2048 to 4096 bits. `ring`'s private-key operation is
 /// constant-time and ~4 times the `rsa` crate's speed (BENCHMARKS.md). None where it does not
 /// sign: the `rsa` crate signs then.
 fn ring_sign(der: &[u8], hash: SignatureHash, salt: Option<usize>, data: &[u8]) -> Option<Vec<u8>> {
-    use ring::signature as rs;
-    let padding: &'static dyn rs::RsaEncoding = match (hash, salt) {
-        (SignatureHash::Sha256, None) => &rs::RSA_PKCS1_SHA256,
-        (SignatureHash::Sha384, None) => &rs::RSA_PKCS1_SHA384,
-        (SignatureHash::Sha512, None) => &rs::RSA_PKCS1_SHA512,
-        (SignatureHash::Sha256, Some(32)) => &rs::RSA_PSS_SHA256,
-        (SignatureHash::Sha384, Some(48)) => &rs::RSA_PSS_SHA384,
-        (SignatureHash::Sha512, Some(64)) => &rs::RSA_PSS_SHA512,
-        _ => return None,
-    };
+    let padding = ring_kind(hash, salt)?.0?;
     let key = ring::rsa::KeyPair::from_der(der).ok()?;
     let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        padding,
-        &ring::rand::SystemRandom::new(),
-        data,
-        &mut signature,
-    )
-    .ok()?;
+    let random = ring::rand::SystemRandom::new();
+    key.sign(padding, &random, data, &mut signature).ok()?;
     Some(signature)
 }
 
 /// Whether `ring` finds `signature` the PKCS#1 RSA public key `der`'s on `data`, for the kinds
-/// it verifies (`ring_sign`'s, and PKCS#1 v1.5 with SHA-1; keys of 2048 bits or more). False
-/// means only that `ring` did not verify it: the caller asks the `rsa` crate then, which
-/// decides.
+/// it verifies (see [`ring_kind`]; keys of 2048 bits or more). False means only that `ring`
+/// did not verify it: the caller asks the `rsa` crate then, which decides.
 fn ring_verifies(
     der: &[u8],
     hash: SignatureHash,
@@ -592,20 +617,11 @@ fn ring_verifies(
     data: &[u8],
     signature: &[u8],
 ) -> bool {
-    use ring::signature as rs;
-    let parameters: &'static rs::RsaParameters = match (hash, salt) {
-        (SignatureHash::Sha1, None) => &rs::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-        (SignatureHash::Sha256, None) => &rs::RSA_PKCS1_2048_8192_SHA256,
-        (SignatureHash::Sha384, None) => &rs::RSA_PKCS1_2048_8192_SHA384,
-        (SignatureHash::Sha512, None) => &rs::RSA_PKCS1_2048_8192_SHA512,
-        (SignatureHash::Sha256, Some(32)) => &rs::RSA_PSS_2048_8192_SHA256,
-        (SignatureHash::Sha384, Some(48)) => &rs::RSA_PSS_2048_8192_SHA384,
-        (SignatureHash::Sha512, Some(64)) => &rs::RSA_PSS_2048_8192_SHA512,
-        _ => return false,
-    };
-    rs::UnparsedPublicKey::new(parameters, der)
-        .verify(data, signature)
-        .is_ok()
+    ring_kind(hash, salt).is_some_and(|(_, parameters)| {
+        ring::signature::UnparsedPublicKey::new(parameters, der)
+            .verify(data, signature)
+            .is_ok()
+    })
 }
 
 /// The signature of what `input` holds under the PEM private key `key` (see the WIT's `sign`).
@@ -781,45 +797,19 @@ pub(crate) fn inspect_key(text: &str, public_half: bool) -> Result<wit::KeyDetai
         public_key: None,
     };
     match block.tag() {
-        "PRIVATE KEY" => {
-            let info = rsa::pkcs8::PrivateKeyInfo::try_from(der)
-                .map_err(|e| format!("a malformed PKCS#8 key: {e}"))?;
-            if info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID {
-                rsa_private_details(info.private_key, public_half)
-            } else if let Ok(key) = p256::SecretKey::from_pkcs8_der(der) {
-                ec_private_details(
-                    "prime256v1",
-                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
-                    public_half,
-                )
-            } else if let Ok(key) = p384::SecretKey::from_pkcs8_der(der) {
-                ec_private_details(
-                    "secp384r1",
-                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
-                    public_half,
-                )
-            } else {
-                Err("a PKCS#8 key the host does not read (RSA, P-256 and P-384 only)".into())
-            }
-        }
-        "RSA PRIVATE KEY" => rsa_private_details(der, public_half),
-        "EC PRIVATE KEY" => {
-            if let Ok(key) = p256::SecretKey::from_sec1_der(der) {
-                ec_private_details(
-                    "prime256v1",
-                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
-                    public_half,
-                )
-            } else if let Ok(key) = p384::SecretKey::from_sec1_der(der) {
-                ec_private_details(
-                    "secp384r1",
-                    || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
-                    public_half,
-                )
-            } else {
-                Err("an EC key the host does not read (P-256 and P-384 only)".into())
-            }
-        }
+        "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => match private_key_in(&block)? {
+            PrivateKey::Rsa(der) => rsa_private_details(&der, public_half),
+            PrivateKey::P256(key) => ec_private_details(
+                "prime256v1",
+                || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
+                public_half,
+            ),
+            PrivateKey::P384(key) => ec_private_details(
+                "secp384r1",
+                || ec_public(key.public_key().to_public_key_pem(LineEnding::LF)),
+                public_half,
+            ),
+        },
         "PUBLIC KEY" => {
             let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)
                 .map_err(|e| format!("a malformed public key: {e}"))?;
@@ -1010,6 +1000,34 @@ mod tests {
         pem::encode(&pem::Pem::new("RSA PRIVATE KEY", key.to_der().unwrap()))
     }
 
+    /// A new P-256 and a new P-384 key: Node's curve name, PKCS#8 and SEC1 private PEM, and
+    /// the public key's PEM.
+    fn ec_pems() -> [(&'static str, String, String, String); 2] {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let p256_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let p384_key = p384::SecretKey::random(&mut rand::rngs::OsRng);
+        [
+            (
+                "prime256v1",
+                p256_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p256_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
+                p256_key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap(),
+            ),
+            (
+                "secp384r1",
+                p384_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
+                p384_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
+                p384_key
+                    .public_key()
+                    .to_public_key_pem(LineEnding::LF)
+                    .unwrap(),
+            ),
+        ]
+    }
+
     fn rsa_pems() -> (String, String, String) {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -1134,32 +1152,10 @@ mod tests {
 
     #[test]
     fn ecdsa_signatures_on_p256_and_p384_in_der_and_ieee_p1363() {
-        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-        let p256_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let p384_key = p384::SecretKey::random(&mut rand::rngs::OsRng);
-        let keys = [
-            (
-                p256_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-                p256_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
-                p256_key
-                    .public_key()
-                    .to_public_key_pem(LineEnding::LF)
-                    .unwrap(),
-                64,
-            ),
-            (
-                p384_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-                p384_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
-                p384_key
-                    .public_key()
-                    .to_public_key_pem(LineEnding::LF)
-                    .unwrap(),
-                96,
-            ),
-        ];
         let digest = sha2::Sha256::digest(b"signed text").to_vec();
         let other = sha2::Sha256::digest(b"other text").to_vec();
-        for (pkcs8, sec1, public, p1363_len) in keys {
+        for (curve, pkcs8, sec1, public) in ec_pems() {
+            let p1363_len = if curve == "prime256v1" { 64 } else { 96 };
             for private in [&pkcs8, &sec1] {
                 let der = sign("sha256", "ecdsa", private, &digest, &options(None, false)).unwrap();
                 assert_eq!(der[0], 0x30, "a DER SEQUENCE");
@@ -1328,7 +1324,7 @@ mod tests {
 
     #[test]
     fn keys_are_described_as_nodes_key_objects_describe_them_with_their_public_halves() {
-        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        use p256::pkcs8::LineEnding;
         let (pkcs8, pkcs1, public) = rsa_pems();
         let rsa = "rsa 1024 65537";
         for private in [&pkcs8, &pkcs1] {
@@ -1349,29 +1345,7 @@ mod tests {
         };
         assert_eq!(kind(&inspect_key(&pkcs1_public, false).unwrap()), rsa);
 
-        let p256_key = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let p384_key = p384::SecretKey::random(&mut rand::rngs::OsRng);
-        let curves = [
-            (
-                "prime256v1",
-                p256_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-                p256_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
-                p256_key
-                    .public_key()
-                    .to_public_key_pem(LineEnding::LF)
-                    .unwrap(),
-            ),
-            (
-                "secp384r1",
-                p384_key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-                p384_key.to_sec1_pem(LineEnding::LF).unwrap().to_string(),
-                p384_key
-                    .public_key()
-                    .to_public_key_pem(LineEnding::LF)
-                    .unwrap(),
-            ),
-        ];
-        for (curve, pkcs8, sec1, public) in curves {
+        for (curve, pkcs8, sec1, public) in ec_pems() {
             let ec = format!("ec {curve}");
             for private in [&pkcs8, &sec1] {
                 let details = inspect_key(private, true).unwrap();
