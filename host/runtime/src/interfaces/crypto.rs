@@ -260,38 +260,44 @@ fn private_key_in(block: &pem::Pem) -> Result<PrivateKey, String> {
     })
 }
 
+/// The RSA public key in PKCS#1 DER (the `rsa` crate refuses moduli over 4096 bits before any
+/// arithmetic), kept with its DER for `ring`.
+fn rsa_public(pkcs1_der: Vec<u8>) -> Result<PublicKey, String> {
+    RsaPublicKey::from_pkcs1_der(&pkcs1_der)
+        .map(|key| PublicKey::Rsa(key, pkcs1_der))
+        .map_err(|e| format!("an RSA public key the host does not read: {e}"))
+}
+
 /// The public key in PEM `text` (a private key's public half).
 fn public_key(text: &str) -> Result<PublicKey, String> {
     let block = pem_block(text)?;
     let der = block.contents();
     match block.tag() {
-        // The `rsa` crate refuses moduli over 4096 bits before any arithmetic.
-        "PUBLIC KEY" => RsaPublicKey::from_public_key_der(der)
-            .and_then(|key| {
-                let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)?;
-                Ok(PublicKey::Rsa(
-                    key,
-                    info.subject_public_key.raw_bytes().to_vec(),
-                ))
-            })
-            .or_else(|_| p256::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P256))
-            .or_else(|_| p384::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P384))
-            .map_err(|_| {
-                "a public key the host does not read (RSA up to 4096 bits, P-256, P-384)".into()
-            }),
-        "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(der)
-            .map(|key| PublicKey::Rsa(key, der.to_vec()))
-            .map_err(|e| format!("an RSA public key the host does not read: {e}")),
-        _ => Ok(match private_key(text)? {
-            PrivateKey::Rsa(der) => {
-                let key = rsa_private(&der)?.to_public_key();
-                let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&key)
-                    .map_err(|e| format!("the RSA key's public half could not be encoded: {e}"))?;
-                PublicKey::Rsa(key, public.into_vec())
+        "PUBLIC KEY" => {
+            let info = rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)
+                .map_err(|e| format!("a malformed public key: {e}"))?;
+            if info.algorithm.oid == rsa::pkcs1::ALGORITHM_OID {
+                return rsa_public(info.subject_public_key.raw_bytes().to_vec());
             }
-            PrivateKey::P256(key) => PublicKey::P256(key.public_key().into()),
-            PrivateKey::P384(key) => PublicKey::P384(key.public_key().into()),
-        }),
+            p256::ecdsa::VerifyingKey::from_public_key_der(der)
+                .map(PublicKey::P256)
+                .or_else(|_| {
+                    p384::ecdsa::VerifyingKey::from_public_key_der(der).map(PublicKey::P384)
+                })
+                .map_err(|_| "a public key the host does not read (RSA, P-256, P-384)".into())
+        }
+        "RSA PUBLIC KEY" => rsa_public(der.to_vec()),
+        _ => match private_key_in(&block)? {
+            // Its modulus and exponent, as the structure holds them (as OpenSSL verifies with a
+            // private key): nothing is computed with the private numbers.
+            PrivateKey::Rsa(der) => {
+                let key = rsa::pkcs1::RsaPrivateKey::try_from(der.as_slice())
+                    .map_err(|e| format!("a malformed RSA key: {e}"))?;
+                rsa_public(rsa_public_der(key.modulus, key.public_exponent)?)
+            }
+            PrivateKey::P256(key) => Ok(PublicKey::P256(key.public_key().into())),
+            PrivateKey::P384(key) => Ok(PublicKey::P384(key.public_key().into())),
+        },
     }
 }
 
@@ -739,21 +745,31 @@ fn rsa_spki(
     exponent: rsa::pkcs1::UintRef<'_>,
 ) -> Result<String, String> {
     use rsa::pkcs1::der::Encode;
-    let encoded =
-        |e: rsa::pkcs1::der::Error| format!("the RSA key's public half could not be encoded: {e}");
-    let pkcs1 = rsa::pkcs1::RsaPublicKey {
+    let pkcs1 = rsa_public_der(modulus, exponent)?;
+    let spki = rsa::pkcs8::der::asn1::BitStringRef::new(0, &pkcs1).and_then(|key| {
+        rsa::pkcs8::SubjectPublicKeyInfoRef {
+            algorithm: rsa::pkcs1::ALGORITHM_ID,
+            subject_public_key: key,
+        }
+        .to_der()
+    });
+    Ok(spki_pem(&spki.map_err(public_half_error)?))
+}
+
+/// The PKCS#1 DER of the RSA public key with these numbers.
+fn rsa_public_der(
+    modulus: rsa::pkcs1::UintRef<'_>,
+    exponent: rsa::pkcs1::UintRef<'_>,
+) -> Result<Vec<u8>, String> {
+    let public = rsa::pkcs1::RsaPublicKey {
         modulus,
         public_exponent: exponent,
-    }
-    .to_der()
-    .map_err(encoded)?;
-    let spki = rsa::pkcs8::SubjectPublicKeyInfoRef {
-        algorithm: rsa::pkcs1::ALGORITHM_ID,
-        subject_public_key: rsa::pkcs8::der::asn1::BitStringRef::new(0, &pkcs1).map_err(encoded)?,
-    }
-    .to_der()
-    .map_err(encoded)?;
-    Ok(spki_pem(&spki))
+    };
+    rsa::pkcs1::der::Encode::to_der(&public).map_err(public_half_error)
+}
+
+fn public_half_error(e: rsa::pkcs1::der::Error) -> String {
+    format!("the RSA key's public half could not be encoded: {e}")
 }
 
 /// Details of a PKCS#1 RSA private key: read from its structure, no arithmetic (what Node's
