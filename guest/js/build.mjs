@@ -661,7 +661,12 @@ function import_cachet_action_api_0_1_0$call(arg0, arg1) {
   const failed = view.getUint8(ret + 0, true);
   const ptr = view.getUint32(ret + 4, true);
   const len = view.getUint32(ret + 8, true);
-  const text = TEXT_DECODER_UTF8.decode(new Uint8Array($memory.buffer, ptr, len));
+  // Most methods answer JSON's null (the bytes 6e 75 6c 6c): known from one read, where
+  // decoding it made a view and a string (~0.5 µs of a ~5 µs call, BENCHMARKS.md).
+  const text =
+    len === 4 && view.getUint32(ptr, true) === 0x6c6c756e
+      ? 'null'
+      : TEXT_DECODER_UTF8.decode(new Uint8Array($memory.buffer, ptr, len));
   if (len !== 0) $dealloc(ptr, len, 1);
   $dealloc(ret);
   if (failed) throw new ComponentError(text);
