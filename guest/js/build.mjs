@@ -500,7 +500,14 @@ function exactly(code) {
  *   between allocates), and returned or thrown without the `{ tag, val }` object the glue made
  *   for it. The glue's per-string encoding (a call, an allocation, an `encodeInto` whose result
  *   object is made with two property definitions by name, a view) and its five memory checks
- *   were ~2.4 µs of a method call's ~7 µs.
+ *   were ~2.4 µs of a method call's ~7 µs. Most methods answer JSON's `null`, which is
+ *   recognised from one 32-bit read of its four bytes instead of being decoded into a string
+ *   (a view and a string less: ~0.45 µs of a method call's ~5 µs).
+ * - `cache.get` (`option<record { value: string, expires-at: u64 }>` out) is replaced whole: it
+ *   returns Auth0's record, `{ value, expires_at }` with the expiry a Number (the two halves of
+ *   the u64 added, which rounds as `Number(bigint)` does; an expiry is at most 24 h from now,
+ *   far below 2^53 ms), instead of a record whose `BigInt` expiry the SDK then converted into a
+ *   second object; and reads the result through one view (~1 µs of a hit).
  * - `GLUE_WARM_UP` is added where the glue is evaluated (it only adds).
  *
  * Then the whole glue is put in a function's scope (`inFunctionScope`).
@@ -599,6 +606,51 @@ const BINDINGS_REWRITES = [
     replace: 'function $1(arg0, arg1, arg2) {\n$2\n  return $3(result0, (ret) => {\n$4\n  });\n}\n',
     // An export left `async`, or awaiting its handler, would hand the SDK no writer.
     absent: /async function export_|await \w+\(result0\)/,
+  },
+  {
+    what: "cache.get's glue, returning Auth0's record",
+    find: exactly(String.raw`
+function import_cachet_action_cache_0_1_0$get(arg0) {
+  var ptr0 = _utf8AllocateAndEncode(arg0, $realloc, $memory);
+  var len0 = CACHET_ENCODED_LEN;
+  let ret;
+  ret = $import_cachet_action_cache_0_1_0$get(ptr0, len0);
+  let variant2;
+  if ((dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getUint8(ret + 0, true)) {
+    var ptr1 = (dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getUint32(ret + 8, true);
+    var len1 = (dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getUint32(ret + 12, true);
+    var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array($memory.buffer, ptr1, len1));
+    if (len1 !== 0) $dealloc(ptr1, len1, 1);
+    variant2 = {
+      value: result1,
+      expiresAt: BigInt.asUintN(64, BigInt((dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getBigInt64(ret + 16, true))),
+    };
+  } else {
+    variant2 = undefined;
+  }
+  const retCopy = variant2;
+  $dealloc(ret);
+  return retCopy;
+}
+`),
+    replace: () => String.raw`
+function import_cachet_action_cache_0_1_0$get(arg0) {
+  var ptr0 = _utf8AllocateAndEncode(arg0, $realloc, $memory);
+  var len0 = CACHET_ENCODED_LEN;
+  const ret = $import_cachet_action_cache_0_1_0$get(ptr0, len0);
+  const view = dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer));
+  let record;
+  if (view.getUint8(ret + 0, true)) {
+    const ptr = view.getUint32(ret + 8, true);
+    const len = view.getUint32(ret + 12, true);
+    const value = TEXT_DECODER_UTF8.decode(new Uint8Array($memory.buffer, ptr, len));
+    if (len !== 0) $dealloc(ptr, len, 1);
+    record = { value, expires_at: view.getUint32(ret + 16, true) + view.getUint32(ret + 20, true) * 4294967296 };
+  }
+  $dealloc(ret);
+  return record;
+}
+`.trim(),
   },
   {
     what: "api.call's glue, written for its one signature",

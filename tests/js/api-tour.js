@@ -12,11 +12,12 @@ exports.onExecutePostLogin = async (event, api) => {
   // Not ASCII, with a character outside the BMP: strings cross to the host as UTF-8.
   const written = api.cache.set('tour-ü', 'välue ☃ 😀', { ttl: 60000 });
   if (written.type !== 'success') throw new Error(`set failed: ${written.code}`);
-  const read = api.cache.get('tour-ü')?.value;
+  const got = api.cache.get('tour-ü');
+  const read = got?.value;
   const deleted = api.cache.delete('tour-ü');
   if (deleted.type !== 'success') throw new Error(`delete failed: ${deleted.code}`);
   const gone = api.cache.get('tour-ü') === undefined;
-  api.idToken.setCustomClaim('https://tour/cache', { expires_at: written.record.expires_at, read, gone });
+  api.idToken.setCustomClaim('https://tour/cache', { expires_at: written.record.expires_at, read, read_expires_at: got?.expires_at, gone });
   api.idToken.setCustomClaim('https://tour/secret-names', Object.keys(event.secrets).sort());
 
   if (event.request.query.deny === true) {

@@ -13,7 +13,8 @@ import { call as apiCall } from 'cachet:action/api@0.1.0';
 
 /**
  * The host functions the SDK calls: the WIT imports, except while `warmUp` runs (at build time,
- * when no host exists).
+ * when no host exists). `get`'s glue is rewritten by `build.mjs` to return Auth0's record,
+ * `{ value, expires_at }` with a Number expiry, not the WIT record.
  */
 const host = { call: apiCall, get: wit.get, set: wit.set, delete: wit.delete };
 
@@ -192,8 +193,7 @@ export const cache = Object.freeze({
   /** A live entry, or undefined. A hit counts as a use for LRU eviction. */
   get(key) {
     requireString('api.cache.get', 'the key', key);
-    const r = host.get(key);
-    return r === undefined ? undefined : record(r);
+    return host.get(key);
   },
   /**
    * Writes an entry; `options.ttl` (ms from now) and `options.expires_at` (ms since the epoch).
@@ -389,7 +389,7 @@ function warmUp(makeApi) {
   const real = { ...host };
   Object.assign(host, {
     call: () => 'null',
-    get: () => ({ value: '{}', expiresAt: 0n }),
+    get: () => ({ value: '{}', expires_at: 0 }),
     set: (_key, _value, options) => ({ value: '', expiresAt: options.ttl ?? 0n }),
     delete: () => {},
   });

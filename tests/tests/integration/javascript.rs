@@ -73,9 +73,15 @@ async fn a_javascript_action_calls_every_post_login_api_with_auth0s_shapes() {
             },
             Command::SetIdTokenClaim {
                 name: "https://tour/cache".into(),
-                // set returns Auth0's record with the real expiry; get reads it; delete
-                // removes it.
-                value: json!({ "expires_at": T0 + 60_000, "read": "välue ☃ 😀", "gone": true })
+                // set returns Auth0's record with the real expiry; get reads it, with the same
+                // expiry as a Number (above 2^32 ms, so both halves of the WIT's u64 count);
+                // delete removes it.
+                value: json!({
+                    "expires_at": T0 + 60_000,
+                    "read": "välue ☃ 😀",
+                    "read_expires_at": T0 + 60_000,
+                    "gone": true
+                })
             },
             Command::SetIdTokenClaim {
                 name: "https://tour/secret-names".into(),
