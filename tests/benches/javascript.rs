@@ -8,12 +8,14 @@
 //! token signed and verified with Node's `crypto` (`tests/js/sign-node.js`, 2048-bit key):
 //! what the layer's host-computed signatures cost. And the same through the `jsonwebtoken` npm
 //! package (`tests/js/npm/jwt-rs256.js`), which makes key objects of the PEM keys on every call.
+//! And the warm `claims` again with an event the size of a real one (`common::FULL_EVENT`),
+//! beside Node on the same event.
 //!
 //! Run: `cargo bench -p cachet-tests --bench javascript` (needs `node` on PATH for the
 //! baseline).
 
 mod common;
-use common::{EVENT, TENANT, bound, current_thread, latency, throughput};
+use common::{EVENT, FULL_EVENT, TENANT, bound, current_thread, latency, throughput};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
@@ -71,8 +73,13 @@ fn sign_runtime(path: &str) -> Runtime {
 /// One execution, checked every time (a failing execution must not post a fast figure): it
 /// succeeds with `commands` commands.
 fn execute_checked(tokio: &tokio::runtime::Runtime, rt: &Runtime, commands: usize) {
+    execute_event(tokio, rt, EVENT, commands);
+}
+
+/// [`execute_checked`] with `event`.
+fn execute_event(tokio: &tokio::runtime::Runtime, rt: &Runtime, event: &str, commands: usize) {
     let r = tokio
-        .block_on(rt.execute(TENANT, Trigger::PostLogin, EVENT))
+        .block_on(rt.execute(TENANT, Trigger::PostLogin, event))
         .expect("execute");
     assert_eq!(r.outcome, Outcome::Success, "{:?}", r.actions[0].error);
     assert_eq!(r.commands.len(), commands);
@@ -89,14 +96,24 @@ fn execute(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
     execute_checked(tokio, rt, 2);
 }
 
-/// The Node.js baseline's JSON line for the action at `action` (under the repository), with
-/// `secrets` as its event's secrets, or why there is none.
-fn node_baseline(action: &str, secrets: Option<&serde_json::Value>, iterations: usize) -> String {
+/// One `claims` execution with the event the size of a real one.
+fn execute_full(tokio: &tokio::runtime::Runtime, rt: &Runtime) {
+    execute_event(tokio, rt, FULL_EVENT, 2);
+}
+
+/// The Node.js baseline's JSON line for the action at `action` on the event at `event` (both
+/// under the repository), with `secrets` as its event's secrets, or why there is none.
+fn node_baseline(
+    action: &str,
+    event: &str,
+    secrets: Option<&serde_json::Value>,
+    iterations: usize,
+) -> String {
     let mut command = Command::new("node");
     command
         .arg(root().join("tests/benches/node-vm.mjs"))
         .arg(root().join(action))
-        .arg(root().join("examples/events/post-login.json"))
+        .arg(root().join(event))
         .arg(iterations.to_string());
     if let Some(secrets) = secrets {
         let path = compiled_dir().join("node-baseline-secrets.json");
@@ -129,6 +146,12 @@ fn minor_faults() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The example event's file, under the repository ([`EVENT`]'s text).
+const EXAMPLE_EVENT: &str = "examples/events/post-login.json";
+
+/// [`FULL_EVENT`]'s file, under the repository.
+const FULL_EVENT_PATH: &str = "tests/benches/post-login-full.json";
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
@@ -203,7 +226,7 @@ fn main() {
     c.final_summary();
 
     let n = 2_000;
-    let node = node_baseline("tests/js/claims.js", None, n);
+    let node = node_baseline("tests/js/claims.js", EXAMPLE_EVENT, None, n);
     println!();
     println!(
         "claims.js component: {:.1} MB; load with compiling (or an earlier run's disk cache) {:.1} ms, \
@@ -239,6 +262,22 @@ fn main() {
         );
     }
     println!("node:vm baseline ({n} executions each): {node}");
+    // The warm figure again with an event the size of a real one (`FULL_EVENT`), beside Node
+    // on the same event: the event's `JSON.parse` is a large part of an execution.
+    execute_full(&tokio, &rt_warm);
+    let (p50, p99) = latency(&rt_warm, n, execute_full);
+    println!(
+        "cachet warm, {}-byte event (the example's is {} bytes): p50 {:8.1} µs  p99 {:8.1} µs",
+        FULL_EVENT.len(),
+        EVENT.len(),
+        us(p50),
+        us(p99)
+    );
+    println!(
+        "node:vm baseline, {}-byte event ({n} executions each): {}",
+        FULL_EVENT.len(),
+        node_baseline("tests/js/claims.js", FULL_EVENT_PATH, None, n)
+    );
     let (p50, p99) = latency(&rt_sign, 300, execute_sign);
     println!(
         "cachet RS256 sign and verify (sign-node.js, 2048-bit key), warm: p50 {:8.1} µs  p99 {:8.1} µs",
@@ -251,7 +290,7 @@ fn main() {
     });
     println!(
         "node:vm baseline, RS256 sign and verify (300 executions each): {}",
-        node_baseline("tests/js/sign-node.js", Some(&secrets), 300)
+        node_baseline("tests/js/sign-node.js", EXAMPLE_EVENT, Some(&secrets), 300)
     );
     let (p50, p99) = latency(&rt_jwt, 300, execute_sign);
     println!(
@@ -261,6 +300,11 @@ fn main() {
     );
     println!(
         "node:vm baseline, jsonwebtoken RS256 sign and verify (300 executions each): {}",
-        node_baseline("tests/js/npm/jwt-rs256.js", Some(&secrets), 300)
+        node_baseline(
+            "tests/js/npm/jwt-rs256.js",
+            EXAMPLE_EVENT,
+            Some(&secrets),
+            300
+        )
     );
 }
