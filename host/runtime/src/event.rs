@@ -23,23 +23,36 @@ pub(crate) enum EventError {
 ///
 /// One copy of the caller's text and the place of each field in it: the fields are read where
 /// they are, not copied one by one into a map of their own strings (two allocations and copies
-/// per field). Parsing an event and writing an action's copy took 1.1 µs for the 612-byte
-/// example event and 3.8 µs for a 3 KB one that way, 0.93 and 2.8 µs this way (BENCHMARKS.md).
+/// per field). Parsing an event and writing an action's copy took 1.09-1.17 µs for the
+/// 612-byte example event and 3.49-3.86 µs for a 3 KB one that way, 0.88-0.94 and 2.88-3.47 µs
+/// this way (BENCHMARKS.md, "The event's fields where they are").
 pub(crate) struct EventFields {
-    /// The caller's JSON text.
-    text: Box<str>,
+    /// The caller's JSON text, with the value of any `secrets` field blanked out (spaces), so
+    /// that the caller's secrets are not kept for the flow's life.
+    text: String,
     /// Each field, in key order, one per key (the last, where the text repeats one, as a map
     /// would keep).
     fields: Vec<(Part, Part)>,
 }
 
-/// A key or a value: where it is in the text, or a text of its own (a key the JSON escapes,
-/// a value put in after the parse).
+/// A key or a value: where it is in the text, or a text of its own.
 enum Part {
     /// `text[range]`: a key without its quotes, or a value's JSON.
     At(Range<usize>),
-    /// A key (unescaped) or a value's JSON.
+    /// A key the JSON escapes (unescaped here), or a value put in after the parse
+    /// (`request` with what the user came back with).
     Own(Box<str>),
+}
+
+impl Part {
+    /// The part's text, `text` being the event's.
+    fn as_str<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            // In range: `parse` made it from a slice of this text.
+            Part::At(range) => text.get(range.clone()).unwrap_or_default(),
+            Part::Own(own) => own,
+        }
+    }
 }
 
 /// The top-level fields of a JSON object as they are in its text, in the order written.
@@ -47,8 +60,8 @@ struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de> serde::Deserialize<'de> for Fields<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldsVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de> Visitor<'de> for FieldsVisitor<'de> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
             type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,16 +69,14 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                let mut fields = Vec::new();
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     fields.push((key.0, map.next_value::<&'de RawValue>()?));
                 }
                 Ok(fields)
             }
         }
-        deserializer
-            .deserialize_map(FieldsVisitor(std::marker::PhantomData))
-            .map(Fields)
+        deserializer.deserialize_map(FieldsVisitor).map(Fields)
     }
 }
 
@@ -108,67 +119,62 @@ impl EventFields {
         };
         // Stable: of a repeated key, the last stays last, and is the one kept.
         fields.sort_by(|a, b| a.0.cmp(&b.0));
-        let base = json.as_ptr() as usize;
         // Where a slice the parser borrowed from `json` is in it (always there; were it not,
         // a copy of it).
         let at = |part: &str| {
-            let start = (part.as_ptr() as usize).wrapping_sub(base);
+            let start = part.as_ptr().addr().wrapping_sub(json.as_ptr().addr());
             let range = start..start.saturating_add(part.len());
             match json.get(range.clone()) {
                 Some(found) if found.as_ptr() == part.as_ptr() => Part::At(range),
                 _ => Part::Own(part.into()),
             }
         };
+        let mut text = json.to_owned();
         let mut kept: Vec<(Part, Part)> = Vec::with_capacity(fields.len());
-        let mut last: Option<&str> = None;
-        for (key, value) in &fields {
+        for (key, value) in fields {
             // The caller's `secrets`, if any, never reach an action: each action gets its own
             // configured secrets.
             if key == "secrets" {
-                continue;
-            }
-            let value = at(value.get());
-            if last == Some(key.as_ref()) {
-                if let Some(field) = kept.last_mut() {
-                    field.1 = value;
+                if let Part::At(range) = at(value.get()) {
+                    // Spaces for whole characters (the range is on their boundaries): still
+                    // UTF-8, and no longer the secrets.
+                    text.replace_range(range.clone(), &" ".repeat(range.len()));
                 }
                 continue;
             }
-            last = Some(key.as_ref());
+            let value = at(value.get());
+            if let Some((last, kept_value)) = kept.last_mut()
+                && last.as_str(json) == key
+            {
+                *kept_value = value;
+                continue;
+            }
             let key = match key {
                 Cow::Borrowed(key) => at(key),
-                Cow::Owned(key) => Part::Own(key.as_str().into()),
+                Cow::Owned(key) => Part::Own(key.into_boxed_str()),
             };
             kept.push((key, value));
         }
-        Ok(Self {
-            text: json.into(),
-            fields: kept,
-        })
-    }
-
-    /// A part's text.
-    fn get<'a>(&'a self, part: &'a Part) -> &'a str {
-        match part {
-            Part::At(range) => &self.text[range.clone()],
-            Part::Own(text) => text,
-        }
+        Ok(Self { text, fields: kept })
     }
 
     /// The fields, in key order: each key (unescaped) and its value's JSON.
-    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
             .iter()
-            .map(|(key, value)| (self.get(key), self.get(value)))
+            .map(|(key, value)| (key.as_str(&self.text), value.as_str(&self.text)))
+    }
+
+    /// The index of the field `key` in `self.fields`, or where it would go.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.fields
+            .binary_search_by(|(k, _)| k.as_str(&self.text).cmp(key))
     }
 
     /// The value's JSON of the field `key`.
     fn value(&self, key: &str) -> Option<&str> {
-        let i = self
-            .fields
-            .binary_search_by(|(k, _)| self.get(k).cmp(key))
-            .ok()?;
-        Some(self.get(&self.fields[i].1))
+        let i = self.find(key).ok()?;
+        Some(self.fields[i].1.as_str(&self.text))
     }
 
     /// The event as one action sees it: these fields and its `secrets`, in key order (the
@@ -187,17 +193,16 @@ impl EventFields {
     }
 
     /// The fields, with `secrets` in its place in key order, as one JSON object.
-    fn write(&self, secrets: Option<&RawValue>) -> String {
+    fn write(&self, mut secrets: Option<&RawValue>) -> String {
         let size = self
-            .iter()
+            .fields()
             .map(|(k, v)| k.len() + v.len() + 4)
             .sum::<usize>()
             + secrets.map_or(0, |s| s.get().len() + "\"secrets\":,".len())
             + 2;
         let mut out = String::with_capacity(size);
-        let mut secrets = secrets;
         out.push('{');
-        for (key, value) in self.iter() {
+        for (key, value) in self.fields() {
             if key > "secrets"
                 && let Some(secrets) = secrets.take()
             {
@@ -246,10 +251,7 @@ impl EventFields {
             return;
         };
         let raw = Part::Own(raw.into());
-        match self
-            .fields
-            .binary_search_by(|(k, _)| self.get(k).cmp("request"))
-        {
+        match self.find("request") {
             Ok(i) => self.fields[i].1 = raw,
             Err(i) => self.fields.insert(i, (Part::Own("request".into()), raw)),
         }
@@ -329,6 +331,16 @@ mod tests {
     }
 
     #[test]
+    fn the_callers_secrets_are_not_kept_even_where_the_key_repeats() {
+        let event = EventFields::parse(
+            r#"{"secrets":{"API_KEY":"s3cr3t-1"},"user":{"user_id":"auth0|1"},"secrets":"s3cr3t-2"}"#,
+        )
+        .unwrap();
+        assert!(!event.text.contains("s3cr3t"), "{}", event.text);
+        assert_eq!(event.to_json(), r#"{"user":{"user_id":"auth0|1"}}"#);
+    }
+
+    #[test]
     fn an_event_that_is_not_a_json_object_is_refused_saying_which() {
         assert!(matches!(
             EventFields::parse("[1, 2]"),
@@ -337,6 +349,16 @@ mod tests {
         assert!(matches!(
             EventFields::parse("\"text\""),
             Err(EventError::NotObject)
+        ));
+        for scalar in ["1", "null", "true"] {
+            assert!(matches!(
+                EventFields::parse(scalar),
+                Err(EventError::NotObject)
+            ));
+        }
+        assert!(matches!(
+            EventFields::parse(r#"{1: "a"}"#),
+            Err(EventError::NotJson(_))
         ));
         assert!(matches!(
             EventFields::parse(r#"{"user": }"#),
