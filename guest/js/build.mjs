@@ -443,6 +443,28 @@ function exactly(code) {
 }
 
 /**
+ * How both `api` functions' rewritten glue (below) lowers its two strings, a method's name and
+ * its arguments' JSON: together in one allocation with one `encodeInto` when together they are
+ * ASCII, otherwise each on its own as the glue does.
+ */
+const API_ARGUMENTS = String.raw`
+  var ptr0, len0, ptr1, len1;
+  const units = typeof arg0 === 'string' && typeof arg1 === 'string' ? arg0.length + arg1.length : 0;
+  const both = units > 0 && units <= 0x100000 ? $realloc(0, 0, 1, units) : 0;
+  if (both !== 0 && TEXT_ENCODER_UTF8.encodeInto(arg0 + arg1, new Uint8Array($memory.buffer, both, units)).read === units) {
+    ptr0 = both;
+    len0 = arg0.length;
+    ptr1 = both + len0;
+    len1 = arg1.length;
+  } else {
+    if (both !== 0) $dealloc(both, units, 1);
+    ptr0 = _utf8AllocateAndEncode(arg0, $realloc, $memory);
+    len0 = CACHET_ENCODED_LEN;
+    ptr1 = _utf8AllocateAndEncode(arg1, $realloc, $memory);
+    len1 = CACHET_ENCODED_LEN;
+  }`.slice(1);
+
+/**
  * Rewrites of the JavaScript glue componentize-js generates for a world's imports and exports
  * (its `jsBindings`, evaluated into the component's snapshot). The glue runs in SpiderMonkey's
  * interpreter on every host call, so what it does per character or per call is paid on every
@@ -503,6 +525,9 @@ function exactly(code) {
  *   were ~2.4 µs of a method call's ~7 µs. Most methods answer JSON's `null`, which is
  *   recognised from one 32-bit read of its four bytes instead of being decoded into a string
  *   (a view and a string less: ~0.45 µs of a method call's ~5 µs).
+ * - `api.perform` (the same two strings in, `result<_, string>` out), which the SDK calls for
+ *   the methods whose value it does not use, is replaced the same way: on success it reads one
+ *   byte and frees the return area.
  * - `cache.get` (`option<record { value: string, expires-at: u64 }>` out) is replaced whole: it
  *   returns Auth0's record, `{ value, expires_at }` with the expiry a Number (the two halves of
  *   the u64 added: exact below 2^53 ms, and rounded above it as `Number(bigint)` rounds),
@@ -697,21 +722,7 @@ function import_cachet_action_api_0_1_0$call(arg0, arg1) {
     // A function, so that no `$` in the text is read as a replacement pattern.
     replace: () => String.raw`
 function import_cachet_action_api_0_1_0$call(arg0, arg1) {
-  var ptr0, len0, ptr1, len1;
-  const units = typeof arg0 === 'string' && typeof arg1 === 'string' ? arg0.length + arg1.length : 0;
-  const both = units > 0 && units <= 0x100000 ? $realloc(0, 0, 1, units) : 0;
-  if (both !== 0 && TEXT_ENCODER_UTF8.encodeInto(arg0 + arg1, new Uint8Array($memory.buffer, both, units)).read === units) {
-    ptr0 = both;
-    len0 = arg0.length;
-    ptr1 = both + len0;
-    len1 = arg1.length;
-  } else {
-    if (both !== 0) $dealloc(both, units, 1);
-    ptr0 = _utf8AllocateAndEncode(arg0, $realloc, $memory);
-    len0 = CACHET_ENCODED_LEN;
-    ptr1 = _utf8AllocateAndEncode(arg1, $realloc, $memory);
-    len1 = CACHET_ENCODED_LEN;
-  }
+${API_ARGUMENTS}
   const ret = $import_cachet_action_api_0_1_0$call(ptr0, len0, ptr1, len1);
   const view = dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer));
   const failed = view.getUint8(ret + 0, true);
@@ -727,6 +738,57 @@ function import_cachet_action_api_0_1_0$call(arg0, arg1) {
   $dealloc(ret);
   if (failed) throw new ComponentError(text);
   return text;
+}
+`.trim(),
+  },
+  {
+    what: "api.perform's glue, written for its one signature",
+    find: exactly(String.raw`
+function import_cachet_action_api_0_1_0$perform(arg0, arg1) {
+  var ptr0 = _utf8AllocateAndEncode(arg0, $realloc, $memory);
+  var len0 = CACHET_ENCODED_LEN;
+  var ptr1 = _utf8AllocateAndEncode(arg1, $realloc, $memory);
+  var len1 = CACHET_ENCODED_LEN;
+  let ret;
+  ret = $import_cachet_action_api_0_1_0$perform(ptr0, len0, ptr1, len1);
+  let variant3;
+  if ((dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getUint8(ret + 0, true)) {
+    var ptr2 = (dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getUint32(ret + 4, true);
+    var len2 = (dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer))).getUint32(ret + 8, true);
+    var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array($memory.buffer, ptr2, len2));
+    if (len2 !== 0) $dealloc(ptr2, len2, 1);
+    variant3= {
+      tag: 'err',
+      val: result2
+    };
+  } else {
+    variant3= {
+      tag: 'ok',
+      val: undefined
+    };
+  }
+  const retCopy = variant3;
+  $dealloc(ret);
+  if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+    throw new ComponentError(retCopy.val);
+  }
+  return retCopy.val;
+}
+`),
+    replace: () => String.raw`
+function import_cachet_action_api_0_1_0$perform(arg0, arg1) {
+${API_ARGUMENTS}
+  const ret = $import_cachet_action_api_0_1_0$perform(ptr0, len0, ptr1, len1);
+  const view = dv.buffer === $memory.buffer ? dv : (dv = new DataView($memory.buffer));
+  if (view.getUint8(ret + 0, true)) {
+    const ptr = view.getUint32(ret + 4, true);
+    const len = view.getUint32(ret + 8, true);
+    const text = TEXT_DECODER_UTF8.decode(new Uint8Array($memory.buffer, ptr, len));
+    if (len !== 0) $dealloc(ptr, len, 1);
+    $dealloc(ret);
+    throw new ComponentError(text);
+  }
+  $dealloc(ret);
 }
 `.trim(),
   },

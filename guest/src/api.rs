@@ -11,26 +11,31 @@ use serde_json::{Value, json};
 use crate::bindings::cachet::action::api as wit;
 use crate::{ApiError, Cache};
 
-/// Calls `method` of the trigger's API with `args`, which serialize as a JSON array (a tuple
-/// `(name, &value)`, or a `json!([…])`). Serialized straight to text: no intermediate `Value`
-/// on the path every claim takes.
-fn call(method: &str, args: &impl Serialize) -> Result<Value, ApiError> {
-    let args = serde_json::to_string(args).map_err(|e| {
+/// `args`, which serialize as a JSON array (a tuple `(name, &value)`, or a `json!([…])`), as
+/// the host reads them. Serialized straight to text: no intermediate `Value` on the path every
+/// claim takes.
+fn args_json(method: &str, args: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(args).map_err(|e| {
         ApiError(format!(
             "api.{method}: the arguments are not serializable as JSON: {e}"
         ))
-    })?;
-    let reply = wit::call(method, &args).map_err(|why| ApiError(format!("api.{method}: {why}")))?;
+    })
+}
+
+/// Calls `method` of the trigger's API with `args` and returns its value.
+fn call(method: &str, args: &impl Serialize) -> Result<Value, ApiError> {
+    let reply = wit::call(method, &args_json(method, args)?)
+        .map_err(|why| ApiError(format!("api.{method}: {why}")))?;
     if reply == "null" {
-        // What every recording method answers.
         return Ok(Value::Null);
     }
     serde_json::from_str(&reply).map_err(|e| ApiError(format!("api.{method}: {e}")))
 }
 
-/// Records a call that returns nothing.
+/// Records a call that returns nothing (the host's `perform`: no value comes back).
 fn record(method: &str, args: &impl Serialize) -> Result<(), ApiError> {
-    call(method, args).map(drop)
+    wit::perform(method, &args_json(method, args)?)
+        .map_err(|why| ApiError(format!("api.{method}: {why}")))
 }
 
 /// The arguments of a method that takes none.

@@ -9,14 +9,14 @@
 // `payload` is E; `option<T>` is T or undefined; `u64` is a BigInt.
 
 import * as wit from 'cachet:action/cache@0.1.0';
-import { call as apiCall } from 'cachet:action/api@0.1.0';
+import { call as apiCall, perform as apiPerform } from 'cachet:action/api@0.1.0';
 
 /**
  * The host functions the SDK calls: the WIT imports, except while `warmUp` runs (at build time,
  * when no host exists). `get`'s glue is rewritten by `build.mjs` to return Auth0's record,
  * `{ value, expires_at }` with a Number expiry, not the WIT record.
  */
-const host = { call: apiCall, get: wit.get, set: wit.set, delete: wit.delete };
+const host = { call: apiCall, perform: apiPerform, get: wit.get, set: wit.set, delete: wit.delete };
 
 /** Auth0's code for each WIT `cache-error` case. */
 const CACHE_CODES = {
@@ -63,11 +63,13 @@ function primitiveList(value) {
 }
 
 /**
- * Calls `method` of the trigger's API (Auth0's name without `api.`) with `args`. The host
- * checks them as Auth0's method does; its refusal is thrown as an Error reading
+ * Calls `method` of the trigger's API (Auth0's name without `api.`) with `args` and returns its
+ * value, or, with `wanted` false, returns nothing and the host sends no value back (`perform`,
+ * for the many methods that return nothing: no reply to copy into the sandbox and read). The
+ * host checks the arguments as Auth0's method does; its refusal is thrown as an Error reading
  * `api.<method>: <why>`, and nothing is recorded.
  */
-export function invoke(method, args) {
+export function invoke(method, args, wanted = true) {
   let plain = true;
   for (let i = 0; i < args.length; i++) {
     const type = typeof args[i];
@@ -77,13 +79,17 @@ export function invoke(method, args) {
       throw new TypeError(`api.${method}: a ${type} cannot be sent to the host (use JSON values)`);
     }
   }
+  const json = argsJson(method, args, plain);
   let reply;
   try {
-    reply = host.call(method, argsJson(method, args, plain));
+    if (!wanted) {
+      host.perform(method, json);
+      return undefined;
+    }
+    reply = host.call(method, json);
   } catch (err) {
     throw new Error(`api.${method}: ${payloadOf(err)}`);
   }
-  // Most methods return nothing: no parse for the host's `null`.
   return reply === 'null' ? null : JSON.parse(reply);
 }
 
@@ -140,7 +146,7 @@ export function apiFactory(methods, { returning = [], groups = {}, unsupported: 
             return invoke(name, args);
           }
         : function (...args) {
-            invoke(name, args);
+            invoke(name, args, false);
             return current;
           },
     );
@@ -389,6 +395,7 @@ function warmUp(makeApi) {
   const real = { ...host };
   Object.assign(host, {
     call: () => 'null',
+    perform: () => {},
     get: () => ({ value: '{}', expires_at: 0 }),
     set: (_key, _value, options) => ({ value: '', expiresAt: options.ttl ?? 0n }),
     delete: () => {},

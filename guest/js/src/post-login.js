@@ -93,7 +93,7 @@ function scopes(event) {
  */
 const transaction = {
   setMetadata(key, value) {
-    invoke('transaction.setMetadata', [key, value]);
+    invoke('transaction.setMetadata', [key, value], false);
     const { api, event } = running();
     const t = tx(event);
     if (t.metadata === null || typeof t.metadata !== 'object') t.metadata = {};
@@ -102,25 +102,25 @@ const transaction = {
     return api;
   },
   addTargetScope(scope) {
-    invoke('transaction.addTargetScope', [scope]);
+    invoke('transaction.addTargetScope', [scope], false);
     const { api, event } = running();
     if (!scopes(event).includes(scope)) scopes(event).push(scope);
     return api;
   },
   removeTargetScope(scope) {
-    invoke('transaction.removeTargetScope', [scope]);
+    invoke('transaction.removeTargetScope', [scope], false);
     const { api, event } = running();
     tx(event).target_scopes = scopes(event).filter((s) => s !== scope);
     return api;
   },
   setTargetScopes(list) {
-    invoke('transaction.setTargetScopes', [list]);
+    invoke('transaction.setTargetScopes', [list], false);
     const { api, event } = running();
     tx(event).target_scopes = [...list];
     return api;
   },
   clearTargetScopes() {
-    invoke('transaction.clearTargetScopes', []);
+    invoke('transaction.clearTargetScopes', [], false);
     const { api, event } = running();
     tx(event).target_scopes = [];
     return api;

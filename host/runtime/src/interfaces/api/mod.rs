@@ -71,6 +71,12 @@ impl wit::Host for Commands {
             value => Ok(value.to_string()),
         }
     }
+
+    fn perform(&mut self, method: String, args_json: String) -> Result<(), String> {
+        // The value, if the method has one, is not wanted.
+        self.call(&method, &args_json)?;
+        Ok(())
+    }
 }
 
 impl Commands {
